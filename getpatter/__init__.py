@@ -1,0 +1,1 @@
+"""Patter: put AI agents on real phone calls, and give other agents the phone as a tool."""
