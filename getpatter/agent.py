@@ -1,0 +1,275 @@
+"""The :class:`Agent` an AI phone call runs, and how ``Patter.agent()`` builds and checks it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from getpatter._validation import require_bool, require_callable, require_int, require_str
+from getpatter.engines.elevenlabs import ConvAI
+from getpatter.engines.openai import Realtime
+from getpatter.errors import ConfigError
+from getpatter.guardrails import Guardrail
+from getpatter.prompt import build_instructions, substitute, validate_variables
+from getpatter.tools import normalize_tools
+
+__all__ = ["Agent", "ProviderMode", "STTConfig", "TTSConfig", "build_agent"]
+
+logger = logging.getLogger("getpatter.agent")
+
+ProviderMode = Literal["openai_realtime", "elevenlabs_convai", "pipeline"]
+Engine = Realtime | ConvAI
+
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_PIPELINE_ONLY = ("hooks", "text_transforms", "vad", "audio_filter", "background_audio")
+
+
+@dataclass(frozen=True)
+class STTConfig:
+    """Speech-to-text settings carried by an :class:`Agent` (normally built for you)."""
+
+    provider: str
+    api_key: str = field(default="", repr=False)
+    language: str = "en"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require_str("STTConfig provider", self.provider, allow_empty=False)
+        require_str("STTConfig api_key", self.api_key)
+        require_str("STTConfig language", self.language, allow_empty=False)
+        if not isinstance(self.options, dict):
+            raise ConfigError("STTConfig options must be a dict")
+
+
+@dataclass(frozen=True)
+class TTSConfig:
+    """Text-to-speech settings carried by an :class:`Agent` (normally built for you)."""
+
+    provider: str
+    api_key: str = field(default="", repr=False)
+    voice: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require_str("TTSConfig provider", self.provider, allow_empty=False)
+        require_str("TTSConfig api_key", self.api_key)
+        require_str("TTSConfig voice", self.voice)
+        if not isinstance(self.options, dict):
+            raise ConfigError("TTSConfig options must be a dict")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """What an AI phone agent says and how it speaks. Build it with ``Patter.agent()``.
+
+    ``provider`` is ``"openai_realtime"``, ``"elevenlabs_convai"`` or ``"pipeline"`` and is
+    normally derived from ``engine``/``stt``+``tts``. ``engine`` and ``llm`` hold the instances
+    passed to ``agent()``. Constructing an ``Agent`` directly skips ``agent()``'s checks.
+    """
+
+    system_prompt: str
+    voice: str = "alloy"
+    model: str = "gpt-4o-mini-realtime-preview"
+    language: str = "en"
+    first_message: str = ""
+    tools: list[dict[str, Any]] | None = None
+    provider: ProviderMode = "openai_realtime"
+    stt: Any = None
+    tts: Any = None
+    variables: dict[str, str] | None = None
+    guardrails: list[Guardrail] | None = None
+    hooks: Any = None
+    text_transforms: list[Callable[[str], str]] | None = None
+    vad: Any = None
+    audio_filter: Any = None
+    background_audio: Any = None
+    barge_in_threshold_ms: int = 300
+    aggressive_first_flush: bool = False
+    disable_phone_preamble: bool = False
+    engine: Engine | None = None
+    llm: Any = None
+
+    def __post_init__(self) -> None:
+        if self.provider not in get_args(ProviderMode):
+            raise ConfigError(
+                f"Agent provider={self.provider!r} is not one of {list(get_args(ProviderMode))}; "
+                "leave it out and let Patter.agent() derive it"
+            )
+
+    def instructions(self, variables: dict[str, str] | None = None) -> str:
+        """The system instructions for one call: preamble + prompt with variables substituted.
+
+        ``variables`` (e.g. returned by ``on_call_start``) are merged over the agent's own.
+        """
+        return build_instructions(
+            self.system_prompt,
+            self._merged(variables),
+            phone_preamble=not self.disable_phone_preamble,
+        )
+
+    def greeting(self, variables: dict[str, str] | None = None) -> str:
+        """The first message for one call, with variables substituted ("" for no greeting)."""
+        return substitute(self.first_message, self._merged(variables))
+
+    def _merged(self, variables: dict[str, str] | None) -> dict[str, str]:
+        return {**(self.variables or {}), **(variables or {})}
+
+
+def build_agent(
+    system_prompt: str,
+    engine: Engine | None = None,
+    stt: Any = None,
+    llm: Any = None,
+    tts: Any = None,
+    voice: str = "alloy",
+    model: str = "gpt-4o-mini-realtime-preview",
+    language: str = "en",
+    first_message: str = "",
+    tools: Sequence[Any] | None = None,
+    variables: dict[str, Any] | None = None,
+    guardrails: Sequence[Guardrail] | None = None,
+    hooks: Any = None,
+    text_transforms: Sequence[Callable[[str], str]] | None = None,
+    vad: Any = None,
+    audio_filter: Any = None,
+    background_audio: Any = None,
+    barge_in_threshold_ms: int = 300,
+    aggressive_first_flush: bool = False,
+    disable_phone_preamble: bool = False,
+) -> Agent:
+    """Check every argument of ``Patter.agent()`` and build the :class:`Agent`."""
+    require_str("system_prompt", system_prompt)
+    require_str("voice", voice, allow_empty=False)
+    require_str("model", model, allow_empty=False)
+    require_str("first_message", first_message)
+    if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+        raise ConfigError(
+            f"language={language!r} must be a BCP-47 code such as 'en', 'en-US' or 'it'"
+        )
+    require_int("barge_in_threshold_ms", barge_in_threshold_ms, minimum=0, maximum=10_000)
+    require_bool("aggressive_first_flush", aggressive_first_flush)
+    require_bool("disable_phone_preamble", disable_phone_preamble)
+
+    provider: ProviderMode
+    if engine is not None:
+        if not isinstance(engine, Realtime | ConvAI):
+            raise ConfigError(
+                f"engine must be OpenAIRealtime(...) or ElevenLabsConvAI(...), got {type(engine).__name__}"
+            )
+        if stt is not None or tts is not None:
+            raise ConfigError(
+                "engine= cannot be combined with stt=/tts=: an engine does its own speech. "
+                "Drop engine= for pipeline mode, or drop stt=/tts= for engine mode"
+            )
+        set_pipeline_only = [
+            name
+            for name, value in zip(
+                _PIPELINE_ONLY,
+                (hooks, text_transforms, vad, audio_filter, background_audio),
+                strict=True,
+            )
+            if value is not None
+        ]
+        if aggressive_first_flush:
+            set_pipeline_only.append("aggressive_first_flush")
+        if set_pipeline_only:
+            raise ConfigError(
+                f"{', '.join(set_pipeline_only)} only work in pipeline mode (stt= and tts=), "
+                "not with engine=; remove them or switch to pipeline mode"
+            )
+        engine.check_credentials()
+        if llm is not None:
+            _warn_llm_ignored()
+            llm = None
+        provider = engine.provider
+        voice = engine.voice or voice
+        if isinstance(engine, Realtime):
+            model = engine.model
+    elif stt is not None or tts is not None:
+        if stt is None or tts is None:
+            raise ConfigError(
+                "pipeline mode needs both stt= and tts= (got only "
+                f"{'stt' if stt is not None else 'tts'}=); pass both, or neither for the default "
+                "OpenAI Realtime engine"
+            )
+        _check_provider_object("stt", stt)
+        _check_provider_object("tts", tts)
+        provider = "pipeline"
+        voice = getattr(tts, "voice", None) or voice
+    else:
+        provider = "openai_realtime"
+    if llm is not None and provider != "pipeline":
+        raise ConfigError("llm= is for pipeline mode: pass stt= and tts= with it")
+    if llm is not None:
+        _check_provider_object("llm", llm)
+
+    return Agent(
+        system_prompt=system_prompt,
+        voice=voice,
+        model=model,
+        language=language,
+        first_message=first_message,
+        tools=normalize_tools(tools),
+        provider=provider,
+        stt=stt,
+        tts=tts,
+        variables=validate_variables("variables", variables) if variables is not None else None,
+        guardrails=_check_guardrails(guardrails),
+        hooks=hooks,
+        text_transforms=_check_transforms(text_transforms),
+        vad=vad,
+        audio_filter=audio_filter,
+        background_audio=background_audio,
+        barge_in_threshold_ms=barge_in_threshold_ms,
+        aggressive_first_flush=aggressive_first_flush,
+        disable_phone_preamble=disable_phone_preamble,
+        engine=engine,
+        llm=llm,
+    )
+
+
+_llm_warning_given = False
+
+
+def _warn_llm_ignored() -> None:
+    global _llm_warning_given
+    if not _llm_warning_given:
+        _llm_warning_given = True
+        logger.warning("llm= is ignored when engine= is set: the engine produces the replies")
+
+
+def _check_provider_object(param: str, value: object) -> None:
+    if isinstance(value, str | bytes | dict | list | int | float | bool):
+        raise ConfigError(
+            f"{param}= takes a provider instance such as DeepgramSTT(), OpenAILLM() or "
+            f"ElevenLabsTTS(), not a {type(value).__name__}"
+        )
+
+
+def _check_guardrails(guardrails: object) -> list[Guardrail] | None:
+    if guardrails is None:
+        return None
+    if not isinstance(guardrails, list | tuple):
+        raise ConfigError(
+            f"guardrails must be a list of Guardrail, got {type(guardrails).__name__}"
+        )
+    for i, item in enumerate(guardrails):
+        if not isinstance(item, Guardrail):
+            raise ConfigError(
+                f"guardrails[{i}] must be a Guardrail (use getpatter.guardrail(...)), "
+                f"got {type(item).__name__}"
+            )
+    return list(guardrails)
+
+
+def _check_transforms(transforms: object) -> list[Callable[[str], str]] | None:
+    if transforms is None:
+        return None
+    if not isinstance(transforms, list | tuple):
+        raise ConfigError(
+            f"text_transforms must be a list of functions (str) -> str, got {type(transforms).__name__}"
+        )
+    return [require_callable(f"text_transforms[{i}]", fn) for i, fn in enumerate(transforms)]

@@ -1,0 +1,99 @@
+"""What user code sees of a call: :class:`CallEvent`, :class:`IncomingMessage`, :class:`CallControl`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from getpatter._validation import require_e164
+
+__all__ = ["CallActions", "CallControl", "CallEvent", "IncomingMessage"]
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """The identity of a call."""
+
+    call_id: str
+    caller: str = ""
+    callee: str = ""
+    direction: str = ""
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One finished caller utterance, as text."""
+
+    text: str
+    call_id: str
+    caller: str
+
+
+class CallActions(Protocol):
+    """What a call session does when user code asks to transfer or hang up."""
+
+    async def transfer(self, number: str) -> None:
+        """Move the call to ``number`` (E.164)."""
+        ...
+
+    async def hangup(self) -> None:
+        """End the call."""
+        ...
+
+
+class CallControl:
+    """Passed as the second argument to a two-parameter ``on_message`` handler.
+
+    Its identity fields are read-only. ``transfer()`` and ``hangup()`` ask the call session to
+    act; a reply returned by the same handler is still spoken before the call leaves the agent.
+    """
+
+    __slots__ = ("_actions", "_call_id", "_callee", "_caller", "_telephony_provider")
+
+    def __init__(
+        self,
+        call_id: str,
+        caller: str,
+        callee: str,
+        telephony_provider: str,
+        actions: CallActions,
+    ) -> None:
+        self._call_id = call_id
+        self._caller = caller
+        self._callee = callee
+        self._telephony_provider = telephony_provider
+        self._actions = actions
+
+    @property
+    def call_id(self) -> str:
+        """The carrier's id of this call."""
+        return self._call_id
+
+    @property
+    def caller(self) -> str:
+        """The calling number (E.164)."""
+        return self._caller
+
+    @property
+    def callee(self) -> str:
+        """The called number (E.164)."""
+        return self._callee
+
+    @property
+    def telephony_provider(self) -> str:
+        """``"twilio"``, ``"telnyx"``, or ``"test"`` in terminal test mode."""
+        return self._telephony_provider
+
+    async def transfer(self, number: str) -> None:
+        """Transfer the call to ``number``, an E.164 phone number."""
+        await self._actions.transfer(require_e164("transfer number", number))
+
+    async def hangup(self) -> None:
+        """Hang up the call."""
+        await self._actions.hangup()
+
+    def __repr__(self) -> str:
+        return (
+            f"CallControl(call_id={self._call_id!r}, caller={self._caller!r}, "
+            f"callee={self._callee!r}, telephony_provider={self._telephony_provider!r})"
+        )

@@ -1,0 +1,63 @@
+"""The ``getpatter`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+_SIMULATED_NOTICE = (
+    "This call is SIMULATED: nothing was dialed and no AI service was contacted. The caller's "
+    "lines are {who}, and the agent is the example handler in getpatter/demo.py."
+)
+
+
+def _demo(interactive: bool) -> None:
+    from getpatter import Patter
+    from getpatter.demo import DEMO_CALLER_SCRIPT, FIRST_MESSAGE, SYSTEM_PROMPT, reception_desk
+    from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
+
+    phone = Patter()
+    agent = phone.agent(system_prompt=SYSTEM_PROMPT, first_message=FIRST_MESSAGE)
+    print(_SIMULATED_NOTICE.format(who="typed by you" if interactive else "a script"))
+
+    async def on_call_end(data: dict[str, object]) -> None:
+        metrics = data["metrics"]
+        print(
+            f"Transcript: {len(data['transcript'])} lines (data['transcript'] in on_call_end). "  # type: ignore[arg-type]
+            f"Duration: {data['duration_seconds']:.1f} s. Cost: ${metrics.cost.total:.4f}."  # type: ignore[attr-defined]
+        )
+        print("To put an agent on a real number, see 'Real calls' in the README.")
+
+    call = TerminalCall(
+        agent,
+        on_message=reception_desk,
+        on_call_end=on_call_end,
+        pricing=phone.pricing,
+        events=phone.events,
+        lines=StdinLines() if interactive else ScriptedLines(DEMO_CALLER_SCRIPT, pause=0.4),
+    )
+    asyncio.run(call.run())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``getpatter`` console script."""
+    parser = argparse.ArgumentParser(
+        prog="getpatter", description="Patter: AI agents on phone calls."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run a simulated call offline, with no accounts")
+    mode = demo.add_mutually_exclusive_group()
+    mode.add_argument("--interactive", action="store_true", help="you type as the caller")
+    mode.add_argument("--scripted", action="store_true", help="a scripted caller talks")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        interactive = args.interactive or (not args.scripted and sys.stdin.isatty())
+        try:
+            _demo(interactive)
+        except KeyboardInterrupt:
+            return 130
+    return 0

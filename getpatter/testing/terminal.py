@@ -1,0 +1,407 @@
+"""Terminal test mode: one simulated call where you type as the caller (spec 08).
+
+Nothing leaves the process: no carrier, no speech services, no server. ``on_message`` gets the
+same payload and :class:`CallControl` it gets on a real call, and the lifecycle callbacks get the
+same payload shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TextIO
+
+from getpatter._validation import is_e164, require_callable
+from getpatter.agent import Agent
+from getpatter.call import CallControl
+from getpatter.errors import ConfigError
+from getpatter.guardrails import apply_guardrails
+from getpatter.observability.cost import CostMeter
+from getpatter.observability.events import EventBus, PatterEventType
+from getpatter.observability.metrics import CallMetrics, LatencyBreakdown, TurnMetrics
+from getpatter.observability.pricing import PriceTable
+from getpatter.prompt import validate_variables
+
+__all__ = [
+    "TEST_CALLEE",
+    "TEST_CALLER",
+    "LineSource",
+    "ScriptedLines",
+    "StdinLines",
+    "TerminalCall",
+]
+
+logger = logging.getLogger("getpatter.testing")
+
+TEST_CALLER = "+15550000001"
+TEST_CALLEE = "+15550000002"
+_TELEPHONY = "test"
+
+
+class LineSource(Protocol):
+    """Where the caller's lines come from."""
+
+    echo: bool
+    """True when the line must be printed after the prompt (it was not typed by a person)."""
+
+    async def readline(self) -> str | None:
+        """The next line without its newline, or ``None`` at end of input."""
+        ...
+
+
+class StdinLines:
+    """Reads standard input on a daemon thread, so the event loop never blocks on it.
+
+    Lines piped in (not typed at a terminal) are echoed, so the output reads as a conversation.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdin
+        self.echo = not self._stream.isatty()
+        self._queue: asyncio.Queue[str | None] | None = None
+
+    async def readline(self) -> str | None:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            loop = asyncio.get_running_loop()
+            threading.Thread(
+                target=self._pump, args=(loop, self._queue), name="patter-stdin", daemon=True
+            ).start()
+        return await self._queue.get()
+
+    def _pump(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+        for line in self._stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line.rstrip("\r\n"))
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+
+class ScriptedLines:
+    """Plays a fixed list of caller lines, shown as if typed (used by ``getpatter demo``)."""
+
+    echo = True
+
+    def __init__(self, lines: Iterable[str], *, pause: float = 0.0) -> None:
+        self._lines = list(lines)
+        self._pause = pause
+
+    async def readline(self) -> str | None:
+        if not self._lines:
+            return None
+        if self._pause:
+            await asyncio.sleep(self._pause)
+        return self._lines.pop(0)
+
+
+class _SimulatedCall:
+    """The :class:`CallActions` of a test call: records what the handler asked for."""
+
+    def __init__(self) -> None:
+        self.hangup_requested = False
+        self.transfer_to: str | None = None
+
+    async def transfer(self, number: str) -> None:
+        self.transfer_to = number
+
+    async def hangup(self) -> None:
+        self.hangup_requested = True
+
+
+class TerminalCall:
+    """One simulated call in the terminal. ``Patter.test()`` builds and runs it."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        *,
+        on_message: Callable[..., Any] | None = None,
+        on_call_start: Callable[[dict[str, Any]], Any] | None = None,
+        on_call_end: Callable[[dict[str, Any]], Any] | None = None,
+        pricing: PriceTable | None = None,
+        events: EventBus | None = None,
+        lines: LineSource | None = None,
+        output: TextIO | None = None,
+    ) -> None:
+        if not isinstance(agent, Agent):
+            raise ConfigError(
+                f"test() needs an Agent from phone.agent(...), got {type(agent).__name__}"
+            )
+        if on_message is None:
+            raise ConfigError(
+                "test mode needs on_message=<async function (message) -> str> to produce "
+                "replies; the built-in LLM loop arrives with pipeline mode"
+            )
+        if isinstance(on_message, str):
+            raise ConfigError(
+                "test() takes on_message as a function; a URL on_message is for serve()"
+            )
+        self._agent = agent
+        self._on_message = require_callable("on_message", on_message)
+        self._on_call_start = _optional_callable("on_call_start", on_call_start)
+        self._on_call_end = _optional_callable("on_call_end", on_call_end)
+        self._wants_control = _positional_arity(on_message) >= 2
+        self._events = events
+        self._lines: LineSource = lines if lines is not None else StdinLines()
+        self._out = output if output is not None else sys.stdout
+        self._call_id = f"test_{secrets.token_hex(6)}"
+        self._actions = _SimulatedCall()
+        self._history: list[dict[str, Any]] = []
+        self._turns: list[TurnMetrics] = []
+        self._meter = CostMeter(
+            pricing if pricing is not None else PriceTable(),
+            stt_provider="",
+            tts_provider="",
+            llm_provider="",
+            telephony_provider=_TELEPHONY,
+        )
+        self._variables: dict[str, str] = {}
+
+    @property
+    def call_id(self) -> str:
+        """This simulated call's id: ``test_`` and 12 hex digits."""
+        return self._call_id
+
+    async def run(self) -> None:
+        """Run the call until ``/quit``, ``/hangup``, a transfer, a hang-up or end of input."""
+        started = (time.time(), time.monotonic())
+        reason = "quit"
+        try:
+            self._print_banner()
+            await self._start()
+            if self._agent.first_message:
+                self._say(self._agent.greeting(self._variables))
+            reason = await self._converse()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            reason = "quit"
+            raise
+        finally:
+            await self._end(reason, started)
+
+    async def _start(self) -> None:
+        payload = {**self._identity(), "direction": "inbound", "custom_params": {}}
+        self._emit(PatterEventType.CALL_STARTED, payload)
+        if self._on_call_start is None:
+            return
+        result = await _call(self._on_call_start, payload)
+        if isinstance(result, dict):
+            unknown = set(result) - {"variables"}
+            if unknown:
+                logger.warning(
+                    "on_call_start returned unknown keys %s; only 'variables' is used",
+                    sorted(unknown),
+                )
+            if "variables" in result:
+                self._variables = validate_variables(
+                    "on_call_start()['variables']", result["variables"]
+                )
+
+    async def _converse(self) -> str:
+        while True:
+            self._write("You: ")
+            line = await self._lines.readline()
+            if line is None:
+                self._write("\n")
+                return "caller_hangup"
+            if self._lines.echo:
+                self._write(line + "\n")
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                ended = self._command(text)
+                if ended is not None:
+                    return ended
+                continue
+            await self._turn(text)
+            if self._actions.transfer_to is not None:
+                self._write(f"[Call transferred to {self._actions.transfer_to}]\n")
+                return "transferred"
+            if self._actions.hangup_requested:
+                self._write("[Agent hung up]\n")
+                return "agent_hangup"
+
+    def _command(self, text: str) -> str | None:
+        name, _, arg = text.partition(" ")
+        arg = arg.strip()
+        if name == "/quit":
+            return "quit"
+        if name == "/hangup":
+            self._write("[You hung up]\n")
+            return "caller_hangup"
+        if name == "/history":
+            self._print_history()
+            return None
+        if name == "/transfer":
+            if not is_e164(arg):
+                self._write("Usage: /transfer <number>, e.g. /transfer +15550001234\n")
+                return None
+            self._actions.transfer_to = arg
+            self._write(f"[Call transferred to {arg}]\n")
+            return "transferred"
+        self._write(
+            f"Unknown command {name}. Commands: /quit  /transfer <number>  /hangup  /history\n"
+        )
+        return None
+
+    async def _turn(self, text: str) -> None:
+        self._record("user", text)
+        payload = {**self._identity(), "text": text, "history": [dict(e) for e in self._history]}
+        self._emit(PatterEventType.TRANSCRIPT_FINAL, {**payload, "role": "user"})
+        args: tuple[Any, ...] = (payload,)
+        if self._wants_control:
+            control = CallControl(
+                call_id=self._call_id,
+                caller=TEST_CALLER,
+                callee=TEST_CALLEE,
+                telephony_provider=_TELEPHONY,
+                actions=self._actions,
+            )
+            args = (payload, control)
+        began = time.perf_counter()
+        try:
+            reply = await _call(self._on_message, *args)
+        except Exception as exc:
+            logger.exception("on_message raised; the call goes on")
+            self._write(f"[on_message raised {type(exc).__name__}: {exc}]\n")
+            self._emit(
+                PatterEventType.ERROR,
+                {**self._identity(), "source": "on_message", "error": str(exc)},
+            )
+            return
+        handler_ms = (time.perf_counter() - began) * 1000
+        if reply is not None and not isinstance(reply, str):
+            logger.warning(
+                "on_message returned %s, not a str; nothing is spoken", type(reply).__name__
+            )
+            reply = None
+        spoken = self._prepare(reply) if reply else ""
+        if spoken:
+            self._say(spoken)
+        self._turns.append(
+            TurnMetrics(
+                turn_index=len(self._turns),
+                user_text=text,
+                agent_text=spoken,
+                latency=LatencyBreakdown(
+                    llm_ttft_ms=handler_ms, llm_total_ms=handler_ms, total_ms=handler_ms
+                ),
+                tts_characters=len(spoken),
+                timestamp=time.time(),
+            )
+        )
+        self._emit(PatterEventType.TURN_COMPLETED, {**self._identity(), "turn": self._turns[-1]})
+
+    def _prepare(self, reply: str) -> str:
+        """Apply the agent's text transforms, then its guardrails, as before speech."""
+        text = reply
+        for transform in self._agent.text_transforms or ():
+            try:
+                text = transform(text)
+            except Exception:
+                logger.exception("text transform %r raised; using the text unchanged", transform)
+        if self._agent.guardrails:
+            text = apply_guardrails(text, self._agent.guardrails).text
+        return text.strip()
+
+    async def _end(self, reason: str, started: tuple[float, float]) -> None:
+        """Report the end of the call: ``started`` is its (wall clock, monotonic clock) start."""
+        ended = time.time()
+        duration = time.monotonic() - started[1]
+        self._meter.set_duration(duration)
+        metrics = CallMetrics.from_turns(
+            call_id=self._call_id,
+            duration_seconds=duration,
+            turns=tuple(self._turns),
+            cost=self._meter.breakdown(),
+            provider_mode=self._agent.provider,
+            telephony_provider=_TELEPHONY,
+        )
+        transcript = [dict(entry) for entry in self._history]
+        payload = {
+            **self._identity(),
+            "direction": "inbound",
+            "started_at": started[0],
+            "ended_at": ended,
+            "duration_seconds": duration,
+            "reason": reason,
+            "transcript": transcript,
+            "history": [dict(entry) for entry in transcript],
+            "metrics": metrics,
+        }
+        self._emit(PatterEventType.CALL_ENDED, payload)
+        self._write(f"[Call ended: {reason.replace('_', ' ')}]\n")
+        if self._on_call_end is not None:
+            try:
+                await _call(self._on_call_end, payload)
+            except Exception:
+                logger.exception("on_call_end raised")
+
+    def _say(self, text: str) -> None:
+        self._record("assistant", text)
+        self._emit(
+            PatterEventType.TRANSCRIPT_FINAL,
+            {**self._identity(), "role": "assistant", "text": text, "history": list(self._history)},
+        )
+        self._write(f"Agent: {text}\n")
+
+    def _record(self, role: str, text: str) -> None:
+        self._history.append({"role": role, "text": text, "timestamp": time.time()})
+
+    def _identity(self) -> dict[str, str]:
+        return {"call_id": self._call_id, "caller": TEST_CALLER, "callee": TEST_CALLEE}
+
+    def _emit(self, event_type: PatterEventType, payload: dict[str, Any]) -> None:
+        if self._events is not None:
+            self._events.emit(event_type, payload)
+
+    def _print_banner(self) -> None:
+        rule = "=" * 60
+        self._write(
+            f"{rule}\n"
+            "  PATTER TEST MODE\n"
+            f"  Agent: {self._agent.model} / {self._agent.voice}\n"
+            f"  Provider: {self._agent.provider}\n"
+            f"  Call ID: {self._call_id}\n"
+            f"  Caller: {TEST_CALLER}  →  Callee: {TEST_CALLEE}\n"
+            "  Commands: /quit  /transfer <number>  /hangup  /history\n"
+            f"{rule}\n"
+        )
+
+    def _print_history(self) -> None:
+        if not self._history:
+            self._write("(no messages yet)\n")
+        for entry in self._history:
+            clock = time.strftime("%H:%M:%S", time.localtime(entry["timestamp"]))
+            who = "You" if entry["role"] == "user" else "Agent"
+            self._write(f"  [{clock}] {who}: {entry['text']}\n")
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+
+def _optional_callable(param: str, value: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    return None if value is None else require_callable(param, value)
+
+
+def _positional_arity(fn: Callable[..., Any]) -> int:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return 2
+    return sum(1 for p in params if p.kind in kinds)
+
+
+async def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        return await result
+    return result

@@ -1,0 +1,167 @@
+import logging
+
+import pytest
+
+from getpatter import (
+    Agent,
+    ConfigError,
+    ElevenLabsConvAI,
+    Guardrail,
+    OpenAIRealtime,
+    Patter,
+    STTConfig,
+    Tool,
+    TTSConfig,
+    tool,
+)
+from getpatter.prompt import PHONE_PREAMBLE
+
+
+@pytest.fixture(autouse=True)
+def _no_keys(monkeypatch):
+    for name in ("OPENAI_API_KEY", "ELEVENLABS_API_KEY", "ELEVENLABS_AGENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def phone():
+    return Patter()
+
+
+def _pipeline(phone, **kwargs):
+    return phone.agent(
+        "prompt", stt=STTConfig(provider="deepgram"), tts=TTSConfig(provider="elevenlabs"), **kwargs
+    )
+
+
+def test_default_agent_is_openai_realtime_and_needs_no_key_until_a_call(phone):
+    agent = phone.agent("You are helpful.")
+    assert agent.provider == "openai_realtime"
+    assert (agent.voice, agent.model, agent.language) == (
+        "alloy",
+        "gpt-4o-mini-realtime-preview",
+        "en",
+    )
+
+
+def test_engine_voice_and_model_become_the_agents(phone):
+    agent = phone.agent("x", engine=OpenAIRealtime(api_key="k", voice="nova", model="gpt-realtime"))
+    assert (agent.voice, agent.model, agent.provider) == ("nova", "gpt-realtime", "openai_realtime")
+
+
+def test_engine_without_key_fails_when_the_agent_is_built(phone):
+    engine = OpenAIRealtime()
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        phone.agent("x", engine=engine)
+
+
+def test_engine_key_comes_from_env(phone, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert OpenAIRealtime().api_key == "sk-env"
+    assert "sk-env" not in repr(OpenAIRealtime())
+
+
+def test_elevenlabs_engine_needs_key_and_agent_id(phone, monkeypatch):
+    with pytest.raises(ConfigError, match="ELEVENLABS_AGENT_ID"):
+        phone.agent("x", engine=ElevenLabsConvAI(api_key="k"))
+    monkeypatch.setenv("ELEVENLABS_AGENT_ID", "agent_1")
+    agent = phone.agent("x", engine=ElevenLabsConvAI(api_key="k", voice="rachel"))
+    assert (agent.provider, agent.voice) == ("elevenlabs_convai", "rachel")
+
+
+def test_engine_with_stt_or_tts_is_refused(phone):
+    with pytest.raises(ValueError, match="cannot be combined"):
+        phone.agent("x", engine=OpenAIRealtime(api_key="k"), tts=TTSConfig(provider="openai"))
+
+
+def test_engine_with_llm_ignores_llm_and_warns_once(phone, caplog):
+    import getpatter.agent as agent_module
+
+    agent_module._llm_warning_given = False
+    with caplog.at_level(logging.WARNING, logger="getpatter.agent"):
+        first = phone.agent("x", engine=OpenAIRealtime(api_key="k"), llm=object())
+        phone.agent("x", engine=OpenAIRealtime(api_key="k"), llm=object())
+    assert first.llm is None
+    assert [r.message for r in caplog.records].count(
+        "llm= is ignored when engine= is set: the engine produces the replies"
+    ) == 1
+
+
+def test_pipeline_only_options_with_engine_are_refused(phone):
+    with pytest.raises(ConfigError, match="text_transforms only work in pipeline mode"):
+        phone.agent("x", engine=OpenAIRealtime(api_key="k"), text_transforms=[str.upper])
+
+
+def test_pipeline_mode_needs_both_stt_and_tts(phone):
+    with pytest.raises(ConfigError, match="both stt= and tts="):
+        phone.agent("x", stt=STTConfig(provider="deepgram"))
+    agent = _pipeline(phone, llm=object())
+    assert agent.provider == "pipeline"
+
+
+def test_llm_without_pipeline_is_refused(phone):
+    with pytest.raises(ConfigError, match="llm= is for pipeline mode"):
+        phone.agent("x", llm=object())
+
+
+def test_agent_is_frozen(phone):
+    import dataclasses
+
+    agent = phone.agent("x")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        agent.voice = "echo"
+
+
+def test_direct_construction_is_allowed_but_provider_is_a_closed_literal():
+    assert Agent(system_prompt="x", voice="echo", language="es").voice == "echo"
+    with pytest.raises(ConfigError, match="provider"):
+        Agent(system_prompt="x", provider="openai")
+
+
+def test_tools_mix_tool_objects_factory_results_and_dicts(phone):
+    async def lookup(arguments, context):
+        return "ok"
+
+    @tool
+    def weather(city: str) -> str:
+        """Current weather."""
+        return city
+
+    agent = phone.agent(
+        "x",
+        tools=[
+            Tool(name="lookup", handler=lookup),
+            tool(name="book", webhook_url="https://api.example.com/book"),
+            {"name": "cancel", "description": "Cancel", "handler": lookup},
+            weather,
+        ],
+    )
+    assert [t["name"] for t in agent.tools] == ["lookup", "book", "cancel", "weather"]
+    assert agent.tools[0]["parameters"] == {"type": "object", "properties": {}}
+    assert agent.tools[1]["webhook_url"] == "https://api.example.com/book"
+
+
+def test_variables_and_preamble_build_the_instructions(phone):
+    agent = phone.agent(
+        "You help {name} with order {order}. Keep {unknown} as is.",
+        first_message="Hi {name}!",
+        variables={"name": "Ada", "order": 42},
+    )
+    instructions = agent.instructions()
+    assert instructions.startswith(PHONE_PREAMBLE)
+    assert instructions.endswith("You help Ada with order 42. Keep {unknown} as is.")
+    assert agent.greeting() == "Hi Ada!"
+    assert agent.instructions({"name": "Grace"}).endswith(
+        "You help Grace with order 42. Keep {unknown} as is."
+    )
+
+
+def test_preamble_can_be_disabled_and_discloses_nothing(phone):
+    agent = phone.agent("Only this.", disable_phone_preamble=True)
+    assert agent.instructions() == "Only this."
+    assert " AI" not in PHONE_PREAMBLE and "artificial" not in PHONE_PREAMBLE.lower()
+
+
+def test_guardrails_are_kept_in_order(phone):
+    rules = [Guardrail(name="a", blocked_terms=["x"]), Guardrail(name="b", check=lambda t: False)]
+    assert phone.agent("x", guardrails=rules).guardrails == rules

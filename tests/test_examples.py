@@ -1,0 +1,22 @@
+"""The examples run as a user would run them."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_terminal_test_example():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "terminal_test.py")],
+        input="a margherita\nok bye\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "Agent: Hi, this is Luigi's. What can I get you?" in done.stdout
+    assert "You: a margherita\nAgent: One a margherita, coming up. Anything else?" in done.stdout
+    assert "Agent: Thanks for calling, bye!" in done.stdout
+    assert "5 transcript lines" in done.stdout

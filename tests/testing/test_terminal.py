@@ -1,0 +1,127 @@
+"""Terminal test mode, driven through the stdin of a real subprocess (spec 08)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from getpatter import ConfigError, Patter
+
+SCRIPT = Path(__file__).with_name("terminal_agent.py")
+
+
+def run(mode: str, stdin: str) -> tuple[str, dict[str, list[dict]]]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith(("_API_KEY", "_AUTH_TOKEN", "_ACCOUNT_SID"))
+    }
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), mode],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=True,
+    )
+    events: dict[str, list[dict]] = {}
+    for kind, payload in re.findall(r"EVENT (\w+) (.*)$", done.stdout, re.MULTILINE):
+        events.setdefault(kind, []).append(json.loads(payload))
+    return done.stdout, events
+
+
+def test_banner_greeting_replies_history_and_hangup_without_any_credentials():
+    out, events = run("echo", "hello there\n/history\n/hangup\nnever read\n")
+    call_id = re.search(r"Call ID: (test_[0-9a-f]{12})\n", out).group(1)
+    assert "PATTER TEST MODE" in out
+    assert "Agent: gpt-4o-mini-realtime-preview / alloy" in out
+    assert "Provider: openai_realtime" in out
+    assert "Caller: +15550000001  →  Callee: +15550000002" in out
+    assert "/quit  /transfer <number>  /hangup  /history" in out
+    # on_call_start's variables reach the first message, which is spoken first.
+    assert out.index("Agent: Hello Ada, how can I help?") < out.index("You: ")
+    assert "Agent: You said: hello there" in out
+    assert re.search(r"\[\d\d:\d\d:\d\d\] You: hello there", out)
+    assert "never read" not in out
+
+    (start,) = events["start"]
+    assert start == {
+        "call_id": call_id,
+        "caller": "+15550000001",
+        "callee": "+15550000002",
+        "direction": "inbound",
+        "custom_params": {},
+    }
+    (message,) = events["message"]
+    assert message == {
+        "call_id": call_id,
+        "caller": "+15550000001",
+        "callee": "+15550000002",
+        "text": "hello there",
+        "history_len": 2,
+    }
+    (end,) = events["end"]
+    assert end["call_id"] == call_id and end["reason"] == "caller_hangup"
+    assert [(e["role"], e["text"]) for e in end["transcript"]] == [
+        ("assistant", "Hello Ada, how can I help?"),
+        ("user", "hello there"),
+        ("assistant", "You said: hello there"),
+    ]
+    assert all(isinstance(e["timestamp"], float) for e in end["history"])
+    assert end["metrics"] == {"turns": 1, "total_cost": 0.0}
+    assert end["ended_at"] >= end["started_at"]
+
+
+def test_agent_hangup_still_delivers_the_last_reply():
+    out, events = run("hangup", "what time is it\nok bye\nafter hangup\n")
+    assert re.search(r"Agent: Heard what time is it on test call test_[0-9a-f]{12}", out)
+    assert "Agent: Goodbye, take care!" in out
+    assert out.index("Goodbye, take care!") < out.index("[Agent hung up]")
+    assert "after hangup" not in out
+    (end,) = events["end"]
+    assert end["reason"] == "agent_hangup"
+    assert end["transcript"][-1]["text"] == "Goodbye, take care!"
+
+
+def test_handler_transfer_is_simulated_after_the_reply():
+    out, events = run("transfer", "sales please\n")
+    assert "Agent: Transferring you to sales." in out
+    assert "[Call transferred to +15550009999]" in out
+    assert events["end"][0]["reason"] == "transferred"
+
+
+def test_transfer_command_checks_the_number_and_commands_never_reach_the_agent():
+    out, events = run("echo", "/transfer 12345\n/bogus\n/transfer +15550001111\n")
+    assert "Usage: /transfer <number>" in out
+    assert "Unknown command /bogus" in out
+    assert "[Call transferred to +15550001111]" in out
+    assert "message" not in events
+    assert events["end"][0]["reason"] == "transferred"
+
+
+def test_quit_and_end_of_input_both_fire_on_call_end_once():
+    _, quit_events = run("echo", "/quit\n")
+    _, eof_events = run("echo", "hi\n")
+    assert [e["reason"] for e in quit_events["end"]] == ["quit"]
+    assert [e["reason"] for e in eof_events["end"]] == ["caller_hangup"]
+
+
+def test_a_raising_handler_does_not_end_the_call_and_guardrails_apply():
+    out, _ = run("flaky", "crash\nagain\n")
+    assert "[on_message raised RuntimeError: handler bug]" in out
+    assert "Agent: still here" in out
+    _, guarded = run("echo", "give me a **refund**\n")
+    assert guarded["end"][0]["transcript"][-1]["text"] == "Please ask billing."
+
+
+async def test_test_mode_needs_on_message():
+    phone = Patter()
+    with pytest.raises(ConfigError, match="on_message"):
+        await phone.test(phone.agent("x"))
+    with pytest.raises(ConfigError, match="function"):
+        await phone.test(phone.agent("x"), on_message="https://example.com/agent")
