@@ -6,6 +6,7 @@ Each helper raises a :class:`ConfigError` (wrong type or missing value) or an
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -70,6 +71,14 @@ def require_number(param: str, value: object, *, minimum: float | None = None) -
     if minimum is not None and value < minimum:
         raise ConfigError(f"{param} must be >= {minimum}, got {value}")
     return float(value)
+
+
+def require_amount(param: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0 (a duration, a price...)."""
+    amount = require_number(param, value)
+    if not math.isfinite(amount) or amount < 0:
+        raise InputValidationError(f"{param} must be a finite number >= 0, got {value!r}")
+    return amount
 
 
 def require_callable(param: str, value: object) -> Callable[..., Any]:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -16,7 +17,7 @@ _SIMULATED_NOTICE = (
 
 
 def _demo(interactive: bool) -> None:
-    from getpatter import Patter
+    from getpatter import CallMetrics, Patter
     from getpatter.demo import DEMO_CALLER_SCRIPT, FIRST_MESSAGE, SYSTEM_PROMPT, reception_desk
     from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
 
@@ -24,11 +25,12 @@ def _demo(interactive: bool) -> None:
     agent = phone.agent(system_prompt=SYSTEM_PROMPT, first_message=FIRST_MESSAGE)
     print(_SIMULATED_NOTICE.format(who="typed by you" if interactive else "a script"))
 
-    async def on_call_end(data: dict[str, object]) -> None:
-        metrics = data["metrics"]
+    async def on_call_end(data: dict[str, Any]) -> None:
+        metrics: CallMetrics = data["metrics"]
         print(
-            f"Transcript: {len(data['transcript'])} lines (data['transcript'] in on_call_end). "  # type: ignore[arg-type]
-            f"Duration: {data['duration_seconds']:.1f} s. Cost: ${metrics.cost.total:.4f}."  # type: ignore[attr-defined]
+            f"Call summary: {len(data['transcript'])} transcript lines, "
+            f"{metrics.duration_seconds:.1f} s, {len(metrics.turns)} turns, "
+            f"cost ${metrics.cost.total:.4f} (simulated: no carrier or AI charges)."
         )
         print("To put an agent on a real number, see 'Real calls' in the README.")
 

@@ -24,7 +24,7 @@ def test_scripted_demo_runs_a_whole_simulated_call():
     assert out.index("Agent: Thanks for calling Bright Smile Dental. Goodbye!") < out.index(
         "[Agent hung up]"
     )
-    assert "Cost: $0.0000" in out
+    assert "5 turns, cost $0.0000" in out
 
 
 def test_demo_with_piped_input_is_scripted():

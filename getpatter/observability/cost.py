@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from getpatter._validation import require_int, require_number, require_str
+from getpatter._validation import require_amount, require_int, require_str
 from getpatter.errors import InputValidationError
 from getpatter.observability.metrics import CostBreakdown
 from getpatter.observability.pricing import PriceTable, PriceUnit
@@ -109,7 +109,7 @@ class RealtimeUsage:
 
 def stt_cost(table: PriceTable, provider: str, audio_seconds: float) -> float:
     """Cost of ``audio_seconds`` of audio transcribed by ``provider`` (priced per minute)."""
-    seconds = _seconds("audio_seconds", audio_seconds)
+    seconds = require_amount("audio_seconds", audio_seconds)
     rates = _rates(table, provider, PriceUnit.MINUTE, ("price",), "stt") if seconds else None
     return seconds / 60.0 * rates["price"] if rates else 0.0
 
@@ -126,7 +126,7 @@ def telephony_cost(table: PriceTable, provider: str, duration_seconds: float) ->
 
     Twilio and Telnyx bill each started minute: 60 s bills 1 minute, 61 s bills 2, 0 s bills 0.
     """
-    seconds = _seconds("duration_seconds", duration_seconds)
+    seconds = require_amount("duration_seconds", duration_seconds)
     rates = _rates(table, provider, PriceUnit.MINUTE, ("price",), "telephony") if seconds else None
     if not rates:
         return 0.0
@@ -224,7 +224,7 @@ class CostMeter:
 
     def add_stt_seconds(self, seconds: float) -> None:
         """Count ``seconds`` more audio sent to STT."""
-        self._stt_seconds += _seconds("seconds", seconds)
+        self._stt_seconds += require_amount("seconds", seconds)
 
     def add_tts_characters(self, characters: int) -> None:
         """Count ``characters`` more characters sent to TTS."""
@@ -245,7 +245,7 @@ class CostMeter:
 
     def set_duration(self, seconds: float) -> None:
         """Set the call's duration so far (replaces the previous value)."""
-        self._duration_seconds = _seconds("seconds", seconds)
+        self._duration_seconds = require_amount("seconds", seconds)
 
     def breakdown(self) -> CostBreakdown:
         """The cost of the usage counted so far."""
@@ -278,13 +278,6 @@ def _rates(
         _reported_unpriced.add((provider, kind))
         logger.debug("no %s price for provider %r in the price table: counted as 0", kind, provider)
     return None
-
-
-def _seconds(param: str, value: object) -> float:
-    seconds = require_number(param, value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InputValidationError(f"{param} must be a finite number of seconds >= 0, got {value}")
-    return seconds
 
 
 def _count(param: str, value: object) -> int:

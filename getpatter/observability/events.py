@@ -214,14 +214,14 @@ async def _guarded(handler: EventHandler, event_type: str, awaitable: Awaitable[
         logger.exception("event handler %r for %s raised", handler, event_type)
 
 
+_EVENT_VALUES = frozenset(member.value for member in PatterEventType)
+
+
 def _event_type(value: object) -> PatterEventType:
     if isinstance(value, PatterEventType):
         return value
-    if isinstance(value, str):
-        try:
-            return PatterEventType(value)
-        except ValueError:
-            pass
+    if isinstance(value, str) and value in _EVENT_VALUES:
+        return PatterEventType(value)
     known = ", ".join(f"PatterEventType.{member.name}" for member in PatterEventType)
     raise ConfigError(f"event_type must be a PatterEventType ({known}), got {value!r}")
 

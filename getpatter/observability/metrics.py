@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from getpatter._validation import require_number
+from getpatter._validation import require_amount, require_number
 from getpatter.errors import InputValidationError
 
 __all__ = [
@@ -106,7 +106,9 @@ class CostBreakdown:
 
     def __post_init__(self) -> None:
         for name in ("stt", "tts", "llm", "telephony"):
-            object.__setattr__(self, name, _amount(f"CostBreakdown.{name}", getattr(self, name)))
+            object.__setattr__(
+                self, name, require_amount(f"CostBreakdown.{name}", getattr(self, name))
+            )
         object.__setattr__(self, "total", self.stt + self.tts + self.llm + self.telephony)
 
     def __add__(self, other: CostBreakdown) -> CostBreakdown:
@@ -249,10 +251,3 @@ def summarize_latency(turns: Iterable[TurnMetrics]) -> dict[str, LatencyBreakdow
                 values[name] = percentile(samples, q)
         summary[key] = LatencyBreakdown(**values)
     return summary
-
-
-def _amount(param: str, value: object) -> float:
-    amount = require_number(param, value)
-    if not math.isfinite(amount) or amount < 0:
-        raise InputValidationError(f"{param} must be a finite amount >= 0, got {amount}")
-    return amount

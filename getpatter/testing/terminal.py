@@ -177,6 +177,7 @@ class TerminalCall:
                 self._say(self._agent.greeting(self._variables))
             reason = await self._converse()
         except (asyncio.CancelledError, KeyboardInterrupt):
+            self._write("\n")
             reason = "quit"
             raise
         finally:

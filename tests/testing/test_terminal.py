@@ -125,3 +125,63 @@ async def test_test_mode_needs_on_message():
         await phone.test(phone.agent("x"))
     with pytest.raises(ConfigError, match="function"):
         await phone.test(phone.agent("x"), on_message="https://example.com/agent")
+
+
+async def test_events_reach_the_bus_and_cancellation_still_ends_the_call():
+    import asyncio
+    import io
+
+    from getpatter import PatterEventType
+    from getpatter.observability.events import EventBus
+    from getpatter.testing import ScriptedLines, TerminalCall
+
+    class Forever:
+        echo = False
+
+        def __init__(self, first: str) -> None:
+            self.lines = [first]
+
+        async def readline(self):
+            if self.lines:
+                return self.lines.pop()
+            await asyncio.Event().wait()
+
+    bus = EventBus()
+    seen: list[tuple[str, str]] = []
+    for kind in PatterEventType:
+        bus.on(kind, lambda payload, kind=kind: seen.append((kind.value, payload.get("role", ""))))
+    turn_done = asyncio.Event()
+    bus.on(PatterEventType.TURN_COMPLETED, lambda payload: turn_done.set())
+    ended: list[dict] = []
+
+    async def reply(message):
+        return "ok"
+
+    async def on_call_end(data):
+        ended.append(data)
+
+    phone = Patter()
+    call = TerminalCall(
+        phone.agent("x"),
+        on_message=reply,
+        on_call_end=on_call_end,
+        events=bus,
+        lines=Forever("hello"),
+        output=io.StringIO(),
+    )
+    task = asyncio.create_task(call.run())
+    await asyncio.wait_for(turn_done.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await bus.wait_idle()
+    assert [e["reason"] for e in ended] == ["quit"]
+    assert seen[0] == ("call_started", "")
+    assert ("transcript_final", "user") in seen and ("transcript_final", "assistant") in seen
+    assert seen[-1] == ("call_ended", "")
+
+    out = io.StringIO()
+    await TerminalCall(
+        phone.agent("x"), on_message=reply, lines=ScriptedLines(["hi"]), output=out
+    ).run()
+    assert "You: hi\nAgent: ok\n" in out.getvalue()
