@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from getpatter._hostname import require_hostname
-from getpatter._validation import require_e164, require_str
+from getpatter._validation import (
+    require_bool,
+    require_callable,
+    require_e164,
+    require_int,
+    require_str,
+)
 from getpatter.agent import Agent, Engine, build_agent
 from getpatter.carriers.telnyx import Carrier as Telnyx
 from getpatter.carriers.twilio import Carrier as Twilio
@@ -16,7 +24,14 @@ from getpatter.observability.events import EventBus, default_event_bus
 from getpatter.observability.pricing import PriceTable
 from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
+if TYPE_CHECKING:
+    from getpatter.server.embedded import EmbeddedServer
+
 __all__ = ["Patter"]
+
+logger = logging.getLogger("getpatter")
+
+_SERVER_START_WAIT = 30.0
 
 MessageHandler = Callable[..., Awaitable[str | None] | str | None]
 CallbackHandler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
@@ -73,6 +88,8 @@ class Patter:
         self._webhook_url = webhook_url
         self._tunnel = tunnel
         self._pricing = PriceTable(pricing)
+        self._server: EmbeddedServer | None = None
+        self._server_starting: asyncio.Event | None = None
 
     @property
     def carrier(self) -> Twilio | Telnyx | None:
@@ -159,6 +176,193 @@ class Patter:
             aggressive_first_flush=aggressive_first_flush,
             disable_phone_preamble=disable_phone_preamble,
         )
+
+    async def serve(
+        self,
+        agent: Agent,
+        port: int = 8000,
+        recording: bool = False,
+        on_call_start: CallbackHandler | None = None,
+        on_call_end: CallbackHandler | None = None,
+        on_transcript: CallbackHandler | None = None,
+        on_message: MessageHandler | str | None = None,
+        on_metrics: CallbackHandler | None = None,
+        voicemail_message: str = "",
+        dashboard: bool = True,
+        dashboard_token: str = "",
+        tunnel: bool = False,
+        *,
+        host: str = "0.0.0.0",
+        configure_number: bool = False,
+    ) -> None:
+        """Answer calls with ``agent`` until :meth:`disconnect` (or cancellation) stops the server.
+
+        Webhooks, media streams and ``/health`` share ``port`` on ``host``. Every call reports
+        its end to ``on_call_end`` exactly once; calls in progress when the server stops are hung
+        up and reported. ``voicemail_message`` is left on answering machines by outbound calls
+        placed with ``machine_detection=True``. ``configure_number=True`` points the number's
+        voice URL at this server. ``dashboard``/``dashboard_token`` are accepted for the dashboard,
+        which is not part of this version yet.
+        """
+        from getpatter.server.embedded import EmbeddedServer
+        from getpatter.session import CallCallbacks
+
+        if not isinstance(agent, Agent):
+            raise ConfigError(
+                f"serve() needs an Agent from phone.agent(...), got {type(agent).__name__}"
+            )
+        require_int("port", port, minimum=1, maximum=65535)
+        require_bool("recording", recording)
+        require_bool("dashboard", dashboard)
+        require_str("dashboard_token", dashboard_token)
+        require_str("voicemail_message", voicemail_message)
+        require_bool("tunnel", tunnel)
+        require_str("host", host, allow_empty=False)
+        require_bool("configure_number", configure_number)
+        callbacks = {
+            "on_call_start": on_call_start,
+            "on_call_end": on_call_end,
+            "on_transcript": on_transcript,
+            "on_metrics": on_metrics,
+        }
+        for name, value in callbacks.items():
+            if value is not None:
+                require_callable(name, value)
+        if on_message is not None:
+            if agent.llm is not None:
+                raise ConfigError(
+                    "on_message= and an agent with llm= both produce replies: keep one"
+                )
+            raise ConfigError(
+                "on_message= drives pipeline mode (stt= and tts=), which cannot take calls in this "
+                "version; engine agents produce their own replies"
+            )
+        if not isinstance(self._carrier, Twilio):
+            raise ConfigError(
+                "serve() needs a carrier: Patter(carrier=Twilio(), phone_number=..., webhook_url=...)"
+                if self._carrier is None
+                else "Telnyx calls are not supported in this version: use Twilio()"
+            )
+        if self._server is not None:
+            raise ConfigError("this Patter is already serving: call disconnect() first")
+        tunnel_directive = self._tunnel
+        if tunnel:
+            if self._webhook_url:
+                raise ConfigError("serve(tunnel=True) cannot be combined with webhook_url=")
+            from getpatter.tunnels import CloudflareTunnel
+
+            tunnel_directive = tunnel_directive or CloudflareTunnel()
+        public_host = self._webhook_url
+        if isinstance(tunnel_directive, Static):
+            public_host, tunnel_directive = tunnel_directive.hostname, None
+        if not public_host and tunnel_directive is None:
+            raise ConfigError(
+                "serve() needs the public hostname Twilio calls back: pass "
+                "Patter(webhook_url='your.host') or tunnel=True"
+            )
+        server = EmbeddedServer(
+            carrier=self._carrier,
+            phone_number=self._phone_number,
+            agent=agent,
+            callbacks=CallCallbacks(**callbacks),
+            events=self.events,
+            pricing=self._pricing,
+            public_host=public_host,
+            tunnel=tunnel_directive,
+            recording=recording,
+            voicemail_message=voicemail_message,
+        )
+        self._server = server
+        try:
+            await server.start(host=host, port=port)
+            logger.info(
+                "Patter is answering %s at https://%s", self._phone_number, server.public_host
+            )
+            print(
+                f"Patter serving {self._phone_number} (agent: {agent.provider}, {agent.model} / "
+                f"{agent.voice})\n  voice webhook: https://{server.public_host}/webhooks/twilio/voice"
+            )
+            if configure_number:
+                await server.configure_number()
+            await server.wait_stopped()
+        finally:
+            await server.stop()
+            self._server = None
+
+    async def call(
+        self,
+        to: str,
+        first_message: str = "",
+        from_number: str = "",
+        agent: Agent | None = None,
+        machine_detection: bool = False,
+        on_machine: CallbackHandler | None = None,
+        voicemail_message: str = "",
+        ring_timeout: int | None = None,
+    ) -> str:
+        """Place an outbound call through the running server; return the carrier's call id.
+
+        Start :meth:`serve` first (for example as a background task): the call's webhooks and
+        media come back to it. ``first_message`` overrides the agent's greeting for this call;
+        ``agent`` defaults to the served agent; ``ring_timeout`` is in seconds (5-600).
+        ``voicemail_message`` needs ``machine_detection=True``.
+        """
+        require_e164("to", to)
+        require_str("first_message", first_message)
+        require_str("from_number", from_number)
+        if from_number:
+            require_e164("from_number", from_number)
+        if agent is not None and not isinstance(agent, Agent):
+            raise ConfigError(
+                f"agent must be an Agent from phone.agent(...), got {type(agent).__name__}"
+            )
+        require_bool("machine_detection", machine_detection)
+        if on_machine is not None:
+            require_callable("on_machine", on_machine)
+        require_str("voicemail_message", voicemail_message)
+        if voicemail_message and not machine_detection:
+            raise ConfigError(
+                "voicemail_message= needs machine_detection=True to know a machine answered"
+            )
+        if ring_timeout is not None:
+            require_int("ring_timeout", ring_timeout, minimum=5, maximum=600)
+        server = await self._running_server()
+        return await server.dial(
+            to=to,
+            from_number=from_number or self._phone_number,
+            agent=agent,
+            first_message=first_message,
+            machine_detection=machine_detection,
+            on_machine=on_machine,
+            voicemail_message=voicemail_message,
+            ring_timeout=ring_timeout,
+        )
+
+    async def ready(self) -> None:
+        """Wait (at most 30 s) until :meth:`serve`, started in the background, takes calls."""
+        await self._running_server()
+
+    async def _running_server(self) -> EmbeddedServer:
+        for _ in range(2):
+            if self._server is None:
+                await asyncio.sleep(0)
+        server = self._server
+        if server is None:
+            raise ConfigError(
+                "no server is running: start it first, e.g. "
+                "asyncio.create_task(phone.serve(agent)), then await phone.call(...)"
+            )
+        try:
+            await asyncio.wait_for(server.ready.wait(), _SERVER_START_WAIT)
+        except TimeoutError:
+            raise ConfigError("the server did not become ready in time") from None
+        return server
+
+    async def disconnect(self) -> None:
+        """Stop the embedded server: calls in progress are hung up and reported; serve() returns."""
+        server = self._server
+        if server is not None:
+            await server.stop()
 
     async def test(
         self,

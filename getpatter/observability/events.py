@@ -31,6 +31,9 @@ class PatterEventType(StrEnum):
 
     CALL_STARTED = "call_started"
     CALL_ENDED = "call_ended"
+    CALL_STATUS = "call_status"
+    CALL_TRANSFERRED = "call_transferred"
+    DTMF = "dtmf"
     TRANSCRIPT_PARTIAL = "transcript_partial"
     TRANSCRIPT_FINAL = "transcript_final"
     LLM_CHUNK = "llm_chunk"

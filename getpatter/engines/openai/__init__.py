@@ -1,13 +1,17 @@
-"""OpenAI Realtime: engine configuration."""
+"""OpenAI Realtime: the engine's configuration, and the factory of its per-call connection."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from getpatter._env import env_fallback
 from getpatter._validation import require_str
+from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from getpatter.engines.base import Engine
 
 __all__ = ["Realtime"]
 
@@ -18,17 +22,27 @@ class Realtime:
 
     An empty ``api_key`` is read from ``OPENAI_API_KEY``. A missing key is reported when an agent
     is built with this engine, so the object itself can be created before the environment is set.
+
+    An empty ``base_url`` is read from ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``.
+    The WebSocket URL is derived from it (``https`` -> ``wss``, ``http`` -> ``ws``, plus
+    ``/realtime?model=<model>``), so a local fake such as ``http://127.0.0.1:8765/v1`` can stand
+    in for OpenAI.
     """
 
     api_key: str = field(default="", repr=False)
     voice: str = "alloy"
     model: str = "gpt-4o-mini-realtime-preview"
+    base_url: str = ""
 
     def __post_init__(self) -> None:
         require_str("OpenAIRealtime api_key", self.api_key)
         require_str("OpenAIRealtime voice", self.voice, allow_empty=False)
         require_str("OpenAIRealtime model", self.model, allow_empty=False)
+        require_str("OpenAIRealtime base_url", self.base_url)
         object.__setattr__(self, "api_key", env_fallback(self.api_key, "OPENAI_API_KEY"))
+        base_url = env_fallback(self.base_url.strip(), "OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        realtime_url(base_url, self.model)
+        object.__setattr__(self, "base_url", base_url.strip().rstrip("/"))
 
     @property
     def provider(self) -> Literal["openai_realtime"]:
@@ -42,3 +56,13 @@ class Realtime:
                 "OpenAIRealtime needs an API key: pass OpenAIRealtime(api_key=...) or set "
                 "OPENAI_API_KEY"
             )
+
+    def create_engine(self) -> Engine:
+        """A new, unconnected :class:`~getpatter.engines.base.Engine` for one call.
+
+        Raises :class:`ConfigError` when no API key is available.
+        """
+        from getpatter.engines.openai.engine import RealtimeEngine
+
+        self.check_credentials()
+        return RealtimeEngine(self.api_key, base_url=self.base_url)

@@ -1,0 +1,172 @@
+"""What a call session needs from an end-to-end (speech-to-speech) engine.
+
+An engine connection serves one call. The session tells it what the caller says (audio in the
+carrier's native format, DTMF as text) and what to do (greet, stop talking, return a tool
+result); the engine reports what happens as :data:`EngineEvent` values from :meth:`events`.
+Nothing outside the engine's module knows its wire protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from getpatter.observability.cost import RealtimeUsage
+
+__all__ = [
+    "VERBATIM_PREFIX",
+    "AgentAudio",
+    "AgentTranscript",
+    "AudioFormat",
+    "Engine",
+    "EngineClosed",
+    "EngineConfig",
+    "EngineError",
+    "EngineEvent",
+    "ResponseDone",
+    "SpeechStarted",
+    "SpeechStopped",
+    "ToolCallRequest",
+    "UserTranscript",
+]
+
+#: How an engine asks its model to speak a text verbatim (greeting, voicemail, ``say``). The
+#: sandbox's fake model, like an obedient real one, says exactly the text after this prefix.
+VERBATIM_PREFIX = "Say exactly the following text, word for word, and nothing else: "
+
+#: Audio formats an engine may be asked to speak and hear. ``ulaw_8000`` is G.711 μ-law at
+#: 8 kHz (Twilio's native format); ``pcm16_16000`` and ``pcm16_24000`` are signed 16-bit
+#: little-endian mono PCM.
+AudioFormat = Literal["ulaw_8000", "alaw_8000", "pcm16_16000", "pcm16_24000"]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything an engine needs to run one call."""
+
+    instructions: str
+    voice: str
+    model: str
+    language: str = "en"
+    audio_format: AudioFormat = "ulaw_8000"
+    tools: tuple[dict[str, Any], ...] = ()
+    """Tool declarations for the model: dicts with ``name``, ``description``, ``parameters``."""
+
+
+@dataclass(frozen=True)
+class AgentAudio:
+    """A chunk of the agent's speech, in the configured audio format."""
+
+    item_id: str
+    audio: bytes
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The engine's VAD heard the caller start speaking."""
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    """The engine's VAD heard the caller stop speaking (end of the caller's turn)."""
+
+
+@dataclass(frozen=True)
+class UserTranscript:
+    """The final transcript of one caller utterance."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AgentTranscript:
+    """The final transcript of one agent message (``item_id`` matches its audio)."""
+
+    item_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """The model asks to run a tool; answer with :meth:`Engine.send_tool_result`."""
+
+    call_id: str
+    name: str
+    arguments: str
+    """The arguments as the model produced them: a JSON object, as text."""
+
+
+@dataclass(frozen=True)
+class ResponseDone:
+    """The model finished (or abandoned) one response."""
+
+    status: str
+    """``completed``, ``cancelled``, ``failed`` or ``incomplete``."""
+    usage: RealtimeUsage | None = None
+
+
+@dataclass(frozen=True)
+class EngineError:
+    """The provider reported an error. ``fatal`` errors end the session."""
+
+    message: str
+    fatal: bool = False
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class EngineClosed:
+    """The connection ended. Always the last event; ``error`` is set when it ended abnormally."""
+
+    error: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+EngineEvent = (
+    AgentAudio
+    | SpeechStarted
+    | SpeechStopped
+    | UserTranscript
+    | AgentTranscript
+    | ToolCallRequest
+    | ResponseDone
+    | EngineError
+    | EngineClosed
+)
+
+
+class Engine(Protocol):
+    """One call's connection to a speech-to-speech engine."""
+
+    async def connect(self, config: EngineConfig) -> None:
+        """Open the connection and configure the session; raise ``PatterError`` on failure."""
+        ...
+
+    async def send_audio(self, audio: bytes) -> None:
+        """Forward caller audio, in ``config.audio_format``."""
+        ...
+
+    async def send_user_text(self, text: str) -> None:
+        """Add caller text (such as ``[DTMF: 5]``) to the conversation and ask for a reply."""
+        ...
+
+    async def say(self, text: str) -> None:
+        """Make the agent speak ``text`` verbatim now (greeting, voicemail)."""
+        ...
+
+    async def interrupt(self, item_id: str, played_ms: int) -> None:
+        """Barge-in: stop the current response; the caller heard ``played_ms`` of ``item_id``."""
+        ...
+
+    async def send_tool_result(self, call_id: str, output: str) -> None:
+        """Return a tool's result to the model and let it continue."""
+        ...
+
+    def events(self) -> AsyncIterator[EngineEvent]:
+        """The engine's events in order, ending with exactly one :class:`EngineClosed`."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection. Safe to call more than once."""
+        ...

@@ -1,0 +1,292 @@
+"""The embedded server behind ``Patter.serve()``: webhooks, media streams and health, on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from getpatter.agent import Agent
+from getpatter.carriers.twilio import Carrier as TwilioCarrier
+from getpatter.engines.base import Engine
+from getpatter.engines.openai import Realtime
+from getpatter.errors import ConfigError, PatterConnectionError
+from getpatter.observability.events import EventBus
+from getpatter.observability.pricing import PriceTable
+from getpatter.server.registry import CallRegistry
+from getpatter.server.twilio import CALL_PARAM, TwilioRoutes
+from getpatter.session import CallCallbacks, CallSession
+
+if TYPE_CHECKING:
+    from getpatter.carriers.twilio.adapter import TwilioAdapter
+    from getpatter.tunnels import CloudflareTunnel
+
+__all__ = ["EmbeddedServer", "engine_factory"]
+
+logger = logging.getLogger("getpatter.server")
+
+_STOP_TIMEOUT = 10.0
+
+
+def engine_factory(agent: Agent) -> Callable[[], Engine]:
+    """How to open the engine connection of each call of ``agent``; checks credentials now."""
+    if agent.provider == "openai_realtime":
+        engine = (
+            agent.engine
+            if isinstance(agent.engine, Realtime)
+            else Realtime(voice=agent.voice, model=agent.model)
+        )
+        engine.check_credentials()
+        return engine.create_engine
+    raise ConfigError(
+        f"agents in {agent.provider!r} mode cannot take calls yet: use the OpenAI Realtime engine "
+        "(the default, or engine=OpenAIRealtime(...))"
+    )
+
+
+class _TwilioCallActions:
+    """Transfer and hang-up of Twilio calls, for the call sessions."""
+
+    def __init__(self, adapter: TwilioAdapter, caller_id: str) -> None:
+        self._adapter = adapter
+        self._caller_id = caller_id
+
+    async def transfer(self, call_sid: str, number: str) -> None:
+        from getpatter.carriers.twilio.webhooks import dial_twiml
+
+        await self._adapter.redirect(call_sid, dial_twiml(number, caller_id=self._caller_id))
+
+    async def hangup(self, call_sid: str) -> None:
+        await self._adapter.hangup(call_sid)
+
+
+class EmbeddedServer:
+    """One process's server for one carrier account and one served agent."""
+
+    def __init__(
+        self,
+        *,
+        carrier: TwilioCarrier,
+        phone_number: str,
+        agent: Agent,
+        callbacks: CallCallbacks,
+        events: EventBus,
+        pricing: PriceTable,
+        public_host: str = "",
+        tunnel: CloudflareTunnel | None = None,
+        recording: bool = False,
+        voicemail_message: str = "",
+    ) -> None:
+        from getpatter.carriers.twilio.adapter import TwilioAdapter
+
+        self._carrier = carrier
+        self._phone_number = phone_number
+        self.agent = agent
+        self._engine_factory = engine_factory(agent)
+        self._callbacks = callbacks
+        self._events = events
+        self._pricing = pricing
+        self.public_host = public_host
+        self._tunnel = tunnel
+        self._recording = recording
+        self._voicemail = voicemail_message
+        self.registry = CallRegistry()
+        self._adapter = TwilioAdapter(carrier)
+        self._actions = _TwilioCallActions(self._adapter, phone_number)
+        self.twilio = TwilioRoutes(
+            auth_token=carrier.auth_token,
+            public_host=lambda: self.public_host,
+            registry=self.registry,
+            new_inbound_call=self._inbound_call,
+            on_media_start=self._media_started,
+        )
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+        self.ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, *, host: str, port: int) -> None:
+        """Bind ``host:port`` (0 = any free port), start serving, and open the tunnel if any."""
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def health(_request: Any) -> JSONResponse:
+            return JSONResponse({"status": "ok", "active_calls": len(self.registry.active())})
+
+        app = Starlette(routes=[Route("/health", health), *self.twilio.routes()])
+        try:
+            sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
+        except OSError as exc:
+            raise PatterConnectionError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another port= or stop "
+                "the process using it"
+            ) from exc
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=5,
+            ws_max_size=1024 * 1024,
+        )
+        self._server = _uvicorn_server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="patter-server")
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+                raise PatterConnectionError("the embedded server stopped while starting")
+            await asyncio.sleep(0.01)
+        if self._tunnel is not None:
+            self.public_host = await self._tunnel.start(self.port)
+        if not self.public_host:
+            raise ConfigError("no public hostname: pass webhook_url= or tunnel= to Patter()")
+        self.ready.set()
+
+    async def configure_number(self) -> None:
+        """Point the phone number's voice URL at this server (only when the user asks, WH-7/8)."""
+        url = self.twilio.url("/webhooks/twilio/voice")
+        try:
+            await self._adapter.configure_number(self._phone_number, url)
+        except Exception as exc:
+            logger.warning(
+                "could not set the voice URL of %s (%s); set it to %s yourself",
+                self._phone_number,
+                exc,
+                url,
+            )
+        else:
+            logger.info("voice URL of %s set to %s", self._phone_number, url)
+
+    async def wait_stopped(self) -> None:
+        """Wait until the server stops."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        """Hang up calls in progress (each reports its end), then stop serving."""
+        for session in self.registry.active():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.shutdown(), _STOP_TIMEOUT)
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), _STOP_TIMEOUT)
+            if not self._task.done():
+                self._server.force_exit = True
+                await asyncio.gather(self._task, return_exceptions=True)
+        if self._tunnel is not None:
+            await self._tunnel.stop()
+        await self._adapter.aclose()
+
+    # ------------------------------------------------------------------ calls
+
+    def _new_session(self, **kwargs: Any) -> CallSession:
+        agent: Agent = kwargs.pop("agent", None) or self.agent
+        callbacks: CallCallbacks = kwargs.pop("callbacks", None) or self._callbacks
+        session = CallSession(
+            agent=agent,
+            engine_factory=self._engine_factory if agent is self.agent else engine_factory(agent),
+            carrier=self._actions,
+            telephony_provider="twilio",
+            callbacks=callbacks,
+            events=self._events,
+            pricing=self._pricing,
+            **kwargs,
+        )
+        self.registry.add(session)
+        return session
+
+    def _inbound_call(self, caller: str, callee: str, call_sid: str) -> CallSession:
+        return self._new_session(
+            direction="inbound",
+            caller=caller,
+            callee=callee,
+            call_sid=call_sid,
+            voicemail_message="",
+        )
+
+    async def _media_started(self, session: CallSession) -> None:
+        if self._recording and session.direction == "inbound":
+            try:
+                await self._adapter.start_recording(
+                    session.call_sid, self.twilio.url("/webhooks/twilio/recording")
+                )
+            except Exception as exc:
+                logger.warning("call %s: recording could not start: %s", session.call_sid, exc)
+
+    async def dial(
+        self,
+        *,
+        to: str,
+        from_number: str,
+        agent: Agent | None,
+        first_message: str,
+        machine_detection: bool,
+        on_machine: Any,
+        voicemail_message: str,
+        ring_timeout: int | None,
+    ) -> str:
+        """Place an outbound call; return its carrier call id."""
+        callbacks = self._callbacks
+        if on_machine is not None:
+            callbacks = CallCallbacks(**{**callbacks.__dict__, "on_machine": on_machine})
+        voicemail = voicemail_message or (self._voicemail if machine_detection else "")
+        session = self._new_session(
+            agent=agent,
+            callbacks=callbacks,
+            direction="outbound",
+            caller=from_number,
+            callee=to,
+            first_message=first_message or None,
+            voicemail_message=voicemail,
+        )
+        query = {CALL_PARAM: session.patter_id}
+        try:
+            call_sid = await self._adapter.create_call(
+                to=to,
+                from_=from_number,
+                url=self.twilio.url("/webhooks/twilio/voice", **query),
+                status_callback=self.twilio.url("/webhooks/twilio/status", **query),
+                timeout=ring_timeout,
+                machine_detection=("DetectMessageEnd" if voicemail else "Enable")
+                if machine_detection
+                else None,
+                amd_callback=self.twilio.url("/webhooks/twilio/amd", **query)
+                if machine_detection
+                else None,
+                record=self._recording,
+                recording_callback=self.twilio.url("/webhooks/twilio/recording", **query)
+                if self._recording
+                else None,
+            )
+        except BaseException:
+            self.registry.remove(session)
+            raise
+        self.registry.bind_sid(session, call_sid)
+        return call_sid
+
+
+def _uvicorn_server(config: Any) -> Any:
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        """uvicorn's server without its own signal handling: ``Patter.serve()`` owns shutdown."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return _Server(config)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

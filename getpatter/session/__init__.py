@@ -1,0 +1,6 @@
+"""The call session: one call's state, from ringing to its end report."""
+
+from getpatter.session.outbound import MediaOut, OutboundAudio
+from getpatter.session.session import CallCallbacks, CallSession, CarrierActions
+
+__all__ = ["CallCallbacks", "CallSession", "CarrierActions", "MediaOut", "OutboundAudio"]

@@ -1,0 +1,171 @@
+"""Paced outbound audio: the agent's speech goes to the carrier in real time, one frame at a time.
+
+Sending at real-time speed keeps about one frame in the carrier's buffer, so a barge-in ``clear``
+silences the agent at once. A carrier mark follows every frame; when the carrier echoes it, that
+frame has been played, which tells how much of each agent message the caller actually heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from getpatter.audio.frames import FrameBuffer
+
+__all__ = ["MediaOut", "OutboundAudio"]
+
+logger = logging.getLogger("getpatter.session")
+
+
+class MediaOut(Protocol):
+    """The carrier side of a call's media: where outbound frames, marks and clears go."""
+
+    async def send_audio(self, frame: bytes) -> None:
+        """Send one frame of agent audio in the carrier's native format."""
+        ...
+
+    async def send_mark(self, name: str) -> None:
+        """Ask the carrier to echo ``name`` once the audio sent before it has played."""
+        ...
+
+    async def send_clear(self) -> None:
+        """Drop the audio the carrier has buffered."""
+        ...
+
+
+@dataclass
+class _Frame:
+    item_id: str
+    audio: bytes
+    end_ms: int
+    """How much of the item has been sent once this frame is out."""
+
+
+class OutboundAudio:
+    """Queues agent audio and sends it to a :class:`MediaOut` at real-time speed.
+
+    ``frame_size`` is one frame in bytes (160 for 20 ms of 8 kHz μ-law), ``frame_ms`` its
+    length, ``silence`` one byte of silence used to pad an item's last frame.
+    """
+
+    def __init__(
+        self,
+        media: MediaOut,
+        *,
+        frame_size: int = 160,
+        frame_ms: int = 20,
+        silence: bytes = b"\xff",
+    ) -> None:
+        self._media = media
+        self._frame_size = frame_size
+        self._frame_ms = frame_ms
+        self._silence = silence
+        self._queue: deque[_Frame] = deque()
+        self._buffers: dict[str, FrameBuffer] = {}
+        self._sent_ms: dict[str, int] = {}
+        self._played_ms: dict[str, int] = {}
+        self._pending_marks: dict[str, tuple[str, int]] = {}
+        self._mark_seq = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.first_frame_sent_at: dict[str, float] = {}
+        """``time.monotonic()`` when each item's first frame went to the carrier."""
+
+    def start(self) -> None:
+        """Start the sending task."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="patter-outbound-audio")
+
+    async def stop(self) -> None:
+        """Stop the sending task; queued audio is dropped."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def push(self, item_id: str, audio: bytes) -> None:
+        """Queue agent audio of message ``item_id``."""
+        buffer = self._buffers.get(item_id)
+        if buffer is None:
+            buffer = self._buffers[item_id] = FrameBuffer(self._frame_size, silence=self._silence)
+        for frame in buffer.push(audio):
+            self._enqueue(item_id, frame)
+
+    def end_item(self, item_id: str) -> None:
+        """The message is complete: send its last partial frame, padded with silence."""
+        buffer = self._buffers.pop(item_id, None)
+        if buffer is not None and buffer.buffered:
+            self._enqueue(item_id, buffer.flush(pad=True))
+
+    def _enqueue(self, item_id: str, frame: bytes) -> None:
+        end_ms = self._sent_ms.get(item_id, 0) + self._frame_ms
+        self._sent_ms[item_id] = end_ms
+        self._queue.append(_Frame(item_id, frame, end_ms))
+        self._wakeup.set()
+
+    @property
+    def speaking(self) -> bool:
+        """True while agent audio is queued here or not yet played by the carrier."""
+        return bool(self._queue) or bool(self._pending_marks)
+
+    def played_ms(self, item_id: str) -> int:
+        """How much of ``item_id`` the carrier has confirmed as played."""
+        return self._played_ms.get(item_id, 0)
+
+    def current_item(self) -> str:
+        """The message being played (the oldest not fully played), or ``""``."""
+        if self._pending_marks:
+            return next(iter(self._pending_marks.values()))[0]
+        return self._queue[0].item_id if self._queue else ""
+
+    def on_mark(self, name: str) -> None:
+        """The carrier echoed mark ``name``: the audio before it has been played."""
+        entry = self._pending_marks.pop(name, None)
+        if entry is None:
+            return
+        item_id, end_ms = entry
+        self._played_ms[item_id] = max(self._played_ms.get(item_id, 0), end_ms)
+
+    async def clear(self) -> None:
+        """Barge-in: drop queued audio and tell the carrier to drop its buffer.
+
+        Marks the carrier echoes after a clear do not mean "played", so they are forgotten.
+        """
+        self._queue.clear()
+        self._buffers.clear()
+        self._pending_marks.clear()
+        await self._media.send_clear()
+
+    async def _run(self) -> None:
+        period = self._frame_ms / 1000
+        next_at = 0.0
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                next_at = 0.0
+                continue
+            now = time.monotonic()
+            if next_at > now:
+                await asyncio.sleep(next_at - now)
+                if not self._queue:
+                    continue
+            frame = self._queue.popleft()
+            sent_at = time.monotonic()
+            next_at = max(next_at + period, sent_at - period) if next_at else sent_at + period
+            self.first_frame_sent_at.setdefault(frame.item_id, sent_at)
+            self._mark_seq += 1
+            name = str(self._mark_seq)
+            self._pending_marks[name] = (frame.item_id, frame.end_ms)
+            try:
+                await self._media.send_audio(frame.audio)
+                await self._media.send_mark(name)
+            except Exception:
+                logger.debug("carrier media closed while sending audio", exc_info=True)
+                self._queue.clear()
+                self._pending_marks.clear()
+                return

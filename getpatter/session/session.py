@@ -1,0 +1,726 @@
+"""CallSession: owns one call from dialing (or ringing) to its end report.
+
+The carrier side tells the session what happens on the line (status, media, marks, key presses,
+hang-up); the engine tells it what the AI does. The session relays audio between them, keeps the
+transcript, metrics and cost, runs tools, handles barge-in, and reports the end of the call
+exactly once, whatever ended it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from getpatter.agent import Agent
+from getpatter.call import CallControl
+from getpatter.dtmf import DtmfEvent, format_dtmf
+from getpatter.engines.base import (
+    AgentAudio,
+    AgentTranscript,
+    Engine,
+    EngineClosed,
+    EngineConfig,
+    EngineError,
+    EngineEvent,
+    ResponseDone,
+    SpeechStarted,
+    SpeechStopped,
+    ToolCallRequest,
+    UserTranscript,
+)
+from getpatter.errors import PatterError
+from getpatter.observability.cost import CostMeter
+from getpatter.observability.events import EventBus, PatterEventType
+from getpatter.observability.metrics import CallMetrics, LatencyBreakdown, TurnMetrics
+from getpatter.observability.pricing import PriceTable
+from getpatter.prompt import substitute, validate_variables
+from getpatter.session.outbound import MediaOut, OutboundAudio
+from getpatter.tool_calls import ToolRunner
+
+__all__ = ["CallCallbacks", "CallSession", "CarrierActions", "Outcome"]
+
+logger = logging.getLogger("getpatter.session")
+
+Callback = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+
+#: How a call ended. ``failed``, ``busy``, ``no-answer`` and ``canceled`` calls never connected;
+#: ``error`` means the AI side failed (the call is not a clean completion).
+Outcome = str
+
+_TERMINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
+_WAIT_FOR_SPEECH = 15.0
+_MAX_EARLY_AUDIO_FRAMES = 150
+
+SYSTEM_TOOLS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "transfer_call",
+        "description": "Transfer the caller to another phone number. Say goodbye first.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "number": {"type": "string", "description": "E.164 number, e.g. +15550001234"}
+            },
+            "required": ["number"],
+        },
+    },
+    {
+        "name": "end_call",
+        "description": "Hang up the call once the conversation is over. Say goodbye first.",
+        "parameters": {
+            "type": "object",
+            "properties": {"reason": {"type": "string", "description": "Why the call ends"}},
+            "required": ["reason"],
+        },
+    },
+)
+
+
+class CarrierActions(Protocol):
+    """What the session asks the carrier to do to its call."""
+
+    async def transfer(self, call_sid: str, number: str) -> None:
+        """Move the call to ``number``."""
+        ...
+
+    async def hangup(self, call_sid: str) -> None:
+        """End the call."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallCallbacks:
+    """The user's lifecycle callbacks (any may be ``None``; sync or async)."""
+
+    on_call_start: Callback | None = None
+    on_call_end: Callback | None = None
+    on_transcript: Callback | None = None
+    on_metrics: Callback | None = None
+    on_machine: Callback | None = None
+
+
+@dataclass
+class _Turn:
+    index: int
+    stopped_at: float
+    user_text: str = ""
+    agent_text: str = ""
+    first_audio_at: float | None = None
+    first_item: str = ""
+    bargein_ms: float | None = None
+    spoke: bool = False
+
+
+@dataclass
+class _Status:
+    outcome: str = ""
+    ended_by: str = ""
+    error: str = ""
+    carrier_status: str = ""
+    carrier_duration: int | None = None
+    answered_by: str = ""
+    recording: dict[str, Any] = field(default_factory=dict)
+
+
+class CallSession:
+    """One call. Built by the server when a call rings in or is dialed out."""
+
+    def __init__(
+        self,
+        *,
+        agent: Agent,
+        direction: str,
+        caller: str,
+        callee: str,
+        engine_factory: Callable[[], Engine],
+        carrier: CarrierActions,
+        telephony_provider: str,
+        callbacks: CallCallbacks,
+        events: EventBus,
+        pricing: PriceTable,
+        call_sid: str = "",
+        first_message: str | None = None,
+        voicemail_message: str = "",
+    ) -> None:
+        self.patter_id = f"pc_{secrets.token_hex(8)}"
+        self.call_sid = call_sid
+        self.direction = direction
+        self.caller = caller
+        self.callee = callee
+        self.agent = agent
+        self._engine_factory = engine_factory
+        self._carrier = carrier
+        self._telephony = telephony_provider
+        self._callbacks = callbacks
+        self._events = events
+        self._first_message_override = first_message or None
+        self._voicemail = voicemail_message
+        self._meter = CostMeter(
+            pricing,
+            llm_provider=agent.provider,
+            telephony_provider=telephony_provider,
+        )
+        self._tools = ToolRunner(agent.tools)
+        self._status = _Status()
+        self._history: list[dict[str, Any]] = []
+        self._turns: list[TurnMetrics] = []
+        self._turn: _Turn | None = None
+        self._engine: Engine | None = None
+        self._outbound: OutboundAudio | None = None
+        self._early_audio: deque[bytes] = deque(maxlen=_MAX_EARLY_AUDIO_FRAMES)
+        self._cancelled_items: set[str] = set()
+        self._response_items: list[str] = []
+        self._speech_started_at: float | None = None
+        self._pending_bargein_ms: float | None = None
+        self._responding = False
+        self._barge_in_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._run_task: asyncio.Task[None] | None = None
+        self._created_at = time.time()
+        self._connected_at: tuple[float, float] | None = None
+        self._finished = asyncio.Event()
+        self._finishing = False
+        self.finished_at: float | None = None
+        """``time.monotonic()`` when the end of the call was reported."""
+        self.malformed_frames = 0
+        """Carrier media frames that were skipped because they could not be parsed."""
+
+    # ----------------------------------------------------------------- identity and state
+
+    @property
+    def call_id(self) -> str:
+        """The carrier's id of the call (Twilio's CallSid)."""
+        return self.call_sid
+
+    @property
+    def finished(self) -> bool:
+        """True once the end of the call has been reported."""
+        return self._finished.is_set()
+
+    async def wait_finished(self) -> None:
+        """Wait until the end of the call has been reported."""
+        await self._finished.wait()
+
+    def control(self) -> CallControl:
+        """A :class:`CallControl` for user code (tool handlers) to transfer or hang up."""
+        return CallControl(
+            call_id=self.call_sid,
+            caller=self.caller,
+            callee=self.callee,
+            telephony_provider=self._telephony,
+            actions=_SessionActions(self),
+        )
+
+    # ----------------------------------------------------------------- told by the carrier
+
+    async def on_status(self, status: str, duration: int | None = None) -> None:
+        """A carrier status callback (``ringing``, ``in-progress``, ``completed``, ``busy``...).
+
+        A call that never connected ends with the carrier's status as its outcome; a connected
+        call normally ends when its media stream stops, and ``completed`` then only confirms it.
+        """
+        self._status.carrier_status = status
+        if duration is not None:
+            self._status.carrier_duration = duration
+        self._emit(PatterEventType.CALL_STATUS, {**self._identity(), "status": status})
+        if status in _TERMINAL_STATUSES:
+            connected = self._connected_at is not None
+            await self.finish(
+                outcome=status if not connected else "completed",
+                ended_by="caller" if connected or status == "completed" else "carrier",
+            )
+
+    def on_amd(self, answered_by: str) -> None:
+        """The carrier's answering-machine detection result (``human``, ``machine_end_beep``...).
+
+        A machine gets the voicemail message, if there is one, then a hang-up.
+        """
+        self._status.answered_by = answered_by
+        if answered_by.startswith("machine") or answered_by == "fax":
+            self._spawn(self._machine_answered(answered_by))
+
+    async def _machine_answered(self, answered_by: str) -> None:
+        if self._callbacks.on_machine is not None:
+            await self._invoke(
+                "on_machine",
+                self._callbacks.on_machine,
+                {**self._identity(), "answered_by": answered_by},
+            )
+        if self._voicemail and self._engine is not None:
+            self._spawn(self._leave_voicemail())
+        else:
+            await self._end_by_agent("machine", hangup=True)
+
+    def on_recording(self, details: dict[str, Any]) -> None:
+        """The carrier finished a recording of this call."""
+        self._status.recording = details
+
+    def start_media(self, media: MediaOut, custom_params: dict[str, str]) -> None:
+        """The media stream connected: start the AI side of the call."""
+        if self._outbound is not None or self.finished:
+            return
+        self._connected_at = (time.time(), time.monotonic())
+        self._outbound = OutboundAudio(media)
+        self._outbound.start()
+        self._run_task = asyncio.create_task(
+            self._run(custom_params), name=f"patter-call-{self.call_sid}"
+        )
+
+    async def on_media(self, audio: bytes) -> None:
+        """One frame of caller audio, in the carrier's native format."""
+        engine = self._engine
+        if engine is None:
+            self._early_audio.append(audio)
+            return
+        await engine.send_audio(audio)
+
+    def on_mark(self, name: str) -> None:
+        """The carrier played the audio up to mark ``name``."""
+        if self._outbound is not None:
+            self._outbound.on_mark(name)
+
+    async def on_dtmf(self, digit: str) -> None:
+        """The caller pressed a key: it enters the conversation as ``[DTMF: N]``."""
+        event = DtmfEvent(digit=digit, call_id=self.call_sid)
+        self._emit(PatterEventType.DTMF, {**self._identity(), "digit": event.digit})
+        text = format_dtmf(event.digit)
+        await self._record("user", text)
+        if self._engine is not None:
+            self._responding = True
+            await self._engine.send_user_text(text)
+
+    async def on_media_stopped(self) -> None:
+        """The media stream ended: the caller hung up, or the call left the agent."""
+        await self.finish(
+            outcome=self._status.outcome or "completed", ended_by=self._status.ended_by or "caller"
+        )
+
+    # ----------------------------------------------------------------- asked by user code
+
+    async def transfer(self, number: str) -> None:
+        """Let the agent finish its sentence, then transfer the call to ``number``."""
+        await self._wait_played()
+        self._status.outcome, self._status.ended_by = "transferred", "agent"
+        await self._carrier.transfer(self.call_sid, number)
+        self._emit(PatterEventType.CALL_TRANSFERRED, {**self._identity(), "to": number})
+
+    async def hangup(self) -> None:
+        """Let the agent finish its sentence, then hang up."""
+        await self._end_by_agent("completed", hangup=True)
+
+    async def shutdown(self) -> None:
+        """The server is stopping: hang up this call and report its end."""
+        if self.call_sid and not self._finishing:
+            with contextlib.suppress(Exception):
+                await self._carrier.hangup(self.call_sid)
+        connected = self._connected_at is not None
+        await self.finish(outcome="completed" if connected else "canceled", ended_by="system")
+
+    # ----------------------------------------------------------------- the call itself
+
+    async def _run(self, custom_params: dict[str, str]) -> None:
+        try:
+            variables = await self._call_started(custom_params)
+            engine = self._engine_factory()
+            config = EngineConfig(
+                instructions=self.agent.instructions(variables),
+                voice=self.agent.voice,
+                model=self.agent.model,
+                language=self.agent.language,
+                audio_format="ulaw_8000",
+                tools=(*self._tools.declarations(), *SYSTEM_TOOLS),
+            )
+            await engine.connect(config)
+            self._engine = engine
+            while self._early_audio:
+                await engine.send_audio(self._early_audio.popleft())
+            if self._first_message_override is not None:
+                greeting = substitute(
+                    self._first_message_override, {**(self.agent.variables or {}), **variables}
+                )
+            else:
+                greeting = self.agent.greeting(variables)
+            if greeting:
+                self._responding = True
+                await engine.say(greeting)
+            async for event in engine.events():
+                await self._handle(event)
+                if isinstance(event, EngineClosed):
+                    break
+        except asyncio.CancelledError:
+            raise
+        except PatterError as exc:
+            logger.error("call %s: the AI session failed: %s", self.call_sid, exc)
+            self._fail(str(exc))
+        except Exception as exc:
+            logger.exception("call %s: unexpected error", self.call_sid)
+            self._fail(f"internal error: {type(exc).__name__}")
+        if not self._finishing:
+            await self._abort_call()
+
+    def _fail(self, error: str) -> None:
+        self._status.error = self._status.error or error
+        self._emit(PatterEventType.ERROR, {**self._identity(), "error": error})
+
+    async def _abort_call(self) -> None:
+        """The AI side is gone: hang up so the caller is not left in silence, and report."""
+        self._status.outcome = self._status.outcome or "error"
+        with contextlib.suppress(Exception):
+            await self._carrier.hangup(self.call_sid)
+        await self.finish(outcome=self._status.outcome, ended_by=self._status.ended_by or "system")
+
+    async def _call_started(self, custom_params: dict[str, str]) -> dict[str, str]:
+        payload = {
+            **self._identity(),
+            "direction": self.direction,
+            "custom_params": dict(custom_params),
+        }
+        self._emit(PatterEventType.CALL_STARTED, payload)
+        if self._callbacks.on_call_start is None:
+            return {}
+        result = await self._invoke("on_call_start", self._callbacks.on_call_start, payload)
+        if isinstance(result, dict) and "variables" in result:
+            try:
+                return validate_variables("on_call_start()['variables']", result["variables"])
+            except PatterError:
+                logger.exception("on_call_start returned bad variables; ignoring them")
+        return {}
+
+    async def _handle(self, event: EngineEvent) -> None:
+        if isinstance(event, AgentAudio):
+            self._agent_audio(event)
+        elif isinstance(event, SpeechStarted):
+            self._speech_started()
+        elif isinstance(event, SpeechStopped):
+            self._speech_stopped()
+        elif isinstance(event, UserTranscript):
+            await self._user_transcript(event.text)
+        elif isinstance(event, AgentTranscript):
+            await self._agent_transcript(event)
+        elif isinstance(event, ToolCallRequest):
+            self._spawn(self._tool_call(event))
+        elif isinstance(event, ResponseDone):
+            await self._response_done(event)
+        elif isinstance(event, EngineError):
+            self._emit(
+                PatterEventType.ERROR,
+                {**self._identity(), "error": event.message, "code": event.code},
+            )
+            if event.fatal:
+                self._fail(event.message)
+                await self._abort_call()
+        elif isinstance(event, EngineClosed) and event.error and not self._finishing:
+            self._fail(f"the AI connection dropped: {event.error}")
+
+    def _agent_audio(self, event: AgentAudio) -> None:
+        if event.item_id in self._cancelled_items or self._outbound is None:
+            return
+        self._responding = True
+        if event.item_id not in self._response_items:
+            self._response_items.append(event.item_id)
+        turn = self._turn
+        if turn is not None and turn.first_audio_at is None:
+            turn.first_audio_at = time.monotonic()
+            turn.first_item = event.item_id
+        self._outbound.push(event.item_id, event.audio)
+        if self._events.has_subscribers(PatterEventType.TTS_CHUNK):
+            self._emit(PatterEventType.TTS_CHUNK, {**self._identity(), "bytes": len(event.audio)})
+
+    def _speech_started(self) -> None:
+        self._speech_started_at = time.monotonic()
+        threshold = self.agent.barge_in_threshold_ms
+        outbound = self._outbound
+        if threshold <= 0 or outbound is None or not outbound.speaking:
+            return
+        if self._barge_in_task is None or self._barge_in_task.done():
+            self._barge_in_task = self._spawn(self._barge_in_after(threshold / 1000))
+
+    def _speech_stopped(self) -> None:
+        if self._barge_in_task is not None:
+            self._barge_in_task.cancel()
+            self._barge_in_task = None
+        self._speech_started_at = None
+        self._turn = _Turn(index=len(self._turns), stopped_at=time.monotonic())
+
+    async def _barge_in_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        outbound, engine = self._outbound, self._engine
+        if outbound is None or engine is None or not outbound.speaking:
+            return
+        item = outbound.current_item()
+        played = outbound.played_ms(item)
+        await outbound.clear()
+        self._cancelled_items.add(item)
+        await engine.interrupt(item, played)
+        heard_at = self._speech_started_at
+        bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
+        self._pending_bargein_ms = bargein_ms
+        self._emit(
+            PatterEventType.BARGE_IN,
+            {**self._identity(), "item_id": item, "played_ms": played, "bargein_ms": bargein_ms},
+        )
+
+    async def _user_transcript(self, text: str) -> None:
+        if not text:
+            return
+        if self._turn is not None and not self._turn.user_text:
+            self._turn.user_text = text
+        await self._record("user", text)
+
+    async def _agent_transcript(self, event: AgentTranscript) -> None:
+        if not event.text:
+            return
+        if self._turn is not None and event.item_id == self._turn.first_item:
+            self._turn.agent_text = event.text
+        await self._record("assistant", event.text)
+
+    async def _response_done(self, event: ResponseDone) -> None:
+        self._responding = False
+        if event.usage is not None:
+            self._meter.add_realtime_usage(event.usage)
+        outbound = self._outbound
+        produced_audio = bool(self._response_items)
+        if outbound is not None:
+            for item in self._response_items:
+                outbound.end_item(item)
+        self._response_items = []
+        turn = self._turn
+        if turn is None or (event.status == "completed" and not produced_audio):
+            return
+        self._turn = None
+        await self._complete_turn(turn)
+
+    async def _complete_turn(self, turn: _Turn) -> None:
+        first_audio = turn.first_audio_at
+        first_sent = None
+        if self._outbound is not None and turn.first_item:
+            first_sent = self._outbound.first_frame_sent_at.get(turn.first_item)
+        bargein, self._pending_bargein_ms = self._pending_bargein_ms, None
+        latency = LatencyBreakdown(
+            llm_ttft_ms=_ms(first_audio, turn.stopped_at),
+            total_ms=_ms(first_sent, turn.stopped_at),
+            bargein_ms=bargein,
+        )
+        metrics = TurnMetrics(
+            turn_index=turn.index,
+            user_text=turn.user_text,
+            agent_text=turn.agent_text,
+            latency=latency,
+            tts_characters=len(turn.agent_text),
+        )
+        self._turns.append(metrics)
+        payload = {**self._identity(), "turn": metrics, "cost_so_far": self._meter.breakdown()}
+        self._emit(PatterEventType.TURN_COMPLETED, payload)
+        if self._callbacks.on_metrics is not None:
+            await self._invoke("on_metrics", self._callbacks.on_metrics, payload)
+
+    async def _tool_call(self, request: ToolCallRequest) -> None:
+        self._emit(
+            PatterEventType.TOOL_CALL_STARTED,
+            {
+                **self._identity(),
+                "name": request.name,
+                "transport": self._tools.transport(request.name),
+            },
+        )
+        if request.name in ("transfer_call", "end_call"):
+            await self._system_tool(request)
+            return
+        context = {**self._identity(), "call": self.control()}
+        output = await self._tools.run(request.name, request.arguments, context)
+        self._emit(PatterEventType.TOOL_CALL_COMPLETED, {**self._identity(), "name": request.name})
+        if self._engine is not None and not self._finishing:
+            self._responding = True
+            await self._engine.send_tool_result(request.call_id, output)
+
+    async def _system_tool(self, request: ToolCallRequest) -> None:
+        import json
+
+        try:
+            arguments = json.loads(request.arguments or "{}")
+        except json.JSONDecodeError:
+            arguments = {}
+        if request.name == "end_call":
+            reason = str(arguments.get("reason", ""))
+            if reason:
+                self._history.append(
+                    {"role": "system", "text": f"end_call: {reason}", "timestamp": time.time()}
+                )
+            await self.hangup()
+            return
+        number = str(arguments.get("number", ""))
+        try:
+            await self.control().transfer(number)
+        except PatterError as exc:
+            if self._engine is not None:
+                await self._engine.send_tool_result(
+                    request.call_id, json.dumps({"error": exc.message})
+                )
+
+    async def _leave_voicemail(self) -> None:
+        outbound, engine = self._outbound, self._engine
+        if outbound is None or engine is None:
+            return
+        if outbound.speaking:
+            item = outbound.current_item()
+            played = outbound.played_ms(item)
+            await outbound.clear()
+            self._cancelled_items.add(item)
+            await engine.interrupt(item, played)
+        self._responding = True
+        await engine.say(self._voicemail)
+        await self._end_by_agent("voicemail", hangup=True)
+
+    async def _end_by_agent(self, outcome: str, *, hangup: bool) -> None:
+        await self._wait_played()
+        self._status.outcome, self._status.ended_by = outcome, "agent"
+        if hangup:
+            try:
+                await self._carrier.hangup(self.call_sid)
+            except PatterError as exc:
+                logger.warning("call %s: hang-up failed: %s", self.call_sid, exc)
+        await self.finish(outcome=outcome, ended_by="agent")
+
+    async def _wait_played(self) -> None:
+        """Wait (bounded) until the agent has finished its response and the caller heard it."""
+        deadline = time.monotonic() + _WAIT_FOR_SPEECH
+        while time.monotonic() < deadline:
+            outbound = self._outbound
+            if not self._responding and (outbound is None or not outbound.speaking):
+                return
+            await asyncio.sleep(0.05)
+
+    # ----------------------------------------------------------------- the end
+
+    async def finish(self, *, outcome: str, ended_by: str, error: str = "") -> None:
+        """Report the end of the call, exactly once, and release everything it holds."""
+        if self._finishing:
+            await self._finished.wait()
+            return
+        self._finishing = True
+        self._status.outcome = self._status.outcome or outcome
+        self._status.ended_by = self._status.ended_by or ended_by
+        if error:
+            self._status.error = self._status.error or error
+        current = asyncio.current_task()
+        for task in [*self._tasks, self._run_task]:
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+        if self._engine is not None:
+            with contextlib.suppress(Exception):
+                await self._engine.close()
+        if self._outbound is not None:
+            await self._outbound.stop()
+        payload = self._end_payload()
+        self._emit(PatterEventType.CALL_ENDED, payload)
+        try:
+            if self._callbacks.on_call_end is not None:
+                await self._invoke("on_call_end", self._callbacks.on_call_end, payload)
+        finally:
+            self.finished_at = time.monotonic()
+            self._finished.set()
+
+    def _end_payload(self) -> dict[str, Any]:
+        ended = time.time()
+        if self._connected_at is not None:
+            duration = time.monotonic() - self._connected_at[1]
+        else:
+            duration = 0.0
+        billed = (
+            self._status.carrier_duration if self._status.carrier_duration is not None else duration
+        )
+        self._meter.set_duration(billed)
+        metrics: CallMetrics | None
+        try:
+            metrics = CallMetrics.from_turns(
+                call_id=self.call_sid,
+                duration_seconds=duration,
+                turns=tuple(self._turns),
+                cost=self._meter.breakdown(),
+                provider_mode=self.agent.provider,
+                llm_provider=self.agent.provider,
+                telephony_provider=self._telephony,
+            )
+        except Exception:
+            logger.exception("call %s: metrics could not be computed", self.call_sid)
+            metrics = None
+        transcript = [dict(e) for e in self._history if e["role"] in ("user", "assistant")]
+        return {
+            **self._identity(),
+            "direction": self.direction,
+            "started_at": self._connected_at[0] if self._connected_at else self._created_at,
+            "ended_at": ended,
+            "duration_seconds": duration,
+            "outcome": self._status.outcome,
+            "ended_by": self._status.ended_by,
+            "error": self._status.error or None,
+            "answered_by": self._status.answered_by or None,
+            "recording": self._status.recording or None,
+            "transcript": transcript,
+            "history": [dict(e) for e in transcript],
+            "metrics": metrics,
+            "malformed_frames": self.malformed_frames,
+        }
+
+    # ----------------------------------------------------------------- helpers
+
+    async def _record(self, role: str, text: str) -> None:
+        entry = {"role": role, "text": text, "timestamp": time.time()}
+        self._history.append(entry)
+        history = [dict(e) for e in self._history if e["role"] in ("user", "assistant")]
+        payload = {**self._identity(), "role": role, "text": text, "history": history}
+        self._emit(PatterEventType.TRANSCRIPT_FINAL, payload)
+        if self._callbacks.on_transcript is not None:
+            await self._invoke("on_transcript", self._callbacks.on_transcript, payload)
+
+    def _identity(self) -> dict[str, Any]:
+        return {"call_id": self.call_sid, "caller": self.caller, "callee": self.callee}
+
+    def _emit(self, event_type: PatterEventType, payload: dict[str, Any]) -> None:
+        self._events.emit(event_type, payload)
+
+    async def _invoke(self, name: str, callback: Callback, payload: dict[str, Any]) -> Any:
+        try:
+            result = callback(payload)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            return result
+        except Exception:
+            logger.exception("call %s: %s raised", self.call_sid, name)
+            return None
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "call %s: background task failed", self.call_sid, exc_info=task.exception()
+            )
+
+
+class _SessionActions:
+    """The :class:`~getpatter.call.CallActions` of a live call, for :class:`CallControl`."""
+
+    def __init__(self, session: CallSession) -> None:
+        self._session = session
+
+    async def transfer(self, number: str) -> None:
+        await self._session.transfer(number)
+
+    async def hangup(self) -> None:
+        await self._session.hangup()
+
+
+def _ms(later: float | None, earlier: float) -> float | None:
+    return None if later is None else (later - earlier) * 1000

@@ -1,0 +1,197 @@
+"""The sandbox: a loopback phone network where your agent takes real calls with no account.
+
+A :class:`Sandbox` starts a Twilio simulator and a fake OpenAI Realtime server on 127.0.0.1,
+and a :class:`~getpatter.Patter` whose carrier and engine point at them. Your agent runs through
+the same code as in production: signed webhooks, a token-checked media stream, paced μ-law
+audio, the Realtime protocol. The :class:`~getpatter.testing.scenario.Scenario` says what the
+caller does and what the model answers.
+
+```python
+async with Sandbox(scenario) as sandbox:
+    await sandbox.serve(sandbox.phone.agent(system_prompt="You book tables."))
+    call = await sandbox.call_in()
+    report = await call.ended()          # the on_call_end payload
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from getpatter.agent import Agent
+from getpatter.carriers.twilio import Carrier as Twilio
+from getpatter.client import Patter
+from getpatter.engines.openai import Realtime
+from getpatter.errors import ConfigError
+from getpatter.testing.fake_realtime import FakeRealtimeServer
+from getpatter.testing.scenario import Callee, Scenario
+from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
+
+__all__ = ["Sandbox", "SandboxCall"]
+
+_FAKE_OPENAI_KEY = "sk-sandbox"
+_DEFAULT_TIMEOUT = 60.0
+
+
+class SandboxCall:
+    """One sandbox call: what the simulated carrier saw, and Patter's end-of-call report."""
+
+    def __init__(self, twilio: SimulatedCall, report: asyncio.Future[dict[str, Any]]) -> None:
+        self.twilio = twilio
+        """The simulator's record: audio heard, marks, clears, statuses, transfer..."""
+        self._report = report
+
+    @property
+    def call_id(self) -> str:
+        """The call's id (Twilio's CallSid)."""
+        return self.twilio.sid
+
+    async def ended(self) -> dict[str, Any]:
+        """Wait (at most a minute) for the call to end; return what ``on_call_end`` received."""
+        async with asyncio.timeout(_DEFAULT_TIMEOUT):
+            report = await asyncio.shield(self._report)
+            await self.twilio.finished()
+        return report
+
+
+class Sandbox:
+    """A loopback phone network for one agent: see the module docstring.
+
+    ``scenario`` scripts the callee and the model (each model connection plays it from the
+    start). ``phone_number`` is the agent's number on the simulated network.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        phone_number: str = "+15550009999",
+        pricing: dict[str, dict[str, float]] | None = None,
+    ) -> None:
+        self.scenario = scenario if scenario is not None else Scenario()
+        self.phone_number = phone_number
+        self._pricing = pricing
+        self.twilio = TwilioSimulator()
+        self.openai = FakeRealtimeServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
+        self.port = 0
+        self._phone: Patter | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._reports: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    @property
+    def phone(self) -> Patter:
+        """The :class:`Patter` of the sandbox, wired to the simulator (build agents with it)."""
+        if self._phone is None:
+            raise ConfigError("use the sandbox inside 'async with Sandbox(...) as sandbox:'")
+        return self._phone
+
+    async def __aenter__(self) -> Sandbox:
+        await self.twilio.start()
+        self.twilio.add_number(self.phone_number)
+        await self.openai.__aenter__()
+        self.port = _free_port()
+        self._phone = Patter(
+            carrier=Twilio(
+                account_sid=self.twilio.account_sid,
+                auth_token=self.twilio.auth_token,
+                base_url=self.twilio.base_url,
+            ),
+            phone_number=self.phone_number,
+            webhook_url=f"127.0.0.1:{self.port}",
+            pricing=self._pricing,
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop serving, then the fakes."""
+        if self._phone is not None:
+            await self._phone.disconnect()
+        if self._serving is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._serving, _DEFAULT_TIMEOUT)
+        await self.openai.__aexit__(None, None, None)
+        await self.twilio.aclose()
+
+    def offline(self, agent: Agent) -> Agent:
+        """``agent`` with its engine pointed at the sandbox's fake model (voice and model kept)."""
+        if agent.provider != "openai_realtime":
+            raise ConfigError(
+                f"the sandbox runs OpenAI Realtime agents; this one is {agent.provider!r}"
+            )
+        engine = Realtime(
+            api_key=_FAKE_OPENAI_KEY,
+            base_url=self.openai.base_url,
+            voice=agent.voice,
+            model=agent.model,
+        )
+        return dataclasses.replace(agent, engine=engine)
+
+    async def serve(self, agent: Agent, **serve_options: Any) -> None:
+        """Start ``phone.serve(agent, ...)`` in the background and wait until it takes calls."""
+        if self._serving is not None:
+            raise ConfigError("the sandbox is already serving an agent")
+        user_on_call_end: Callable[[dict[str, Any]], Any] | None = serve_options.pop(
+            "on_call_end", None
+        )
+
+        async def on_call_end(report: dict[str, Any]) -> None:
+            self._report_future(report["call_id"]).set_result(report)
+            if user_on_call_end is not None:
+                result = user_on_call_end(report)
+                if asyncio.iscoroutine(result):
+                    await result
+
+        self._serving = asyncio.create_task(
+            self.phone.serve(
+                self.offline(agent),
+                port=self.port,
+                host="127.0.0.1",
+                on_call_end=on_call_end,
+                **serve_options,
+            )
+        )
+        ready = asyncio.create_task(self.phone.ready())
+        done, _ = await asyncio.wait({ready, self._serving}, return_when=asyncio.FIRST_COMPLETED)
+        if self._serving in done:
+            ready.cancel()
+            await self._serving
+        await ready
+
+    async def call_in(self, callee: Callee | None = None) -> SandboxCall:
+        """A simulated person calls the agent; ``callee`` defaults to the scenario's."""
+        call = await self.twilio.place_inbound_call(
+            self.phone_number,
+            callee=callee if callee is not None else self.scenario.callee,
+            voice_url=f"https://127.0.0.1:{self.port}/webhooks/twilio/voice",
+        )
+        return SandboxCall(call, self._report_future(call.sid))
+
+    async def call_out(
+        self, to: str = "", *, callee: Callee | None = None, **call_options: Any
+    ) -> SandboxCall:
+        """The agent calls ``to`` (default: the callee's number) through ``phone.call(...)``."""
+        person = callee if callee is not None else self.scenario.callee
+        number = to or person.number
+        self.twilio.callee_for(number, person)
+        call_sid = await self.phone.call(number, **call_options)
+        return SandboxCall(self.twilio.get_call(call_sid), self._report_future(call_sid))
+
+    def _report_future(self, call_id: str) -> asyncio.Future[dict[str, Any]]:
+        future = self._reports.get(call_id)
+        if future is None:
+            future = self._reports[call_id] = asyncio.get_running_loop().create_future()
+        return future
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,214 @@
+"""What the simulator records about each call, for tests to read and await.
+
+Times (``at_ms``, ``start_ms``...) are milliseconds since the call began: the REST request that
+created an outbound call, or :meth:`TwilioSimulator.place_inbound_call` for an inbound one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from getpatter.testing.scenario import Callee
+
+__all__ = [
+    "CallError",
+    "DtmfEvent",
+    "HangupBy",
+    "HeardFrame",
+    "MarkEvent",
+    "SimulatedCall",
+    "StreamRecord",
+    "Utterance",
+    "Webhook",
+]
+
+HangupBy = Literal["callee", "app", "twilio"]
+
+
+@dataclass(frozen=True)
+class HeardFrame:
+    """Agent audio the callee heard: μ-law bytes that started playing at ``at_ms``."""
+
+    at_ms: float
+    ulaw: bytes
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """Something the callee's side played: a scripted ``Say``, or a voicemail greeting."""
+
+    text: str
+    start_ms: float
+    end_ms: float
+
+
+@dataclass(frozen=True)
+class MarkEvent:
+    """A media-stream ``mark``: received from the app, or echoed back to it."""
+
+    name: str
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class DtmfEvent:
+    """A ``dtmf`` event sent to the app (one key press)."""
+
+    digit: str
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A signed request the simulator made to the app.
+
+    ``kind`` is ``voice``, ``status``, ``amd`` or ``recording``; ``url`` is the URL as
+    configured (and signed); ``status_code`` is ``None`` when the app could not be reached.
+    """
+
+    kind: str
+    method: str
+    url: str
+    params: dict[str, str]
+    status_code: int | None
+    at_ms: float
+
+
+@dataclass(frozen=True)
+class CallError:
+    """A problem Twilio would report in its debugger, with Twilio's error code.
+
+    Codes used: 0 (a bug in the simulator itself), 11200 (webhook unreachable, or the voice
+    URL answered non-2xx), 12100 (TwiML parse failure), 12200 (TwiML verb the simulator does
+    not run), 12300 (TwiML with a wrong Content-Type), 15003 (a callback answered non-2xx),
+    31920 (media WebSocket handshake failed), 31922 (``<Stream>`` URL not ``wss://``), 31950
+    (binary media message), 31951 (invalid media message: not JSON, unknown event, missing
+    fields, wrong ``streamSid``, playout buffer full).
+    """
+
+    code: int
+    message: str
+    at_ms: float
+
+
+@dataclass
+class StreamRecord:
+    """One ``<Connect><Stream>`` media WebSocket.
+
+    ``closed_by`` is ``"app"`` when the app closed the socket, ``"twilio"`` when the simulator
+    sent ``stop`` and closed it (call ended, transfer, redirect), ``None`` while it is open.
+    """
+
+    url: str
+    stream_sid: str
+    custom_parameters: dict[str, str]
+    started_ms: float
+    closed_ms: float | None = None
+    closed_by: Literal["app", "twilio"] | None = None
+
+
+class _MediaSocket(Protocol):
+    async def send_raw(self, data: str | bytes) -> None: ...
+
+
+@dataclass(eq=False)
+class SimulatedCall:
+    """One simulated call and everything that happened on it.
+
+    The simulator fills the lists as the call runs; await :meth:`finished` before reading the
+    final values, or :meth:`wait_until` for something in between.
+    """
+
+    sid: str
+    account_sid: str
+    direction: Literal["inbound", "outbound-api"]
+    to: str
+    from_: str
+    callee: Callee
+    status: str
+    outcome: str | None = None
+    """Final result once finished: ``completed``, ``transferred``, ``busy``, ``no-answer``,
+    ``failed`` or ``canceled``."""
+    hangup_by: HangupBy | None = None
+    answered_by: str | None = None
+    transferred_to: str | None = None
+    recording_sid: str | None = None
+    duration_s: int | None = None
+    stop_sent: bool = False
+    statuses: list[str] = field(default_factory=list)
+    """``CallStatus`` of every status callback sent, in order."""
+    webhooks: list[Webhook] = field(default_factory=list, repr=False)
+    twiml: list[str] = field(default_factory=list, repr=False)
+    """Every TwiML document the call ran (fetched or inline), in order."""
+    verbs: list[tuple[str, str]] = field(default_factory=list)
+    """TwiML verbs run, e.g. ``("Say", "Hello")``, ``("Stream", url)``, ``("Dial", "+1555...")``."""
+    streams: list[StreamRecord] = field(default_factory=list, repr=False)
+    heard: list[HeardFrame] = field(default_factory=list, repr=False)
+    marks_received: list[MarkEvent] = field(default_factory=list, repr=False)
+    marks_echoed: list[MarkEvent] = field(default_factory=list, repr=False)
+    clears: list[float] = field(default_factory=list, repr=False)
+    """When each ``clear`` arrived (ms)."""
+    dtmf_sent: list[DtmfEvent] = field(default_factory=list, repr=False)
+    said: list[Utterance] = field(default_factory=list, repr=False)
+    errors: list[CallError] = field(default_factory=list)
+    _started_at: float = field(default=0.0, repr=False)
+    _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _change: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _socket: _MediaSocket | None = field(default=None, repr=False)
+
+    @property
+    def heard_ms(self) -> float:
+        """How much agent audio the callee heard, in milliseconds (8 μ-law bytes a ms)."""
+        return sum(len(frame.ulaw) for frame in self.heard) / 8
+
+    @property
+    def heard_ulaw(self) -> bytes:
+        """All agent audio the callee heard, as one μ-law byte string."""
+        return b"".join(frame.ulaw for frame in self.heard)
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the call has ended and its last callbacks were sent."""
+        return self._done.is_set()
+
+    async def finished(self) -> SimulatedCall:
+        """Wait until the call has ended and its final callbacks were sent; return the call.
+
+        Bound the wait yourself: ``async with asyncio.timeout(10): await call.finished()``.
+        """
+        await self._done.wait()
+        return self
+
+    async def wait_until(self, predicate: Callable[[SimulatedCall], bool]) -> SimulatedCall:
+        """Wait until ``predicate(call)`` is true; it is re-checked whenever the call changes.
+
+        Bound the wait with ``asyncio.timeout``.
+        """
+        while not predicate(self):
+            await self._change.wait()
+        return self
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send ``data`` as-is on the open media WebSocket (a text or binary frame).
+
+        For fault tests: malformed JSON, unknown events, binary frames. Raises ``RuntimeError``
+        when no media stream is open.
+        """
+        if self._socket is None:
+            raise RuntimeError(
+                f"call {self.sid} has no open media stream: await "
+                "call.wait_until(lambda c: c.streams and c.streams[-1].closed_by is None) first"
+            )
+        await self._socket.send_raw(data)
+
+    def _ms(self, at: float) -> float:
+        """Milliseconds from the call's start to event-loop time ``at``."""
+        return round((at - self._started_at) * 1000, 1)
+
+    def _touch(self) -> None:
+        """Wake everything waiting in :meth:`wait_until`."""
+        self._change.set()
+        self._change = asyncio.Event()

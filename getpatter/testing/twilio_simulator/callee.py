@@ -1,0 +1,166 @@
+"""The person (or answering machine) on the simulated call: what their line plays and when.
+
+A :class:`CalleeLine` is the callee's handset. It holds the sounds the callee makes (scheduled
+in event-loop time, so media frames can be cut from them on any schedule) and follows the
+agent's audio as the media stream plays it out, which tells the script when the agent talks.
+:func:`run_script` plays a :class:`~getpatter.testing.scenario.Callee`'s steps on the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+from getpatter.testing.scenario import Callee, HangUp, Press, Say
+from getpatter.testing.twilio_simulator.call import SimulatedCall, Utterance
+from getpatter.testing.twilio_simulator.sound import BEEP_MS, Sound, beep, speech
+
+__all__ = ["AGENT_QUIET_MS", "DTMF_GAP_MS", "VOICEMAIL_GREETING", "CalleeLine", "run_script"]
+
+AGENT_QUIET_MS = 200
+"""The agent counts as having stopped talking once nothing played for this long."""
+
+DTMF_GAP_MS = 100
+"""Time between the keys of one ``Press``."""
+
+VOICEMAIL_GREETING = "(voicemail greeting)"
+"""``Utterance.text`` of a voicemail machine's greeting and beep."""
+
+_SOUND_MEMORY_S = 1.0
+_FRAME_S = 0.02
+
+
+class OpenStream(Protocol):
+    """The open media stream, as the script sees it."""
+
+    @property
+    def next_frame_at(self) -> float:
+        """Event-loop time of the next media frame to send."""
+        ...
+
+    async def send_dtmf(self, digit: str) -> None:
+        """Send one ``dtmf`` event."""
+        ...
+
+
+class CalleeLine:
+    """The callee's handset: its outgoing sounds and what it knows of the agent's audio."""
+
+    def __init__(self, call: SimulatedCall) -> None:
+        self._call = call
+        self._sounds: list[Sound] = []
+        self._tick = asyncio.Event()
+        self.stream: OpenStream | None = None
+        self.agent_talking_since: float | None = None
+        """Event-loop time the agent's current stretch of audio began; ``None`` when quiet."""
+        self.agent_audio_end = float("-inf")
+        """Event-loop time the agent's last audio finished (or will finish) playing."""
+
+    def speak(self, text: str, ulaw: bytes) -> Sound:
+        """Start playing ``ulaw`` at the next media frame and record it as ``text``."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        if self.stream is not None:
+            start = max(start, self.stream.next_frame_at)
+        sound = Sound(start, ulaw)
+        self._sounds.append(sound)
+        self._call.said.append(Utterance(text, self._call._ms(start), self._call._ms(sound.end)))
+        self._call._touch()
+        return sound
+
+    def play_voicemail_greeting(self, greeting_ms: int) -> Sound:
+        """The answering machine's greeting followed by its beep, from now on."""
+        return self.speak(VOICEMAIL_GREETING, speech(greeting_ms) + beep(BEEP_MS))
+
+    def frame(self, at: float, length: int) -> bytes:
+        """The ``length`` μ-law bytes the callee's line sends from event-loop time ``at``."""
+        out = bytearray(b"\xff" * length)
+        for sound in self._sounds:
+            sound.paint(out, at)
+        self._sounds = [s for s in self._sounds if s.end > at - _SOUND_MEMORY_S]
+        return bytes(out)
+
+    def agent_played(self, at: float, length: int) -> None:
+        """The stream played ``length`` bytes of agent audio starting at ``at`` (or nothing)."""
+        if length:
+            if self.agent_talking_since is None:
+                self.agent_talking_since = at
+            self.agent_audio_end = at + length / 8000
+        elif (
+            self.agent_talking_since is not None
+            and at - self.agent_audio_end >= AGENT_QUIET_MS / 1000
+        ):
+            self.agent_talking_since = None
+        self._tick.set()
+        self._tick = asyncio.Event()
+
+    def stream_closed(self) -> None:
+        """The media stream ended: the agent can no longer be heard."""
+        self.stream = None
+        self.agent_talking_since = None
+
+    def agent_cleared(self, at: float) -> None:
+        """The app sent ``clear``: the agent's audio stops now."""
+        self.agent_audio_end = min(self.agent_audio_end, at)
+
+    async def next_tick(self, limit_s: float) -> None:
+        """Wait for the next media frame, or ``limit_s`` seconds, whichever comes first."""
+        try:
+            async with asyncio.timeout(max(0.0, limit_s)):
+                await self._tick.wait()
+        except TimeoutError:
+            pass
+
+
+async def run_script(
+    line: CalleeLine, callee: Callee, hang_up: Callable[[], None], after: float
+) -> None:
+    """Play the callee's steps on ``line``, starting no earlier than event-loop time ``after``.
+
+    ``Say`` starts ``pause_ms`` after the agent's audio stopped (once it has been quiet for
+    :data:`AGENT_QUIET_MS`), or after the previous step when the agent was silent. With
+    ``interrupt_after_ms`` it starts that long after the agent's current or next stretch of
+    audio began, talking over it. ``Press`` and ``HangUp`` follow the previous step after
+    their ``pause_ms``. Key presses only reach the app while a media stream is open.
+    """
+    loop = asyncio.get_running_loop()
+    previous_end = max(loop.time(), after)
+    for step in callee.steps:
+        if isinstance(step, Say):
+            if step.interrupt_after_ms is None:
+                await _wait_for_gap(line, previous_end, step.pause_ms)
+            else:
+                await _wait_for_agent(line, step.interrupt_after_ms)
+            sound = line.speak(step.text, speech(step.audio_ms))
+            await asyncio.sleep(max(0.0, sound.end - loop.time()))
+            previous_end = sound.end
+        elif isinstance(step, Press):
+            await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
+            for i, digit in enumerate(step.digits):
+                if i:
+                    await asyncio.sleep(DTMF_GAP_MS / 1000)
+                if line.stream is not None:
+                    await line.stream.send_dtmf(digit)
+            previous_end = loop.time()
+        elif isinstance(step, HangUp):
+            await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
+            hang_up()
+            return
+
+
+async def _wait_for_gap(line: CalleeLine, previous_end: float, pause_ms: int) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        start = max(line.agent_audio_end, previous_end) + pause_ms / 1000
+        if line.agent_talking_since is None and loop.time() >= start:
+            return
+        await line.next_tick(max(start - loop.time(), _FRAME_S))
+
+
+async def _wait_for_agent(line: CalleeLine, interrupt_after_ms: int) -> None:
+    loop = asyncio.get_running_loop()
+    while line.agent_talking_since is None:
+        await line.next_tick(3600.0)
+    start = line.agent_talking_since + interrupt_after_ms / 1000
+    await asyncio.sleep(max(0.0, start - loop.time()))

@@ -1,0 +1,154 @@
+"""Whole calls through the sandbox: inbound, outbound (answered, busy, no-answer), voicemail."""
+
+import asyncio
+
+import pytest
+
+from getpatter.testing.sandbox import Sandbox
+from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
+
+GREETING = "Hello, Bright Smile Dental."
+
+
+def agent(sandbox, first_message=GREETING, **kwargs):
+    return sandbox.phone.agent("You are the receptionist.", first_message=first_message, **kwargs)
+
+
+async def test_inbound_call_has_transcript_metrics_cost_and_every_callback():
+    scenario = Scenario(
+        callee=Callee(steps=(Say("What are your hours?"), HangUp(pause_ms=2500))),
+        replies=(Reply("We are open nine to five."),),
+    )
+    seen: dict[str, list] = {"start": [], "transcript": [], "metrics": []}
+
+    async def on_call_start(data):
+        seen["start"].append(data)
+
+    async def on_transcript(data):
+        seen["transcript"].append((data["role"], data["text"]))
+
+    async def on_metrics(data):
+        seen["metrics"].append(data)
+
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(
+            agent(sandbox),
+            on_call_start=on_call_start,
+            on_transcript=on_transcript,
+            on_metrics=on_metrics,
+        )
+        call = await sandbox.call_in()
+        report = await call.ended()
+
+    assert report["outcome"] == "completed" and report["ended_by"] == "caller"
+    assert report["error"] is None
+    assert [(e["role"], e["text"]) for e in report["transcript"]] == [
+        ("assistant", GREETING),
+        ("user", "What are your hours?"),
+        ("assistant", "We are open nine to five."),
+    ]
+    assert seen["transcript"] == [(e["role"], e["text"]) for e in report["transcript"]]
+    (start,) = seen["start"]
+    assert start["call_id"] == call.call_id and start["direction"] == "inbound"
+    assert start["caller"] == scenario.callee.number and start["callee"] == sandbox.phone_number
+    metrics = report["metrics"]
+    (turn,) = metrics.turns
+    assert (turn.user_text, turn.agent_text) == (
+        "What are your hours?",
+        "We are open nine to five.",
+    )
+    assert turn.latency.total_ms is not None and turn.latency.total_ms >= turn.latency.llm_ttft_ms
+    assert metrics.latency_p50.total_ms == turn.latency.total_ms
+    assert len(seen["metrics"]) == 1 and seen["metrics"][0]["cost_so_far"].llm > 0
+    assert metrics.cost.llm > 0 and metrics.cost.telephony == pytest.approx(0.0085)
+    assert metrics.cost.total == pytest.approx(metrics.cost.llm + metrics.cost.telephony)
+    assert metrics.provider_mode == "openai_realtime" and metrics.telephony_provider == "twilio"
+    # The caller heard the greeting and the reply, as audio, in real time.
+    assert call.twilio.heard_ms >= 1500
+    assert call.twilio.hangup_by == "callee"
+
+
+async def test_outbound_answered_call():
+    scenario = Scenario(
+        callee=Callee(steps=(Say("Yes, speaking."), HangUp(pause_ms=2500))),
+        replies=(Reply("Great, your order is ready."),),
+    )
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(agent(sandbox))
+        call = await sandbox.call_out(first_message="Hi, this is Bright Smile calling.")
+        report = await call.ended()
+    assert report["direction"] == "outbound" and report["outcome"] == "completed"
+    assert report["caller"] == sandbox.phone_number and report["callee"] == scenario.callee.number
+    assert report["transcript"][0]["text"] == "Hi, this is Bright Smile calling."
+    assert [e["text"] for e in report["transcript"][1:]] == [
+        "Yes, speaking.",
+        "Great, your order is ready.",
+    ]
+    assert call.twilio.statuses[:3] == ["initiated", "ringing", "in-progress"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"), [("busy", "busy"), ("no-answer", "no-answer"), ("fail", "failed")]
+)
+async def test_unanswered_outbound_calls_report_their_outcome(answer, outcome):
+    started = []
+    async with Sandbox(Scenario(callee=Callee(answer=answer, ring_ms=100))) as sandbox:
+        await sandbox.serve(agent(sandbox), on_call_start=started.append)
+        call = await sandbox.call_out()
+        report = await call.ended()
+    assert report["outcome"] == outcome
+    assert report["transcript"] == [] and report["duration_seconds"] == 0
+    assert report["metrics"].cost.total == 0
+    assert started == []
+
+
+async def test_voicemail_is_left_after_machine_detection():
+    machines = []
+    scenario = Scenario(callee=Callee(answer="voicemail", machine_greeting_ms=600))
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(agent(sandbox, first_message=""))
+        call = await sandbox.call_out(
+            machine_detection=True,
+            voicemail_message="Please call Bright Smile back.",
+            on_machine=machines.append,
+        )
+        report = await call.ended()
+        fake = sandbox.openai.sessions[0]
+    assert [m["answered_by"] for m in machines] == ["machine_end_beep"]
+    assert report["outcome"] == "voicemail" and report["answered_by"] == "machine_end_beep"
+    assert report["transcript"][-1] == {
+        **report["transcript"][-1],
+        "role": "assistant",
+        "text": "Please call Bright Smile back.",
+    }
+    assert [r.text for r in fake.responses if r.text] == ["Please call Bright Smile back."]
+    assert call.twilio.hangup_by == "app"
+    assert call.twilio.heard_ms >= 1000
+
+
+async def test_machine_without_voicemail_message_hangs_up():
+    async with Sandbox(
+        Scenario(callee=Callee(answer="voicemail", machine_greeting_ms=400))
+    ) as sandbox:
+        await sandbox.serve(agent(sandbox, first_message=""))
+        call = await sandbox.call_out(machine_detection=True)
+        report = await call.ended()
+    assert report["outcome"] == "machine" and call.twilio.hangup_by == "app"
+
+
+async def test_concurrent_calls_keep_their_own_transcripts():
+    scenario = Scenario(
+        callee=Callee(steps=(Say("First question?"), HangUp(pause_ms=2500))),
+        replies=(Reply("First answer."),),
+    )
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(agent(sandbox))
+        calls = [await sandbox.call_in() for _ in range(3)]
+        reports = await asyncio.gather(*(c.ended() for c in calls))
+    assert {r["call_id"] for r in reports} == {c.call_id for c in calls}
+    for report in reports:
+        assert [e["text"] for e in report["transcript"]] == [
+            GREETING,
+            "First question?",
+            "First answer.",
+        ]
