@@ -12,13 +12,18 @@ __all__ = ["main"]
 
 _SIMULATED_NOTICE = (
     "This call is SIMULATED: nothing was dialed and no AI service was contacted. The caller's "
-    "lines are {who}, and the agent is the example handler in getpatter/demo.py."
+    "lines are {who}, and the agent is the example handler in getpatter/demo/text_agent.py."
 )
 
 
-def _demo(interactive: bool) -> None:
+def _text_demo(interactive: bool) -> None:
     from getpatter import CallMetrics, Patter
-    from getpatter.demo import DEMO_CALLER_SCRIPT, FIRST_MESSAGE, SYSTEM_PROMPT, reception_desk
+    from getpatter.demo.text_agent import (
+        DEMO_CALLER_SCRIPT,
+        FIRST_MESSAGE,
+        SYSTEM_PROMPT,
+        reception_desk,
+    )
     from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
 
     phone = Patter()
@@ -51,15 +56,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="getpatter", description="Patter: AI agents on phone calls."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run a simulated call offline, with no accounts")
-    mode = demo.add_mutually_exclusive_group()
-    mode.add_argument("--interactive", action="store_true", help="you type as the caller")
-    mode.add_argument("--scripted", action="store_true", help="a scripted caller talks")
+    demo = commands.add_parser(
+        "demo", help="run a simulated phone call on this machine, with no accounts"
+    )
+    demo.add_argument(
+        "--text",
+        action="store_true",
+        help="instead, a text call in the terminal (test mode): you type as the caller",
+    )
+    demo.add_argument(
+        "--scripted", action="store_true", help="with --text: a scripted caller types instead"
+    )
     args = parser.parse_args(argv)
     if args.command == "demo":
-        interactive = args.interactive or (not args.scripted and sys.stdin.isatty())
         try:
-            _demo(interactive)
+            if args.text:
+                _text_demo(interactive=not args.scripted and sys.stdin.isatty())
+            else:
+                from getpatter.demo.phone_call import run_phone_demo
+
+                asyncio.run(run_phone_demo())
         except KeyboardInterrupt:
             return 130
     return 0

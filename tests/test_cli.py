@@ -1,23 +1,48 @@
-"""``getpatter demo``: a simulated call that needs no account and no network."""
+"""``getpatter demo``: simulated calls that need no account and no network."""
 
 import os
+import re
 import subprocess
 import sys
 
+CLEAN_ENV = {
+    k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_TOKEN", "_BASE_URL"))
+}
 
-def test_scripted_demo_runs_a_whole_simulated_call():
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_TOKEN"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "getpatter", "demo", "--scripted"],
+
+def run_demo(*args: str, stdin: str | None = None) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "getpatter", "demo", *args],
+        input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
-        env=env,
+        timeout=90,
+        env=CLEAN_ENV,
         check=True,
-    )
-    out = done.stdout
-    assert "SIMULATED" in out
-    assert "PATTER TEST MODE" in out
+    ).stdout
+
+
+def test_demo_runs_a_whole_simulated_phone_call():
+    out = run_demo()
+    assert "SIMULATED CALL" in out
+    lines = re.findall(r"\] (Agent |Caller): (.*)", out)
+    assert lines == [
+        ("Agent ", "Thanks for calling Bright Smile Dental. How can I help?"),
+        ("Caller", "Hi, when are you open?"),
+        ("Agent ", "We're open Monday to Friday, from eight in the morning to six in the evening."),
+        ("Caller", "Can I book a cleaning on Thursday?"),
+        ("Agent ", "All set: your cleaning is booked for Thursday at three in the afternoon."),
+        ("Caller", "Great, thanks. Bye!"),
+        ("Agent ", "Thanks for calling Bright Smile Dental. Goodbye!"),
+    ]
+    assert len(re.findall(r"turn \d: first agent audio sent [\d.]+ ms after", out)) == 3
+    assert re.search(r"Call ended: completed .* after \d+\.\d s", out)
+    assert re.search(r"Cost: \$0\.0\d+ \(AI \$0\.\d+, telephony \$0\.0085\)", out)
+
+
+def test_text_demo_runs_a_scripted_call():
+    out = run_demo("--text", "--scripted")
+    assert "SIMULATED" in out and "PATTER TEST MODE" in out
     assert "You: Hi, what are your opening hours?" in out
     assert "Agent: We're open Monday to Friday" in out
     assert "You're booked for Thursday at three in the afternoon" in out
@@ -27,13 +52,5 @@ def test_scripted_demo_runs_a_whole_simulated_call():
     assert "5 turns, cost $0.0000" in out
 
 
-def test_demo_with_piped_input_is_scripted():
-    done = subprocess.run(
-        [sys.executable, "-m", "getpatter", "demo"],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert "lines are a script" in done.stdout
+def test_text_demo_with_piped_input_is_scripted():
+    assert "lines are a script" in run_demo("--text", stdin="")

@@ -20,3 +20,23 @@ def test_terminal_test_example():
     assert "You: a margherita\nAgent: One a margherita, coming up. Anything else?" in done.stdout
     assert "Agent: Thanks for calling, bye!" in done.stdout
     assert "5 transcript lines" in done.stdout
+
+
+def test_sandbox_example_passes_under_pytest():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "sandbox_test.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=EXAMPLES.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout

@@ -1,0 +1,27 @@
+"""Test your own agent offline, in pytest: a scripted caller phones it on a loopback network.
+
+Run: ``pytest examples/sandbox_test.py`` (needs ``pip install getpatter[dev]`` for pytest).
+"""
+
+from getpatter import tool
+from getpatter.testing.sandbox import Sandbox
+from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario, ToolCall
+
+
+@tool
+def order_status(order_id: str) -> str:
+    """Where an order is."""
+    return "shipped yesterday"
+
+
+async def test_caller_hears_the_order_status():
+    scenario = Scenario(
+        callee=Callee(steps=(Say("Where is order 42?"), HangUp(pause_ms=2500))),
+        replies=(
+            Reply("Order 42 {result}.", tool_call=ToolCall("order_status", {"order_id": "42"})),
+        ),
+    )
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(sandbox.phone.agent("You track orders.", tools=[order_status]))
+        report = await (await sandbox.call_in()).ended()
+    assert report["transcript"][-1]["text"] == "Order 42 shipped yesterday."

@@ -1,0 +1,1 @@
+"""What ``getpatter demo`` runs: a simulated phone call (default) or a text call you type."""
