@@ -4,8 +4,7 @@ Run: ``pytest examples/sandbox_test.py`` (needs ``pip install getpatter[dev]`` f
 """
 
 from getpatter import tool
-from getpatter.testing.sandbox import Sandbox
-from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario, ToolCall
+from getpatter.testing import Callee, HangUp, Reply, Sandbox, Say, Scenario, ToolCall
 
 
 @tool

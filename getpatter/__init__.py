@@ -14,6 +14,7 @@ from getpatter.call import CallControl, CallEvent, IncomingMessage
 from getpatter.carriers.telnyx import Carrier as Telnyx
 from getpatter.carriers.twilio import Carrier as Twilio
 from getpatter.client import Patter
+from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.elevenlabs import ConvAI as ElevenLabsConvAI
 from getpatter.engines.openai import Realtime as OpenAIRealtime
 from getpatter.errors import (
@@ -38,6 +39,7 @@ from getpatter.tools import Tool, tool
 
 if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
+    from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.pipeline import (
         ChatContext,
         ChatMessage,
@@ -51,6 +53,7 @@ __version__ = "0.1.0"
 
 # Names loaded on first access, so that importing getpatter does not import numpy.
 _LAZY: dict[str, str] = {
+    "TwilioAdapter": "getpatter.carriers.twilio.adapter",
     "mix_pcm": "getpatter.audio",
     "resample_24k_to_16k": "getpatter.audio",
     "SentenceChunker": "getpatter.pipeline",
@@ -85,6 +88,7 @@ __all__ = [
     "ChatMessage",
     "ConfigError",
     "CostBreakdown",
+    "DtmfEvent",
     "ElevenLabsConvAI",
     "ErrorCode",
     "EventBus",
@@ -106,9 +110,11 @@ __all__ = [
     "Tool",
     "TurnMetrics",
     "Twilio",
+    "TwilioAdapter",
     "filter_emoji",
     "filter_for_tts",
     "filter_markdown",
+    "format_dtmf",
     "guardrail",
     "mix_pcm",
     "resample_24k_to_16k",

@@ -57,6 +57,7 @@ Outcome = str
 _TERMINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 _WAIT_FOR_SPEECH = 15.0
 _MAX_EARLY_AUDIO_FRAMES = 150
+_CALLBACK_DRAIN_TIMEOUT = 10.0
 
 SYSTEM_TOOLS: tuple[dict[str, Any], ...] = (
     {
@@ -181,6 +182,8 @@ class CallSession:
         self._responding = False
         self._barge_in_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._notices: asyncio.Queue[tuple[str, Callback, dict[str, Any]]] = asyncio.Queue()
+        self._notifier: asyncio.Task[None] | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._created_at = time.time()
         self._connected_at: tuple[float, float] | None = None
@@ -290,7 +293,7 @@ class CallSession:
         event = DtmfEvent(digit=digit, call_id=self.call_sid)
         self._emit(PatterEventType.DTMF, {**self._identity(), "digit": event.digit})
         text = format_dtmf(event.digit)
-        await self._record("user", text)
+        self._record("user", text)
         if self._engine is not None:
             self._responding = True
             await self._engine.send_user_text(text)
@@ -471,14 +474,14 @@ class CallSession:
             return
         if self._turn is not None and not self._turn.user_text:
             self._turn.user_text = text
-        await self._record("user", text)
+        self._record("user", text)
 
     async def _agent_transcript(self, event: AgentTranscript) -> None:
         if not event.text:
             return
         if self._turn is not None and event.item_id == self._turn.first_item:
             self._turn.agent_text = event.text
-        await self._record("assistant", event.text)
+        self._record("assistant", event.text)
 
     async def _response_done(self, event: ResponseDone) -> None:
         self._responding = False
@@ -518,7 +521,7 @@ class CallSession:
         payload = {**self._identity(), "turn": metrics, "cost_so_far": self._meter.breakdown()}
         self._emit(PatterEventType.TURN_COMPLETED, payload)
         if self._callbacks.on_metrics is not None:
-            await self._invoke("on_metrics", self._callbacks.on_metrics, payload)
+            self._notify("on_metrics", self._callbacks.on_metrics, payload)
 
     async def _tool_call(self, request: ToolCallRequest) -> None:
         self._emit(
@@ -618,6 +621,7 @@ class CallSession:
         if self._outbound is not None:
             await self._outbound.stop()
         payload = self._end_payload()
+        await self._drain_notices()
         self._emit(PatterEventType.CALL_ENDED, payload)
         try:
             if self._callbacks.on_call_end is not None:
@@ -670,20 +674,41 @@ class CallSession:
 
     # ----------------------------------------------------------------- helpers
 
-    async def _record(self, role: str, text: str) -> None:
+    def _record(self, role: str, text: str) -> None:
         entry = {"role": role, "text": text, "timestamp": time.time()}
         self._history.append(entry)
         history = [dict(e) for e in self._history if e["role"] in ("user", "assistant")]
         payload = {**self._identity(), "role": role, "text": text, "history": history}
         self._emit(PatterEventType.TRANSCRIPT_FINAL, payload)
         if self._callbacks.on_transcript is not None:
-            await self._invoke("on_transcript", self._callbacks.on_transcript, payload)
+            self._notify("on_transcript", self._callbacks.on_transcript, payload)
 
     def _identity(self) -> dict[str, Any]:
         return {"call_id": self.call_sid, "caller": self.caller, "callee": self.callee}
 
     def _emit(self, event_type: PatterEventType, payload: dict[str, Any]) -> None:
         self._events.emit(event_type, payload)
+
+    def _notify(self, name: str, callback: Callback, payload: dict[str, Any]) -> None:
+        """Run a user callback in order with the others, without holding up the audio."""
+        self._notices.put_nowait((name, callback, payload))
+        if self._notifier is None:
+            self._notifier = asyncio.create_task(self._deliver_notices(), name="patter-callbacks")
+
+    async def _deliver_notices(self) -> None:
+        while True:
+            name, callback, payload = await self._notices.get()
+            await self._invoke(name, callback, payload)
+            self._notices.task_done()
+
+    async def _drain_notices(self) -> None:
+        notifier, self._notifier = self._notifier, None
+        if notifier is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._notices.join(), _CALLBACK_DRAIN_TIMEOUT)
+        notifier.cancel()
+        await asyncio.gather(notifier, return_exceptions=True)
 
     async def _invoke(self, name: str, callback: Callback, payload: dict[str, Any]) -> Any:
         try:

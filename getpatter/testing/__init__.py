@@ -1,5 +1,52 @@
-"""Offline ways to run and test agents: terminal test mode now, the loopback sandbox later."""
+"""Offline ways to run and test agents: terminal test mode, and the loopback sandbox.
 
+The sandbox names (``Sandbox``, ``TwilioSimulator``, ``FakeRealtimeServer``) load on first use,
+so that importing test mode stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from getpatter.testing.scenario import Callee, HangUp, Press, Reply, Say, Scenario, ToolCall
 from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
 
-__all__ = ["ScriptedLines", "StdinLines", "TerminalCall"]
+if TYPE_CHECKING:
+    from getpatter.testing.fake_realtime import FakeRealtimeServer
+    from getpatter.testing.sandbox import Sandbox, SandboxCall
+    from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
+
+_LAZY = {
+    "Sandbox": "getpatter.testing.sandbox",
+    "SandboxCall": "getpatter.testing.sandbox",
+    "TwilioSimulator": "getpatter.testing.twilio_simulator",
+    "SimulatedCall": "getpatter.testing.twilio_simulator",
+    "FakeRealtimeServer": "getpatter.testing.fake_realtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'getpatter.testing' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "Callee",
+    "FakeRealtimeServer",
+    "HangUp",
+    "Press",
+    "Reply",
+    "Sandbox",
+    "SandboxCall",
+    "Say",
+    "Scenario",
+    "ScriptedLines",
+    "SimulatedCall",
+    "StdinLines",
+    "TerminalCall",
+    "ToolCall",
+    "TwilioSimulator",
+]
