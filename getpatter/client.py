@@ -274,7 +274,7 @@ class Patter:
         )
         self._server = server
         try:
-            await server.start(host=host, port=port)
+            await server.start(host=host, port=port, configure_number=configure_number)
             logger.info(
                 "Patter is answering %s at https://%s", self._phone_number, server.public_host
             )
@@ -282,8 +282,6 @@ class Patter:
                 f"Patter serving {self._phone_number} (agent: {agent.provider}, {agent.model} / "
                 f"{agent.voice})\n  voice webhook: https://{server.public_host}/webhooks/twilio/voice"
             )
-            if configure_number:
-                await server.configure_number()
             await server.wait_stopped()
         finally:
             await server.stop()

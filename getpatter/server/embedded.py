@@ -110,8 +110,12 @@ class EmbeddedServer:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self, *, host: str, port: int) -> None:
-        """Bind ``host:port`` (0 = any free port), start serving, and open the tunnel if any."""
+    async def start(self, *, host: str, port: int, configure_number: bool = False) -> None:
+        """Bind ``host:port`` (0 = any free port), start serving, and open the tunnel if any.
+
+        With ``configure_number`` the phone number's voice URL is pointed here before the
+        server reports ready.
+        """
         import uvicorn
         from starlette.applications import Starlette
         from starlette.responses import JSONResponse
@@ -148,6 +152,8 @@ class EmbeddedServer:
             self.public_host = await self._tunnel.start(self.port)
         if not self.public_host:
             raise ConfigError("no public hostname: pass webhook_url= or tunnel= to Patter()")
+        if configure_number:
+            await self.configure_number()
         self.ready.set()
 
     async def configure_number(self) -> None:

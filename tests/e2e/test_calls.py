@@ -152,3 +152,13 @@ async def test_concurrent_calls_keep_their_own_transcripts():
             "First question?",
             "First answer.",
         ]
+
+
+async def test_number_voice_url_is_configured_only_when_asked():
+    async with Sandbox() as sandbox:
+        await sandbox.serve(agent(sandbox))
+        assert sandbox.twilio.numbers[sandbox.phone_number].voice_url is None
+    async with Sandbox() as sandbox:
+        await sandbox.serve(agent(sandbox), configure_number=True)
+        expected = f"https://127.0.0.1:{sandbox.port}/webhooks/twilio/voice"
+        assert sandbox.twilio.numbers[sandbox.phone_number].voice_url == expected

@@ -1,0 +1,69 @@
+"""Paced outbound audio: frames at real-time speed, marks, clear, and what was played."""
+
+import asyncio
+import itertools
+
+from getpatter.session.outbound import OutboundAudio
+
+
+class Recorder:
+    def __init__(self):
+        self.sent = []
+        self.changed = asyncio.Event()
+
+    def _add(self, kind, value):
+        self.sent.append((kind, asyncio.get_running_loop().time(), value))
+        self.changed.set()
+
+    async def send_audio(self, frame):
+        self._add("audio", frame)
+
+    async def send_mark(self, name):
+        self._add("mark", name)
+
+    async def send_clear(self):
+        self._add("clear", None)
+
+    async def wait_until(self, predicate):
+        async with asyncio.timeout(5):
+            while not predicate(self.sent):
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def test_frames_are_paced_marked_and_padded():
+    media = Recorder()
+    out = OutboundAudio(media)
+    out.start()
+    out.push("item1", b"\x01" * 400)  # 2.5 frames of 20 ms
+    out.end_item("item1")
+    await media.wait_until(lambda sent: [s[0] for s in sent].count("audio") == 3)
+    await out.stop()
+    audio = [s for s in media.sent if s[0] == "audio"]
+    marks = [s[2] for s in media.sent if s[0] == "mark"]
+    assert [len(a[2]) for a in audio] == [160, 160, 160]
+    assert audio[2][2] == b"\x01" * 80 + b"\xff" * 80
+    assert marks == ["1", "2", "3"]
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(audio)]
+    assert all(g >= 0.015 for g in gaps)  # paced, never a burst
+    assert out.speaking
+    for name in marks[:2]:
+        out.on_mark(name)
+    assert out.played_ms("item1") == 40 and out.current_item() == "item1"
+    out.on_mark("3")
+    assert out.played_ms("item1") == 60 and not out.speaking
+
+
+async def test_clear_drops_queued_audio_and_forgets_pending_marks():
+    media = Recorder()
+    out = OutboundAudio(media)
+    out.start()
+    out.push("a", b"\x02" * 1600)
+    await media.wait_until(lambda sent: any(s[0] == "mark" for s in sent))
+    await out.clear()
+    out.on_mark("1")  # echoed because of the clear: not "played"
+    await asyncio.sleep(0.06)
+    await out.stop()
+    kinds = [s[0] for s in media.sent]
+    assert "audio" not in kinds[kinds.index("clear") :]  # nothing queued was sent after the clear
+    assert out.played_ms("a") == 0 and not out.speaking
