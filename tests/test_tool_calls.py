@@ -6,13 +6,13 @@ import socket
 import time
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from getpatter import tool
+from getpatter.server.background import BackgroundServer
 from getpatter.tool_calls import ToolRunner
 from getpatter.tools import normalize_tools
 
@@ -36,20 +36,13 @@ class ToolServer:
         return JSONResponse(body, status_code=status)
 
     async def __aenter__(self):
-        sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/tool"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self.task = asyncio.create_task(self.server.serve(sockets=[sock]))
+        self.server = BackgroundServer(self.app)
         async with asyncio.timeout(10):
-            while not self.server.started:
-                if self.task.done():
-                    await self.task  # the server failed to start: raise its error
-                await asyncio.sleep(0.01)
+            self.url = f"http://127.0.0.1:{await self.server.start()}/tool"
         return self
 
     async def __aexit__(self, *exc):
-        self.server.should_exit = True
-        await asyncio.wait_for(self.task, 10)
+        await self.server.stop()
 
 
 def runner(url, **kwargs):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from getpatter.agent import Agent
 from getpatter.carriers.twilio import Carrier as TwilioCarrier
 from getpatter.engines.base import Engine
 from getpatter.engines.openai import Realtime
-from getpatter.errors import ConfigError, PatterConnectionError
+from getpatter.errors import ConfigError
 from getpatter.observability.events import EventBus
 from getpatter.observability.pricing import PriceTable
+from getpatter.server.background import BackgroundServer
 from getpatter.server.registry import CallRegistry
 from getpatter.server.twilio import CALL_PARAM, TwilioRoutes
 from getpatter.session import CallCallbacks, CallSession
@@ -103,8 +103,7 @@ class EmbeddedServer:
             new_inbound_call=self._inbound_call,
             on_media_start=self._media_started,
         )
-        self._server: Any = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: BackgroundServer | None = None
         self.port = 0
         self.ready = asyncio.Event()
 
@@ -116,7 +115,6 @@ class EmbeddedServer:
         With ``configure_number`` the phone number's voice URL is pointed here before the
         server reports ready.
         """
-        import uvicorn
         from starlette.applications import Starlette
         from starlette.responses import JSONResponse
         from starlette.routing import Route
@@ -125,29 +123,15 @@ class EmbeddedServer:
             return JSONResponse({"status": "ok", "active_calls": len(self.registry.active())})
 
         app = Starlette(routes=[Route("/health", health), *self.twilio.routes()])
-        try:
-            sock = socket.create_server((host, port), family=_family(host), reuse_port=False)
-        except OSError as exc:
-            raise PatterConnectionError(
-                f"cannot listen on {host}:{port} ({exc.strerror}); choose another port= or stop "
-                "the process using it"
-            ) from exc
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        self._server = BackgroundServer(
             app,
-            log_level="warning",
-            lifespan="off",
+            host=host,
+            port=port,
             ws="websockets-sansio",
-            timeout_graceful_shutdown=5,
             ws_max_size=1024 * 1024,
+            timeout_graceful_shutdown=5,
         )
-        self._server = _uvicorn_server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="patter-server")
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise PatterConnectionError("the embedded server stopped while starting")
-            await asyncio.sleep(0.01)
+        self.port = await self._server.start()
         if self._tunnel is not None:
             self.public_host = await self._tunnel.start(self.port)
         if not self.public_host:
@@ -173,8 +157,8 @@ class EmbeddedServer:
 
     async def wait_stopped(self) -> None:
         """Wait until the server stops."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        if self._server is not None:
+            await self._server.wait_stopped()
 
     async def stop(self) -> None:
         """Hang up calls in progress (each reports its end), then stop serving."""
@@ -182,13 +166,7 @@ class EmbeddedServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.shutdown(), _STOP_TIMEOUT)
         if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), _STOP_TIMEOUT)
-            if not self._task.done():
-                self._server.force_exit = True
-                await asyncio.gather(self._task, return_exceptions=True)
+            await self._server.stop(_STOP_TIMEOUT)
         if self._tunnel is not None:
             await self._tunnel.stop()
         await self._adapter.aclose()
@@ -279,20 +257,3 @@ class EmbeddedServer:
             raise
         self.registry.bind_sid(session, call_sid)
         return call_sid
-
-
-def _uvicorn_server(config: Any) -> Any:
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        """uvicorn's server without its own signal handling: ``Patter.serve()`` owns shutdown."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return _Server(config)
-
-
-def _family(host: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import secrets
-from collections.abc import Iterator
 from types import TracebackType
 from typing import Literal
 
-import uvicorn
-
 from getpatter._validation import require_e164, require_number, require_str
 from getpatter.errors import ConfigError, InputValidationError
+from getpatter.server.background import BackgroundServer
 from getpatter.testing.scenario import Callee, Press
 from getpatter.testing.twilio_simulator.call import SimulatedCall
 from getpatter.testing.twilio_simulator.exchange import Exchange, PhoneNumber, new_sid
@@ -25,14 +21,6 @@ __all__ = ["TwilioSimulator"]
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 _DTMF_KEYS = frozenset("0123456789*#")
 _SHUTDOWN_GRACE_S = 5.0
-
-
-class _Server(uvicorn.Server):
-    """Uvicorn without its signal handlers: Ctrl-C stays with the program hosting the simulator."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class TwilioSimulator:
@@ -69,8 +57,7 @@ class TwilioSimulator:
         require_str("auth_token", auth_token, allow_empty=False)
         timeout = require_number("webhook_timeout", webhook_timeout, minimum=0.1)
         self._exchange = Exchange(account_sid, auth_token, timeout)
-        self._server: _Server | None = None
-        self._serving: asyncio.Task[None] | None = None
+        self._server: BackgroundServer | None = None
         self._used = False
 
     @property
@@ -116,42 +103,19 @@ class TwilioSimulator:
         if self._used:
             raise ConfigError("a TwilioSimulator runs only once: create a new one")
         self._used = True
-        config = uvicorn.Config(
-            build_app(self._exchange),
-            host="127.0.0.1",
-            port=0,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            ws="none",
-            timeout_graceful_shutdown=1,
+        self._server = BackgroundServer(
+            build_app(self._exchange), ws="none", timeout_graceful_shutdown=1
         )
-        self._server = _Server(config)
-        self._serving = asyncio.create_task(self._server.serve())
-        async with asyncio.timeout(10):
-            while not self._server.started:
-                if self._serving.done():
-                    self._serving.result()
-                    raise ConfigError("the simulator's HTTP server stopped while starting")
-                await asyncio.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
+        port = await self._server.start()
         self._exchange.base_url = f"http://127.0.0.1:{port}"
 
     async def aclose(self) -> None:
         """End live calls (``stop``, final callbacks), then stop the server. Idempotent."""
-        if self._server is None or self._serving is None:
+        if self._server is None:
             return
         await self._exchange.shutdown(_SHUTDOWN_GRACE_S)
-        self._server.should_exit = True
-        try:
-            async with asyncio.timeout(_SHUTDOWN_GRACE_S):
-                await self._serving
-        except TimeoutError:
-            self._server.force_exit = True
-            self._serving.cancel()
-            await asyncio.gather(self._serving, return_exceptions=True)
+        await self._server.stop(_SHUTDOWN_GRACE_S)
         self._server = None
-        self._serving = None
 
     def add_number(
         self,

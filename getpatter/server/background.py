@@ -1,0 +1,79 @@
+"""An ASGI app served by uvicorn as a task of the running event loop.
+
+uvicorn's own signal handling is left out: the program that hosts the server (``Patter.serve()``,
+the sandbox, a test) decides what Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+from getpatter.errors import PatterConnectionError
+
+__all__ = ["BackgroundServer"]
+
+
+class BackgroundServer:
+    """Serve ``app`` on ``host:port`` (0 picks a free port) until :meth:`stop`.
+
+    Extra keyword arguments go to ``uvicorn.Config`` (``ws=``, ``timeout_graceful_shutdown=``...).
+    """
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._config = {"log_level": "warning", "lifespan": "off", "access_log": False, **config}
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+        """The port actually bound, once started."""
+
+    async def start(self) -> int:
+        """Bind the socket, start serving, wait until uvicorn accepts connections; return the port."""
+        import uvicorn
+
+        class _Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        try:
+            sock = socket.create_server((self._host, self._port), family=family)
+        except OSError as exc:
+            raise PatterConnectionError(
+                f"cannot listen on {self._host}:{self._port} ({exc.strerror}); choose another "
+                "port or stop the process using it"
+            ) from exc
+        self.port = sock.getsockname()[1]
+        self._server = _Server(uvicorn.Config(self._app, **self._config))
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+                raise PatterConnectionError("the server stopped while starting")
+            await asyncio.sleep(0.01)
+        return self.port
+
+    async def wait_stopped(self) -> None:
+        """Wait until the server stops (its task is shielded from this waiter's cancellation)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting, let open connections finish for ``grace`` seconds, then force it."""
+        task = self._task
+        if task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        if not task.done():
+            self._server.force_exit = True
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
