@@ -397,7 +397,10 @@ class CallSession:
 
     async def _handle(self, event: EngineEvent) -> None:
         if isinstance(event, AgentAudio):
-            self._agent_audio(event)
+            if self._agent_audio(event):
+                # The first audio of a message: let the sender put it on the line now, before
+                # the rest of a burst of deltas is decoded (it sets the caller-heard latency).
+                await asyncio.sleep(0)
         elif isinstance(event, SpeechStarted):
             self._speech_started()
         elif isinstance(event, SpeechStopped):
@@ -421,11 +424,13 @@ class CallSession:
         elif isinstance(event, EngineClosed) and event.error and not self._finishing:
             self._fail(f"the AI connection dropped: {event.error}")
 
-    def _agent_audio(self, event: AgentAudio) -> None:
+    def _agent_audio(self, event: AgentAudio) -> bool:
+        """Queue agent audio; True when it starts a new message."""
         if event.item_id in self._cancelled_items or self._outbound is None:
-            return
+            return False
         self._responding = True
-        if event.item_id not in self._response_items:
+        new_item = event.item_id not in self._response_items
+        if new_item:
             self._response_items.append(event.item_id)
         turn = self._turn
         if turn is not None and turn.first_audio_at is None:
@@ -434,6 +439,7 @@ class CallSession:
         self._outbound.push(event.item_id, event.audio)
         if self._events.has_subscribers(PatterEventType.TTS_CHUNK):
             self._emit(PatterEventType.TTS_CHUNK, {**self._identity(), "bytes": len(event.audio)})
+        return new_item
 
     def _speech_started(self) -> None:
         self._speech_started_at = time.monotonic()

@@ -1,0 +1,479 @@
+"""The two peers of the relay benchmark: Twilio callers and a fake OpenAI Realtime server.
+
+Both live in the benchmark process and speak WebSocket through a minimal framing of their own
+(asyncio protocols, no extensions, whole messages), so the load they cost stays small next to
+the Patter process they drive; the ``websockets`` library would cost several times more per
+message. Client frames carry a zero mask (valid framing; it leaves the payload as is).
+
+Agent audio carries its own position: the first four bytes of every 160-byte frame the fake
+sends are the connection number (2 bytes), the response number and the frame's index in the
+response, so a caller can tell which response and frame each ``media`` message belongs to
+without any shared state with Patter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - the pure-Python fallback of the same function
+    from websockets.utils import apply_mask
+
+__all__ = ["CallerStats", "FakeRealtime", "TwilioCaller"]
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_TEXT, _CLOSE, _PING, _PONG = 0x1, 0x8, 0x9, 0xA
+_ZERO_MASK = b"\0\0\0\0"
+FRAME_BYTES = 160
+FRAME_S = 0.020
+_FILLER = bytes(0x80 | (i * 37) % 0x7F for i in range(FRAME_BYTES - 4))
+
+
+def ws_frame(opcode: int, payload: bytes, *, masked: bool) -> bytes:
+    """One final WebSocket frame; ``masked`` (client side) uses the zero mask."""
+    size = len(payload)
+    mask_bit = 0x80 if masked else 0
+    if size < 126:
+        head = bytes((0x80 | opcode, mask_bit | size))
+    elif size < 65536:
+        head = bytes((0x80 | opcode, mask_bit | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, mask_bit | 127)) + size.to_bytes(8, "big")
+    return head + _ZERO_MASK + payload if masked else head + payload
+
+
+class FrameReader:
+    """Splits a received byte stream into ``(opcode, payload)`` messages, joining fragments."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._parts: list[bytes] = []
+        self._opcode = 0
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        buf = self._buf
+        buf += data
+        size = len(buf)
+        pos = 0
+        out: list[tuple[int, bytes]] = []
+        while size - pos >= 2:
+            b0, b1 = buf[pos], buf[pos + 1]
+            length = b1 & 0x7F
+            head = pos + 2
+            if length == 126:
+                if size - head < 2:
+                    break
+                length = int.from_bytes(buf[head : head + 2], "big")
+                head += 2
+            elif length == 127:
+                if size - head < 8:
+                    break
+                length = int.from_bytes(buf[head : head + 8], "big")
+                head += 8
+            mask = b""
+            if b1 & 0x80:
+                if size - head < 4:
+                    break
+                mask = bytes(buf[head : head + 4])
+                head += 4
+            end = head + length
+            if end > size:
+                break
+            payload = bytes(buf[head:end])
+            if mask and mask != _ZERO_MASK:
+                payload = apply_mask(payload, mask)
+            pos = end
+            opcode, fin = b0 & 0x0F, b0 & 0x80
+            if opcode == 0:
+                self._parts.append(payload)
+                if fin:
+                    out.append((self._opcode, b"".join(self._parts)))
+                    self._parts = []
+            elif opcode < 8 and not fin:
+                self._opcode, self._parts = opcode, [payload]
+            else:
+                out.append((opcode, payload))
+        if pos:
+            del buf[:pos]
+        return out
+
+
+def _accept_key(key: bytes) -> bytes:
+    return base64.b64encode(hashlib.sha1(key + _WS_GUID).digest())
+
+
+def _header(head: bytes, name: bytes) -> bytes:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return b""
+
+
+# --------------------------------------------------------------------------- fake Realtime
+
+
+class FakeRealtime:
+    """A lean OpenAI Realtime server on 127.0.0.1.
+
+    It answers ``session.update`` with ``session.updated`` (GA shape for GA models, beta for
+    ``*-realtime-preview*``), ignores caller audio (counting it), and every ``every`` seconds per
+    connection sends a response: ``response.created``, ``seconds`` of μ-law audio as 100 ms
+    audio deltas written back to back, then ``response.done`` with a small usage.
+    ``first_delta_sent[(connection, response)]`` is when each response's first delta was written.
+    """
+
+    def __init__(self, *, every: float = 3.0, seconds: float = 2.0, seed: int = 7) -> None:
+        self.every = every
+        self.frames_per_response = round(seconds / FRAME_S)
+        self.first_delta_sent: dict[tuple[int, int], float] = {}
+        self.appends = 0
+        self.sessions = 0
+        self.connections: list[_RealtimeConnection] = []
+        self._session_opened = asyncio.Event()
+        self._rng = random.Random(seed)
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._connection, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for connection in self.connections:
+                connection.abort()
+            await self._server.wait_closed()
+
+    async def wait_sessions(self, count: int) -> None:
+        """Wait until ``count`` sessions have been configured."""
+        while self.sessions < count:
+            self._session_opened.clear()
+            await self._session_opened.wait()
+
+    def session_opened(self) -> None:
+        self.sessions += 1
+        self._session_opened.set()
+
+    def _connection(self) -> _RealtimeConnection:
+        connection = _RealtimeConnection(self, len(self.connections) + 1)
+        self.connections.append(connection)
+        return connection
+
+    def first_response_delay(self) -> float:
+        """Spread the connections' responses over the period, as real calls would be."""
+        return self._rng.uniform(0.2, self.every)
+
+
+class _RealtimeConnection(asyncio.Protocol):
+    def __init__(self, server: FakeRealtime, number: int) -> None:
+        self._server = server
+        self._number = number
+        self._transport: asyncio.Transport | None = None
+        self._head = b""
+        self._reader: FrameReader | None = None
+        self._beta = False
+        self._responses = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._transport = None
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        if self._reader is None:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, data = self._head[:end], self._head[end + 4 :]
+            self._handshake(head)
+            self._reader = FrameReader()
+        for opcode, payload in self._reader.feed(data):
+            if opcode == _TEXT:
+                self._message(payload)
+            elif opcode == _PING:
+                self._write(ws_frame(_PONG, payload, masked=False))
+            elif opcode == _CLOSE:
+                self._write(ws_frame(_CLOSE, payload[:2], masked=False))
+                if self._transport is not None:
+                    self._transport.close()
+
+    def _handshake(self, head: bytes) -> None:
+        target = head.split(b"\r\n", 1)[0].split(b" ")[1]
+        self._beta = b"realtime-preview" in target
+        accept = _accept_key(_header(head, b"sec-websocket-key"))
+        self._write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def _send(self, event: dict[str, Any]) -> None:
+        self._write(ws_frame(_TEXT, json.dumps(event).encode(), masked=False))
+
+    def _message(self, payload: bytes) -> None:
+        if payload.startswith(b'{"type":"input_audio_buffer.append"'):
+            self._server.appends += 1
+            return
+        event = json.loads(payload)
+        if event.get("type") != "session.update":
+            return  # response.cancel, truncation, tool results: not used by this benchmark
+        session = dict(event.get("session") or {})
+        if not self._beta:
+            session.setdefault("type", "realtime")
+        session.update(object="realtime.session", id=f"sess_{self._number}")
+        self._send({"type": "session.updated", "event_id": "event_su", "session": session})
+        self._server.session_opened()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._server.first_response_delay(), self._respond)
+
+    def _respond(self) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        server = self._server
+        self._responses += 1
+        number, conn = self._responses, self._number
+        response_id, item_id = f"resp_{conn}_{number}", f"item_{conn}_{number}"
+        delta_type = "response.audio.delta" if self._beta else "response.output_audio.delta"
+        head = (
+            f'{{"type":"{delta_type}","event_id":"ev","response_id":"{response_id}",'
+            f'"item_id":"{item_id}","output_index":0,"content_index":0,"delta":"'
+        ).encode()
+        self._send(
+            {
+                "type": "response.created",
+                "event_id": "ev_rc",
+                "response": {
+                    "id": response_id,
+                    "object": "realtime.response",
+                    "status": "in_progress",
+                },
+            }
+        )
+        marker = bytes((conn >> 8 & 0xFF, conn & 0xFF, number & 0xFF))
+        frames = server.frames_per_response
+        chunks = []
+        for first in range(0, frames, 5):
+            audio = b"".join(
+                marker + bytes((n,)) + _FILLER for n in range(first, min(first + 5, frames))
+            )
+            chunks.append(ws_frame(_TEXT, head + base64.b64encode(audio) + b'"}', masked=False))
+        server.first_delta_sent[(conn, number & 0xFF)] = time.monotonic()
+        for chunk in chunks:
+            self._write(chunk)
+        audio_tokens = frames * 2
+        self._send(
+            {
+                "type": "response.done",
+                "event_id": "ev_rd",
+                "response": {
+                    "id": response_id,
+                    "object": "realtime.response",
+                    "status": "completed",
+                    "usage": {
+                        "total_tokens": 40 + audio_tokens,
+                        "input_tokens": 40,
+                        "output_tokens": audio_tokens,
+                        "input_token_details": {
+                            "text_tokens": 30,
+                            "audio_tokens": 10,
+                            "cached_tokens": 0,
+                            "cached_tokens_details": {"text_tokens": 0, "audio_tokens": 0},
+                        },
+                        "output_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
+                    },
+                },
+            }
+        )
+        self._timer = asyncio.get_running_loop().call_later(server.every, self._respond)
+
+
+# --------------------------------------------------------------------------- Twilio callers
+
+
+@dataclass
+class CallerStats:
+    """What all callers saw. Lists fill only while ``recording`` is set, except per-response data."""
+
+    recording: bool = False
+    media_sent: int = 0
+    marks_echoed: int = 0
+    media_received: int = 0
+    clears: int = 0
+    send_lateness: list[float] = field(default_factory=list)
+    echo_lateness: list[float] = field(default_factory=list)
+    first_arrival: dict[tuple[int, int], float] = field(default_factory=dict)
+    lateness: dict[tuple[int, int], list[float]] = field(default_factory=dict)
+
+
+_MEDIA_PAYLOAD = base64.b64encode(bytes(0x80 | (i * 11) % 0x7F for i in range(FRAME_BYTES)))
+
+
+class TwilioCaller(asyncio.Protocol):
+    """One simulated Twilio media stream: sends caller frames on demand, echoes marks on time.
+
+    The caller plays the agent audio it receives at real time (a frame starts when it arrives or
+    when the previous one ends) and echoes each ``mark`` when the audio before it has played.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        path: str,
+        stream_sid: str,
+        stats: CallerStats,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._request = (
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: cmVsYXktYmVuY2gtMDAwMQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        self._stats = stats
+        self._clock = clock
+        self._transport: asyncio.Transport | None = None
+        self._reader: FrameReader | None = None
+        self._head = b""
+        self._play_end = 0.0
+        self._close_sent = False
+        self._media_tail = (
+            b'","payload":"' + _MEDIA_PAYLOAD + b'"},"streamSid":"' + stream_sid.encode() + b'"}'
+        )
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self.opened: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.write(self._request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("media stream closed before it opened"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reader is None:
+            self._head += data
+            end = self._head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status, data = self._head[:end], self._head[end + 4 :]
+            if b" 101 " not in status.split(b"\r\n", 1)[0]:
+                self.opened.set_exception(ConnectionError(status.split(b"\r\n", 1)[0].decode()))
+                self.abort()
+                return
+            self._reader = FrameReader()
+            self.opened.set_result(None)
+        stats = self._stats
+        for opcode, payload in self._reader.feed(data):
+            if opcode == _TEXT:
+                if payload.startswith(b'{"event":"media"'):
+                    self._media(payload)
+                elif payload.startswith(b'{"event":"mark"'):
+                    self._loop.call_at(self._play_end, self._echo, payload, self._play_end)
+                elif payload.startswith(b'{"event":"clear"'):
+                    stats.clears += 1
+            elif opcode == _PING:
+                self._write(ws_frame(_PONG, payload, masked=True))
+            elif opcode == _CLOSE:
+                if not self._close_sent:
+                    self._close_sent = True
+                    self._write(ws_frame(_CLOSE, payload[:2], masked=True))
+                if self._transport is not None:
+                    self._transport.close()
+
+    def _media(self, payload: bytes) -> None:
+        now = self._clock()
+        self._play_end = max(self._play_end, now) + FRAME_S
+        stats = self._stats
+        stats.media_received += 1
+        start = payload.find(b'"payload":"') + 11
+        marker = binascii.a2b_base64(payload[start : start + 8])
+        key = (marker[0] << 8 | marker[1], marker[2])
+        first = stats.first_arrival.get(key)
+        if first is None:
+            stats.first_arrival[key] = now
+            stats.lateness[key] = [0.0]
+        else:
+            stats.lateness[key].append(now - first - marker[3] * FRAME_S)
+
+    def _echo(self, mark: bytes, due: float) -> None:
+        if self._write(ws_frame(_TEXT, mark, masked=True)):
+            stats = self._stats
+            stats.marks_echoed += 1
+            if stats.recording:
+                stats.echo_lateness.append(self._clock() - due)
+
+    def _write(self, data: bytes) -> bool:
+        transport = self._transport
+        if transport is None or transport.is_closing() or (self._close_sent and data[0] != 0x88):
+            return False
+        transport.write(data)
+        return True
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        self._write(ws_frame(_TEXT, json.dumps(message).encode(), masked=True))
+
+    def send_media(self, seq: int, lateness: float) -> None:
+        """Caller frame number ``seq`` (from 0), sent ``lateness`` seconds after it was due."""
+        number = str(seq + 1).encode()
+        message = (
+            b'{"event":"media","sequenceNumber":"'
+            + str(seq + 3).encode()
+            + b'","media":{"track":"inbound","chunk":"'
+            + number
+            + b'","timestamp":"'
+            + str(seq * 20).encode()
+            + self._media_tail
+        )
+        if self._write(ws_frame(_TEXT, message, masked=True)):
+            stats = self._stats
+            stats.media_sent += 1
+            if stats.recording:
+                stats.send_lateness.append(lateness)
+
+    def hang_up(self, stop: dict[str, Any]) -> None:
+        """Send ``stop`` and close the stream."""
+        self.send_json(stop)
+        if not self._close_sent:
+            self._write(ws_frame(_CLOSE, (1000).to_bytes(2, "big"), masked=True))
+            self._close_sent = True
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
