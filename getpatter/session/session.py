@@ -291,7 +291,7 @@ class CallSession:
     async def on_dtmf(self, digit: str) -> None:
         """The caller pressed a key: it enters the conversation as ``[DTMF: N]``."""
         event = DtmfEvent(digit=digit, call_id=self.call_sid)
-        self._emit(PatterEventType.DTMF, {**self._identity(), "digit": event.digit})
+        self._emit(PatterEventType.DTMF, {**self._identity(), "digit": event.digit, "event": event})
         text = format_dtmf(event.digit)
         self._record("user", text)
         if self._engine is not None:

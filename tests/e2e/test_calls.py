@@ -162,3 +162,23 @@ async def test_number_voice_url_is_configured_only_when_asked():
         await sandbox.serve(agent(sandbox), configure_number=True)
         expected = f"https://127.0.0.1:{sandbox.port}/webhooks/twilio/voice"
         assert sandbox.twilio.numbers[sandbox.phone_number].voice_url == expected
+
+
+async def test_ga_realtime_models_speak_the_ga_protocol_end_to_end():
+    scenario = Scenario(
+        callee=Callee(steps=(Say("Hello?"), HangUp(pause_ms=2500))),
+        replies=(Reply("Hi, this is the GA model."),),
+    )
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(agent(sandbox, engine=None, model="gpt-realtime", voice="marin"))
+        call = await sandbox.call_in()
+        report = await call.ended()
+        fake = sandbox.openai.sessions[0]
+    assert not fake.beta and fake.model == "gpt-realtime"
+    assert fake.session_config["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert fake.session_config["audio"]["output"]["voice"] == "marin"
+    assert [e["text"] for e in report["transcript"]] == [
+        GREETING,
+        "Hello?",
+        "Hi, this is the GA model.",
+    ]
