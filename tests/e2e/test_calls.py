@@ -182,3 +182,16 @@ async def test_ga_realtime_models_speak_the_ga_protocol_end_to_end():
         "Hello?",
         "Hi, this is the GA model.",
     ]
+
+
+async def test_disconnect_hangs_up_calls_in_progress_and_reports_them():
+    started = asyncio.Event()
+    async with Sandbox(Scenario(callee=Callee())) as sandbox:
+        await sandbox.serve(agent(sandbox), on_call_start=lambda data: started.set())
+        call = await sandbox.call_in()
+        async with asyncio.timeout(20):
+            await started.wait()
+        await sandbox.phone.disconnect()
+        report = await call.ended()
+    assert report["outcome"] == "completed" and report["ended_by"] == "system"
+    assert call.twilio.hangup_by == "app"
