@@ -140,7 +140,16 @@ def build_agent(
     aggressive_first_flush: bool = False,
     disable_phone_preamble: bool = False,
 ) -> Agent:
-    """Check every argument of ``Patter.agent()`` and build the :class:`Agent`."""
+    """Build an :class:`Agent` (this is ``Patter.agent()``), checking every argument.
+
+    Pass ``engine=OpenAIRealtime(...)`` or ``engine=ElevenLabsConvAI(...)`` for an end-to-end
+    engine, or ``stt=`` and ``tts=`` (plus ``llm=``) for pipeline mode; with neither, the agent
+    uses OpenAI Realtime, keyed by ``OPENAI_API_KEY`` when a call needs it.
+
+    Raises:
+        ConfigError: (also a ``ValueError``) on missing credentials or conflicting options,
+            such as ``engine=`` together with ``stt=``/``tts=``.
+    """
     require_str("system_prompt", system_prompt)
     require_str("voice", voice, allow_empty=False)
     require_str("model", model, allow_empty=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from getpatter._hostname import require_hostname
@@ -15,11 +15,10 @@ from getpatter._validation import (
     require_int,
     require_str,
 )
-from getpatter.agent import Agent, Engine, build_agent
+from getpatter.agent import Agent, build_agent
 from getpatter.carriers.telnyx import Carrier as Telnyx
 from getpatter.carriers.twilio import Carrier as Twilio
 from getpatter.errors import ConfigError
-from getpatter.guardrails import Guardrail
 from getpatter.observability.events import EventBus, default_event_bus
 from getpatter.observability.pricing import PriceTable
 from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
@@ -121,61 +120,8 @@ class Patter:
         """The process-wide :class:`EventBus`; subscribe at any time."""
         return default_event_bus()
 
-    def agent(
-        self,
-        system_prompt: str,
-        engine: Engine | None = None,
-        stt: Any = None,
-        llm: Any = None,
-        tts: Any = None,
-        voice: str = "alloy",
-        model: str = "gpt-4o-mini-realtime-preview",
-        language: str = "en",
-        first_message: str = "",
-        tools: Sequence[Any] | None = None,
-        variables: dict[str, Any] | None = None,
-        guardrails: Sequence[Guardrail] | None = None,
-        hooks: Any = None,
-        text_transforms: Sequence[Callable[[str], str]] | None = None,
-        vad: Any = None,
-        audio_filter: Any = None,
-        background_audio: Any = None,
-        barge_in_threshold_ms: int = 300,
-        aggressive_first_flush: bool = False,
-        disable_phone_preamble: bool = False,
-    ) -> Agent:
-        """Build an :class:`Agent`.
-
-        Pass ``engine=OpenAIRealtime(...)`` or ``engine=ElevenLabsConvAI(...)`` for an
-        end-to-end engine, or ``stt=`` and ``tts=`` (plus ``llm=``) for pipeline mode; with
-        neither, the agent uses OpenAI Realtime, keyed by ``OPENAI_API_KEY`` when a call needs it.
-
-        Raises:
-            ConfigError: (also a ``ValueError``) on missing credentials or conflicting options,
-                such as ``engine=`` together with ``stt=``/``tts=``.
-        """
-        return build_agent(
-            system_prompt,
-            engine=engine,
-            stt=stt,
-            llm=llm,
-            tts=tts,
-            voice=voice,
-            model=model,
-            language=language,
-            first_message=first_message,
-            tools=tools,
-            variables=variables,
-            guardrails=guardrails,
-            hooks=hooks,
-            text_transforms=text_transforms,
-            vad=vad,
-            audio_filter=audio_filter,
-            background_audio=background_audio,
-            barge_in_threshold_ms=barge_in_threshold_ms,
-            aggressive_first_flush=aggressive_first_flush,
-            disable_phone_preamble=disable_phone_preamble,
-        )
+    #: Build an :class:`Agent`; see :func:`getpatter.agent.build_agent` for every parameter.
+    agent = staticmethod(build_agent)
 
     async def serve(
         self,
