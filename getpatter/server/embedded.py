@@ -162,9 +162,13 @@ class EmbeddedServer:
 
     async def stop(self) -> None:
         """Hang up calls in progress (each reports its end), then stop serving."""
-        for session in self.registry.active():
+        self.twilio.accepting = False
+
+        async def end(session: CallSession) -> None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.shutdown(), _STOP_TIMEOUT)
+
+        await asyncio.gather(*(end(session) for session in self.registry.active()))
         if self._server is not None:
             await self._server.stop(_STOP_TIMEOUT)
         if self._tunnel is not None:

@@ -56,7 +56,11 @@ class CallRegistry:
                 del self._tokens[token]
 
     def _forget_old(self) -> None:
-        cutoff = time.monotonic() - FINISHED_KEPT_SECONDS
+        now = time.monotonic()
+        for token, (_, expires) in list(self._tokens.items()):
+            if expires < now:
+                del self._tokens[token]
+        cutoff = now - FINISHED_KEPT_SECONDS
         for session in list(self._by_id.values()):
             if session.finished_at is not None and session.finished_at < cutoff:
                 self.remove(session)

@@ -41,7 +41,7 @@ from getpatter.carriers.twilio.webhooks import (
     verify_signature,
 )
 from getpatter.errors import PatterError
-from getpatter.server.registry import CallRegistry
+from getpatter.server.registry import TOKEN_TTL_SECONDS, CallRegistry
 from getpatter.session import CallSession
 
 __all__ = ["CALL_PARAM", "TwilioMediaOut", "TwilioRoutes"]
@@ -95,6 +95,8 @@ class TwilioRoutes:
         self._new_inbound_call = new_inbound_call
         self._on_media_start = on_media_start
         self.rejected_webhooks = 0
+        self.accepting = True
+        """False while the server stops: new calls are hung up at once."""
 
     def routes(self) -> list[Route | WebSocketRoute]:
         """The routes to mount."""
@@ -114,9 +116,14 @@ class TwilioRoutes:
     # ---------------------------------------------------------------------- webhooks
 
     async def _verified_form(self, request: Request) -> dict[str, str] | None:
-        body = await request.body()
-        if len(body) > _MAX_FORM_BYTES:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > _MAX_FORM_BYTES:
             return None
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _MAX_FORM_BYTES:
+                return None
         signed: dict[str, list[str]] = {}
         for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
             signed.setdefault(key, []).append(value)
@@ -149,7 +156,10 @@ class TwilioRoutes:
             session = self._new_inbound_call(hook.from_, hook.to, hook.call_sid)
         elif not session.call_sid:
             self._registry.bind_sid(session, hook.call_sid)
+        if not self.accepting:
+            return _twiml(hangup_twiml())
         token = self._registry.mint_token(session)
+        session.expect_media(TOKEN_TTL_SECONDS)
         stream_url = f"wss://{self._public_host()}{MEDIA_PATH}/{token}"
         return _twiml(connect_stream_twiml(stream_url, {CALL_PARAM: session.patter_id}))
 
@@ -249,11 +259,12 @@ class TwilioRoutes:
                         session.call_sid,
                     )
                     return
+                if out.stream_sid:
+                    continue  # a second start on the same stream: ignore it
                 out.stream_sid = frame.stream_sid
                 params = {k: v for k, v in frame.custom_parameters.items() if k != CALL_PARAM}
-                session.start_media(out, params)
-                if self._on_media_start is not None:
-                    await self._on_media_start(session)
+                if session.start_media(out, params) and self._on_media_start is not None:
+                    session.run_in_background(self._on_media_start(session))
             elif isinstance(frame, Stop):
                 return
 

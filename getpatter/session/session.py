@@ -180,6 +180,9 @@ class CallSession:
         self._speech_started_at: float | None = None
         self._pending_bargein_ms: float | None = None
         self._responding = False
+        self._engine_ready = asyncio.Event()
+        self._new_message = asyncio.Event()
+        self._finish_task: asyncio.Future[None] | None = None
         self._barge_in_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._notices: asyncio.Queue[tuple[str, Callback, dict[str, Any]]] = asyncio.Queue()
@@ -245,7 +248,7 @@ class CallSession:
         A machine gets the voicemail message, if there is one, then a hang-up.
         """
         self._status.answered_by = answered_by
-        if answered_by.startswith("machine") or answered_by == "fax":
+        if (answered_by.startswith("machine") or answered_by == "fax") and not self._finishing:
             self._spawn(self._machine_answered(answered_by))
 
     async def _machine_answered(self, answered_by: str) -> None:
@@ -255,8 +258,12 @@ class CallSession:
                 self._callbacks.on_machine,
                 {**self._identity(), "answered_by": answered_by},
             )
+        if self._voicemail:
+            # The result can arrive before the AI side is connected: give it time to be.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._engine_ready.wait(), _WAIT_FOR_SPEECH)
         if self._voicemail and self._engine is not None:
-            self._spawn(self._leave_voicemail())
+            await self._leave_voicemail()
         else:
             await self._end_by_agent("machine", hangup=True)
 
@@ -264,16 +271,34 @@ class CallSession:
         """The carrier finished a recording of this call."""
         self._status.recording = details
 
-    def start_media(self, media: MediaOut, custom_params: dict[str, str]) -> None:
-        """The media stream connected: start the AI side of the call."""
-        if self._outbound is not None or self.finished:
-            return
+    def start_media(self, media: MediaOut, custom_params: dict[str, str]) -> bool:
+        """The media stream connected: start the AI side of the call.
+
+        Returns False (and does nothing) for a second start, or once the call has ended.
+        """
+        if self._outbound is not None or self._finishing:
+            return False
         self._connected_at = (time.time(), time.monotonic())
         self._outbound = OutboundAudio(media)
         self._outbound.start()
         self._run_task = asyncio.create_task(
             self._run(custom_params), name=f"patter-call-{self.call_sid}"
         )
+        return True
+
+    def expect_media(self, within: float) -> None:
+        """The carrier was told where to stream: if no stream starts in ``within`` s, end the call."""
+        self._spawn(self._media_watchdog(within))
+
+    async def _media_watchdog(self, within: float) -> None:
+        await asyncio.sleep(within)
+        if self._outbound is None:
+            logger.warning("call %s: no media stream arrived; ending the call", self.call_sid)
+            await self.finish(outcome="failed", ended_by="carrier", error="no media stream")
+
+    def run_in_background(self, coro: Awaitable[Any]) -> None:
+        """Run ``coro`` as part of this call: cancelled when the call ends."""
+        self._spawn(coro)
 
     async def on_media(self, audio: bytes) -> None:
         """One frame of caller audio, in the carrier's native format."""
@@ -309,8 +334,14 @@ class CallSession:
     async def transfer(self, number: str) -> None:
         """Let the agent finish its sentence, then transfer the call to ``number``."""
         await self._wait_played()
+        before = (self._status.outcome, self._status.ended_by)
+        # Set first: the carrier may stop the stream before its REST answer arrives.
         self._status.outcome, self._status.ended_by = "transferred", "agent"
-        await self._carrier.transfer(self.call_sid, number)
+        try:
+            await self._carrier.transfer(self.call_sid, number)
+        except BaseException:
+            self._status.outcome, self._status.ended_by = before
+            raise
         self._emit(PatterEventType.CALL_TRANSFERRED, {**self._identity(), "to": number})
 
     async def hangup(self) -> None:
@@ -319,10 +350,15 @@ class CallSession:
 
     async def shutdown(self) -> None:
         """The server is stopping: hang up this call and report its end."""
-        if self.call_sid and not self._finishing:
-            with contextlib.suppress(Exception):
-                await self._carrier.hangup(self.call_sid)
         connected = self._connected_at is not None
+        if not self._finishing:
+            self._status.outcome = self._status.outcome or (
+                "completed" if connected else "canceled"
+            )
+            self._status.ended_by = self._status.ended_by or "system"
+            if self.call_sid:
+                with contextlib.suppress(Exception):
+                    await self._carrier.hangup(self.call_sid)
         await self.finish(outcome="completed" if connected else "canceled", ended_by="system")
 
     # ----------------------------------------------------------------- the call itself
@@ -340,9 +376,10 @@ class CallSession:
                 tools=(*self._tools.declarations(), *SYSTEM_TOOLS),
             )
             await engine.connect(config)
-            self._engine = engine
-            while self._early_audio:
+            while self._early_audio:  # frames arriving meanwhile join the queue, in order
                 await engine.send_audio(self._early_audio.popleft())
+            self._engine = engine
+            self._engine_ready.set()
             if self._first_message_override is not None:
                 greeting = substitute(
                     self._first_message_override, {**(self.agent.variables or {}), **variables}
@@ -374,6 +411,7 @@ class CallSession:
     async def _abort_call(self) -> None:
         """The AI side is gone: hang up so the caller is not left in silence, and report."""
         self._status.outcome = self._status.outcome or "error"
+        self._status.ended_by = self._status.ended_by or "system"
         with contextlib.suppress(Exception):
             await self._carrier.hangup(self.call_sid)
         await self.finish(outcome=self._status.outcome, ended_by=self._status.ended_by or "system")
@@ -432,6 +470,7 @@ class CallSession:
         new_item = event.item_id not in self._response_items
         if new_item:
             self._response_items.append(event.item_id)
+            self._new_message.set()
         turn = self._turn
         if turn is not None and turn.first_audio_at is None:
             turn.first_audio_at = time.monotonic()
@@ -459,15 +498,12 @@ class CallSession:
 
     async def _barge_in_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        outbound, engine = self._outbound, self._engine
-        if outbound is None or engine is None or not outbound.speaking:
-            return
-        item = outbound.current_item()
-        played = outbound.played_ms(item)
-        await outbound.clear()
-        self._cancelled_items.add(item)
-        await engine.interrupt(item, played)
+        # Past this point the caller did talk over the agent: finish even if they stop now.
         heard_at = self._speech_started_at
+        interrupted = await asyncio.shield(self._silence_agent())
+        if interrupted is None:
+            return
+        item, played = interrupted
         bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
         self._pending_bargein_ms = bargein_ms
         self._emit(
@@ -572,18 +608,32 @@ class CallSession:
                     request.call_id, json.dumps({"error": exc.message})
                 )
 
-    async def _leave_voicemail(self) -> None:
+    async def _silence_agent(self) -> tuple[str, int] | None:
+        """Stop the agent mid-sentence: clear the line, cancel and truncate what was not heard.
+
+        Returns the interrupted message and how much of it was heard, or None if it was silent.
+        """
         outbound, engine = self._outbound, self._engine
-        if outbound is None or engine is None:
+        if outbound is None or engine is None or not outbound.speaking:
+            return None
+        item = outbound.current_item()
+        played = outbound.played_ms(item)
+        self._cancelled_items.add(item)
+        await outbound.clear()
+        await engine.interrupt(item, played)
+        return item, played
+
+    async def _leave_voicemail(self) -> None:
+        engine = self._engine
+        if engine is None:
             return
-        if outbound.speaking:
-            item = outbound.current_item()
-            played = outbound.played_ms(item)
-            await outbound.clear()
-            self._cancelled_items.add(item)
-            await engine.interrupt(item, played)
-        self._responding = True
+        await self._silence_agent()
+        self._new_message.clear()
         await engine.say(self._voicemail)
+        # Wait for the voicemail itself to start: a late "done" of the interrupted greeting
+        # must not be mistaken for the end of it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._new_message.wait(), _WAIT_FOR_SPEECH)
         await self._end_by_agent("voicemail", hangup=True)
 
     async def _end_by_agent(self, outcome: str, *, hangup: bool) -> None:
@@ -608,18 +658,23 @@ class CallSession:
     # ----------------------------------------------------------------- the end
 
     async def finish(self, *, outcome: str, ended_by: str, error: str = "") -> None:
-        """Report the end of the call, exactly once, and release everything it holds."""
-        if self._finishing:
-            await self._finished.wait()
-            return
-        self._finishing = True
-        self._status.outcome = self._status.outcome or outcome
-        self._status.ended_by = self._status.ended_by or ended_by
-        if error:
-            self._status.error = self._status.error or error
-        current = asyncio.current_task()
+        """Report the end of the call, exactly once, and release everything it holds.
+
+        The work runs in a task of its own, so cancelling a caller (a tool, a shutdown with a
+        deadline) never leaves the report half done.
+        """
+        if self._finish_task is None:
+            self._finishing = True
+            self._status.outcome = self._status.outcome or outcome
+            self._status.ended_by = self._status.ended_by or ended_by
+            if error:
+                self._status.error = self._status.error or error
+            self._finish_task = asyncio.ensure_future(self._finish_once())
+        await asyncio.shield(self._finish_task)
+
+    async def _finish_once(self) -> None:
         for task in [*self._tasks, self._run_task]:
-            if task is not None and task is not current and not task.done():
+            if task is not None and not task.done():
                 task.cancel()
         if self._engine is not None:
             with contextlib.suppress(Exception):
@@ -728,6 +783,9 @@ class CallSession:
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        if self._finishing:
+            task.cancel()
+            return task
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

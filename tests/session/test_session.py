@@ -1,0 +1,150 @@
+"""CallSession edge cases, with a scripted engine, carrier and media line (no network)."""
+
+import asyncio
+
+import pytest
+
+from getpatter import Patter, PatterError
+from getpatter.engines.base import AgentAudio, EngineClosed, ResponseDone, ToolCallRequest
+from getpatter.observability.events import EventBus
+from getpatter.observability.pricing import PriceTable
+from getpatter.session import CallCallbacks, CallSession
+
+
+class Line:
+    """A carrier line that plays everything at once and echoes each mark."""
+
+    call = None
+
+    async def send_audio(self, frame):
+        pass
+
+    async def send_mark(self, name):
+        asyncio.get_running_loop().call_soon(self.call.on_mark, name)
+
+    async def send_clear(self):
+        pass
+
+
+class Engine:
+    def __init__(self):
+        self.queue = asyncio.Queue()
+        self.commands = []
+        self.commanded = asyncio.Event()
+        self.slow_close = False
+
+    async def connect(self, config):
+        pass
+
+    async def send_audio(self, audio):
+        pass
+
+    async def send_user_text(self, text):
+        self.commands.append(("text", text))
+
+    async def say(self, text):
+        self.commands.append(("say", text))
+
+    async def interrupt(self, item_id, played_ms):
+        self.commands.append(("interrupt", item_id))
+
+    async def send_tool_result(self, call_id, output):
+        self.commands.append(("tool", output))
+        self.commanded.set()
+
+    async def events(self):
+        while True:
+            event = await self.queue.get()
+            yield event
+            if isinstance(event, EngineClosed):
+                return
+
+    async def close(self):
+        if self.slow_close:
+            await asyncio.sleep(1)
+        self.queue.put_nowait(EngineClosed())
+
+
+class Carrier:
+    def __init__(self, refuse_transfer=False):
+        self.log = []
+        self.refuse_transfer = refuse_transfer
+
+    async def transfer(self, call_sid, number):
+        self.log.append(("transfer", number))
+        if self.refuse_transfer:
+            raise PatterError("Twilio refused the transfer")
+
+    async def hangup(self, call_sid):
+        self.log.append(("hangup",))
+
+
+def session(engine, carrier, ends, voicemail=""):
+    call = CallSession(
+        agent=Patter.agent("You help."),
+        direction="outbound",
+        caller="+15550000001",
+        callee="+15550000002",
+        engine_factory=lambda: engine,
+        carrier=carrier,
+        telephony_provider="twilio",
+        callbacks=CallCallbacks(on_call_end=ends.append),
+        events=EventBus(),
+        pricing=PriceTable(),
+        call_sid="CA1",
+        voicemail_message=voicemail,
+    )
+    line = Line()
+    line.call = call
+    call.start_media(line, {})
+    return call
+
+
+async def test_a_cancelled_shutdown_still_reports_the_end_exactly_once():
+    engine, ends = Engine(), []
+    call = session(engine, Carrier(), ends)
+    await asyncio.sleep(0.05)
+    engine.slow_close = True
+    shutdown = asyncio.ensure_future(call.shutdown())
+    await asyncio.sleep(0.1)
+    shutdown.cancel()
+    await asyncio.gather(shutdown, return_exceptions=True)
+    async with asyncio.timeout(5):
+        await call.on_media_stopped()
+    assert call.finished and len(ends) == 1 and ends[0]["ended_by"] == "system"
+
+
+async def test_a_refused_transfer_is_not_reported_as_a_transfer():
+    engine, ends = Engine(), []
+    call = session(engine, Carrier(refuse_transfer=True), ends)
+    await asyncio.sleep(0.05)
+    engine.queue.put_nowait(
+        ToolCallRequest(call_id="t1", name="transfer_call", arguments='{"number": "+15550001234"}')
+    )
+    async with asyncio.timeout(5):
+        await engine.commanded.wait()
+    assert "refused" in engine.commands[-1][1]  # the model is told, and the call goes on
+    await call.on_media_stopped()
+    assert (ends[0]["outcome"], ends[0]["ended_by"]) == ("completed", "caller")
+
+
+@pytest.mark.parametrize("late_done", [True, False])
+async def test_voicemail_waits_for_its_own_message_despite_a_late_done(late_done):
+    engine, carrier, ends = Engine(), Carrier(), []
+    call = session(engine, carrier, ends, voicemail="Please call back.")
+    await asyncio.sleep(0.05)
+    engine.queue.put_nowait(AgentAudio(item_id="greeting", audio=b"\x00" * 1600))
+    await asyncio.sleep(0.05)
+    call.on_amd("machine_end_beep")
+    await asyncio.sleep(0.05)
+    if late_done:
+        engine.queue.put_nowait(ResponseDone(status="cancelled"))  # the greeting's, arriving late
+    await asyncio.sleep(0.2)
+    assert ("say", "Please call back.") in engine.commands
+    assert carrier.log == []  # not hung up before the voicemail was even spoken
+    engine.queue.put_nowait(AgentAudio(item_id="voicemail", audio=b"\x01" * 320))
+    engine.queue.put_nowait(ResponseDone(status="completed"))
+    async with asyncio.timeout(10):
+        await call.wait_finished()
+    assert carrier.log == [("hangup",)]
+    assert ends[0]["outcome"] == "voicemail"
