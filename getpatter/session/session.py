@@ -435,10 +435,10 @@ class CallSession:
 
     async def _handle(self, event: EngineEvent) -> None:
         if isinstance(event, AgentAudio):
-            if self._agent_audio(event):
-                # The first audio of a message: let the sender put it on the line now, before
-                # the rest of a burst of deltas is decoded (it sets the caller-heard latency).
-                await asyncio.sleep(0)
+            if self._agent_audio(event) and self._outbound is not None:
+                # The first audio of a message goes on the line now, before the rest of a
+                # burst of deltas is decoded: it sets the latency the caller hears.
+                await self._outbound.send_now()
         elif isinstance(event, SpeechStarted):
             self._speech_started()
         elif isinstance(event, SpeechStopped):
