@@ -173,7 +173,7 @@ class PatterProcess:
     @staticmethod
     async def _discard(stream: asyncio.StreamReader) -> None:
         while await stream.readline():
-            pass
+            continue
 
     def signal(self, number: int) -> None:
         if self.proc is not None and self.proc.returncode is None:

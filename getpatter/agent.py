@@ -110,9 +110,15 @@ class Agent:
             phone_preamble=not self.disable_phone_preamble,
         )
 
-    def greeting(self, variables: dict[str, str] | None = None) -> str:
-        """The first message for one call, with variables substituted ("" for no greeting)."""
-        return substitute(self.first_message, self._merged(variables))
+    def greeting(
+        self, variables: dict[str, str] | None = None, first_message: str | None = None
+    ) -> str:
+        """The first message for one call, with variables substituted ("" for no greeting).
+
+        ``first_message`` replaces the agent's own for this call (``call(first_message=...)``).
+        """
+        text = self.first_message if first_message is None else first_message
+        return substitute(text, self._merged(variables))
 
     def _merged(self, variables: dict[str, str] | None) -> dict[str, str]:
         return {**(self.variables or {}), **(variables or {})}

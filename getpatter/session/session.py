@@ -40,7 +40,7 @@ from getpatter.observability.cost import CostMeter
 from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.metrics import CallMetrics, LatencyBreakdown, TurnMetrics
 from getpatter.observability.pricing import PriceTable
-from getpatter.prompt import substitute, validate_variables
+from getpatter.prompt import validate_variables
 from getpatter.session.outbound import MediaOut, OutboundAudio
 from getpatter.tool_calls import ToolRunner
 
@@ -380,12 +380,7 @@ class CallSession:
                 await engine.send_audio(self._early_audio.popleft())
             self._engine = engine
             self._engine_ready.set()
-            if self._first_message_override is not None:
-                greeting = substitute(
-                    self._first_message_override, {**(self.agent.variables or {}), **variables}
-                )
-            else:
-                greeting = self.agent.greeting(variables)
+            greeting = self.agent.greeting(variables, self._first_message_override)
             if greeting:
                 self._responding = True
                 await engine.say(greeting)

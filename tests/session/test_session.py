@@ -17,13 +17,13 @@ class Line:
     call = None
 
     async def send_audio(self, frame):
-        pass
+        """Played at once: nothing to keep."""
 
     async def send_mark(self, name):
         asyncio.get_running_loop().call_soon(self.call.on_mark, name)
 
     async def send_clear(self):
-        pass
+        """Nothing is buffered, so nothing to drop."""
 
 
 class Engine:
@@ -34,10 +34,10 @@ class Engine:
         self.slow_close = False
 
     async def connect(self, config):
-        pass
+        """Always connects."""
 
     async def send_audio(self, audio):
-        pass
+        """The scripted engine does not listen."""
 
     async def send_user_text(self, text):
         self.commands.append(("text", text))

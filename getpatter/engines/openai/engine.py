@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -278,7 +279,8 @@ class RealtimeEngine:
             await self._ws.close()
 
     async def _stream(self, ws: ClientConnection) -> AsyncIterator[EngineEvent]:
-        try:
+        # A closed socket ends the loop; how it closed is reported below from the close code.
+        with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 try:
                     data = json.loads(raw)
@@ -301,8 +303,6 @@ class RealtimeEngine:
                     yield event
                 if self._fatal is not None:
                     break
-        except ConnectionClosed:
-            pass  # Reported below from the close code.
         yield await self._closed(ws)
 
     def _agent_audio(self, data: dict[str, Any]) -> AgentAudio | None:

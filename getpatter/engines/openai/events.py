@@ -13,6 +13,7 @@ Audio deltas arrive 50 or more times a second, so they skip pydantic: see
 from __future__ import annotations
 
 import binascii
+import contextlib
 import logging
 from typing import Any
 
@@ -198,9 +199,7 @@ def decode_audio_delta(data: dict[str, Any]) -> tuple[str, bytes] | None:
     item_id = data.get("item_id")
     delta = data.get("delta")
     if isinstance(item_id, str) and isinstance(delta, str):
-        try:
+        with contextlib.suppress(binascii.Error):
             return item_id, binascii.a2b_base64(delta, strict_mode=True)
-        except binascii.Error:
-            pass
     logger.warning("OpenAI Realtime sent a malformed audio delta: skipped")
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import math
@@ -136,7 +137,7 @@ class Connection:
             async for message in self.ws:
                 await self._dispatch(message)
         except ConnectionClosed:
-            pass
+            logger.debug("the peer closed the connection")
         finally:
             worker.cancel()
             await asyncio.wait([worker])
@@ -558,11 +559,9 @@ class Connection:
             )
             entry.audio_ms = record.audio_ms = entry.audio_ms + chunk_ms
             if index < chunks - 1:
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(chunk_ms / 1000 / self._speedup):
                         await active.cancel.wait()
-                except TimeoutError:
-                    pass
         transcript = "".join(pieces[:said])
         await self._send("response.output_audio.done", **ids)
         await self._send("response.output_audio_transcript.done", **ids, transcript=transcript)

@@ -9,6 +9,7 @@ agent's audio as the media stream plays it out, which tells the script when the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
@@ -106,11 +107,9 @@ class CalleeLine:
 
     async def next_tick(self, limit_s: float) -> None:
         """Wait for the next media frame, or ``limit_s`` seconds, whichever comes first."""
-        try:
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, limit_s)):
                 await self._tick.wait()
-        except TimeoutError:
-            pass
 
 
 async def run_script(

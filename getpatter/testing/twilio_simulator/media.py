@@ -17,6 +17,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +48,8 @@ MAX_BUFFERED_BYTES = 8 * 1000 * 300
 
 _FRAME_S = 0.02
 _USER_AGENT = "Twilio.TmeWs/1.0"
+
+logger = logging.getLogger("getpatter.testing")
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class MediaStream:
             if halted.done():
                 await self._stop()
         except ConnectionClosed:
-            pass
+            logger.debug("the peer closed the connection")
         finally:
             for task in tasks:
                 task.cancel()
