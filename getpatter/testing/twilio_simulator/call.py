@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from getpatter.testing.scenario import Callee
+from getpatter.testing.twilio_simulator.dtmf_detector import DtmfDetector
 
 __all__ = [
     "CallError",
@@ -120,6 +121,11 @@ class SimulatedCall:
 
     The simulator fills the lists as the call runs; await :meth:`finished` before reading the
     final values, or :meth:`wait_until` for something in between.
+
+    ``dtmf_heard`` holds the keys the callee heard the agent press, in order: DTMF tones the
+    agent played into its outbound audio (Media Streams have no message for sending keys),
+    detected in what actually played out, as an IVR would hear them. A key held for several
+    frames counts once; pressing it again needs a gap of silence (about 40 ms) in between.
     """
 
     sid: str
@@ -152,12 +158,15 @@ class SimulatedCall:
     clears: list[float] = field(default_factory=list, repr=False)
     """When each ``clear`` arrived (ms)."""
     dtmf_sent: list[DtmfEvent] = field(default_factory=list, repr=False)
+    dtmf_heard: str = ""
+    """Keys the agent pressed with in-band DTMF tones, as the callee heard them."""
     said: list[Utterance] = field(default_factory=list, repr=False)
     errors: list[CallError] = field(default_factory=list)
     _started_at: float = field(default=0.0, repr=False)
     _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _change: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _socket: _MediaSocket | None = field(default=None, repr=False)
+    _dtmf: DtmfDetector = field(default_factory=DtmfDetector, repr=False)
 
     @property
     def heard_ms(self) -> float:

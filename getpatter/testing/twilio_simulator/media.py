@@ -7,6 +7,7 @@ presses, ``mark`` echoes and a final ``stop``. Numeric fields are strings, as Tw
 App side: ``media`` goes into a playout buffer that drains in real time (8 bytes a ms, one
 frame's worth per 20 ms tick); a ``mark`` is echoed on the tick after the audio queued before
 it finished playing; ``clear`` drops the buffer and echoes every pending mark at once.
+What plays out is also listened to for in-band DTMF key presses (``SimulatedCall.dtmf_heard``).
 Malformed messages are recorded as Twilio errors (31950 binary frame, 31951 invalid message)
 and ignored, as Twilio does. A ``<Stream>`` URL that is not ``wss://`` is refused (31922).
 """
@@ -27,6 +28,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from getpatter.audio.g711 import ULAW_SILENCE
 from getpatter.testing.twilio_simulator.call import (
     CallError,
     DtmfEvent,
@@ -240,6 +242,9 @@ class MediaStream:
         self._buffered -= len(played)
         if played:
             self._call.heard.append(HeardFrame(self._call._ms(at), bytes(played)))
+        # The callee hears silence while the agent sends nothing: that ends a key press too.
+        if keys := self._call._dtmf.feed(bytes(played.ljust(FRAME_BYTES, ULAW_SILENCE))):
+            self._call.dtmf_heard += keys
         self._line.agent_played(at, len(played))
         self._call._touch()
 
