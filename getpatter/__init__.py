@@ -24,6 +24,7 @@ from getpatter.errors import (
     InputValidationError,
     PatterConnectionError,
     PatterError,
+    PolicyError,
     ProvisionError,
     RateLimitError,
 )
@@ -40,6 +41,7 @@ from getpatter.tools import Tool, tool
 if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
     from getpatter.carriers.twilio.adapter import TwilioAdapter
+    from getpatter.integrations import PatterTool, PatterToolResult
     from getpatter.pipeline import (
         ChatContext,
         ChatMessage,
@@ -62,6 +64,8 @@ _LAZY: dict[str, str] = {
     "filter_for_tts": "getpatter.pipeline",
     "ChatContext": "getpatter.pipeline",
     "ChatMessage": "getpatter.pipeline",
+    "PatterTool": "getpatter.integrations",
+    "PatterToolResult": "getpatter.integrations",
 }
 
 
@@ -101,6 +105,9 @@ __all__ = [
     "PatterConnectionError",
     "PatterError",
     "PatterEventType",
+    "PatterTool",
+    "PatterToolResult",
+    "PolicyError",
     "ProvisionError",
     "RateLimitError",
     "STTConfig",

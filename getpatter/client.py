@@ -25,6 +25,7 @@ from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
 if TYPE_CHECKING:
     from getpatter.server.embedded import EmbeddedServer
+    from getpatter.session import CallSession
 
 __all__ = ["Patter"]
 
@@ -281,6 +282,11 @@ class Patter:
             voicemail_message=voicemail_message,
             ring_timeout=ring_timeout,
         )
+
+    def _live_session(self, call_id: str) -> CallSession | None:
+        """The live call ``call_id`` of the running server, for the call-control service."""
+        server = self._server
+        return server.registry.find(call_sid=call_id) if server is not None else None
 
     async def ready(self) -> None:
         """Wait (at most 30 s) until :meth:`serve`, started in the background, takes calls."""

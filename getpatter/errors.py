@@ -16,6 +16,7 @@ __all__ = [
     "InputValidationError",
     "PatterConnectionError",
     "PatterError",
+    "PolicyError",
     "ProvisionError",
     "RateLimitError",
 ]
@@ -33,6 +34,7 @@ class ErrorCode(StrEnum):
     INPUT_VALIDATION = "INPUT_VALIDATION"
     PROVIDER_ERROR = "PROVIDER_ERROR"
     PROVISION = "PROVISION"
+    POLICY = "POLICY"
     INTERNAL = "INTERNAL"
 
 
@@ -84,3 +86,16 @@ class ProvisionError(PatterError):
     """Number provisioning, webhook configuration or carrier setup failed."""
 
     default_code = ErrorCode.PROVISION
+
+
+class PolicyError(PatterError):
+    """A safety policy refused an action (for example a call to a number not on the allowlist).
+
+    ``rule`` names the rule that refused, e.g. ``"allowlist"`` or ``"daily_spend"``.
+    """
+
+    default_code = ErrorCode.POLICY
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule

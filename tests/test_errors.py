@@ -13,7 +13,8 @@ from getpatter import (
 )
 
 
-def test_error_codes_are_the_seeds_list_and_compare_as_strings():
+def test_error_codes_are_the_seeds_list_plus_policy_and_compare_as_strings():
+    # POLICY (safety-policy refusals of the phone-as-a-tool service) is Patter's addition.
     assert [c.value for c in ErrorCode] == [
         "CONFIG",
         "CONNECTION",
@@ -24,6 +25,7 @@ def test_error_codes_are_the_seeds_list_and_compare_as_strings():
         "INPUT_VALIDATION",
         "PROVIDER_ERROR",
         "PROVISION",
+        "POLICY",
         "INTERNAL",
     ]
     assert ErrorCode.AUTH == "AUTH"

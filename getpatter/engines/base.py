@@ -155,6 +155,10 @@ class Engine(Protocol):
         """Make the agent speak ``text`` verbatim now (greeting, voicemail)."""
         ...
 
+    async def instruct(self, instruction: str) -> None:
+        """Add a system instruction to the conversation; it shapes the agent's next replies."""
+        ...
+
     async def interrupt(self, item_id: str, played_ms: int) -> None:
         """Barge-in: stop the current response; the caller heard ``played_ms`` of ``item_id``."""
         ...

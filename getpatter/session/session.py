@@ -54,6 +54,8 @@ Callback = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 #: ``error`` means the AI side failed (the call is not a clean completion).
 Outcome = str
 
+_DTMF_ITEM_PREFIX = "patter-dtmf-"
+"""Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
 _TERMINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 _WAIT_FOR_SPEECH = 15.0
 _MAX_EARLY_AUDIO_FRAMES = 150
@@ -180,6 +182,7 @@ class CallSession:
         self._speech_started_at: float | None = None
         self._pending_bargein_ms: float | None = None
         self._responding = False
+        self._dtmf_seq = 0
         self._engine_ready = asyncio.Event()
         self._new_message = asyncio.Event()
         self._finish_task: asyncio.Future[None] | None = None
@@ -345,8 +348,48 @@ class CallSession:
         self._emit(PatterEventType.CALL_TRANSFERRED, {**self._identity(), "to": number})
 
     async def hangup(self) -> None:
-        """Let the agent finish its sentence, then hang up."""
-        await self._end_by_agent("completed", hangup=True)
+        """Let the agent finish its sentence, then hang up (a call still ringing is canceled)."""
+        outcome = "completed" if self._connected_at is not None else "canceled"
+        await self._end_by_agent(outcome, hangup=True)
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` verbatim once the agent has finished its current sentence."""
+        engine = self._live_engine()
+        await self._wait_played()
+        self._responding = True
+        await engine.say(text)
+
+    async def instruct(self, instruction: str) -> None:
+        """Give the in-call agent a new instruction; it applies from its next reply."""
+        engine = self._live_engine()
+        self._history.append({"role": "system", "text": instruction, "timestamp": time.time()})
+        await engine.instruct(instruction)
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Press keys on the line: their tones follow what the agent is saying."""
+        from getpatter.audio.dtmf_tones import dtmf_ulaw
+
+        tones = dtmf_ulaw(digits)
+        self._live_engine()
+        outbound = self._outbound
+        if outbound is None:
+            raise PatterError(f"call {self.call_sid} has no media stream to send keys on")
+        await self._wait_played()
+        self._dtmf_seq += 1
+        item = f"{_DTMF_ITEM_PREFIX}{self._dtmf_seq}"
+        outbound.push(item, tones)
+        outbound.end_item(item)
+        await outbound.send_now()
+
+    def _live_engine(self) -> Engine:
+        """The engine of a connected call, or a clear error saying why there is none."""
+        if self._finishing:
+            raise PatterError(f"call {self.call_sid} has ended")
+        if self._engine is None:
+            raise PatterError(
+                f"call {self.call_sid} is not connected yet: wait until it is answered"
+            )
+        return self._engine
 
     async def shutdown(self) -> None:
         """The server is stopping: hang up this call and report its end."""
@@ -615,6 +658,8 @@ class CallSession:
         played = outbound.played_ms(item)
         self._cancelled_items.add(item)
         await outbound.clear()
+        if item.startswith(_DTMF_ITEM_PREFIX):
+            return None
         await engine.interrupt(item, played)
         return item, played
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from getpatter._validation import require_int
 from getpatter.errors import ConfigError
 
 __all__ = [
@@ -116,7 +117,7 @@ class Reply:
 
     @property
     def speech_duration_ms(self) -> int:
-        """How long the spoken reply lasts."""
+        """How long the spoken reply lasts at the default speech rate."""
         return self.audio_ms if self.audio_ms is not None else speech_ms(self.text)
 
 
@@ -126,6 +127,20 @@ class Scenario:
 
     callee: Callee = field(default_factory=Callee)
     replies: tuple[Reply, ...] = ()
+    ms_per_char: int = _MS_PER_CHAR
+    """How fast the fake model talks: audio per character of a reply or verbatim text."""
+
+    def __post_init__(self) -> None:
+        require_int("Scenario ms_per_char", self.ms_per_char, minimum=1, maximum=1000)
+
+    def speech_ms(self, text: str) -> int:
+        """How long the fake model takes to say ``text``: ``ms_per_char`` a character.
+
+        At the default 60 ms a character this is :func:`speech_ms`; the 400 ms minimum scales
+        with the rate.
+        """
+        minimum = _MIN_SPEECH_MS * self.ms_per_char // _MS_PER_CHAR
+        return max(minimum, self.ms_per_char * len(text))
 
     @property
     def caller_lines(self) -> tuple[str, ...]:

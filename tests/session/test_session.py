@@ -45,6 +45,9 @@ class Engine:
     async def say(self, text):
         self.commands.append(("say", text))
 
+    async def instruct(self, instruction):
+        self.commands.append(("instruct", instruction))
+
     async def interrupt(self, item_id, played_ms):
         self.commands.append(("interrupt", item_id))
 

@@ -224,6 +224,20 @@ class RealtimeEngine:
             {"type": "response.create", "response": {"instructions": VERBATIM_PREFIX + text}}
         )
 
+    async def instruct(self, instruction: str) -> None:
+        """Add a system message to the conversation; the model follows it from its next reply."""
+        require_str("instruction", instruction, allow_empty=False)
+        await self._send(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "system",
+                    "content": [{"type": "input_text", "text": instruction}],
+                },
+            }
+        )
+
     async def interrupt(self, item_id: str, played_ms: int) -> None:
         """Cancel the response in progress and truncate ``item_id`` to what the caller heard.
 

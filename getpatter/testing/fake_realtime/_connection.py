@@ -38,7 +38,7 @@ from getpatter.testing.fake_realtime.records import (
     ToolOutput,
     Truncation,
 )
-from getpatter.testing.scenario import Reply, ToolCall, speech_ms
+from getpatter.testing.scenario import Reply, ToolCall
 
 logger = logging.getLogger("getpatter.testing")
 
@@ -404,12 +404,12 @@ class Connection:
         instructions = override if isinstance(override, str) else self._settings.instructions
         if isinstance(override, str) and override.startswith(VERBATIM_PREFIX):
             text = override.removeprefix(VERBATIM_PREFIX)
-            plan = _Plan(text, speech_ms(text), instructions)
+            plan = _Plan(text, self.record.scenario.speech_ms(text), instructions)
         elif self._tool_result is not None:
             follow_up, output = self._tool_result
             self._tool_result = None
             said = replace(follow_up, text=follow_up.text.replace("{result}", output))
-            plan = _Plan(said.text, said.speech_duration_ms, instructions)
+            plan = _Plan(said.text, self._reply_ms(said), instructions)
         else:
             plan = self._next_reply(instructions)
         self._queue.put_nowait(plan)
@@ -423,7 +423,12 @@ class Connection:
         self._reply_index += 1
         if reply.tool_call is not None:
             return _Plan("", 0, instructions, tool_call=reply.tool_call, follow_up=reply)
-        return _Plan(reply.text, reply.speech_duration_ms, instructions)
+        return _Plan(reply.text, self._reply_ms(reply), instructions)
+
+    def _reply_ms(self, reply: Reply) -> int:
+        if reply.audio_ms is not None:
+            return reply.audio_ms
+        return self.record.scenario.speech_ms(reply.text)
 
     async def _on_response_cancel(self, event: dict[str, Any]) -> None:
         wanted = event.get("response_id")

@@ -1,0 +1,626 @@
+"""The call-control service: the phone as a tool, whatever the caller's framework.
+
+:class:`CallService` places calls with a goal, tracks them (status, live transcript, cost),
+waits for them with a bound, and controls them while they run: hang up, transfer, press keys,
+say a sentence verbatim, or give the in-call agent a new instruction. A :class:`SafetyPolicy`
+is enforced on every call it places, and every request lands in an :class:`AuditLog`.
+``PatterTool``, ``getpatter_mcp`` and ``getpatter_langchain`` are thin translators over it.
+
+```python
+service = CallService.sandbox()                # or CallService(phone, agent, policy=...)
+await service.start()
+call = await service.place_call("+15550101234", goal="Confirm Friday's delivery")
+call = await service.wait(call.call_id, timeout=45)
+print(call.to_dict()["transcript"])
+await service.aclose()
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from getpatter._validation import require_e164, require_number, require_str
+from getpatter.agent import Agent, build_agent
+from getpatter.client import Patter
+from getpatter.control.audit import AuditLog, utc_day_start
+from getpatter.control.lines import Line, LiveLine, SandboxLine
+from getpatter.control.policy import SafetyPolicy
+from getpatter.control.record import CallRecord
+from getpatter.errors import ConfigError, InputValidationError, PatterError, PolicyError
+from getpatter.observability.events import PatterEventType
+
+__all__ = ["CallPlan", "CallService", "acting_for"]
+
+logger = logging.getLogger("getpatter.control")
+
+acting_for: ContextVar[str] = ContextVar("patter_control_client", default="python")
+"""Which integration is asking (``"mcp"``, ``"langchain"``...); recorded in the audit log."""
+
+UpdateHandler = Callable[[CallRecord], Awaitable[None]]
+
+_MAX_GOAL_CHARS = 4000
+_MAX_MESSAGE_CHARS = 1000
+_MAX_REF_CHARS = 200
+_PLAN_TTL_SECONDS = 600.0
+_KEPT_ENDED_CALLS = 500
+_SANDBOX_PROMPT = (
+    "You are a polite assistant placing a phone call for your user. Say who you are, pursue "
+    "the goal below, keep it short, and end the call once the goal is reached."
+)
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """A call waiting for confirmation: pass ``token`` to :meth:`CallService.confirm_call`."""
+
+    token: str
+    to: str
+    goal: str
+    first_message: str
+    max_duration_sec: int
+    client_ref: str
+    expires_at: float
+    voicemail_message: str = ""
+
+    def receipt(self) -> dict[str, Any]:
+        """What a person should see before saying yes: target, purpose, opening line, limit."""
+        return {
+            "token": self.token,
+            "to": self.to,
+            "goal": self.goal,
+            "first_message": self.first_message,
+            "max_duration_sec": self.max_duration_sec,
+            "voicemail_message": self.voicemail_message,
+            "expires_at": self.expires_at,
+        }
+
+
+class CallService:
+    """Places, follows and controls calls for external agents; see the module docstring.
+
+    ``phone`` must have a carrier (Twilio); ``agent`` is the in-call agent, whose system prompt
+    gets each call's goal appended. Build a sandbox service, which dials nobody, with
+    :meth:`sandbox`. ``port``/``host``/``recording`` go to ``phone.serve()``.
+    """
+
+    def __init__(
+        self,
+        phone: Patter | None = None,
+        agent: Agent | None = None,
+        *,
+        policy: SafetyPolicy | None = None,
+        audit: AuditLog | None = None,
+        port: int = 8000,
+        host: str = "0.0.0.0",
+        recording: bool = False,
+        line: Line | None = None,
+    ) -> None:
+        if line is None:
+            if not isinstance(phone, Patter):
+                raise ConfigError(
+                    "CallService needs phone=Patter(carrier=Twilio(...), ...), "
+                    "or use CallService.sandbox() to try it without an account"
+                )
+            line = LiveLine(phone, port=port, host=host, recording=recording)
+        if policy is not None and not isinstance(policy, SafetyPolicy):
+            raise ConfigError(f"policy must be a SafetyPolicy, got {type(policy).__name__}")
+        if audit is not None and not isinstance(audit, AuditLog):
+            raise ConfigError(f"audit must be an AuditLog, got {type(audit).__name__}")
+        if agent is None and line.mode == "sandbox":
+            agent = build_agent(_SANDBOX_PROMPT)
+        if not isinstance(agent, Agent):
+            raise ConfigError(
+                "CallService needs agent=phone.agent(system_prompt=...): the AI that talks on calls"
+            )
+        self._line = line
+        self._agent = dataclasses.replace(agent, first_message="")
+        """The in-call agent; its greeting is each call's first message."""
+        self.policy = policy if policy is not None else SafetyPolicy()
+        self.audit = audit if audit is not None else AuditLog()
+        self._records: dict[str, CallRecord] = {}
+        self._changed: dict[str, asyncio.Event] = {}
+        self._by_ref: dict[str, asyncio.Future[CallRecord]] = {}
+        self._plans: dict[str, CallPlan] = {}
+        self._limits: dict[str, asyncio.Task[None]] = {}
+        self._listeners: list[Callable[[CallRecord], None]] = []
+        self._dial_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
+        self._started = False
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @classmethod
+    def sandbox(
+        cls,
+        agent: Agent | None = None,
+        *,
+        policy: SafetyPolicy | None = None,
+        audit: AuditLog | None = None,
+        ms_per_char: int = 60,
+    ) -> CallService:
+        """A service on the sandbox's loopback phone network: nothing is dialed, no AI is paid.
+
+        The people called follow :func:`~getpatter.control.lines.sandbox_callee`; the in-call
+        agent is the sandbox's scripted model whatever ``agent`` says.
+        """
+        line = SandboxLine(ms_per_char=ms_per_char)
+        return cls(agent=agent, line=line, policy=policy, audit=audit)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def mode(self) -> Literal["live", "sandbox"]:
+        """``"sandbox"`` on the loopback phone network, ``"live"`` on a real carrier."""
+        return self._line.mode
+
+    @property
+    def line(self) -> Line:
+        """The phone network the calls go through."""
+        return self._line
+
+    async def start(self) -> None:
+        """Start answering and dialing; further calls do nothing."""
+        async with self._start_lock:
+            if self._started:
+                return
+            if isinstance(self._line, SandboxLine):
+                await self._line.start()
+            self._agent = self._line.prepare_agent(self._agent)
+            callbacks = {
+                "on_call_start": self._on_call_start,
+                "on_transcript": self._on_transcript,
+                "on_call_end": self._on_call_end,
+            }
+            self._unsubscribe = self._line.phone.events.on(
+                PatterEventType.CALL_STATUS, self._on_status
+            )
+            try:
+                await self._line.serve(self._agent, callbacks)
+            except BaseException:
+                self._unsubscribe()
+                raise
+            self._started = True
+
+    async def aclose(self) -> None:
+        """Hang up calls in progress (their ends are recorded), stop serving, close the log."""
+        for task in self._limits.values():
+            task.cancel()
+        await self._line.aclose()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._started = False
+        await self.audit.aclose()
+
+    async def __aenter__(self) -> CallService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def subscribe(self, listener: Callable[[CallRecord], None]) -> Callable[[], None]:
+        """Call ``listener(record)`` after every change of any call; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # ------------------------------------------------------------------ placing calls
+
+    async def place_call(
+        self,
+        to: str,
+        *,
+        goal: str = "",
+        first_message: str = "",
+        max_duration_sec: int | None = None,
+        client_ref: str = "",
+        voicemail_message: str = "",
+    ) -> CallRecord:
+        """Dial ``to`` with an in-call agent pursuing ``goal``; return the call's record at once.
+
+        A ``client_ref`` seen before returns the first call's record and dials nobody. Raises
+        :class:`PolicyError` (with ``rule``) when the safety policy refuses, including when the
+        policy wants confirmation first (:meth:`plan_call`, then :meth:`confirm_call`).
+        """
+        arguments = {
+            "to": to,
+            "goal": goal,
+            "first_message": first_message,
+            "max_duration_sec": max_duration_sec,
+            "client_ref": client_ref,
+            "voicemail_message": voicemail_message,
+        }
+        async with self._audited("make_call", arguments) as audit:
+            plan = self._plan(
+                to, goal, first_message, max_duration_sec, client_ref, voicemail_message
+            )
+            if self.policy.require_confirmation:
+                raise PolicyError(
+                    "refused by the confirmation rule: this server asks a person to confirm "
+                    "every call. Call plan_call, show its receipt, then confirm_call(token)",
+                    rule="confirmation",
+                )
+            record = await self._dial_once(plan)
+            audit["call_id"] = record.call_id
+            return record
+
+    def plan_call(
+        self,
+        to: str,
+        *,
+        goal: str = "",
+        first_message: str = "",
+        max_duration_sec: int | None = None,
+        client_ref: str = "",
+        voicemail_message: str = "",
+    ) -> CallPlan:
+        """Check a call against the policy without dialing; confirm it within 10 minutes."""
+        plan = self._plan(to, goal, first_message, max_duration_sec, client_ref, voicemail_message)
+        self._forget_expired_plans()
+        self._plans[plan.token] = plan
+        return plan
+
+    async def confirm_call(self, token: str) -> CallRecord:
+        """Place the call :meth:`plan_call` returned ``token`` for (once)."""
+        async with self._audited("confirm_call", {"token": "***"}) as audit:
+            require_str("token", token, allow_empty=False)
+            self._forget_expired_plans()
+            plan = self._plans.pop(token, None)
+            if plan is None:
+                raise InputValidationError(
+                    "unknown or expired confirmation token: call plan_call again"
+                )
+            record = await self._dial_once(plan)
+            audit["call_id"] = record.call_id
+            return record
+
+    def _plan(
+        self,
+        to: str,
+        goal: str,
+        first_message: str,
+        max_duration_sec: int | None,
+        client_ref: str,
+        voicemail_message: str,
+    ) -> CallPlan:
+        require_e164("to", to)
+        _require_text("goal", goal, _MAX_GOAL_CHARS)
+        _require_text("first_message", first_message, _MAX_MESSAGE_CHARS)
+        _require_text("client_ref", client_ref, _MAX_REF_CHARS)
+        _require_text("voicemail_message", voicemail_message, _MAX_MESSAGE_CHARS)
+        self.policy.check_destination(to, live=self.mode == "live")
+        return CallPlan(
+            token=secrets.token_urlsafe(16),
+            to=to,
+            goal=goal,
+            first_message=self.policy.first_message(first_message),
+            max_duration_sec=self.policy.call_seconds(max_duration_sec),
+            client_ref=client_ref,
+            expires_at=time.time() + _PLAN_TTL_SECONDS,
+            voicemail_message=self.policy.first_message(voicemail_message)
+            if voicemail_message
+            else "",
+        )
+
+    async def _dial_once(self, plan: CallPlan) -> CallRecord:
+        """Dial ``plan``, unless a call with its ``client_ref`` exists: then return that one."""
+        if not plan.client_ref:
+            return await self._dial(plan)
+        earlier = self._by_ref.get(plan.client_ref)
+        if earlier is not None:
+            return await asyncio.shield(earlier)
+        future: asyncio.Future[CallRecord] = asyncio.get_running_loop().create_future()
+        self._by_ref[plan.client_ref] = future
+        try:
+            record = await self._dial(plan)
+        except BaseException as exc:
+            del self._by_ref[plan.client_ref]
+            future.set_exception(exc if isinstance(exc, Exception) else PatterError("cancelled"))
+            future.exception()  # retrieved: a concurrent retry may not be waiting for it
+            raise
+        future.set_result(record)
+        return record
+
+    async def _dial(self, plan: CallPlan) -> CallRecord:
+        await self.start()
+        async with self._dial_lock:
+            since = utc_day_start()
+            self.policy.check_capacity(
+                active_calls=sum(
+                    1 for r in self._records.values() if r.direction == "outbound" and not r.ended
+                ),
+                calls_today=await self.audit.calls_placed_since(since),
+                spend_today_usd=await self.audit.spend_since(since),
+            )
+            self._line.before_dial(plan.to)
+            call_agent = dataclasses.replace(
+                self._agent, system_prompt=_with_goal(self._agent.system_prompt, plan.goal)
+            )
+            call_id = await self._line.phone.call(
+                plan.to,
+                first_message=plan.first_message,
+                agent=call_agent,
+                machine_detection=True,
+                voicemail_message=plan.voicemail_message,
+            )
+        record = self._records.get(call_id)
+        if record is None:
+            record = self._records[call_id] = self._new_record(call_id, "outbound")
+        record.to, record.from_ = plan.to, self._line.phone.phone_number
+        record.goal, record.first_message = plan.goal, plan.first_message
+        record.client_ref, record.max_duration_sec = plan.client_ref, plan.max_duration_sec
+        if record.status == "queued":
+            record.status = "ringing"
+        self._limits[call_id] = asyncio.create_task(
+            self._enforce_limit(record), name=f"patter-limit-{call_id}"
+        )
+        self._changed_now(record)
+        return record
+
+    # ------------------------------------------------------------------ reading calls
+
+    def get_call(self, call_id: str) -> CallRecord:
+        """The record of call ``call_id``; :class:`InputValidationError` if there is none."""
+        require_str("call_id", call_id, allow_empty=False)
+        record = self._records.get(call_id)
+        if record is None:
+            raise InputValidationError(
+                f"no call {call_id!r}: list_calls shows the calls this server knows"
+            )
+        return record
+
+    def find_by_ref(self, client_ref: str) -> CallRecord | None:
+        """The call placed with ``client_ref``, if its dialing has finished."""
+        future = self._by_ref.get(client_ref)
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
+    def list_calls(self, *, active_only: bool = False) -> list[CallRecord]:
+        """Every call this service knows (placed or answered), newest first."""
+        records = sorted(self._records.values(), key=lambda r: r.created_at, reverse=True)
+        return [r for r in records if not (active_only and r.ended)]
+
+    async def wait(
+        self,
+        call_id: str,
+        seconds: float,
+        *,
+        on_update: UpdateHandler | None = None,
+        heartbeat: float = 5.0,
+    ) -> CallRecord:
+        """Wait until the call ends or ``seconds`` pass; return its record either way.
+
+        ``on_update(record)`` runs after each change (a new line of transcript, a status) and
+        at least every ``heartbeat`` seconds, so a client can show progress and stay alive.
+        """
+        record = self.get_call(call_id)
+        require_number("seconds", seconds, minimum=0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        seen = record.version
+        while not record.ended:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            changed = self._changed.setdefault(call_id, asyncio.Event())
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives in the same step as the update.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(heartbeat, remaining)):
+                    await changed.wait()
+            if on_update is not None and (record.version != seen or not record.ended):
+                seen = record.version
+                await on_update(record)
+        return record
+
+    # ------------------------------------------------------------------ controlling calls
+
+    async def hangup(self, call_id: str) -> CallRecord:
+        """Hang up the call (after the agent's current sentence)."""
+        async with self._audited("hangup_call", {"call_id": call_id}, call_id=call_id):
+            await self._session(call_id).hangup()
+            return self.get_call(call_id)
+
+    async def transfer(self, call_id: str, to: str) -> CallRecord:
+        """Transfer the call to ``to``, which the policy's destination rules must allow."""
+        arguments = {"call_id": call_id, "to": to}
+        async with self._audited("transfer_call", arguments, call_id=call_id):
+            require_e164("to", to)
+            self.policy.check_destination(to, live=self.mode == "live")
+            await self._session(call_id).transfer(to)
+            return self.get_call(call_id)
+
+    async def send_dtmf(self, call_id: str, digits: str) -> CallRecord:
+        """Press ``digits`` (``0-9 * # A-D``, ``w`` = half a second's pause) on the call."""
+        arguments = {"call_id": call_id, "digits": digits}
+        async with self._audited("send_dtmf", arguments, call_id=call_id):
+            require_str("digits", digits, allow_empty=False)
+            await self._session(call_id).send_dtmf(digits)
+            record = self.get_call(call_id)
+            record.keys_sent += digits
+            self._changed_now(record)
+            return record
+
+    async def say(self, call_id: str, text: str) -> CallRecord:
+        """Have the agent say ``text`` word for word, after its current sentence."""
+        async with self._audited("say", {"call_id": call_id, "text": text}, call_id=call_id):
+            _require_text("text", text, _MAX_MESSAGE_CHARS, allow_empty=False)
+            await self._session(call_id).say(text)
+            return self.get_call(call_id)
+
+    async def instruct(self, call_id: str, instruction: str) -> CallRecord:
+        """Give the in-call agent a new instruction; it follows it from its next reply."""
+        arguments = {"call_id": call_id, "instruction": instruction}
+        async with self._audited("instruct", arguments, call_id=call_id):
+            _require_text("instruction", instruction, _MAX_GOAL_CHARS, allow_empty=False)
+            await self._session(call_id).instruct(instruction)
+            record = self.get_call(call_id)
+            record.instructions.append(instruction)
+            self._changed_now(record)
+            return record
+
+    def _session(self, call_id: str) -> Any:
+        record = self.get_call(call_id)
+        session = self._line.phone._live_session(call_id)
+        if session is None or record.ended:
+            raise InputValidationError(f"call {call_id} has ended ({record.status})")
+        return session
+
+    async def _enforce_limit(self, record: CallRecord) -> None:
+        await asyncio.sleep(record.max_duration_sec)
+        if record.ended:
+            return
+        record.timed_out = True
+        session = self._line.phone._live_session(record.call_id)
+        if session is not None:
+            logger.info("call %s reached its %d s limit", record.call_id, record.max_duration_sec)
+            await session.hangup()
+
+    # ------------------------------------------------------------------ told by the calls
+
+    def _on_status(self, payload: dict[str, Any]) -> None:
+        record = self._records.get(str(payload.get("call_id", "")))
+        if record is None or record.ended:
+            return
+        if payload.get("status") == "ringing" and record.status == "queued":
+            record.status = "ringing"
+            self._changed_now(record)
+
+    def _on_call_start(self, payload: dict[str, Any]) -> None:
+        record = self._record_for(payload)
+        record.status = "in-progress"
+        record.answered_at = time.time()
+        self._changed_now(record)
+
+    def _on_transcript(self, payload: dict[str, Any]) -> None:
+        record = self._records.get(str(payload["call_id"]))
+        if record is not None:
+            record.add_line(str(payload["role"]), str(payload["text"]))
+            self._changed_now(record)
+
+    async def _on_call_end(self, report: dict[str, Any]) -> None:
+        record = self._record_for(report)
+        call_id = record.call_id
+        record.end(report)
+        limit = self._limits.pop(call_id, None)
+        if limit is not None and limit is not asyncio.current_task():
+            limit.cancel()
+        self._changed_now(record)
+        self._forget_old_records()
+        await self.audit.record(
+            "call_ended",
+            {"status": record.status, "outcome": record.outcome},
+            "ok",
+            call_id=call_id,
+            cost_usd=record.cost_usd,
+            client=acting_for.get(),
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _new_record(self, call_id: str, direction: Literal["outbound", "inbound"]) -> CallRecord:
+        return CallRecord(call_id=call_id, mode=self.mode, direction=direction, to="", from_="")
+
+    def _record_for(self, payload: dict[str, Any]) -> CallRecord:
+        """The record of the call a session event is about; a call not placed here (an
+        inbound call) gets one on its first event."""
+        call_id = str(payload["call_id"])
+        record = self._records.get(call_id)
+        if record is None:
+            if payload.get("direction") == "inbound":
+                record = self._new_record(call_id, "inbound")
+                record.from_, record.to = str(payload["caller"]), str(payload["callee"])
+            else:
+                record = self._new_record(call_id, "outbound")
+            self._records[call_id] = record
+        return record
+
+    def _changed_now(self, record: CallRecord) -> None:
+        record.version += 1
+        event = self._changed.pop(record.call_id, None)
+        if event is not None:
+            event.set()
+        for listener in list(self._listeners):
+            try:
+                listener(record)
+            except Exception:
+                logger.exception("a call-update listener raised")
+
+    def _forget_old_records(self) -> None:
+        ended = [r for r in self._records.values() if r.ended]
+        if len(ended) <= _KEPT_ENDED_CALLS:
+            return
+        ended.sort(key=lambda r: r.ended_at or 0.0)
+        for record in ended[: len(ended) - _KEPT_ENDED_CALLS]:
+            del self._records[record.call_id]
+            self._changed.pop(record.call_id, None)
+            if record.client_ref:
+                self._by_ref.pop(record.client_ref, None)
+
+    def _forget_expired_plans(self) -> None:
+        now = time.time()
+        for token, plan in list(self._plans.items()):
+            if plan.expires_at < now:
+                del self._plans[token]
+
+    @contextlib.asynccontextmanager
+    async def _audited(self, tool: str, arguments: dict[str, Any], *, call_id: str = "") -> Any:
+        """Record the request and its outcome (ok / refused by a rule / error) in the audit log."""
+        details: dict[str, str] = {"call_id": call_id}
+        client = acting_for.get()
+        try:
+            yield details
+        except PolicyError as exc:
+            await self.audit.record(
+                tool,
+                arguments,
+                "refused",
+                rule=exc.rule,
+                detail=exc.message,
+                call_id=details["call_id"],
+                client=client,
+            )
+            raise
+        except PatterError as exc:
+            await self.audit.record(
+                tool,
+                arguments,
+                "error",
+                detail=exc.message,
+                call_id=details["call_id"],
+                client=client,
+            )
+            raise
+        except Exception as exc:
+            await self.audit.record(
+                tool,
+                arguments,
+                "error",
+                detail=type(exc).__name__,
+                call_id=details["call_id"],
+                client=client,
+            )
+            raise
+        await self.audit.record(tool, arguments, "ok", call_id=details["call_id"], client=client)
+
+
+def _with_goal(system_prompt: str, goal: str) -> str:
+    if not goal:
+        return system_prompt
+    return f"{system_prompt}\n\nThe goal of this call: {goal}"
+
+
+def _require_text(param: str, value: object, limit: int, *, allow_empty: bool = True) -> str:
+    text = require_str(param, value, allow_empty=allow_empty)
+    if len(text) > limit:
+        raise InputValidationError(f"{param} is {len(text)} characters; keep it under {limit}")
+    return text

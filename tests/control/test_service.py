@@ -1,0 +1,224 @@
+"""CallService on the sandbox: calls placed, followed and steered the way an external agent would."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from getpatter.control import AuditLog, CallService, SafetyPolicy
+from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PolicyError
+from getpatter.testing.scenario import Callee
+
+FAST = 15  # ms of simulated speech per character: a sandbox call lasts about six seconds
+PERSON = "+15550101234"
+
+
+def sandbox(**options) -> CallService:
+    return CallService.sandbox(ms_per_char=FAST, **options)
+
+
+async def connected(service: CallService, call_id: str) -> None:
+    """Wait until the callee has heard the agent's greeting (the call is live)."""
+    simulated = service.line.sandbox.twilio.get_call(call_id)
+    await simulated.wait_until(lambda call: call.heard_ms > 200)
+
+
+async def test_a_placed_call_returns_at_once_and_ends_with_both_sides_transcript() -> None:
+    async with asyncio.timeout(40), sandbox() as service:
+        record = await service.place_call(
+            PERSON, goal="Confirm Friday's delivery", first_message="I'm calling about a delivery."
+        )
+        assert record.status == "ringing"
+        updates: list[str] = []
+
+        async def on_update(call) -> None:
+            updates.append(call.status)
+
+        record = await service.wait(record.call_id, 30, on_update=on_update)
+        result = record.to_dict()
+        assert result["status"] == "completed" and result["mode"] == "sandbox"
+        roles = [line["role"] for line in result["transcript"]]
+        assert "agent" in roles and "user" in roles
+        # The AI says what it is before anything else (disclosure is on by default).
+        assert result["transcript"][0]["text"].startswith("Hi, this is an AI assistant calling.")
+        assert "delivery" in result["transcript"][0]["text"]
+        assert result["cost_usd"] > 0 and result["duration_seconds"] > 0
+        assert "in-progress" in updates and updates[-1] == "completed"
+        model = service.line.sandbox.openai.sessions[0]
+        assert "Confirm Friday's delivery" in model.session_config["instructions"]
+        audit = await service.audit.entries()
+        assert [(e.tool, e.outcome) for e in reversed(audit)] == [
+            ("make_call", "ok"),
+            ("call_ended", "ok"),
+        ]
+        assert audit[0].cost_usd == pytest.approx(record.cost_usd)
+
+
+async def test_concurrent_calls_keep_their_own_results_and_a_retried_ref_dials_once() -> None:
+    policy = SafetyPolicy(max_concurrent_calls=5)
+    async with asyncio.timeout(40), sandbox(policy=policy) as service:
+        numbers = ["+15550101111", "+15550102222", "+15550100002"]
+        first, second, busy, retry_a, retry_b = await asyncio.gather(
+            *(service.place_call(n, goal=f"call {n}") for n in numbers),
+            service.place_call("+15550103333", client_ref="order-17"),
+            service.place_call("+15550103333", client_ref="order-17"),
+        )
+        assert retry_a is retry_b
+        ids = {first.call_id, second.call_id, busy.call_id, retry_a.call_id}
+        assert len(ids) == 4
+        assert len(service.line.sandbox.twilio.calls) == 4
+        ended = await asyncio.gather(*(service.wait(call_id, 30) for call_id in ids))
+        by_number = {record.to: record for record in ended}
+        assert by_number["+15550100002"].status == "busy"
+        assert by_number["+15550101111"].goal == "call +15550101111"
+        assert by_number["+15550102222"].status == "completed"
+        again = await service.place_call("+15550103333", client_ref="order-17")
+        assert again.call_id == retry_a.call_id and len(service.line.sandbox.twilio.calls) == 4
+        assert service.find_by_ref("order-17") is again
+
+
+async def test_a_call_over_its_time_limit_is_hung_up_and_reported_as_timeout() -> None:
+    async with asyncio.timeout(30), sandbox() as service:
+        record = await service.place_call(PERSON, max_duration_sec=2)
+        record = await service.wait(record.call_id, 20)
+        assert record.status == "timeout"
+        simulated = await service.line.sandbox.twilio.get_call(record.call_id).finished()
+        assert simulated.hangup_by == "app"
+
+
+async def test_control_keys_instruction_verbatim_sentence_and_hangup() -> None:
+    async with asyncio.timeout(40), sandbox() as service:
+        record = await service.place_call(PERSON)
+        with pytest.raises(Exception, match="not connected yet"):
+            await service.say(record.call_id, "Too early")
+        await connected(service, record.call_id)
+        await service.send_dtmf(record.call_id, "42#")
+        await service.instruct(record.call_id, "Offer the five pm slot.")
+        await service.say(record.call_id, "Your order number is four two.")
+        simulated = service.line.sandbox.twilio.get_call(record.call_id)
+        await simulated.wait_until(lambda call: call.dtmf_heard == "42#")
+        await service.hangup(record.call_id)
+        record = await service.wait(record.call_id, 20)
+        assert record.keys_sent == "42#" and record.instructions == ["Offer the five pm slot."]
+        assert record.ended_by == "agent"
+        spoken = [line.text for line in record.transcript if line.role == "agent"]
+        assert "Your order number is four two." in spoken
+        received = service.line.sandbox.openai.sessions[0].received
+        system_items = [
+            event["item"]["content"][0]["text"]
+            for event in received
+            if event["type"] == "conversation.item.create" and event["item"].get("role") == "system"
+        ]
+        assert system_items == ["Offer the five pm slot."]
+        with pytest.raises(InputValidationError, match="has ended"):
+            await service.hangup(record.call_id)
+        tools = [(e.tool, e.outcome) for e in reversed(await service.audit.entries())]
+        assert ("send_dtmf", "ok") in tools and ("hangup_call", "error") in tools
+
+
+async def test_transfer_goes_through_the_destination_rules() -> None:
+    policy = SafetyPolicy(blocked_prefixes=("+1555999",))
+    async with asyncio.timeout(40), sandbox(policy=policy) as service:
+        record = await service.place_call(PERSON)
+        await connected(service, record.call_id)
+        with pytest.raises(PolicyError) as refused:
+            await service.transfer(record.call_id, "+15559990000")
+        assert refused.value.rule == "blocked"
+        with pytest.raises(PolicyError) as premium:
+            await service.transfer(record.call_id, "+19005550100")
+        assert premium.value.rule == "premium"
+        await service.transfer(record.call_id, "+15550107777")
+        simulated = await service.line.sandbox.twilio.get_call(record.call_id).finished()
+        assert simulated.transferred_to == "+15550107777"
+        record = await service.wait(record.call_id, 20)
+        assert record.outcome == "transferred" and record.status == "completed"
+
+
+async def test_policy_refusals_name_their_rule_and_dial_nobody() -> None:
+    audit = AuditLog()
+    await audit.record("call_ended", {}, "ok", call_id="CAold", cost_usd=3.0)
+    policy = SafetyPolicy(max_spend_per_day_usd=2.0)
+    async with asyncio.timeout(20), sandbox(policy=policy, audit=audit) as service:
+        with pytest.raises(PolicyError) as spend:
+            await service.place_call(PERSON)
+        assert spend.value.rule == "daily_spend" and spend.value.code == ErrorCode.POLICY
+        with pytest.raises(PolicyError) as premium:
+            await service.place_call("+19005550100")
+        assert premium.value.rule == "premium"
+        assert service.line.sandbox.twilio.calls == []
+        refusals = [(e.tool, e.outcome, e.rule) for e in await service.audit.entries()]
+        assert ("make_call", "refused", "daily_spend") in refusals
+        assert ("make_call", "refused", "premium") in refusals
+
+
+async def test_the_concurrency_cap_counts_calls_in_progress() -> None:
+    async with asyncio.timeout(30), sandbox(policy=SafetyPolicy(max_concurrent_calls=1)) as service:
+        first = await service.place_call(PERSON)
+        with pytest.raises(PolicyError) as refused:
+            await service.place_call("+15550105555")
+        assert refused.value.rule == "concurrency"
+        await service.wait(first.call_id, 20)
+        second = await service.place_call("+15550105555", max_duration_sec=1)
+        assert (await service.wait(second.call_id, 20)).ended
+
+
+async def test_confirmation_needs_a_plan_and_its_token_once() -> None:
+    policy = SafetyPolicy(require_confirmation=True)
+    async with asyncio.timeout(30), sandbox(policy=policy) as service:
+        with pytest.raises(PolicyError) as refused:
+            await service.place_call(PERSON)
+        assert refused.value.rule == "confirmation" and "plan_call" in refused.value.message
+        plan = service.plan_call(PERSON, goal="Say hello", max_duration_sec=1)
+        receipt = plan.receipt()
+        assert receipt["to"] == PERSON and receipt["first_message"].startswith("Hi, this is an AI")
+        assert service.line.sandbox.twilio.calls == []
+        record = await service.confirm_call(plan.token)
+        with pytest.raises(InputValidationError, match="plan_call again"):
+            await service.confirm_call(plan.token)
+        assert (await service.wait(record.call_id, 20)).ended
+
+
+async def test_inbound_calls_answered_by_the_agent_are_listed() -> None:
+    async with asyncio.timeout(30), sandbox() as service:
+        await service.start()
+        caller = Callee(number="+15550108888", steps=())
+        call = await service.line.sandbox.call_in(caller)
+        answered = asyncio.Event()
+        service.subscribe(lambda record: record.status == "in-progress" and answered.set())
+        await answered.wait()
+        listed = service.list_calls(active_only=True)
+        assert [(r.call_id, r.direction, r.from_) for r in listed] == [
+            (call.call_id, "inbound", "+15550108888")
+        ]
+        await service.hangup(call.call_id)
+        assert service.list_calls(active_only=True) == []
+        assert service.list_calls()[0].ended
+
+
+async def test_bad_requests_are_refused_with_the_fix() -> None:
+    async with sandbox() as service:
+        with pytest.raises(InputValidationError, match=r"E\.164"):
+            await service.place_call("555-0100")
+        with pytest.raises(InputValidationError, match="no call 'CAnope'"):
+            service.get_call("CAnope")
+        with pytest.raises(InputValidationError):
+            await service.place_call(PERSON, max_duration_sec=5000)
+        with pytest.raises(InputValidationError, match="under"):
+            await service.place_call(PERSON, goal="x" * 5000)
+    with pytest.raises(ConfigError, match=r"CallService\.sandbox"):
+        CallService()
+
+
+async def test_a_live_service_with_no_allowlist_dials_nobody() -> None:
+    from getpatter.testing.sandbox import Sandbox
+
+    async with asyncio.timeout(20), Sandbox() as network:
+        agent = network.phone.agent("You call people.")
+        service = CallService(network.phone, agent, port=network.port, host="127.0.0.1")
+        assert service.mode == "live"
+        with pytest.raises(PolicyError) as refused:
+            await service.place_call(PERSON)
+        assert refused.value.rule == "allowlist"
+        assert network.twilio.calls == []
+        await service.aclose()
