@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -225,9 +226,11 @@ class Patter:
             logger.info(
                 "Patter is answering %s at https://%s", self._phone_number, server.public_host
             )
+            # On stderr: stdout may be a protocol channel (an MCP stdio server, a pipe).
             print(
                 f"Patter serving {self._phone_number} (agent: {agent.provider}, {agent.model} / "
-                f"{agent.voice})\n  voice webhook: https://{server.public_host}/webhooks/twilio/voice"
+                f"{agent.voice})\n  voice webhook: https://{server.public_host}/webhooks/twilio/voice",
+                file=sys.stderr,
             )
             await server.wait_stopped()
         finally:

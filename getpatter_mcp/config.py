@@ -1,0 +1,378 @@
+"""The MCP server's configuration: environment variables and an optional TOML file.
+
+:func:`load_config` reads every setting from the environment and/or a TOML file (``--config`` or
+``PATTER_CONFIG``); a non-empty environment variable wins over the file, and an empty one counts
+as unset. :func:`build_service` turns the result into the :class:`CallService` the server wraps.
+
+With no carrier settings at all the server runs in **sandbox** mode: calls go through Patter's
+loopback phone network, nothing is dialed and no AI service is paid; the in-call agent is the
+sandbox's scripted model even when ``OPENAI_API_KEY`` is set. Live mode needs all four carrier
+settings (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_PHONE_NUMBER``,
+``PATTER_WEBHOOK_URL``) and ``OPENAI_API_KEY``, because a real person cannot talk to the scripted
+model; a partial set is refused rather than silently falling back to the sandbox.
+
+The file mirrors the variables in sections (every key is optional)::
+
+    [twilio]            # account_sid, auth_token, phone_number, base_url
+    [openai]            # api_key, base_url
+    [agent]             # voice, model, system_prompt
+    [server]            # webhook_url, host, port  (the webhook server Twilio calls)
+    [policy]            # allowed_prefixes = ["+1555"], max_calls_per_day = 20, ...
+    [audit]             # db = "~/.getpatter/audit.sqlite3"  (":memory:" keeps it in memory)
+    [sandbox]           # ms_per_char = 60
+    [mcp]               # token  (the bearer token of --http)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from getpatter._hostname import require_hostname
+from getpatter._validation import is_e164
+from getpatter.control.policy import ENV_VARS, SafetyPolicy
+from getpatter.errors import ConfigError, PatterError
+
+if TYPE_CHECKING:
+    from getpatter.control.service import CallService
+
+__all__ = [
+    "DEFAULT_AUDIT_DB",
+    "DEFAULT_SYSTEM_PROMPT",
+    "SETTINGS",
+    "ServerConfig",
+    "Setting",
+    "build_service",
+    "load_config",
+]
+
+DEFAULT_AUDIT_DB = "~/.getpatter/audit.sqlite3"
+"""Where live mode keeps its audit log (and so its daily counts) unless ``PATTER_AUDIT_DB`` says."""
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a courteous AI assistant making a phone call on behalf of your user. Say who you "
+    "are and why you are calling, pursue the goal you are given, and keep your sentences short. "
+    "Do not make commitments, payments or promises the goal does not cover; if the person asks "
+    "for something you cannot decide, say your user will follow up. End the call politely once "
+    "the goal is reached or clearly cannot be."
+)
+"""The in-call agent's base prompt (``PATTER_SYSTEM_PROMPT``); each call's goal is appended."""
+
+_MEMORY = ":memory:"
+_MASK = "'***'"
+_SECRET_FIELDS = frozenset({"twilio_auth_token", "openai_api_key", "mcp_token"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+Kind = Literal["str", "int", "float", "bool", "prefixes"]
+"""How a setting's text is read: prefixes are comma-separated E.164 prefixes (or a TOML list)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment variable, its ``section.key`` in the file, and its type."""
+
+    env: str
+    key: str
+    kind: Kind
+    target: str
+    """The :class:`ServerConfig` field it fills, or ``policy.<field>`` for the safety policy."""
+
+
+def _policy_settings() -> tuple[Setting, ...]:
+    kinds: dict[type, Kind] = {tuple: "prefixes", bool: "bool", int: "int", float: "float"}
+    defaults = SafetyPolicy()
+    extra = {
+        "require_confirmation": "PATTER_REQUIRE_CONFIRMATION",
+        "ai_disclosure": "PATTER_AI_DISCLOSURE",
+        "disclosure": "PATTER_DISCLOSURE",
+    }
+    return tuple(
+        Setting(
+            env, f"policy.{name}", kinds.get(type(getattr(defaults, name)), "str"), f"policy.{name}"
+        )
+        for name, env in {**ENV_VARS, **extra}.items()
+    )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("TWILIO_ACCOUNT_SID", "twilio.account_sid", "str", "twilio_account_sid"),
+    Setting("TWILIO_AUTH_TOKEN", "twilio.auth_token", "str", "twilio_auth_token"),
+    Setting("TWILIO_PHONE_NUMBER", "twilio.phone_number", "str", "twilio_phone_number"),
+    Setting("TWILIO_BASE_URL", "twilio.base_url", "str", "twilio_base_url"),
+    Setting("PATTER_WEBHOOK_URL", "server.webhook_url", "str", "webhook_url"),
+    Setting("PATTER_HOST", "server.host", "str", "host"),
+    Setting("PATTER_PORT", "server.port", "int", "port"),
+    Setting("OPENAI_API_KEY", "openai.api_key", "str", "openai_api_key"),
+    Setting("OPENAI_BASE_URL", "openai.base_url", "str", "openai_base_url"),
+    Setting("PATTER_VOICE", "agent.voice", "str", "voice"),
+    Setting("PATTER_MODEL", "agent.model", "str", "model"),
+    Setting("PATTER_SYSTEM_PROMPT", "agent.system_prompt", "str", "system_prompt"),
+    *_policy_settings(),
+    Setting("PATTER_AUDIT_DB", "audit.db", "str", "audit_db"),
+    Setting("PATTER_SANDBOX_MS_PER_CHAR", "sandbox.ms_per_char", "int", "sandbox_ms_per_char"),
+    Setting("PATTER_MCP_TOKEN", "mcp.token", "str", "mcp_token"),
+)
+"""Every setting :func:`load_config` reads; a later policy entry may depend on an earlier one."""
+
+_BY_TARGET = {s.target: s for s in SETTINGS}
+_CARRIER_FIELDS = ("twilio_account_sid", "twilio_auth_token", "twilio_phone_number", "webhook_url")
+
+
+@dataclass(frozen=True, repr=False)
+class ServerConfig:
+    """What the MCP server runs with; build it with :func:`load_config`.
+
+    The mode follows the carrier settings: all four of ``twilio_account_sid``,
+    ``twilio_auth_token``, ``twilio_phone_number`` and ``webhook_url`` give ``"live"`` (which also
+    needs ``openai_api_key``), none gives ``"sandbox"``; anything in between is a
+    :class:`ConfigError`. ``audit_db=None`` keeps the audit log in memory. ``repr`` masks the
+    auth token, the API key and the MCP token.
+    """
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_phone_number: str = ""
+    twilio_base_url: str = ""
+    webhook_url: str = ""
+    host: str = "0.0.0.0"
+    port: int = 8000
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    voice: str = "alloy"
+    model: str = "gpt-4o-mini-realtime-preview"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    policy: SafetyPolicy = field(default_factory=SafetyPolicy)
+    audit_db: str | None = None
+    sandbox_ms_per_char: int = 60
+    mcp_token: str = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("port", "sandbox_ms_per_char"):
+                _check_int(f.name, value)
+            elif f.name == "policy":
+                if not isinstance(value, SafetyPolicy):
+                    raise ConfigError(f"policy must be a SafetyPolicy, got {type(value).__name__}")
+            elif not (isinstance(value, str) or (f.name == "audit_db" and value is None)):
+                raise ConfigError(f"{_named(f.name)} must be a str, got {type(value).__name__}")
+        for name in ("host", "voice", "model", "system_prompt"):
+            if not getattr(self, name).strip():
+                raise ConfigError(
+                    f"{_named(name)} must not be empty: leave it unset for the default"
+                )
+        given = [name for name in _CARRIER_FIELDS if getattr(self, name)]
+        if not given:
+            return
+        missing = [_BY_TARGET[name].env for name in _CARRIER_FIELDS if name not in given]
+        if missing:
+            raise ConfigError(
+                f"live calls need all four carrier settings, but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set (only "
+                f"{', '.join(_BY_TARGET[n].env for n in given)} {'is' if len(given) == 1 else 'are'}). "
+                "Set the missing ones to place real calls through Twilio, or unset all four to "
+                "run in sandbox mode"
+            )
+        if not self.twilio_account_sid.startswith("AC"):
+            raise ConfigError(
+                "TWILIO_ACCOUNT_SID must start with 'AC' (find it on the Twilio console home "
+                "page); an API key SID ('SK...') is not an account SID"
+            )
+        if not is_e164(self.twilio_phone_number):
+            raise ConfigError(
+                f"TWILIO_PHONE_NUMBER={self.twilio_phone_number!r} is not an E.164 number: write "
+                "'+', the country code and the number, e.g. '+15550001234'"
+            )
+        try:
+            require_hostname("PATTER_WEBHOOK_URL", self.webhook_url)
+        except PatterError as exc:
+            raise ConfigError(exc.message) from None
+        if not self.openai_api_key:
+            raise ConfigError(
+                "OPENAI_API_KEY is not set: live calls need it, because the in-call agent runs on "
+                "OpenAI Realtime (only the sandbox has a scripted model). Set OPENAI_API_KEY, or "
+                "unset the TWILIO_* and PATTER_WEBHOOK_URL settings to run in sandbox mode"
+            )
+
+    @property
+    def mode(self) -> Literal["live", "sandbox"]:
+        """``"live"`` with carrier credentials, ``"sandbox"`` without."""
+        return "live" if self.twilio_account_sid else "sandbox"
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            shown.append(f"{f.name}={_MASK if f.name in _SECRET_FIELDS and value else repr(value)}")
+        return f"ServerConfig({', '.join(shown)})"
+
+
+def load_config(env: Mapping[str, str] = os.environ, path: str | None = None) -> ServerConfig:
+    """Read the server's configuration from ``env`` and the TOML file at ``path``.
+
+    ``path`` defaults to ``env["PATTER_CONFIG"]``; with neither, only ``env`` is read. A setting
+    in ``env`` (non-empty) wins over the file. Raises :class:`ConfigError` naming the variable (or
+    the file key) of any bad value, and for a partial carrier setup.
+    """
+    path = path or env.get("PATTER_CONFIG", "").strip() or None
+    raw = _read_file(path) if path is not None else {}
+    for setting in SETTINGS:
+        value = env.get(setting.env, "").strip()
+        if value:
+            raw[setting.target] = (value, setting.env)
+    values: dict[str, Any] = {}
+    policy = SafetyPolicy()
+    # In SETTINGS order, so ai_disclosure is applied before the disclosure text it governs.
+    for setting in SETTINGS:
+        if setting.target not in raw:
+            continue
+        given, source = raw[setting.target]
+        parsed = _parse(setting, given, source)
+        if setting.target.startswith("policy."):
+            name = setting.target.removeprefix("policy.")
+            try:
+                policy = dataclasses.replace(policy, **{name: parsed})
+            except PatterError as exc:
+                raise ConfigError(f"{source}: {exc.message}") from None
+        else:
+            values[setting.target] = parsed
+    audit_db = values.pop("audit_db", None)
+    config = ServerConfig(policy=policy, **values)
+    if audit_db == _MEMORY:
+        audit_db = None
+    elif audit_db is None and config.mode == "live":
+        audit_db = DEFAULT_AUDIT_DB
+    return dataclasses.replace(config, audit_db=audit_db)
+
+
+def build_service(config: ServerConfig) -> CallService:
+    """The :class:`CallService` ``config`` describes (not started yet).
+
+    Sandbox mode gives :meth:`CallService.sandbox`; live mode a Twilio line with an OpenAI
+    Realtime agent speaking ``config.system_prompt`` plus each call's goal.
+    """
+    from getpatter.control.audit import AuditLog
+    from getpatter.control.service import CallService
+
+    if not isinstance(config, ServerConfig):
+        raise ConfigError(f"build_service needs a ServerConfig, got {type(config).__name__}")
+    if config.mode == "sandbox":
+        return CallService.sandbox(
+            policy=config.policy,
+            audit=AuditLog(config.audit_db),
+            ms_per_char=config.sandbox_ms_per_char,
+        )
+    from getpatter.carriers.twilio import Carrier
+    from getpatter.client import Patter
+    from getpatter.engines.openai import Realtime
+
+    phone = Patter(
+        carrier=Carrier(
+            account_sid=config.twilio_account_sid,
+            auth_token=config.twilio_auth_token,
+            base_url=config.twilio_base_url,
+        ),
+        phone_number=config.twilio_phone_number,
+        webhook_url=config.webhook_url,
+    )
+    engine = Realtime(
+        api_key=config.openai_api_key,
+        voice=config.voice,
+        model=config.model,
+        base_url=config.openai_base_url,
+    )
+    agent = phone.agent(system_prompt=config.system_prompt, engine=engine)
+    return CallService(
+        phone,
+        agent,
+        policy=config.policy,
+        audit=AuditLog(config.audit_db),
+        port=config.port,
+        host=config.host,
+    )
+
+
+def _read_file(path: str) -> dict[str, tuple[object, str]]:
+    try:
+        with open(os.path.expanduser(path), "rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path!r} does not exist: check --config / PATTER_CONFIG"
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path!r}: {exc}") from None
+    by_key = {s.key: s for s in SETTINGS}
+    found: dict[str, tuple[object, str]] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{section!r} in {path} must be a [section]: put settings under "
+                f"{', '.join(sorted({'[' + k.split('.')[0] + ']' for k in by_key}))}"
+            )
+        for key, value in table.items():
+            setting = by_key.get(f"{section}.{key}")
+            if setting is None:
+                known = ", ".join(k.split(".", 1)[1] for k in by_key if k.startswith(f"{section}."))
+                raise ConfigError(
+                    f"unknown setting {section}.{key} in {path}"
+                    + (f": [{section}] takes {known}" if known else "")
+                )
+            found[setting.target] = (value, f"{setting.key} in {path}")
+    return found
+
+
+def _parse(setting: Setting, value: object, source: str) -> Any:
+    """Turn a raw value (a string from the environment, a TOML value) into the setting's kind."""
+    kind = setting.kind
+    if kind == "prefixes":
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        if isinstance(value, list) and all(isinstance(p, str) for p in value):
+            return tuple(value)
+        raise ConfigError(
+            f"{source}: give E.164 prefixes, comma-separated ('+1555,+4420') or as a list"
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        if kind == "str":
+            return text
+        if kind == "bool" and text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        with contextlib.suppress(ValueError):
+            if kind == "int":
+                return int(text)
+            if kind == "float":
+                return float(text)
+    elif (kind == "bool" and isinstance(value, bool)) or (
+        kind == "int" and isinstance(value, int) and not isinstance(value, bool)
+    ):
+        return value
+    elif kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    expected = {
+        "str": "a string",
+        "int": "a whole number, e.g. 3",
+        "float": "a number, e.g. 10.0",
+        "bool": "true or false (also 1/0, yes/no, on/off)",
+    }[kind]
+    got = type(value).__name__ if setting.target in _SECRET_FIELDS else repr(value)
+    raise ConfigError(f"{source}: expected {expected}, got {got}")
+
+
+def _check_int(name: str, value: object) -> None:
+    limits = {"port": (1, 65535), "sandbox_ms_per_char": (1, 1000)}[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{_named(name)} must be a whole number, got {type(value).__name__}")
+    if not limits[0] <= value <= limits[1]:
+        raise ConfigError(f"{_named(name)}={value} is out of range: use {limits[0]}..{limits[1]}")
+
+
+def _named(target: str) -> str:
+    return _BY_TARGET[target].env

@@ -1,0 +1,327 @@
+"""The ``getpatter-mcp`` command, run as a real process: stdio and streamable HTTP, both eras.
+
+Every server runs in sandbox mode (no TWILIO_* variables) at 15 ms of speech per character, so
+a call takes about six seconds. ``legacy`` is the 2025-11-25 handshake era, ``auto`` negotiates
+2026-07-28. Processes are always stopped in ``finally`` blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+SANDBOX_ENV = {"PATTER_SANDBOX_MS_PER_CHAR": "15"}
+ANSWERS = "+15550101234"  # a sandbox number that answers, talks and hangs up
+TOOLS = {"make_call", "get_call", "wait_for_call", "hangup_call", "plan_call", "confirm_call"}
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of a sandboxed server: this one minus carrier and AI credentials."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "PATTER_", "OPENAI_")) and k != "PYTEST_CURRENT_TEST"
+    }
+    return {**env, **SANDBOX_ENV, **extra}
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:
+    """Stop ``process`` the polite way (SIGTERM), then for sure; return its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return process.returncode
+
+
+async def place_call(client: Client) -> tuple[dict[str, Any], list[tuple[float, str | None]]]:
+    progress: list[tuple[float, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, message))
+
+    result = await client.call_tool(
+        "make_call",
+        {"to": ANSWERS, "goal": "Confirm Friday's delivery", "client_ref": secrets.token_hex(8)},
+        progress_callback=on_progress,
+    )
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content, progress
+
+
+def assert_sandbox_call_completed(call: dict[str, Any], progress: list[Any]) -> None:
+    assert call["mode"] == "sandbox"
+    assert call["status"] == "completed"
+    roles = [line["role"] for line in call["transcript"]]
+    assert "agent" in roles and "user" in roles
+    assert progress, "no progress notification arrived while the call ran"
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_help_describes_sandbox_mode_and_the_settings() -> None:
+    script = Path(sys.executable).with_name("getpatter-mcp")
+    done = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SANDBOX mode" in done.stdout
+    for words in ("--http", "--token", "PATTER_ALLOWED_PREFIXES", "claude_desktop_config.json"):
+        assert words in done.stdout
+
+
+def test_a_partial_carrier_setup_exits_with_the_missing_variable_named() -> None:
+    env = server_env(TWILIO_ACCOUNT_SID="AC0123456789abcdef0123456789abcdef")
+    done = subprocess.run(
+        [sys.executable, "-m", "getpatter_mcp"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "TWILIO_AUTH_TOKEN" in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_short_http_token_is_refused_before_serving() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", "--token", "short"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=server_env(),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "at least 16" in done.stderr
+
+
+# ------------------------------------------------------------------ stdio
+
+
+def stdio_params() -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "getpatter_mcp", "--log-level", "warning"],
+        env={"PATH": os.environ.get("PATH", ""), **SANDBOX_ENV},
+    )
+
+
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+async def test_stdio_lists_the_tools(era: str) -> None:
+    async with asyncio.timeout(30), Client(stdio_params(), mode=era) as client:
+        tools = await client.list_tools()
+    assert {tool.name for tool in tools.tools} >= TOOLS
+
+
+async def test_stdio_places_a_sandbox_call_with_progress() -> None:
+    async with asyncio.timeout(45), Client(stdio_params(), mode="legacy") as client:
+        call, progress = await place_call(client)
+    assert_sandbox_call_completed(call, progress)
+
+
+def test_stdio_stdout_carries_only_protocol_and_stdin_eof_stops_the_server() -> None:
+    # The call service prints its webhook banner on start: it must land on stderr.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "getpatter_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=server_env(),
+    )
+    try:
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        }
+        # Then EOF: the server answers, then stops.
+        out, err = process.communicate(json.dumps(request).encode() + b"\n", timeout=30)
+    finally:
+        stop(process)
+    lines = out.decode().splitlines()
+    assert lines, err.decode()
+    replies = [json.loads(line) for line in lines]  # every line is JSON-RPC
+    assert replies[0]["id"] == 1 and replies[0]["result"]["serverInfo"]["name"] == "patter"
+    assert b"sandbox mode" in err
+    assert process.returncode == 0
+
+
+def test_sigterm_stops_a_stdio_server_whose_stdin_stays_open() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "getpatter_mcp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=server_env(),
+    )
+    try:
+        assert process.stderr is not None
+        wait_for_line(process.stderr, "serving MCP over stdio", timeout=30)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(15)  # stdin is still open
+        rest = process.stderr.read().decode()
+    finally:
+        stop(process)
+    assert status == 0
+    assert "stopping: hanging up calls in progress" in rest
+
+
+def wait_for_line(stream: Any, needle: str, *, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        line = stream.readline().decode()
+        if not line:
+            break
+        seen += line
+        if needle in line:
+            return line
+    raise AssertionError(f"{needle!r} not printed; stderr so far:\n{seen}")
+
+
+# ------------------------------------------------------------------ streamable HTTP
+
+
+@dataclass
+class HttpServer:
+    url: str
+    token: str
+    port: int
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    token = secrets.token_urlsafe(24)
+    log = tmp_path_factory.mktemp("http") / "stderr.txt"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", "--token", token],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=server_env(),
+        )
+    try:
+        url = ""
+        deadline = time.monotonic() + 30
+        while not url and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            found = re.search(r"streamable HTTP at (http://\S+)", log.read_text())
+            url = found.group(1) if found else ""
+            time.sleep(0.05)
+        assert url, log.read_text()
+        assert token not in log.read_text()  # a token the user chose is never printed
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        yield HttpServer(url=url, token=token, port=port)
+    finally:
+        status = stop(process)
+    assert status == 0, log.read_text()
+
+
+def http_client(token: str) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0, read=60.0)
+    )
+
+
+@pytest.mark.parametrize("era", ["legacy", "auto"])
+async def test_http_lists_tools_and_places_a_sandbox_call(
+    http_server: HttpServer, era: str
+) -> None:
+    async with (
+        asyncio.timeout(45),
+        http_client(http_server.token) as authorized,
+        Client(streamable_http_client(http_server.url, http_client=authorized), mode=era) as client,
+    ):
+        tools = await client.list_tools()
+        assert {tool.name for tool in tools.tools} >= TOOLS
+        call, progress = await place_call(client)
+    assert_sandbox_call_completed(call, progress)
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-of-enough-length", "Basic x"])
+def test_http_refuses_requests_without_the_token(
+    http_server: HttpServer, authorization: str | None
+) -> None:
+    headers = dict(MCP_HEADERS)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    reply = httpx.post(http_server.url, json=INITIALIZE, headers=headers, timeout=10)
+    assert reply.status_code == 401
+    assert reply.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_http_accepts_the_token(http_server: HttpServer) -> None:
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {http_server.token}"}
+    reply = httpx.post(http_server.url, json=INITIALIZE, headers=headers, timeout=10)
+    assert reply.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "status"),
+    [
+        ("Host", "attacker.example", 421),
+        ("Host", "127.0.0.1:1", 421),
+        ("Origin", "https://attacker.example", 403),
+    ],
+)
+def test_http_refuses_foreign_hosts_and_origins(
+    http_server: HttpServer, header: str, value: str, status: int
+) -> None:
+    # DNS rebinding: a web page cannot reach the server under another name, even with the token.
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {http_server.token}", header: value}
+    reply = httpx.post(http_server.url, json=INITIALIZE, headers=headers, timeout=10)
+    assert reply.status_code == status
+
+
+def test_http_accepts_localhost_as_a_host_name(http_server: HttpServer) -> None:
+    headers = {
+        **MCP_HEADERS,
+        "Authorization": f"Bearer {http_server.token}",
+        "Host": f"localhost:{http_server.port}",
+    }
+    reply = httpx.post(http_server.url, json=INITIALIZE, headers=headers, timeout=10)
+    assert reply.status_code == 200

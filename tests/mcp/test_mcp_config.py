@@ -1,0 +1,296 @@
+"""getpatter_mcp.config: what the environment and a TOML file turn into, and what is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from getpatter.control.policy import ENV_VARS
+from getpatter.errors import ConfigError
+from getpatter_mcp.config import (
+    DEFAULT_AUDIT_DB,
+    DEFAULT_SYSTEM_PROMPT,
+    ServerConfig,
+    build_service,
+    load_config,
+)
+
+LIVE = {
+    "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+    "TWILIO_AUTH_TOKEN": "twilio-secret-token-value",
+    "TWILIO_PHONE_NUMBER": "+15550001234",
+    "PATTER_WEBHOOK_URL": "agent.example.com",
+    "OPENAI_API_KEY": "sk-openai-secret-key-value",
+}
+
+
+def test_no_carrier_settings_is_sandbox_mode_with_defaults() -> None:
+    config = load_config({})
+    assert config.mode == "sandbox"
+    assert config.audit_db is None  # in memory
+    assert config.sandbox_ms_per_char == 60
+    assert config.system_prompt == DEFAULT_SYSTEM_PROMPT
+    assert config.policy.allowed_prefixes == ()
+    assert config.port == 8000
+
+
+def test_an_openai_key_alone_stays_in_the_sandbox() -> None:
+    config = load_config({"OPENAI_API_KEY": "sk-x"})
+    assert config.mode == "sandbox"
+
+
+def test_full_carrier_settings_are_live_mode_with_a_persistent_audit_log() -> None:
+    config = load_config(
+        {**LIVE, "PATTER_PORT": "9000", "PATTER_HOST": "127.0.0.1", "PATTER_VOICE": "verse"}
+    )
+    assert config.mode == "live"
+    assert config.twilio_phone_number == "+15550001234"
+    assert config.webhook_url == "agent.example.com"
+    assert (config.port, config.host, config.voice) == (9000, "127.0.0.1", "verse")
+    assert config.audit_db == DEFAULT_AUDIT_DB
+
+
+@pytest.mark.parametrize(
+    "missing", ["TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER", "PATTER_WEBHOOK_URL"]
+)
+def test_partial_carrier_settings_are_refused_naming_what_is_missing(missing: str) -> None:
+    env = {k: v for k, v in LIVE.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing) as caught:
+        load_config(env)
+    assert "sandbox" in caught.value.message
+
+
+def test_only_an_account_sid_names_all_three_missing_settings() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"TWILIO_ACCOUNT_SID": LIVE["TWILIO_ACCOUNT_SID"]})
+    for name in ("TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER", "PATTER_WEBHOOK_URL"):
+        assert name in caught.value.message
+
+
+def test_carrier_without_an_openai_key_is_refused() -> None:
+    env = {k: v for k, v in LIVE.items() if k != "OPENAI_API_KEY"}
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
+        load_config(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TWILIO_PHONE_NUMBER", "555-0001"),
+        ("PATTER_WEBHOOK_URL", "https://agent.example.com/"),
+        ("TWILIO_ACCOUNT_SID", "SK0123"),
+    ],
+)
+def test_malformed_carrier_values_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_config({**LIVE, name: value})
+
+
+def test_policy_variables_are_parsed() -> None:
+    config = load_config(
+        {
+            "PATTER_ALLOWED_PREFIXES": " +1555, +4420 ,",
+            "PATTER_BLOCKED_PREFIXES": "+15550009",
+            "PATTER_BLOCK_PREMIUM": "off",
+            "PATTER_MAX_CONCURRENT_CALLS": "2",
+            "PATTER_MAX_CALL_SECONDS": "120",
+            "PATTER_MAX_CALLS_PER_DAY": "7",
+            "PATTER_MAX_SPEND_PER_DAY_USD": "2.5",
+            "PATTER_REQUIRE_CONFIRMATION": "yes",
+            "PATTER_AI_DISCLOSURE": "false",
+            "PATTER_DISCLOSURE": "Bonjour, je suis un robot.",
+        }
+    )
+    policy = config.policy
+    assert policy.allowed_prefixes == ("+1555", "+4420")
+    assert policy.blocked_prefixes == ("+15550009",)
+    assert policy.block_premium is False
+    assert (policy.max_concurrent_calls, policy.max_call_seconds) == (2, 120)
+    assert (policy.max_calls_per_day, policy.max_spend_per_day_usd) == (7, 2.5)
+    assert policy.require_confirmation is True
+    assert policy.ai_disclosure is False
+
+
+def test_every_policy_variable_the_policy_names_is_read() -> None:
+    # Refusal messages tell users to set these variables: each one must have an effect.
+    values = {
+        "PATTER_ALLOWED_PREFIXES": "+1555",
+        "PATTER_BLOCKED_PREFIXES": "+1666",
+        "PATTER_BLOCK_PREMIUM": "0",
+        "PATTER_MAX_CONCURRENT_CALLS": "9",
+        "PATTER_MAX_CALL_SECONDS": "99",
+        "PATTER_MAX_CALLS_PER_DAY": "99",
+        "PATTER_MAX_SPEND_PER_DAY_USD": "99",
+    }
+    assert set(values) == set(ENV_VARS.values())
+    default = load_config({}).policy.describe()
+    for field, env in ENV_VARS.items():
+        changed = load_config({env: values[env]}).policy.describe()
+        assert changed[field] != default[field], env
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PATTER_MAX_CALLS_PER_DAY", "many"),
+        ("PATTER_MAX_CALLS_PER_DAY", "0"),
+        ("PATTER_MAX_CALL_SECONDS", "5000"),
+        ("PATTER_MAX_SPEND_PER_DAY_USD", "ten"),
+        ("PATTER_MAX_SPEND_PER_DAY_USD", "-1"),
+        ("PATTER_BLOCK_PREMIUM", "maybe"),
+        ("PATTER_REQUIRE_CONFIRMATION", "2"),
+        ("PATTER_ALLOWED_PREFIXES", "1555"),
+        ("PATTER_BLOCKED_PREFIXES", "+1-555"),
+        ("PATTER_DISCLOSURE", "Hello there"),
+        ("PATTER_PORT", "http"),
+        ("PATTER_PORT", "70000"),
+        ("PATTER_SANDBOX_MS_PER_CHAR", "0"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_config({name: value})
+
+
+def test_disclosure_text_is_free_when_disclosure_is_off() -> None:
+    config = load_config({"PATTER_DISCLOSURE": "Hello there", "PATTER_AI_DISCLOSURE": "no"})
+    assert config.policy.disclosure == "Hello there"
+
+
+def test_empty_variables_count_as_unset() -> None:
+    config = load_config({"TWILIO_ACCOUNT_SID": "", "PATTER_MAX_CALLS_PER_DAY": "  "})
+    assert config.mode == "sandbox"
+    assert config.policy.max_calls_per_day == 50
+
+
+def test_audit_db_can_be_set_or_kept_in_memory(tmp_path: Path) -> None:
+    path = str(tmp_path / "audit.sqlite3")
+    assert load_config({"PATTER_AUDIT_DB": path}).audit_db == path
+    assert load_config({**LIVE, "PATTER_AUDIT_DB": ":memory:"}).audit_db is None
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "patter.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_file_settings_are_read_and_the_environment_wins(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[twilio]
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token = "from-the-file"
+phone_number = "+15550001234"
+
+[server]
+webhook_url = "file.example.com"
+port = 8100
+
+[openai]
+api_key = "sk-file"
+
+[agent]
+system_prompt = "You call dentists."
+
+[policy]
+allowed_prefixes = ["+1555", "+1666"]
+max_calls_per_day = 5
+require_confirmation = true
+max_spend_per_day_usd = 3
+
+[sandbox]
+ms_per_char = 20
+""",
+    )
+    config = load_config({"PATTER_MAX_CALLS_PER_DAY": "8", "PATTER_PORT": "8200"}, path)
+    assert config.mode == "live"
+    assert config.twilio_auth_token == "from-the-file"
+    assert config.system_prompt == "You call dentists."
+    assert config.policy.allowed_prefixes == ("+1555", "+1666")
+    assert config.policy.require_confirmation is True
+    assert config.policy.max_spend_per_day_usd == 3.0
+    assert config.sandbox_ms_per_char == 20
+    assert config.policy.max_calls_per_day == 8  # environment over file
+    assert config.port == 8200
+
+
+def test_the_file_can_come_from_patter_config(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[policy]\nallowed_prefixes = "+1555,+1777"\n')
+    config = load_config({"PATTER_CONFIG": path})
+    assert config.policy.allowed_prefixes == ("+1555", "+1777")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[policy]\nmax_calls_per_dya = 5\n", "policy.max_calls_per_dya"),
+        ("[polcy]\nmax_calls_per_day = 5\n", "polcy.max_calls_per_day"),
+        ('[policy]\nmax_calls_per_day = "five"\n', "policy.max_calls_per_day"),
+        ("[policy]\nblock_premium = 1\n", "policy.block_premium"),
+        ("[policy]\nallowed_prefixes = [1555]\n", "policy.allowed_prefixes"),
+        ('allowed_prefixes = "+1555"\n', "allowed_prefixes"),
+        ("[policy\n", "cannot read"),
+    ],
+)
+def test_bad_files_are_refused_naming_the_key(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_config({}, _write(tmp_path, text))
+
+
+def test_a_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config({}, str(tmp_path / "nope.toml"))
+
+
+def test_secrets_are_masked_in_repr() -> None:
+    config = load_config({**LIVE, "PATTER_MCP_TOKEN": "mcp-bearer-secret-value"})
+    shown = repr(config)
+    for secret in (LIVE["TWILIO_AUTH_TOKEN"], LIVE["OPENAI_API_KEY"], "mcp-bearer-secret-value"):
+        assert secret not in shown
+        assert secret not in str(config)
+    assert "twilio_auth_token='***'" in shown
+    assert LIVE["TWILIO_PHONE_NUMBER"] in shown  # not a secret: shown for debugging
+
+
+def test_a_secret_in_a_bad_file_value_is_not_echoed(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[openai]\napi_key = 123456789\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config({}, path)
+    assert "123456789" not in caught.value.message
+
+
+async def test_build_service_sandbox_uses_the_policy_and_speed() -> None:
+    config = load_config({"PATTER_MAX_CALLS_PER_DAY": "3", "PATTER_SANDBOX_MS_PER_CHAR": "15"})
+    service = build_service(config)
+    try:
+        assert service.mode == "sandbox"
+        assert service.policy.max_calls_per_day == 3
+        assert service.audit.path is None
+    finally:
+        await service.aclose()
+
+
+async def test_build_service_live_is_ready_to_dial_from_the_number(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.sqlite3"
+    config = load_config(
+        {**LIVE, "PATTER_ALLOWED_PREFIXES": "+1555", "PATTER_AUDIT_DB": str(audit)}
+    )
+    service = build_service(config)  # not started: nothing listens, nothing is dialed
+    try:
+        assert service.mode == "live"
+        assert service.line.phone.phone_number == "+15550001234"
+        assert service.line.phone.webhook_url == "agent.example.com"
+        assert service.policy.allowed_prefixes == ("+1555",)
+        assert service.audit.path == audit
+    finally:
+        await service.aclose()
+
+
+def test_server_config_checks_what_it_is_given() -> None:
+    with pytest.raises(ConfigError, match="PATTER_PORT"):
+        ServerConfig(port="8000")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+        ServerConfig(twilio_account_sid="AC1")
