@@ -42,9 +42,8 @@ class BackgroundServer:
             def capture_signals(self) -> Iterator[None]:
                 yield
 
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         try:
-            sock = socket.create_server((self._host, self._port), family=family)
+            sock = _listening_socket(self._host, self._port)
         except OSError as exc:
             raise PatterConnectionError(
                 f"cannot listen on {self._host}:{self._port} ({exc.strerror}); choose another "
@@ -77,3 +76,22 @@ class BackgroundServer:
             self._server.force_exit = True
             task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP listening socket whose accepted connections get ``TCP_NODELAY``.
+
+    asyncio turns Nagle's algorithm off only on sockets whose ``proto`` is ``IPPROTO_TCP``, and
+    ``socket.create_server`` leaves it 0: small writes (a media frame, then its mark; a streamed
+    chunk) would then wait for the peer's delayed ACK, about 40 ms.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    return sock
