@@ -10,7 +10,7 @@ is enforced on every call it places, and every request lands in an :class:`Audit
 service = CallService.sandbox()                # or CallService(phone, agent, policy=...)
 await service.start()
 call = await service.place_call("+15550101234", goal="Confirm Friday's delivery")
-call = await service.wait(call.call_id, timeout=45)
+call = await service.wait(call.call_id, 45)
 print(call.to_dict()["transcript"])
 await service.aclose()
 ```

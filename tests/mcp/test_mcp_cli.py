@@ -1,57 +1,30 @@
 """The ``getpatter-mcp`` command, run as a real process: stdio and streamable HTTP, both eras.
 
-Every server runs in sandbox mode (no TWILIO_* variables) at 15 ms of speech per character, so
-a call takes about six seconds. ``legacy`` is the 2025-11-25 handshake era, ``auto`` negotiates
-2026-07-28. Processes are always stopped in ``finally`` blocks.
+Servers run in the sandbox (see conftest.py). ``legacy`` is the 2025-11-25 handshake era,
+``auto`` negotiates 2026-07-28. Processes are always stopped in ``finally`` blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from conftest import HttpServer, http_client, serve_http, server_env, stdio_params, stop
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-SANDBOX_ENV = {"PATTER_SANDBOX_MS_PER_CHAR": "15"}
 ANSWERS = "+15550101234"  # a sandbox number that answers, talks and hangs up
 TOOLS = {"make_call", "get_call", "wait_for_call", "hangup_call", "plan_call", "confirm_call"}
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    """The environment of a sandboxed server: this one minus carrier and AI credentials."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "PATTER_", "OPENAI_")) and k != "PYTEST_CURRENT_TEST"
-    }
-    return {**env, **SANDBOX_ENV, **extra}
-
-
-def stop(process: subprocess.Popen[Any], timeout: float = 15.0) -> int:
-    """Stop ``process`` the polite way (SIGTERM), then for sure; return its exit status."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-    return process.returncode
 
 
 async def place_call(client: Client) -> tuple[dict[str, Any], list[tuple[float, str | None]]]:
@@ -121,14 +94,6 @@ def test_a_short_http_token_is_refused_before_serving() -> None:
 
 
 # ------------------------------------------------------------------ stdio
-
-
-def stdio_params() -> StdioServerParameters:
-    return StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "getpatter_mcp", "--log-level", "warning"],
-        env={"PATH": os.environ.get("PATH", ""), **SANDBOX_ENV},
-    )
 
 
 @pytest.mark.parametrize("era", ["legacy", "auto"])
@@ -212,46 +177,11 @@ def wait_for_line(stream: Any, needle: str, *, timeout: float) -> str:
 # ------------------------------------------------------------------ streamable HTTP
 
 
-@dataclass
-class HttpServer:
-    url: str
-    token: str
-    port: int
-
-
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
-    token = secrets.token_urlsafe(24)
     log = tmp_path_factory.mktemp("http") / "stderr.txt"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", "--token", token],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=server_env(),
-        )
-    try:
-        url = ""
-        deadline = time.monotonic() + 30
-        while not url and time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            found = re.search(r"streamable HTTP at (http://\S+)", log.read_text())
-            url = found.group(1) if found else ""
-            time.sleep(0.05)
-        assert url, log.read_text()
-        assert token not in log.read_text()  # a token the user chose is never printed
-        port = int(url.rsplit(":", 1)[1].split("/")[0])
-        yield HttpServer(url=url, token=token, port=port)
-    finally:
-        status = stop(process)
-    assert status == 0, log.read_text()
-
-
-def http_client(token: str) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0, read=60.0)
-    )
+    with serve_http(secrets.token_urlsafe(24), log, server_env()) as server:
+        yield server
 
 
 @pytest.mark.parametrize("era", ["legacy", "auto"])
