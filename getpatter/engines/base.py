@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from getpatter.observability.cost import RealtimeUsage
+from getpatter.call import CallControl
+from getpatter.observability.cost import PipelineUsage, RealtimeUsage
+from getpatter.observability.metrics import LatencyBreakdown
 
 __all__ = [
     "VERBATIM_PREFIX",
@@ -38,7 +40,7 @@ VERBATIM_PREFIX = "Say exactly the following text, word for word, and nothing el
 #: Audio formats an engine may be asked to speak and hear. ``ulaw_8000`` is G.711 μ-law at
 #: 8 kHz (Twilio's native format); ``pcm16_16000`` and ``pcm16_24000`` are signed 16-bit
 #: little-endian mono PCM.
-AudioFormat = Literal["ulaw_8000", "alaw_8000", "pcm16_16000", "pcm16_24000"]
+AudioFormat = Literal["ulaw_8000", "alaw_8000", "pcm16_8000", "pcm16_16000", "pcm16_24000"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class EngineConfig:
     audio_format: AudioFormat = "ulaw_8000"
     tools: tuple[dict[str, Any], ...] = ()
     """Tool declarations for the model: dicts with ``name``, ``description``, ``parameters``."""
+    call_id: str = ""
+    caller: str = ""
+    callee: str = ""
+    control: CallControl | None = None
+    """The call's :class:`CallControl`, for user code the engine runs (``on_message``)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,13 @@ class SpeechStarted:
 
 @dataclass(frozen=True)
 class SpeechStopped:
-    """The engine's VAD heard the caller stop speaking (end of the caller's turn)."""
+    """The engine's VAD heard the caller stop speaking (end of the caller's turn).
+
+    ``ago_ms``: how long before this event the caller actually stopped (a pipeline learns the
+    end of speech from its STT's word timings only once the final transcript arrives).
+    """
+
+    ago_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,10 @@ class ResponseDone:
     status: str
     """``completed``, ``cancelled``, ``failed`` or ``incomplete``."""
     usage: RealtimeUsage | None = None
+    pipeline_usage: PipelineUsage | None = None
+    """What a pipeline response used (STT audio, LLM tokens, TTS characters)."""
+    latency: LatencyBreakdown | None = None
+    """Stage latencies a pipeline measured for this turn; the session adds ``total_ms``."""
 
 
 @dataclass(frozen=True)

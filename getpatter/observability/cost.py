@@ -20,6 +20,7 @@ from getpatter.observability.pricing import PriceTable, PriceUnit
 
 __all__ = [
     "CostMeter",
+    "PipelineUsage",
     "RealtimeUsage",
     "llm_cost",
     "realtime_cost",
@@ -105,6 +106,16 @@ class RealtimeUsage:
     def to_dict(self) -> dict[str, int]:
         """The six counts."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class PipelineUsage:
+    """What one pipeline response used: STT audio, LLM tokens and TTS characters."""
+
+    stt_seconds: float = 0.0
+    llm_input_tokens: int = 0
+    llm_output_tokens: int = 0
+    tts_characters: int = 0
 
 
 def stt_cost(table: PriceTable, provider: str, audio_seconds: float) -> float:

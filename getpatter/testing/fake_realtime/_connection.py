@@ -17,6 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from getpatter.engines.base import VERBATIM_PREFIX
+from getpatter.testing._energy_vad import WINDOW_MS, EnergyVad, rms
 from getpatter.testing.fake_realtime._protocol import (
     BETA_NAMES,
     CHUNK_MS,
@@ -30,7 +31,6 @@ from getpatter.testing.fake_realtime._protocol import (
     tone_chunk,
 )
 from getpatter.testing.fake_realtime._usage import UsageMeter
-from getpatter.testing.fake_realtime._vad import WINDOW_MS, EnergyVad, rms
 from getpatter.testing.fake_realtime.records import (
     Cancellation,
     FakeRealtimeSession,

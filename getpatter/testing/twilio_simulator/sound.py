@@ -1,16 +1,19 @@
 """What the simulated callee's side of the line sounds like, as 8 kHz μ-law.
 
-Speech is a steady voiced tone (a 160 Hz fundamental and three harmonics, about -16 dBFS RMS):
-loud enough for any energy VAD, with no dips that would split one utterance in two. The
-voicemail beep is a 1 kHz tone. Both are built by repeating one precomputed period, so making
-a long utterance costs a bytes multiplication, not a synthesis loop on the event loop.
+Speech is babble (:mod:`getpatter.testing.babble`): syllables of a noisy consonant and a vowel
+with gliding pitch and formants, at about -16 dBFS RMS. Energy VADs hear it (no 20 ms window of
+it falls below -23 dBFS, so one utterance never splits in two) and so does a neural VAD such as
+Silero, which stops hearing a steady tone within a few hundred ms. One clip of whole syllables
+is synthesised on first use; an utterance repeats it from a syllable start and is cut to length,
+with a 10 ms fade-out so the cut does not click. The voicemail beep is a 1 kHz tone built by
+repeating one period. Making a long sound therefore costs bytes operations, not a synthesis loop
+on the event loop.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -23,9 +26,10 @@ BEEP_MS = 400
 """How long a voicemail beep lasts."""
 
 _RATE = 8000
-_SPEECH_HARMONICS = (1.0, 0.5, 0.33, 0.25)
-_SPEECH_PEAK = 6000
-_SPEECH_PERIOD = 50  # samples: 8000 / 50 = 160 Hz
+_SPEECH_RMS = 5200  # about -16 dBFS
+_SPEECH_CLIP_S = 1.5  # whole syllables: the clip lasts 1.62 s
+_SPEECH_SEED = 2  # of the seeds tried, the clip whose quietest 20 ms is loudest
+_FADE = 80  # samples: 10 ms
 _BEEP_PEAK = 8000
 _BEEP_PERIOD = 8  # samples: 1 kHz
 
@@ -52,8 +56,10 @@ class Sound:
 
 
 def speech(duration_ms: int) -> bytes:
-    """``duration_ms`` of speech-like μ-law audio."""
-    return _repeat(_speech_period(), duration_ms)
+    """``duration_ms`` of speech-like μ-law audio, starting at a syllable and fading out."""
+    body = _repeat(_speech_clip(), duration_ms)
+    cut = max(0, len(body) - _FADE)
+    return body[:cut] + _fade_out(body[cut:])
 
 
 def beep(duration_ms: int = BEEP_MS) -> bytes:
@@ -67,27 +73,32 @@ def _repeat(period: bytes, duration_ms: int) -> bytes:
 
 
 @cache
-def _speech_period() -> bytes:
-    return _encode(
-        _SPEECH_PEAK
-        * sum(
-            weight * math.sin(2 * math.pi * (k + 1) * n / _SPEECH_PERIOD)
-            for k, weight in enumerate(_SPEECH_HARMONICS)
-        )
-        for n in range(_SPEECH_PERIOD)
-    )
+def _speech_clip() -> bytes:
+    # numpy and the babble synthesis load only when the callee first speaks.
+    import numpy as np
+
+    from getpatter.audio import pcm16_to_ulaw
+    from getpatter.testing.babble import babble_loop_pcm16
+
+    clip = babble_loop_pcm16(_RATE, _SPEECH_CLIP_S, _SPEECH_SEED)
+    level = float(np.sqrt(np.mean(np.square(clip, dtype=np.float64))))
+    return pcm16_to_ulaw(np.round(clip * (_SPEECH_RMS / level)).astype("<i2").tobytes())
+
+
+def _fade_out(ulaw: bytes) -> bytes:
+    from getpatter.audio import pcm16_to_ulaw, ulaw_to_pcm16
+
+    values = struct.unpack(f"<{len(ulaw)}h", ulaw_to_pcm16(ulaw))
+    faded = [round(v * (len(values) - i) / (len(values) + 1)) for i, v in enumerate(values)]
+    return pcm16_to_ulaw(struct.pack(f"<{len(faded)}h", *faded))
 
 
 @cache
 def _beep_period() -> bytes:
-    return _encode(
-        _BEEP_PEAK * math.sin(2 * math.pi * n / _BEEP_PERIOD) for n in range(_BEEP_PERIOD)
-    )
-
-
-def _encode(samples: Iterable[float]) -> bytes:
     # getpatter.audio imports numpy: load it only when a sound is first made.
     from getpatter.audio import pcm16_to_ulaw
 
-    values = [round(value) for value in samples]
+    values = [
+        round(_BEEP_PEAK * math.sin(2 * math.pi * n / _BEEP_PERIOD)) for n in range(_BEEP_PERIOD)
+    ]
     return pcm16_to_ulaw(struct.pack(f"<{len(values)}h", *values))

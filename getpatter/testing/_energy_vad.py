@@ -1,4 +1,4 @@
-"""The fake's turn detection: an energy VAD over 20 ms windows of caller audio."""
+"""The loopback fakes' turn detection: an energy VAD over 20 ms windows of caller audio."""
 
 from __future__ import annotations
 

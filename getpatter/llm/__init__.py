@@ -1,0 +1,1 @@
+"""llm providers: see base.py for the protocol every provider implements."""

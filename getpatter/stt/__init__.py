@@ -1,0 +1,1 @@
+"""stt providers: see base.py for the protocol every provider implements."""

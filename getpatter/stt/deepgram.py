@@ -1,0 +1,494 @@
+"""Deepgram streaming speech-to-text over its ``/v1/listen`` WebSocket (spec STT-1, STT-2).
+
+:class:`STT` (flat name ``DeepgramSTT``) is the provider: configuration shared by every call of
+an agent. Each call opens its own :class:`DeepgramStream` with :meth:`STT.open_stream`, which
+owns one socket. Caller audio goes up as binary frames exactly as the carrier sent it (Twilio's
+μ-law 8 kHz goes up untouched, announced as ``encoding=mulaw&sample_rate=8000``); Deepgram's
+``Results``, ``SpeechStarted`` and ``UtteranceEnd`` messages come back as the events of
+:mod:`getpatter.stt.base`. ``Metadata`` and unknown message types are ignored.
+
+Deepgram decodes every :data:`~getpatter.engines.base.AudioFormat` itself, so each one is
+accepted as it is. The constructor's ``encoding`` and ``sample_rate`` name the format a stream
+gets when :meth:`STT.open_stream` is called without one (PCM16 at 16 kHz by default, the
+low-level contract of spec PV-3); that format is ranked right after μ-law 8 kHz in
+``capabilities.input_formats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Literal, get_args
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.http11 import Response
+
+from getpatter._env import env_fallback
+from getpatter._validation import require_bool, require_int, require_number, require_str
+from getpatter.engines.base import AudioFormat
+from getpatter.errors import (
+    AuthenticationError,
+    ConfigError,
+    ErrorCode,
+    InputValidationError,
+    PatterConnectionError,
+    RateLimitError,
+)
+from getpatter.stt.base import STTCapabilities, STTEvent, STTSpeechStarted, Transcript, UtteranceEnd
+
+__all__ = ["DEFAULT_BASE_URL", "STT", "DeepgramSTT", "DeepgramStream", "Encoding"]
+
+logger = logging.getLogger("getpatter.stt.deepgram")
+
+Encoding = Literal["linear16", "mulaw", "alaw"]
+"""The raw audio encodings a stream can announce."""
+
+#: The public Deepgram API, used when neither ``base_url`` nor ``DEEPGRAM_BASE_URL`` is set.
+DEFAULT_BASE_URL = "wss://api.deepgram.com"
+
+_WIRE: dict[AudioFormat, tuple[Encoding, int]] = {
+    "ulaw_8000": ("mulaw", 8000),
+    "alaw_8000": ("alaw", 8000),
+    "pcm16_16000": ("linear16", 16000),
+    "pcm16_24000": ("linear16", 24000),
+}
+_WS_SCHEMES = {"wss": "wss", "ws": "ws", "https": "wss", "http": "ws"}
+_CONNECT_TIMEOUT_S = 10.0
+_CLOSE_TIMEOUT_S = 2.0
+# Deepgram closes a socket that received nothing for about 10 s (NET-0001).
+_IDLE_LIMIT_S = 10.0
+_KEEPALIVE = json.dumps({"type": "KeepAlive"})
+_FINALIZE = json.dumps({"type": "Finalize"})
+_CLOSE_STREAM = json.dumps({"type": "CloseStream"})
+
+
+class STT:
+    """Deepgram streaming STT; implements :class:`~getpatter.stt.base.STTProvider`.
+
+    ``api_key`` falls back to ``DEEPGRAM_API_KEY``; ``base_url`` (the API root, such as
+    ``wss://api.deepgram.com`` or a local fake's ``ws://127.0.0.1:<port>``) to
+    ``DEEPGRAM_BASE_URL``. ``endpointing_ms`` is the silence after which Deepgram marks a final
+    result ``speech_final``; ``utterance_end_ms`` (``None`` to turn it off) the gap after the
+    last word before an ``UtteranceEnd``, which needs ``interim_results=True``.
+    ``smart_format`` stays off by default because reformatted numbers and dates disturb
+    tool-argument extraction (STT-2). A stream sends a ``KeepAlive`` whenever it has sent
+    nothing for ``keepalive_interval`` seconds, so Deepgram does not close a quiet call.
+    """
+
+    name: str = "deepgram"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        language: str = "en",
+        model: str = "nova-3",
+        encoding: Encoding = "linear16",
+        sample_rate: int = 16000,
+        endpointing_ms: int = 150,
+        utterance_end_ms: int | None = 1000,
+        smart_format: bool = False,
+        interim_results: bool = True,
+        vad_events: bool = True,
+        base_url: str | None = None,
+        keepalive_interval: float = 5.0,
+    ) -> None:
+        if api_key is not None:
+            require_str("DeepgramSTT api_key", api_key)
+        key = env_fallback((api_key or "").strip(), "DEEPGRAM_API_KEY")
+        if not key:
+            raise ConfigError(
+                "DeepgramSTT needs an API key: pass DeepgramSTT(api_key=...) or set "
+                "DEEPGRAM_API_KEY"
+            )
+        self._api_key = key
+        self._language = require_str("DeepgramSTT language", language, allow_empty=False)
+        self._model = require_str("DeepgramSTT model", model, allow_empty=False)
+        self._format = _configured_format(encoding, sample_rate)
+        require_int("DeepgramSTT endpointing_ms", endpointing_ms, minimum=1)
+        if utterance_end_ms is not None:
+            require_int("DeepgramSTT utterance_end_ms", utterance_end_ms, minimum=1)
+        require_bool("DeepgramSTT smart_format", smart_format)
+        require_bool("DeepgramSTT interim_results", interim_results)
+        require_bool("DeepgramSTT vad_events", vad_events)
+        if utterance_end_ms is not None and not interim_results:
+            raise ConfigError(
+                "DeepgramSTT utterance_end_ms needs interim_results=True: keep interim results "
+                "on or pass utterance_end_ms=None"
+            )
+        interval = require_number("DeepgramSTT keepalive_interval", keepalive_interval)
+        if not 0 < interval < _IDLE_LIMIT_S:
+            raise ConfigError(
+                f"DeepgramSTT keepalive_interval must be between 0 and {_IDLE_LIMIT_S:g} s "
+                f"(Deepgram closes idle sockets after about 10 s), got {keepalive_interval!r}"
+            )
+        self._keepalive_interval = interval
+        if base_url is not None:
+            require_str("DeepgramSTT base_url", base_url)
+        root = env_fallback((base_url or "").strip(), "DEEPGRAM_BASE_URL") or DEFAULT_BASE_URL
+        self._listen_url = _listen_url(root)
+        self._options: dict[str, str] = {
+            "endpointing": str(endpointing_ms),
+            "interim_results": _flag(interim_results),
+            "vad_events": _flag(vad_events),
+            "smart_format": _flag(smart_format),
+        }
+        if utterance_end_ms is not None:
+            self._options["utterance_end_ms"] = str(utterance_end_ms)
+        formats = dict.fromkeys(("ulaw_8000", self._format, *_WIRE))
+        self.capabilities = STTCapabilities(
+            streaming=True,
+            interim_results=interim_results,
+            endpointing=True,
+            input_formats=tuple(formats),
+        )
+
+    def __repr__(self) -> str:
+        return f"DeepgramSTT(model={self._model!r}, language={self._language!r})"
+
+    def open_stream(
+        self, *, audio_format: AudioFormat | None = None, language: str | None = None
+    ) -> DeepgramStream:
+        """A new, unconnected stream for one call, receiving ``audio_format``.
+
+        ``audio_format`` defaults to the constructor's ``encoding``/``sample_rate``; ``language``
+        to the constructor's ``language``.
+        """
+        fmt = self._format if audio_format is None else audio_format
+        if fmt not in _WIRE:
+            raise ConfigError(
+                f"DeepgramSTT cannot take audio_format={fmt!r}: use one of {list(_WIRE)}"
+            )
+        encoding, sample_rate = _WIRE[fmt]
+        lang = self._language if language is None else language
+        require_str("DeepgramSTT open_stream language", lang, allow_empty=False)
+        query = {
+            "model": self._model,
+            "language": lang,
+            "encoding": encoding,
+            "sample_rate": str(sample_rate),
+            "channels": "1",
+            **self._options,
+        }
+        return DeepgramStream(
+            f"{self._listen_url}?{urlencode(query)}",
+            self._api_key,
+            keepalive_interval=self._keepalive_interval,
+        )
+
+
+DeepgramSTT = STT
+
+
+class DeepgramStream:
+    """One call's Deepgram socket; implements :class:`~getpatter.stt.base.STTStream`.
+
+    :meth:`connect`, then iterate :meth:`receive_transcripts` in one task while another sends
+    audio. Audio and :meth:`finalize` after :meth:`close` are dropped silently, and so is audio
+    sent after Deepgram dropped the socket: the iterator reports the drop by raising
+    :class:`~getpatter.errors.PatterConnectionError`, as it does for a Deepgram ``Error``
+    message or any close that :meth:`close` did not ask for.
+    """
+
+    def __init__(self, url: str, api_key: str, *, keepalive_interval: float) -> None:
+        self._url = url
+        self._api_key = api_key
+        self._keepalive_interval = keepalive_interval
+        self._ws: ClientConnection | None = None
+        self._connecting = False
+        self._closed = False
+        self._receiving = False
+        self._last_sent = 0.0
+        self._keepalive: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``/v1/listen`` URL with its query string (no credentials)."""
+        return self._url
+
+    async def connect(self) -> None:
+        """Open the socket.
+
+        Raises :class:`AuthenticationError` when Deepgram refuses the key (HTTP 401/403),
+        :class:`RateLimitError` on HTTP 429 and :class:`PatterConnectionError` otherwise.
+        """
+        if self._connecting or self._ws is not None:
+            raise RuntimeError("DeepgramStream serves one call: open a new stream per call")
+        self._connecting = True
+        ws = await _open(self._url, self._api_key)
+        self._ws = ws
+        if self._closed:  # close() was called while connecting.
+            await _shut(ws)
+            return
+        self._last_sent = asyncio.get_running_loop().time()
+        self._keepalive = asyncio.create_task(self._keep_alive(ws))
+
+    async def send_audio(self, chunk: bytes) -> None:
+        """Send caller audio, in the format the stream was opened with, as one binary frame."""
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise ConfigError(f"send_audio takes audio bytes, got {type(chunk).__name__}")
+        if self._closed or not chunk:
+            return
+        await self._send(self._connection(), chunk)
+
+    async def finalize(self) -> None:
+        """Ask Deepgram to flush: the pending words arrive as a final result right away."""
+        if not self._closed:
+            await self._send(self._connection(), _FINALIZE)
+
+    def receive_transcripts(self) -> AsyncIterator[STTEvent]:
+        """Deepgram's results until the stream closes; iterate once per stream.
+
+        Interim results with no text are skipped; an empty final result is kept only when it
+        is ``speech_final``, so the pipeline still learns where the turn ended.
+        """
+        ws = self._connection()
+        if self._receiving:
+            raise RuntimeError("DeepgramStream.receive_transcripts() can be iterated only once")
+        self._receiving = True
+        return self._events(ws)
+
+    async def close(self) -> None:
+        """Send ``CloseStream`` and close the socket, waiting at most 2 s. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            await asyncio.wait([self._keepalive])
+        if self._ws is not None:
+            await _shut(self._ws)
+
+    def _connection(self) -> ClientConnection:
+        if self._ws is None:
+            raise RuntimeError("DeepgramStream is not connected: await connect() first")
+        return self._ws
+
+    async def _send(
+        self, ws: ClientConnection, message: str | bytes | bytearray | memoryview
+    ) -> bool:
+        try:
+            await ws.send(message)
+        except ConnectionClosed:
+            logger.debug("nothing sent: the Deepgram socket is closed")
+            return False
+        self._last_sent = asyncio.get_running_loop().time()
+        return True
+
+    async def _keep_alive(self, ws: ClientConnection) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = self._last_sent + self._keepalive_interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif not await self._send(ws, _KEEPALIVE):
+                return
+
+    async def _events(self, ws: ClientConnection) -> AsyncIterator[STTEvent]:
+        try:
+            async for raw in ws:
+                event = _event(raw)
+                if event is not None:
+                    yield event
+        except ConnectionClosed:
+            pass
+        if not self._closed:
+            raise PatterConnectionError(
+                "Deepgram closed the stream unexpectedly "
+                f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"
+            )
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: str
+
+
+class _Word(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    end: float | None = None
+
+
+class _Alternative(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    transcript: str = ""
+    confidence: float | None = None
+    words: list[_Word] = []
+
+
+class _Channel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    alternatives: list[_Alternative] = []
+
+
+class _Results(_Message):
+    channel: _Channel
+    is_final: bool = False
+    speech_final: bool = False
+    start: float | None = None
+    duration: float | None = None
+
+
+class _Error(_Message):
+    description: str = ""
+    message: str = ""
+    variant: str = ""
+    code: str | int | None = None
+
+
+def _event(raw: str | bytes) -> STTEvent | None:
+    """The event of one server message, or ``None`` for what the pipeline does not need."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        logger.warning("Deepgram sent a message that is not JSON: skipped")
+        return None
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "SpeechStarted":
+        return STTSpeechStarted()
+    if kind == "UtteranceEnd":
+        return UtteranceEnd()
+    try:
+        if kind == "Results":
+            return _transcript(_Results.model_validate(data))
+        if kind == "Error":
+            error = _Error.model_validate(data)
+        else:
+            logger.debug("Deepgram message %r ignored", kind)
+            return None
+    except ValidationError as exc:
+        logger.warning("Deepgram sent a malformed %s message, skipped: %s", kind, exc)
+        return None
+    detail = error.description or error.message or "no description"
+    tag = error.variant or (str(error.code) if error.code is not None else "")
+    raise PatterConnectionError(
+        f"Deepgram reported an error: {detail}" + (f" ({tag})" if tag else ""),
+        code=ErrorCode.PROVIDER_ERROR,
+    )
+
+
+def _transcript(results: _Results) -> Transcript | None:
+    alternatives = results.channel.alternatives
+    best = alternatives[0] if alternatives else _Alternative()
+    if not best.transcript.strip() and not (results.is_final and results.speech_final):
+        return None
+    billed = None
+    if results.start is not None and results.duration is not None:
+        billed = round(results.start + results.duration, 3)
+    return Transcript(
+        text=best.transcript,
+        is_final=results.is_final,
+        confidence=best.confidence,
+        speech_final=results.speech_final,
+        audio_seconds=billed,
+        speech_end=best.words[-1].end if best.words else None,
+    )
+
+
+def _configured_format(encoding: object, sample_rate: object) -> AudioFormat:
+    if encoding not in get_args(Encoding):
+        raise ConfigError(
+            f"DeepgramSTT encoding={encoding!r} is not supported: use one of "
+            f"{list(get_args(Encoding))}"
+        )
+    rate = require_int("DeepgramSTT sample_rate", sample_rate, minimum=1)
+    for fmt, wire in _WIRE.items():
+        if wire == (encoding, rate):
+            return fmt
+    raise ConfigError(
+        f"DeepgramSTT encoding={encoding!r} with sample_rate={rate} is not supported: use "
+        "linear16 at 16000 or 24000, or mulaw / alaw at 8000"
+    )
+
+
+def _listen_url(base_url: str) -> str:
+    scheme, sep, rest = base_url.partition("://")
+    ws_scheme = _WS_SCHEMES.get(scheme.lower()) if sep else None
+    host = rest.rstrip("/")
+    if ws_scheme is None or not host:
+        raise InputValidationError(
+            f"DeepgramSTT base_url={base_url!r} (or DEEPGRAM_BASE_URL) must be a ws(s):// or "
+            f"http(s):// URL of the API root, such as {DEFAULT_BASE_URL!r}"
+        )
+    return f"{ws_scheme}://{host}/v1/listen"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class _RedactAuthorization(logging.Filter):
+    """Hide the key from websockets' debug log of the handshake headers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == "authorization":
+            record.args = (args[0], "<redacted>")
+        return True
+
+
+_wire_logger = logging.getLogger("getpatter.stt.deepgram.websocket")
+_wire_logger.addFilter(_RedactAuthorization())
+
+
+async def _open(url: str, api_key: str) -> ClientConnection:
+    try:
+        return await connect(
+            url,
+            additional_headers={"Authorization": f"Token {api_key}"},
+            open_timeout=_CONNECT_TIMEOUT_S,
+            close_timeout=_CLOSE_TIMEOUT_S,
+            # Raw audio does not compress; deflate would only cost CPU per frame.
+            compression=None,
+            logger=_wire_logger,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        detail = _refusal_detail(exc.response)
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"Deepgram refused the API key (HTTP {status}{detail}): check "
+                "DeepgramSTT(api_key=...) or DEEPGRAM_API_KEY"
+            ) from None
+        if status == 429:
+            raise RateLimitError(f"Deepgram is rate limiting (HTTP 429{detail})") from None
+        raise PatterConnectionError(
+            f"Deepgram refused the connection to {url} (HTTP {status}{detail})"
+        ) from None
+    except TimeoutError:
+        raise PatterConnectionError(
+            f"Deepgram did not answer {url} within {_CONNECT_TIMEOUT_S:g} s",
+            code=ErrorCode.TIMEOUT,
+        ) from None
+    except (OSError, InvalidHandshake, InvalidURI) as exc:
+        raise PatterConnectionError(f"cannot connect to Deepgram at {url}: {exc}") from None
+
+
+def _refusal_detail(response: Response) -> str:
+    """``": <err_msg>"`` from Deepgram's JSON error body, or nothing."""
+    try:
+        body = json.loads(response.body or b"")
+    except ValueError:
+        return ""
+    message = body.get("err_msg") if isinstance(body, dict) else None
+    return f": {message[:200]}" if isinstance(message, str) and message else ""
+
+
+async def _shut(ws: ClientConnection) -> None:
+    """Ask Deepgram to finish, give it a moment to close, then close our side."""
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(_CLOSE_STREAM)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+            await ws.wait_closed()
+    await ws.close()

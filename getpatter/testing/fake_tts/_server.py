@@ -1,0 +1,229 @@
+"""What the fake TTS servers share: serving, request records, faults and paced audio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import itertools
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal, Self
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
+
+from getpatter._validation import require_int, require_number, require_str
+from getpatter.errors import ConfigError, InputValidationError
+from getpatter.server.background import BackgroundServer
+from getpatter.testing.fake_realtime._protocol import CHUNK_MS
+from getpatter.testing.fake_tts.records import TTSRequest
+from getpatter.testing.scenario import Scenario
+
+Transport = Literal["http", "websocket"]
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Answer the next request with HTTP ``status`` (a WebSocket handshake too)."""
+
+    status: int
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Stop sending for ``seconds`` once ``after_bytes`` of the next request's audio are out."""
+
+    after_bytes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ErrorFrame:
+    """Answer the next stream-input socket with an error frame instead of audio."""
+
+    message: str
+    error: str
+
+
+@dataclass(frozen=True)
+class HugeFrame:
+    """Send the next stream-input socket one audio frame of ``size`` bytes first."""
+
+    size: int
+
+
+Fault = Fail | Stall | ErrorFrame | HugeFrame
+_WEBSOCKET_ONLY = (ErrorFrame, HugeFrame)
+
+
+class FakeTTSServer(ABC):
+    """A loopback TTS API: ``async with`` it, point the client at ``base_url``.
+
+    Every request speaks its text as ``scenario.speech_ms(text)`` ms of a 400 Hz tone, sent in
+    100 ms chunks ``speedup`` times faster than real time. ``api_key`` given: requests must
+    carry exactly that key (any non-empty key otherwise).
+    """
+
+    _label = "FakeTTSServer"
+    _websockets = False
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        api_key: str | None = None,
+        speedup: float = 4.0,
+    ) -> None:
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise ConfigError(
+                f"{self._label} scenario must be a Scenario, got {type(scenario).__name__}"
+            )
+        if api_key is not None:
+            require_str(f"{self._label} api_key", api_key, allow_empty=False)
+        if require_number(f"{self._label} speedup", speedup) <= 0:
+            raise InputValidationError(f"{self._label} speedup must be > 0, got {speedup!r}")
+        self.scenario = scenario if scenario is not None else Scenario()
+        self._api_key = api_key
+        self._speedup = float(speedup)
+        self._faults: deque[Fault] = deque()
+        self._requests: list[TTSRequest] = []
+        self._server: BackgroundServer | None = None
+
+    async def __aenter__(self) -> Self:
+        self._server = BackgroundServer(
+            Starlette(routes=self._routes()),
+            ws="websockets-sansio" if self._websockets else "none",
+            timeout_graceful_shutdown=1,
+        )
+        await self._server.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(grace=1.0)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>`` plus the API's root path, as the client's ``base_url``."""
+        if self._server is None:
+            raise ConfigError(
+                f"{self._label}.base_url is known once the server runs: read it inside "
+                f"'async with {self._label}(...) as fake'"
+            )
+        return f"http://127.0.0.1:{self._server.port}{self._root}"
+
+    @property
+    def requests(self) -> list[TTSRequest]:
+        """Every accepted request, in arrival order."""
+        return list(self._requests)
+
+    def fail_next(self, status: int = 500) -> None:
+        """Answer the next request with HTTP ``status``; each call fails one more request."""
+        require_int("fail_next status", status, minimum=400, maximum=599)
+        try:
+            http.HTTPStatus(status)
+        except ValueError:
+            raise InputValidationError(
+                f"fail_next status={status} is not a known HTTP status: use e.g. 500"
+            ) from None
+        self._faults.append(Fail(status))
+
+    def stall_next(self, *, after_bytes: int = 0, seconds: float = 30.0) -> None:
+        """Make the next request stop sending audio for ``seconds`` after ``after_bytes``
+        bytes of it (a provider stall); it resumes afterwards if the client is still there."""
+        require_int("stall_next after_bytes", after_bytes, minimum=0)
+        if require_number("stall_next seconds", seconds) <= 0:
+            raise InputValidationError(f"stall_next seconds must be > 0, got {seconds!r}")
+        self._faults.append(Stall(after_bytes, float(seconds)))
+
+    @property
+    @abstractmethod
+    def _root(self) -> str:
+        """The API root path of ``base_url`` (``""`` or ``"/v1"``)."""
+
+    @abstractmethod
+    def _routes(self) -> list[BaseRoute]:
+        """The Starlette routes of the fake API."""
+
+    @abstractmethod
+    def _error(self, status: int, message: str) -> JSONResponse:
+        """An error answer shaped like the real API's."""
+
+    def _key_refusal(self, key: str) -> JSONResponse | None:
+        """The 401 answer for a missing or wrong key, else ``None``."""
+        if not key or (self._api_key is not None and key != self._api_key):
+            return self._error(401, "Invalid API key")
+        return None
+
+    def _take_fault(self, transport: Transport) -> Fault | None:
+        if not self._faults or (
+            transport == "http" and isinstance(self._faults[0], _WEBSOCKET_ONLY)
+        ):
+            return None
+        return self._faults.popleft()
+
+    def _record(self, transport: Transport, path: str, **fields: Any) -> TTSRequest:
+        request = TTSRequest(index=len(self._requests), transport=transport, path=path, **fields)
+        self._requests.append(request)
+        return request
+
+    async def _streamed(
+        self, record: TTSRequest, audio: bytes, bytes_per_ms: int, stall: Stall | None
+    ) -> AsyncIterator[bytes]:
+        """An HTTP response body: ``audio`` paced, counted into ``record``."""
+        try:
+            async for piece in self._paced(audio, bytes_per_ms, stall=stall):
+                yield piece
+                record.audio_bytes += len(piece)
+            record.completed = True
+        finally:
+            record.disconnected = not record.completed
+            record._finished.set()
+
+    async def _paced(
+        self,
+        audio: bytes,
+        bytes_per_ms: int,
+        *,
+        sent_before: int = 0,
+        stall: Stall | None = None,
+        gone: asyncio.Event | None = None,
+    ) -> AsyncIterator[bytes]:
+        """``audio`` in 100 ms pieces at ``speedup`` times real time, stalling as asked.
+
+        ``sent_before``: audio bytes of the request already sent (the stall offset counts
+        them). ``gone``, once set, cuts a stall short: the client has left.
+        """
+        stall_at = None if stall is None else stall.after_bytes - sent_before
+        if stall_at is not None and not 0 <= stall_at <= len(audio):
+            stall_at = None
+        step = bytes_per_ms * CHUNK_MS
+        cuts = sorted(
+            {*range(0, len(audio), step), len(audio), *([] if stall_at is None else [stall_at])}
+        )
+        for start, end in itertools.pairwise(cuts):
+            if start == stall_at and stall is not None:
+                await _pause(stall.seconds, gone)
+            yield audio[start:end]
+            await asyncio.sleep((end - start) / bytes_per_ms / 1000 / self._speedup)
+        if stall_at == len(audio) and stall is not None:
+            await _pause(stall.seconds, gone)
+
+
+async def _pause(seconds: float, gone: asyncio.Event | None) -> None:
+    if gone is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await gone.wait()
+
+
+def status_phrase(status: int) -> str:
+    """``"too_many_requests"`` for 429: an error code shaped from the HTTP status."""
+    return http.HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")

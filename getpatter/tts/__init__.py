@@ -1,0 +1,1 @@
+"""tts providers: see base.py for the protocol every provider implements."""

@@ -1,0 +1,1 @@
+"""vad providers: see base.py for the protocol every provider implements."""
