@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
     from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.integrations import PatterTool, PatterToolResult
+    from getpatter.llm.anthropic import AnthropicLLM
+    from getpatter.llm.openai import OpenAILLM
     from getpatter.pipeline import (
         ChatContext,
         ChatMessage,
@@ -50,6 +52,13 @@ if TYPE_CHECKING:
         filter_for_tts,
         filter_markdown,
     )
+    from getpatter.pipeline.brains import MessageWebhook
+    from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.tts.elevenlabs import ElevenLabsTTS
+    from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
+    from getpatter.tts.openai import OpenAITTS
+    from getpatter.vad.silero import SileroVAD
 
 __version__ = "0.1.0"
 
@@ -65,6 +74,17 @@ _LAZY: dict[str, str] = {
     "ChatContext": "getpatter.pipeline",
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
+    "DeepgramSTT": "getpatter.stt.deepgram",
+    "OpenAILLM": "getpatter.llm.openai",
+    "AnthropicLLM": "getpatter.llm.anthropic",
+    "ElevenLabsTTS": "getpatter.tts.elevenlabs",
+    "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
+    "OpenAITTS": "getpatter.tts.openai",
+    "SileroVAD": "getpatter.vad.silero",
+    "PipelineHooks": "getpatter.pipeline.hooks",
+    "HookContext": "getpatter.pipeline.hooks",
+    "PipelineHookExecutor": "getpatter.pipeline.hooks",
+    "MessageWebhook": "getpatter.pipeline.brains",
     "PatterToolResult": "getpatter.integrations",
 }
 
@@ -84,6 +104,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Agent",
+    "AnthropicLLM",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
@@ -92,26 +113,36 @@ __all__ = [
     "ChatMessage",
     "ConfigError",
     "CostBreakdown",
+    "DeepgramSTT",
     "DtmfEvent",
     "ElevenLabsConvAI",
+    "ElevenLabsTTS",
+    "ElevenLabsWebSocketTTS",
     "ErrorCode",
     "EventBus",
     "Guardrail",
+    "HookContext",
     "IncomingMessage",
     "InputValidationError",
     "LatencyBreakdown",
+    "MessageWebhook",
+    "OpenAILLM",
     "OpenAIRealtime",
+    "OpenAITTS",
     "Patter",
     "PatterConnectionError",
     "PatterError",
     "PatterEventType",
     "PatterTool",
     "PatterToolResult",
+    "PipelineHookExecutor",
+    "PipelineHooks",
     "PolicyError",
     "ProvisionError",
     "RateLimitError",
     "STTConfig",
     "SentenceChunker",
+    "SileroVAD",
     "TTSConfig",
     "Telnyx",
     "Tool",

@@ -212,6 +212,8 @@ def build_agent(
             )
         _check_provider_object("stt", stt)
         _check_provider_object("tts", tts)
+        if vad is not None:
+            _check_provider_object("vad", vad)
         provider = "pipeline"
         voice = getattr(tts, "voice", None) or voice
     else:
@@ -257,10 +259,21 @@ def _warn_llm_ignored() -> None:
 
 
 def _check_provider_object(param: str, value: object) -> None:
-    if isinstance(value, str | bytes | dict | list | int | float | bool):
+    from getpatter.llm.base import LLMProvider
+    from getpatter.stt.base import STTProvider
+    from getpatter.tts.base import TTSProvider
+    from getpatter.vad.base import VADProvider
+
+    protocol, example = {
+        "stt": (STTProvider, "DeepgramSTT()"),
+        "llm": (LLMProvider, "OpenAILLM() or AnthropicLLM()"),
+        "tts": (TTSProvider, "ElevenLabsTTS() or OpenAITTS()"),
+        "vad": (VADProvider, "SileroVAD()"),
+    }[param]
+    if not isinstance(value, protocol):
         raise ConfigError(
-            f"{param}= takes a provider instance such as DeepgramSTT(), OpenAILLM() or "
-            f"ElevenLabsTTS(), not a {type(value).__name__}"
+            f"{param}= takes a provider instance such as {example}, not a "
+            f"{type(value).__name__} (see getpatter/{param}/base.py for the protocol)"
         )
 
 

@@ -25,6 +25,7 @@ from getpatter.observability.pricing import PriceTable
 from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
 if TYPE_CHECKING:
+    from getpatter.pipeline.brains import MessageWebhook
     from getpatter.server.embedded import EmbeddedServer
     from getpatter.session import CallSession
 
@@ -133,7 +134,7 @@ class Patter:
         on_call_start: CallbackHandler | None = None,
         on_call_end: CallbackHandler | None = None,
         on_transcript: CallbackHandler | None = None,
-        on_message: MessageHandler | str | None = None,
+        on_message: MessageHandler | str | MessageWebhook | None = None,
         on_metrics: CallbackHandler | None = None,
         voicemail_message: str = "",
         dashboard: bool = True,
@@ -151,6 +152,11 @@ class Patter:
         placed with ``machine_detection=True``. ``configure_number=True`` points the number's
         voice URL at this server. ``dashboard``/``dashboard_token`` are accepted for the dashboard,
         which is not part of this version yet.
+
+        ``on_message`` (pipeline agents) answers each finished caller utterance instead of an
+        LLM: a function ``(message)`` or ``(message, call)`` returning the text to speak, or an
+        http(s) URL / :class:`~getpatter.pipeline.brains.MessageWebhook` that gets the message
+        as a JSON POST.
         """
         from getpatter.server.embedded import EmbeddedServer
         from getpatter.session import CallCallbacks
@@ -176,15 +182,11 @@ class Patter:
         for name, value in callbacks.items():
             if value is not None:
                 require_callable(name, value)
-        if on_message is not None:
-            if agent.llm is not None:
-                raise ConfigError(
-                    "on_message= and an agent with llm= both produce replies: keep one"
-                )
-            raise ConfigError(
-                "on_message= drives pipeline mode (stt= and tts=), which cannot take calls in this "
-                "version; engine agents produce their own replies"
-            )
+        if on_message is not None and not isinstance(on_message, str):
+            from getpatter.pipeline.brains import MessageWebhook
+
+            if not isinstance(on_message, MessageWebhook):
+                require_callable("on_message", on_message)
         if not isinstance(self._carrier, Twilio):
             raise ConfigError(
                 "serve() needs a carrier: Patter(carrier=Twilio(), phone_number=..., webhook_url=...)"
@@ -219,6 +221,7 @@ class Patter:
             tunnel=tunnel_directive,
             recording=recording,
             voicemail_message=voicemail_message,
+            on_message=on_message,
         )
         self._server = server
         try:

@@ -5,8 +5,11 @@ import pytest
 from getpatter import (
     Agent,
     ConfigError,
+    DeepgramSTT,
     ElevenLabsConvAI,
+    ElevenLabsTTS,
     Guardrail,
+    OpenAILLM,
     OpenAIRealtime,
     Patter,
     STTConfig,
@@ -30,7 +33,7 @@ def phone():
 
 def _pipeline(phone, **kwargs):
     return phone.agent(
-        "prompt", stt=STTConfig(provider="deepgram"), tts=TTSConfig(provider="elevenlabs"), **kwargs
+        "prompt", stt=DeepgramSTT(api_key="dg"), tts=ElevenLabsTTS(api_key="el"), **kwargs
     )
 
 
@@ -95,8 +98,12 @@ def test_pipeline_only_options_with_engine_are_refused(phone):
 def test_pipeline_mode_needs_both_stt_and_tts(phone):
     with pytest.raises(ConfigError, match="both stt= and tts="):
         phone.agent("x", stt=STTConfig(provider="deepgram"))
-    agent = _pipeline(phone, llm=object())
+    agent = _pipeline(phone, llm=OpenAILLM(api_key="sk"))
     assert agent.provider == "pipeline"
+    with pytest.raises(ConfigError, match="llm= takes a provider instance"):
+        _pipeline(phone, llm=object())
+    with pytest.raises(ConfigError, match="stt= takes a provider instance"):
+        phone.agent("x", stt=STTConfig(provider="deepgram"), tts=ElevenLabsTTS(api_key="el"))
 
 
 def test_llm_without_pipeline_is_refused(phone):

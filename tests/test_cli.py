@@ -24,7 +24,7 @@ def run_demo(*args: str, stdin: str | None = None) -> str:
 
 def test_demo_runs_a_whole_simulated_phone_call():
     out = run_demo()
-    assert "SIMULATED CALL" in out
+    assert "SIMULATED CALL" in out and "answer() in" in out
     lines = re.findall(r"\] (Agent |Caller): (.*)", out)
     assert lines == [
         ("Agent ", "Thanks for calling Bright Smile Dental. How can I help?"),
@@ -36,8 +36,13 @@ def test_demo_runs_a_whole_simulated_phone_call():
         ("Agent ", "Thanks for calling Bright Smile Dental. Goodbye!"),
     ]
     assert len(re.findall(r"turn \d: first agent audio sent [\d.]+ ms after", out)) == 3
-    assert re.search(r"Call ended: completed .* after \d+\.\d s", out)
-    assert re.search(r"Cost: \$0\.0\d+ \(AI \$0\.\d+, telephony \$0\.0085\)", out)
+    # answer() hangs up after saying goodbye.
+    assert re.search(r"Call ended: completed \(ended by agent\) after \d+\.\d s", out)
+    assert re.search(
+        r"Cost: \$0\.0\d+ \(speech-to-text \$0\.\d+, text-to-speech \$0\.\d+, "
+        r"telephony \$0\.0085\)",
+        out,
+    )
 
 
 def test_text_demo_runs_a_scripted_call():

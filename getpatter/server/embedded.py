@@ -31,8 +31,20 @@ logger = logging.getLogger("getpatter.server")
 _STOP_TIMEOUT = 10.0
 
 
-def engine_factory(agent: Agent) -> Callable[[], Engine]:
-    """How to open the engine connection of each call of ``agent``; checks credentials now."""
+def engine_factory(agent: Agent, on_message: Any = None) -> Callable[[], Engine]:
+    """How to open the engine connection of each call of ``agent``; checks credentials now.
+
+    ``on_message`` (pipeline agents only) replaces the agent's LLM.
+    """
+    if agent.provider == "pipeline":
+        from getpatter.pipeline.factory import pipeline_engine_factory
+
+        return pipeline_engine_factory(agent, on_message)
+    if on_message is not None:
+        raise ConfigError(
+            "on_message= is for pipeline agents (stt= and tts=); an engine agent produces its "
+            "own replies"
+        )
     if agent.provider == "openai_realtime":
         engine = (
             agent.engine
@@ -79,13 +91,15 @@ class EmbeddedServer:
         tunnel: CloudflareTunnel | None = None,
         recording: bool = False,
         voicemail_message: str = "",
+        on_message: Any = None,
     ) -> None:
         from getpatter.carriers.twilio.adapter import TwilioAdapter
 
         self._carrier = carrier
         self._phone_number = phone_number
         self.agent = agent
-        self._engine_factory = engine_factory(agent)
+        self._on_message = on_message
+        self._engine_factory = engine_factory(agent, on_message)
         self._callbacks = callbacks
         self._events = events
         self._pricing = pricing
@@ -182,7 +196,9 @@ class EmbeddedServer:
         callbacks: CallCallbacks = kwargs.pop("callbacks", None) or self._callbacks
         session = CallSession(
             agent=agent,
-            engine_factory=self._engine_factory if agent is self.agent else engine_factory(agent),
+            engine_factory=self._engine_factory
+            if agent is self.agent
+            else engine_factory(agent, self._on_message if agent.provider == "pipeline" else None),
             carrier=self._actions,
             telephony_provider="twilio",
             callbacks=callbacks,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -164,11 +165,7 @@ class CallSession:
         self._events = events
         self._first_message_override = first_message or None
         self._voicemail = voicemail_message
-        self._meter = CostMeter(
-            pricing,
-            llm_provider=agent.provider,
-            telephony_provider=telephony_provider,
-        )
+        self._meter = _cost_meter(agent, pricing, telephony_provider)
         self._tools = ToolRunner(agent.tools)
         self._status = _Status()
         self._history: list[dict[str, Any]] = []
@@ -417,6 +414,10 @@ class CallSession:
                 language=self.agent.language,
                 audio_format="ulaw_8000",
                 tools=(*self._tools.declarations(), *SYSTEM_TOOLS),
+                call_id=self.call_sid,
+                caller=self.caller,
+                callee=self.callee,
+                control=self.control(),
             )
             await engine.connect(config)
             while self._early_audio:  # frames arriving meanwhile join the queue, in order
@@ -480,7 +481,7 @@ class CallSession:
         elif isinstance(event, SpeechStarted):
             self._speech_started()
         elif isinstance(event, SpeechStopped):
-            self._speech_stopped()
+            self._speech_stopped(event.ago_ms)
         elif isinstance(event, UserTranscript):
             await self._user_transcript(event.text)
         elif isinstance(event, AgentTranscript):
@@ -527,12 +528,13 @@ class CallSession:
         if self._barge_in_task is None or self._barge_in_task.done():
             self._barge_in_task = self._spawn(self._barge_in_after(threshold / 1000))
 
-    def _speech_stopped(self) -> None:
+    def _speech_stopped(self, ago_ms: float = 0.0) -> None:
         if self._barge_in_task is not None:
             self._barge_in_task.cancel()
             self._barge_in_task = None
         self._speech_started_at = None
-        self._turn = _Turn(index=len(self._turns), stopped_at=time.monotonic())
+        stopped_at = time.monotonic() - ago_ms / 1000
+        self._turn = _Turn(index=len(self._turns), stopped_at=stopped_at)
 
     async def _barge_in_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -567,6 +569,11 @@ class CallSession:
         self._responding = False
         if event.usage is not None:
             self._meter.add_realtime_usage(event.usage)
+        usage = event.pipeline_usage
+        if usage is not None:
+            self._meter.add_stt_seconds(usage.stt_seconds)
+            self._meter.add_llm_tokens(usage.llm_input_tokens, usage.llm_output_tokens)
+            self._meter.add_tts_characters(usage.tts_characters)
         outbound = self._outbound
         produced_audio = bool(self._response_items)
         if outbound is not None:
@@ -577,19 +584,23 @@ class CallSession:
         if turn is None or (event.status == "completed" and not produced_audio):
             return
         self._turn = None
-        await self._complete_turn(turn)
+        await self._complete_turn(turn, event.latency)
 
-    async def _complete_turn(self, turn: _Turn) -> None:
+    async def _complete_turn(self, turn: _Turn, stages: LatencyBreakdown | None = None) -> None:
         first_audio = turn.first_audio_at
         first_sent = None
         if self._outbound is not None and turn.first_item:
             first_sent = self._outbound.first_frame_sent_at.get(turn.first_item)
         bargein, self._pending_bargein_ms = self._pending_bargein_ms, None
-        latency = LatencyBreakdown(
-            llm_ttft_ms=_ms(first_audio, turn.stopped_at),
-            total_ms=_ms(first_sent, turn.stopped_at),
-            bargein_ms=bargein,
-        )
+        total_ms = _ms(first_sent, turn.stopped_at)
+        if stages is not None:  # a pipeline measured its own stages
+            latency = dataclasses.replace(stages, total_ms=total_ms, bargein_ms=bargein)
+        else:
+            latency = LatencyBreakdown(
+                llm_ttft_ms=_ms(first_audio, turn.stopped_at),
+                total_ms=total_ms,
+                bargein_ms=bargein,
+            )
         metrics = TurnMetrics(
             turn_index=turn.index,
             user_text=turn.user_text,
@@ -849,6 +860,26 @@ class _SessionActions:
 
     async def hangup(self) -> None:
         await self._session.hangup()
+
+
+def _cost_meter(agent: Agent, pricing: PriceTable, telephony_provider: str) -> CostMeter:
+    """A meter priced for the agent's providers (an engine bills under ``llm``)."""
+    if agent.provider != "pipeline":
+        return CostMeter(
+            pricing, llm_provider=agent.provider, telephony_provider=telephony_provider
+        )
+    return CostMeter(
+        pricing,
+        stt_provider=_price_key(agent.stt),
+        tts_provider=_price_key(agent.tts),
+        llm_provider=_price_key(agent.llm),
+        telephony_provider=telephony_provider,
+    )
+
+
+def _price_key(provider: Any) -> str:
+    name = getattr(provider, "name", "")
+    return name if isinstance(name, str) else ""
 
 
 def _ms(later: float | None, earlier: float) -> float | None:

@@ -1,7 +1,7 @@
 """Offline ways to run and test agents: terminal test mode, and the loopback sandbox.
 
-The sandbox names (``Sandbox``, ``TwilioSimulator``, ``FakeRealtimeServer``) load on first use,
-so that importing test mode stays light.
+The sandbox names (``Sandbox``, ``TwilioSimulator`` and the fakes of every provider, each
+speaking its real wire protocol) load on first use, so that importing test mode stays light.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from getpatter.testing.scenario import Callee, HangUp, Press, Reply, Say, Scenar
 from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
 
 if TYPE_CHECKING:
+    from getpatter.testing.fake_deepgram import FakeDeepgramServer
+    from getpatter.testing.fake_llm import FakeAnthropicServer, FakeOpenAIServer
     from getpatter.testing.fake_realtime import FakeRealtimeServer
+    from getpatter.testing.fake_tts import FakeElevenLabsServer, FakeOpenAITTSServer
     from getpatter.testing.sandbox import Sandbox, SandboxCall
     from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
 
@@ -23,6 +26,11 @@ _LAZY = {
     "TwilioSimulator": "getpatter.testing.twilio_simulator",
     "SimulatedCall": "getpatter.testing.twilio_simulator",
     "FakeRealtimeServer": "getpatter.testing.fake_realtime",
+    "FakeDeepgramServer": "getpatter.testing.fake_deepgram",
+    "FakeOpenAIServer": "getpatter.testing.fake_llm",
+    "FakeAnthropicServer": "getpatter.testing.fake_llm",
+    "FakeElevenLabsServer": "getpatter.testing.fake_tts",
+    "FakeOpenAITTSServer": "getpatter.testing.fake_tts",
 }
 
 
@@ -35,6 +43,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Callee",
+    "FakeAnthropicServer",
+    "FakeDeepgramServer",
+    "FakeElevenLabsServer",
+    "FakeOpenAIServer",
+    "FakeOpenAITTSServer",
     "FakeRealtimeServer",
     "HangUp",
     "Press",

@@ -1,7 +1,8 @@
 """The sandbox: a loopback phone network where your agent takes real calls with no account.
 
 A :class:`Sandbox` starts a Twilio simulator and a fake OpenAI Realtime server on 127.0.0.1,
-and a :class:`~getpatter.Patter` whose carrier and engine point at them. Your agent runs through
+and a :class:`~getpatter.Patter` whose carrier and engine point at them. For pipeline agents it
+also runs fake Deepgram, OpenAI (chat completions) and ElevenLabs servers. Your agent runs through
 the same code as in production: signed webhooks, a token-checked media stream, paced μ-law
 audio, the Realtime protocol. The :class:`~getpatter.testing.scenario.Scenario` says what the
 caller does and what the model answers.
@@ -28,13 +29,18 @@ from getpatter.carriers.twilio import Carrier as Twilio
 from getpatter.client import Patter
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError
+from getpatter.testing.fake_deepgram import FakeDeepgramServer
+from getpatter.testing.fake_llm import FakeOpenAIServer
 from getpatter.testing.fake_realtime import FakeRealtimeServer
+from getpatter.testing.fake_tts import FakeElevenLabsServer
 from getpatter.testing.scenario import Callee, Scenario
 from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
 
 __all__ = ["Sandbox", "SandboxCall"]
 
 _FAKE_OPENAI_KEY = "sk-sandbox"
+_FAKE_DEEPGRAM_KEY = "dg-sandbox"
+_FAKE_ELEVENLABS_KEY = "el-sandbox"
 _DEFAULT_TIMEOUT = 60.0
 
 
@@ -64,6 +70,8 @@ class Sandbox:
 
     ``scenario`` scripts the callee and the model (each model connection plays it from the
     start). ``phone_number`` is the agent's number on the simulated network.
+    ``tts_stall_timeout`` is how long a pipeline agent's TTS may go silent before it counts as
+    stalled (for fault tests).
     """
 
     def __init__(
@@ -72,12 +80,21 @@ class Sandbox:
         *,
         phone_number: str = "+15550009999",
         pricing: dict[str, dict[str, float]] | None = None,
+        tts_stall_timeout: float = 10.0,
     ) -> None:
         self.scenario = scenario if scenario is not None else Scenario()
         self.phone_number = phone_number
         self._pricing = pricing
         self.twilio = TwilioSimulator()
         self.openai = FakeRealtimeServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
+        self.deepgram = FakeDeepgramServer(self.scenario, api_key=_FAKE_DEEPGRAM_KEY)
+        """Pipeline agents' speech recognition (started by :meth:`serve` for them)."""
+        self.llm = FakeOpenAIServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
+        """Pipeline agents' LLM: OpenAI chat completions, answering with the scenario's replies."""
+        self.elevenlabs = FakeElevenLabsServer(self.scenario, api_key=_FAKE_ELEVENLABS_KEY)
+        """Pipeline agents' text-to-speech."""
+        self._pipeline_fakes = False
+        self._tts_stall_timeout = tts_stall_timeout
         self.port = 0
         self._phone: Patter | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -117,14 +134,34 @@ class Sandbox:
         if self._serving is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._serving, _DEFAULT_TIMEOUT)
+        if self._pipeline_fakes:
+            self._pipeline_fakes = False
+            for fake in (self.deepgram, self.llm, self.elevenlabs):
+                await fake.__aexit__(None, None, None)
         await self.openai.__aexit__(None, None, None)
         await self.twilio.aclose()
 
-    def offline(self, agent: Agent) -> Agent:
-        """``agent`` with its engine pointed at the sandbox's fake model (voice and model kept)."""
+    async def start_pipeline_fakes(self) -> None:
+        """Start the fake Deepgram, OpenAI LLM and ElevenLabs servers (:meth:`serve` does it
+        for pipeline agents)."""
+        if not self._pipeline_fakes:
+            for fake in (self.deepgram, self.llm, self.elevenlabs):
+                await fake.__aenter__()
+            self._pipeline_fakes = True
+
+    def offline(self, agent: Agent, *, with_llm: bool = True) -> Agent:
+        """``agent`` with its services pointed at the sandbox's fakes.
+
+        An OpenAI Realtime agent keeps its voice and model. A pipeline agent keeps its VAD,
+        hooks, guardrails, transforms and tools; its speech goes through the fake Deepgram and
+        ElevenLabs servers and its LLM (unless ``with_llm=False``, for ``on_message``) through
+        the fake OpenAI server. Pipeline fakes must be started first (:meth:`serve` does it).
+        """
+        if agent.provider == "pipeline":
+            return self._offline_pipeline(agent, with_llm=with_llm)
         if agent.provider != "openai_realtime":
             raise ConfigError(
-                f"the sandbox runs OpenAI Realtime agents; this one is {agent.provider!r}"
+                f"the sandbox runs OpenAI Realtime and pipeline agents; this one is {agent.provider!r}"
             )
         engine = Realtime(
             api_key=_FAKE_OPENAI_KEY,
@@ -134,10 +171,34 @@ class Sandbox:
         )
         return dataclasses.replace(agent, engine=engine)
 
+    def _offline_pipeline(self, agent: Agent, *, with_llm: bool) -> Agent:
+        if not self._pipeline_fakes:
+            raise ConfigError(
+                "start the pipeline fakes first: 'await sandbox.start_pipeline_fakes()' "
+                "(sandbox.serve() does it for you)"
+            )
+        from getpatter.llm.openai import LLM as OpenAILLM
+        from getpatter.stt.deepgram import STT as DeepgramSTT
+        from getpatter.tts.elevenlabs import TTS as ElevenLabsTTS
+
+        llm = OpenAILLM(api_key=_FAKE_OPENAI_KEY, base_url=self.llm.base_url) if with_llm else None
+        return dataclasses.replace(
+            agent,
+            stt=DeepgramSTT(api_key=_FAKE_DEEPGRAM_KEY, base_url=self.deepgram.base_url),
+            tts=ElevenLabsTTS(
+                api_key=_FAKE_ELEVENLABS_KEY,
+                base_url=self.elevenlabs.base_url,
+                stall_timeout=self._tts_stall_timeout,
+            ),
+            llm=llm,
+        )
+
     async def serve(self, agent: Agent, **serve_options: Any) -> None:
         """Start ``phone.serve(agent, ...)`` in the background and wait until it takes calls."""
         if self._serving is not None:
             raise ConfigError("the sandbox is already serving an agent")
+        if agent.provider == "pipeline":
+            await self.start_pipeline_fakes()
         user_on_call_end: Callable[[dict[str, Any]], Any] | None = serve_options.pop(
             "on_call_end", None
         )
@@ -149,9 +210,10 @@ class Sandbox:
                 if asyncio.iscoroutine(result):
                     await result
 
+        with_llm = agent.llm is not None or serve_options.get("on_message") is None
         self._serving = asyncio.create_task(
             self.phone.serve(
-                self.offline(agent),
+                self.offline(agent, with_llm=with_llm),
                 port=self.port,
                 host="127.0.0.1",
                 on_call_end=on_call_end,

@@ -32,7 +32,7 @@ def phone(monkeypatch):
         ({"port": 70000}, "port must be <= 65535"),
         ({"recording": "yes"}, "recording must be True or False"),
         ({"on_call_end": "print"}, "on_call_end must be a function"),
-        ({"on_message": "https://example.com/agent"}, "pipeline mode"),
+        ({"on_message": "https://example.com/agent"}, "is for pipeline agents"),
         ({"tunnel": True}, "cannot be combined with webhook_url"),
     ],
 )

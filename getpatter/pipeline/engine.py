@@ -1,0 +1,681 @@
+"""The pipeline turn loop: streaming STT -> LLM (or ``on_message``) -> TTS, as an engine.
+
+:class:`PipelineEngine` speaks the same :class:`~getpatter.engines.base.Engine` protocol as the
+OpenAI Realtime engine, so the call session treats both alike: it relays audio, decides
+barge-in from ``SpeechStarted`` with the agent audible, runs tools, and measures turns.
+
+One call's flow:
+
+- Caller audio (the carrier's format) goes to the STT stream untouched when the provider takes
+  that format, and, decoded to PCM, to the local VAD when there is one.
+- The end of a turn is the VAD's end of speech (then ``Finalize`` asks the STT for its final
+  text) or, without a VAD, the STT's own endpoint (``speech_final`` / ``UtteranceEnd``).
+- The finished utterance goes to the brain (LLM or ``on_message``). Its text is cut into
+  sentences as it streams; each sentence passes ``on_sentence``, the text transforms, the
+  guardrails and ``before_synthesize``, then TTS, whose audio (in the carrier's format when the
+  provider produces it) goes out as it arrives, while the LLM keeps streaming.
+- A barge-in (``interrupt``) cancels the LLM and TTS streams and cuts the assistant message in
+  the conversation to the words the caller heard, known from the audio played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from getpatter.call import CallControl
+from getpatter.engines.base import (
+    AgentAudio,
+    AgentTranscript,
+    AudioFormat,
+    EngineClosed,
+    EngineConfig,
+    EngineError,
+    EngineEvent,
+    ResponseDone,
+    SpeechStarted,
+    SpeechStopped,
+    ToolCallRequest,
+    UserTranscript,
+)
+from getpatter.errors import PatterError
+from getpatter.guardrails import Guardrail, apply_guardrails
+from getpatter.llm.base import LLMUsage
+from getpatter.observability.cost import PipelineUsage
+from getpatter.observability.metrics import LatencyBreakdown
+from getpatter.pipeline.brains import Brain, CallInfo
+from getpatter.pipeline.chat_context import ChatContext, ChatMessage, ToolCall
+from getpatter.pipeline.chunker import SentenceChunker
+from getpatter.pipeline.formats import AudioConverter, choose_format, sample_rate
+from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
+from getpatter.tts.base import TTSProvider
+from getpatter.vad.base import VADProvider, VADStream
+
+__all__ = ["PipelineEngine", "PipelineSettings"]
+
+logger = logging.getLogger("getpatter.pipeline")
+
+MAX_TOOL_ROUNDS = 10
+"""LLM rounds one turn may spend on tool calls before it must answer."""
+_STT_RECONNECTS = 1
+_MS_PER_CHAR = 65
+"""Typical speech rate of TTS voices, to estimate a sentence still being synthesised."""
+_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """What a pipeline agent is made of; shared by all its calls (providers included)."""
+
+    stt: STTProvider
+    tts: TTSProvider
+    brain_for: Callable[[CallInfo], Brain]
+    vad: VADProvider | None = None
+    hooks: PipelineHooks | None = None
+    guardrails: Sequence[Guardrail] = ()
+    text_transforms: Sequence[Callable[[str], str]] = ()
+    aggressive_first_flush: bool = False
+
+
+@dataclass
+class _Sentence:
+    text: str
+    audio_ms: float = 0.0
+    complete: bool = False
+
+
+@dataclass
+class _Spoken:
+    """What one response has put on the line: sentences and their audio length."""
+
+    sentences: list[_Sentence] = field(default_factory=list)
+    blocked: bool = False
+    """A guardrail replaced a sentence: the rest of the response is not spoken."""
+
+    def heard(self, played_ms: float) -> str:
+        """The words the caller heard when ``played_ms`` of this response had played.
+
+        A sentence still being synthesised has an unknown length: it is estimated at
+        ``_MS_PER_CHAR`` (or what has arrived, if longer).
+        """
+        words: list[str] = []
+        left = played_ms
+        for sentence in self.sentences:
+            length = sentence.audio_ms
+            if not sentence.complete:
+                length = max(length, _MS_PER_CHAR * len(sentence.text))
+            if left >= length:
+                words.append(sentence.text)
+                left -= length
+                continue
+            if left > 0 and length > 0:
+                cut = sentence.text[: int(len(sentence.text) * left / length)]
+                partial = cut.rsplit(" ", 1)[0] if " " in cut else ""
+                if partial:
+                    words.append(partial)
+            break
+        return " ".join(words)
+
+    @property
+    def text(self) -> str:
+        return " ".join(sentence.text for sentence in self.sentences)
+
+    @property
+    def characters(self) -> int:
+        return sum(len(sentence.text) for sentence in self.sentences)
+
+
+@dataclass
+class _Turn:
+    """Timings of the turn being answered (monotonic seconds)."""
+
+    speech_end: float | None = None
+    transcript_at: float | None = None
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+    first_sentence_at: float | None = None
+    first_audio_at: float | None = None
+    last_audio_at: float | None = None
+
+    def latency(self) -> LatencyBreakdown:
+        return LatencyBreakdown(
+            stt_ms=_ms(self.transcript_at, self.speech_end),
+            llm_ttft_ms=_ms(self.first_token_at, self.transcript_at),
+            llm_total_ms=_ms(self.last_token_at, self.transcript_at),
+            tts_ms=_ms(self.first_audio_at, self.first_sentence_at),
+            tts_total_ms=_ms(self.last_audio_at, self.first_sentence_at),
+        )
+
+
+class PipelineEngine:
+    """One call's pipeline; see the module docstring."""
+
+    def __init__(self, settings: PipelineSettings) -> None:
+        self._settings = settings
+        self._events: asyncio.Queue[EngineEvent] = asyncio.Queue()
+        self._context = ChatContext()
+        self._brain: Brain | None = None
+        self._hooks = PipelineHookExecutor(settings.hooks, self._hook_context)
+        self._call = CallInfo("", "", "")
+        self._tools: tuple[dict[str, Any], ...] = ()
+        self._language = "en"
+        self._carrier: AudioFormat = "ulaw_8000"
+        self._stt_format: AudioFormat = "ulaw_8000"
+        self._tts_format: AudioFormat = "ulaw_8000"
+        self._stt: STTStream | None = None
+        self._stt_in: AudioConverter | None = None
+        self._stt_reader: asyncio.Task[None] | None = None
+        self._vad: VADStream | None = None
+        self._vad_in: AudioConverter | None = None
+        self._pcm_in: AudioConverter | None = None
+        self._pcm_out: AudioConverter | None = None
+        self._heard: list[str] = []
+        self._user_speaking = False
+        self._turn = _Turn()
+        self._response: asyncio.Task[None] | None = None
+        self._spoken: dict[str, _Spoken] = {}
+        self._in_context: set[str] = set()
+        self._tool_results: dict[str, asyncio.Future[str]] = {}
+        self._stt_bytes = 0
+        self._stt_total_bytes = 0
+        self._speech_end_audio: float | None = None
+        self._closed = False
+        self._after_reply: list[Callable[[], Awaitable[None]]] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ Engine protocol
+
+    async def connect(self, config: EngineConfig) -> None:
+        """Open the call's STT stream and VAD state; nothing is sent until the caller talks."""
+        settings = self._settings
+        self._context = ChatContext(config.instructions)
+        self._tools = config.tools
+        self._language = config.language
+        self._carrier = config.audio_format
+        control = config.control
+        if control is not None:
+            # on_message may hang up or transfer and still return a reply: act once it is said.
+            control = CallControl(
+                control.call_id,
+                control.caller,
+                control.callee,
+                control.telephony_provider,
+                _AfterReply(control, self._after_reply),
+            )
+        self._call = CallInfo(config.call_id, config.caller, config.callee, control)
+        self._brain = settings.brain_for(self._call)
+        self._stt_format = choose_format(self._carrier, settings.stt.capabilities.input_formats)
+        self._tts_format = choose_format(self._carrier, settings.tts.capabilities.output_formats)
+        self._stt_in = AudioConverter(self._carrier, self._stt_format)
+        pcm_format = _pcm_format(self._carrier)
+        if settings.vad is not None:
+            rate = sample_rate(pcm_format)
+            if rate not in settings.vad.sample_rates:
+                rate, pcm_format = 16000, "pcm16_16000"
+            self._vad = settings.vad.open_stream(rate)
+            self._vad_in = AudioConverter(self._carrier, pcm_format)
+        if self._hooks.filters_audio:
+            hook_format = _pcm_format(self._carrier)
+            self._pcm_in = AudioConverter(self._carrier, hook_format)
+            self._pcm_out = AudioConverter(hook_format, self._stt_format)
+        self._stt = await self._open_stt()
+        self._stt_reader = asyncio.create_task(self._read_stt(), name="patter-stt")
+
+    async def send_audio(self, audio: bytes) -> None:
+        """One frame of caller audio in the carrier's format."""
+        if self._closed:
+            return
+        if self._vad is not None and self._vad_in is not None:
+            for event in self._vad.process(self._vad_in.convert(audio)):
+                await self._on_vad(event.kind)
+        if self._pcm_in is not None and self._pcm_out is not None:
+            pcm = self._hooks.before_send_to_stt(self._pcm_in.convert(audio))
+            if pcm is None:
+                return
+            audio = self._pcm_out.convert(pcm)
+        elif self._stt_in is not None:
+            audio = self._stt_in.convert(audio)
+        stt = self._stt
+        if stt is not None and audio:
+            self._stt_bytes += len(audio)
+            self._stt_total_bytes += len(audio)
+            await stt.send_audio(audio)
+
+    async def send_user_text(self, text: str) -> None:
+        """Caller text that did not come through STT (``[DTMF: 5]``): answer it."""
+        self._context.add_user(text)
+        self._turn = _Turn(transcript_at=time.monotonic())
+        self._start_response()
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` verbatim (greeting, voicemail); it joins the conversation."""
+        self._start_response(verbatim=text)
+
+    async def instruct(self, instruction: str) -> None:
+        """Add a system message; the brain sees it from its next reply."""
+        self._context.add(ChatMessage("system", instruction))
+
+    async def interrupt(self, item_id: str, played_ms: int) -> None:
+        """Barge-in: stop the response and keep only what the caller heard of ``item_id``."""
+        await self._cancel_response()
+        spoken = self._spoken.pop(item_id, None)
+        heard = spoken.heard(played_ms) if spoken is not None else ""
+        if item_id in self._in_context:
+            self._context.truncate_last_assistant(heard)
+        elif heard:
+            self._context.add_assistant(heard)
+        self._in_context.discard(item_id)
+
+    async def send_tool_result(self, call_id: str, output: str) -> None:
+        """The session ran tool ``call_id``; the response waiting for it goes on."""
+        future = self._tool_results.get(call_id)
+        if future is not None and not future.done():
+            future.set_result(output)
+
+    def events(self) -> AsyncIterator[EngineEvent]:
+        """Everything that happens on the call, until :class:`EngineClosed`."""
+        return self._event_stream()
+
+    async def close(self) -> None:
+        """End the call's streams (never the shared providers)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._cancel_response()
+        reader = self._stt_reader
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        if self._stt is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._stt.close(), _CLOSE_TIMEOUT)
+        self._events.put_nowait(EngineClosed())
+
+    # ------------------------------------------------------------------ listening
+
+    async def _open_stt(self) -> STTStream:
+        # The language is the STT provider's own (DeepgramSTT(language=...)).
+        stream = self._settings.stt.open_stream(audio_format=self._stt_format)
+        await stream.connect()
+        return stream
+
+    async def _read_stt(self) -> None:
+        reconnects = 0
+        while not self._closed:
+            stream = self._stt
+            if stream is None:
+                return
+            try:
+                async for event in stream.receive_transcripts():
+                    await self._on_stt(event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except PatterError as exc:
+                if reconnects >= _STT_RECONNECTS:
+                    self._emit(EngineError(f"speech recognition failed: {exc.message}", fatal=True))
+                    return
+                reconnects += 1
+                self._emit(EngineError(f"speech recognition dropped ({exc.message}); reconnecting"))
+                with contextlib.suppress(Exception):
+                    await stream.close()
+                try:
+                    self._stt = await self._open_stt()
+                    self._stt_total_bytes = 0  # the new stream's clock starts again
+                except PatterError as again:
+                    self._emit(
+                        EngineError(f"speech recognition failed: {again.message}", fatal=True)
+                    )
+                    return
+
+    async def _on_vad(self, kind: str) -> None:
+        if kind == "speech_started":
+            self._user_speaking = True
+            self._emit(SpeechStarted())
+            return
+        self._user_speaking = False
+        self._turn = _Turn(speech_end=time.monotonic())
+        self._emit(SpeechStopped())
+        if self._stt is not None:
+            await self._stt.finalize()
+
+    async def _on_stt(self, event: Transcript | STTSpeechStarted | UtteranceEnd) -> None:
+        if isinstance(event, STTSpeechStarted):
+            if self._vad is None and not self._user_speaking:
+                self._user_speaking = True
+                self._emit(SpeechStarted())
+            return
+        if isinstance(event, UtteranceEnd):
+            if self._heard:
+                await self._end_of_turn()
+            return
+        if not event.is_final:
+            return
+        if event.text:
+            self._heard.append(event.text)
+            if event.speech_end is not None:
+                self._speech_end_audio = event.speech_end
+        ended = event.speech_final or (self._vad is not None and not self._vad.speaking)
+        if ended and self._heard:
+            await self._end_of_turn()
+
+    async def _end_of_turn(self) -> None:
+        text = " ".join(self._heard).strip()
+        self._heard = []
+        now = time.monotonic()
+        if self._vad is None:
+            # Without a local VAD the STT's word timings say when the caller stopped: the
+            # audio sent since then is how long the final took.
+            ago = 0.0
+            if self._speech_end_audio is not None:
+                ago = max(0.0, self._stt_seconds_sent() - self._speech_end_audio)
+            self._speech_end_audio = None
+            self._user_speaking = False
+            self._turn = _Turn(speech_end=now - ago)
+            self._emit(SpeechStopped(ago_ms=ago * 1000))
+        self._turn.transcript_at = now
+        text_for_turn = await self._hooks.after_transcribe(text)
+        if not text_for_turn:
+            return
+        self._emit(UserTranscript(text_for_turn))
+        self._context.add_user(text_for_turn)
+        self._start_response()
+
+    # ------------------------------------------------------------------ answering
+
+    def _start_response(self, *, verbatim: str | None = None) -> None:
+        previous = self._response
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._response = asyncio.create_task(
+            self._respond(previous, verbatim), name="patter-response"
+        )
+
+    async def _cancel_response(self) -> None:
+        task, self._response = self._response, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _respond(self, previous: asyncio.Task[None] | None, verbatim: str | None) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        item = f"pl_{secrets.token_hex(6)}"
+        spoken = self._spoken[item] = _Spoken()
+        turn = self._turn
+        usage = PipelineUsage(stt_seconds=self._take_stt_seconds())
+        status = "completed"
+        try:
+            if verbatim is not None:
+                await self._speak_all([verbatim], item, spoken, turn, filtered=False)
+            else:
+                usage = await self._answer(item, spoken, turn, usage)
+        except asyncio.CancelledError:
+            self._emit(ResponseDone("cancelled", pipeline_usage=usage))
+            raise
+        except PatterError as exc:
+            status = "failed"
+            logger.warning("call %s: the response failed: %s", self._call.call_id, exc.message)
+            self._emit(EngineError(exc.message, code=exc.code.value))
+        if spoken.sentences:
+            text = spoken.text
+            if item not in self._in_context:
+                self._context.add_assistant(text)
+                self._in_context.add(item)
+            self._emit(AgentTranscript(item, text))
+        usage = PipelineUsage(
+            stt_seconds=usage.stt_seconds,
+            llm_input_tokens=usage.llm_input_tokens,
+            llm_output_tokens=usage.llm_output_tokens,
+            tts_characters=spoken.characters,
+        )
+        self._emit(ResponseDone(status, pipeline_usage=usage, latency=turn.latency()))
+        if self._after_reply:
+            actions, self._after_reply = self._after_reply, []
+            task = asyncio.create_task(_run_in_order(actions), name="patter-after-reply")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _answer(
+        self, item: str, spoken: _Spoken, turn: _Turn, usage: PipelineUsage
+    ) -> PipelineUsage:
+        """Run the brain (with tool rounds) and speak as it streams."""
+        brain = self._brain
+        if brain is None:
+            raise PatterError("the pipeline is not connected")
+        tools = self._tools if brain.uses_tools else ()
+        input_tokens = output_tokens = 0
+        for _round in range(MAX_TOOL_ROUNDS):
+            context = await self._context_for_llm()
+            sentences: asyncio.Queue[str | None] = asyncio.Queue()
+            speaker = asyncio.create_task(self._speak_queue(sentences, item, spoken, turn))
+            calls: list[ToolCall] = []
+            try:
+                round_usage = await self._stream_brain(
+                    brain, context, tools, sentences, calls, turn, spoken
+                )
+            except BaseException:
+                speaker.cancel()
+                await asyncio.gather(speaker, return_exceptions=True)
+                raise
+            sentences.put_nowait(None)
+            await speaker
+            if round_usage is not None:
+                input_tokens += round_usage.input_tokens
+                output_tokens += round_usage.output_tokens
+            if not calls or spoken.blocked:
+                break
+            self._context.add_assistant(spoken.text if spoken.sentences else "", calls)
+            self._in_context.add(item)
+            for output in await self._run_tools(calls):
+                self._context.add_tool_result(*output)
+        return PipelineUsage(
+            stt_seconds=usage.stt_seconds,
+            llm_input_tokens=input_tokens,
+            llm_output_tokens=output_tokens,
+        )
+
+    async def _context_for_llm(self) -> ChatContext:
+        messages = self._context.to_openai()
+        replaced = await self._hooks.before_llm(messages)
+        if replaced is None:
+            return self._context
+        context = ChatContext(self._context.system_prompt)
+        for message in replaced:
+            role, content = message.get("role"), message.get("content")
+            if role in ("user", "assistant", "system") and isinstance(content, str) and content:
+                context.add(ChatMessage(role, content))
+        return context
+
+    async def _stream_brain(
+        self,
+        brain: Brain,
+        context: ChatContext,
+        tools: Sequence[dict[str, Any]],
+        sentences: asyncio.Queue[str | None],
+        calls: list[ToolCall],
+        turn: _Turn,
+        spoken: _Spoken,
+    ) -> LLMUsage | None:
+        """Stream one brain round into ``sentences``; returns the usage. Stops early when a
+        guardrail has replaced a sentence."""
+        chunker = SentenceChunker(
+            self._language, aggressive_first_flush=self._settings.aggressive_first_flush
+        )
+        hold = self._hooks.holds_response
+        parts: list[str] = []
+        usage: LLMUsage | None = None
+        async for chunk in brain.respond(context, tools):
+            if spoken.blocked:
+                return usage
+            if chunk.type == "text" and chunk.text:
+                now = time.monotonic()
+                turn.first_token_at = turn.first_token_at or now
+                turn.last_token_at = now
+                text = self._hooks.on_chunk(chunk.text)
+                parts.append(text)
+                if not hold:
+                    for sentence in chunker.push(text):
+                        sentences.put_nowait(sentence)
+            elif chunk.type == "tool_call" and chunk.tool_call is not None:
+                calls.append(chunk.tool_call)
+            elif chunk.type == "done":
+                usage = chunk.usage
+        text = "".join(parts)
+        if hold:
+            text = await self._hooks.on_response(text)
+            for sentence in chunker.push(text):
+                sentences.put_nowait(sentence)
+        for sentence in chunker.flush():
+            sentences.put_nowait(sentence)
+        return usage
+
+    async def _run_tools(self, calls: list[ToolCall]) -> list[tuple[str, str, str]]:
+        """Ask the session to run ``calls``; wait for every result."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for call in calls:
+            future: asyncio.Future[str] = loop.create_future()
+            self._tool_results[call.id] = future
+            futures.append(future)
+            self._emit(ToolCallRequest(call.id, call.name, call.arguments))
+        try:
+            outputs = await asyncio.gather(*futures)
+        finally:
+            for call in calls:
+                self._tool_results.pop(call.id, None)
+        return [(call.id, call.name, output) for call, output in zip(calls, outputs, strict=True)]
+
+    async def _speak_queue(
+        self, sentences: asyncio.Queue[str | None], item: str, spoken: _Spoken, turn: _Turn
+    ) -> None:
+        while (sentence := await sentences.get()) is not None:
+            if not spoken.blocked:
+                spoken.blocked = await self._speak(sentence, item, spoken, turn, filtered=True)
+
+    async def _speak_all(
+        self, texts: list[str], item: str, spoken: _Spoken, turn: _Turn, *, filtered: bool
+    ) -> None:
+        for text in texts:
+            await self._speak(text, item, spoken, turn, filtered=filtered)
+
+    async def _speak(
+        self, sentence: str, item: str, spoken: _Spoken, turn: _Turn, *, filtered: bool
+    ) -> bool:
+        """Synthesise one sentence onto the line; True when a guardrail replaced it (the rest
+        of the response is then dropped)."""
+        blocked = False
+        if filtered:
+            sentence = await self._hooks.on_sentence(sentence)
+            for transform in self._settings.text_transforms:
+                sentence = _transformed(transform, sentence)
+            verdict = apply_guardrails(sentence, self._settings.guardrails)
+            sentence, blocked = verdict.text, verdict.blocked
+        final = await self._hooks.before_synthesize(sentence) if sentence.strip() else None
+        if not final or not final.strip():
+            return blocked
+        turn.first_sentence_at = turn.first_sentence_at or time.monotonic()
+        converter = AudioConverter(self._tts_format, self._carrier)
+        per_ms = _bytes_per_ms(self._carrier)
+        record = _Sentence(final)
+        spoken.sentences.append(record)
+        async for chunk in self._settings.tts.synthesize(final, audio_format=self._tts_format):
+            audio = converter.convert(chunk)
+            if self._hooks.filters_output_audio:
+                audio = await self._hooks.after_synthesize(audio) or b""
+            if audio:
+                now = time.monotonic()
+                turn.first_audio_at = turn.first_audio_at or now
+                turn.last_audio_at = now
+                record.audio_ms += len(audio) / per_ms
+                self._emit(AgentAudio(item, audio))
+        tail = converter.flush()
+        if tail:
+            record.audio_ms += len(tail) / per_ms
+            self._emit(AgentAudio(item, tail))
+        record.complete = True
+        return blocked
+
+    # ------------------------------------------------------------------ helpers
+
+    def _emit(self, event: EngineEvent) -> None:
+        self._events.put_nowait(event)
+
+    async def _event_stream(self) -> AsyncIterator[EngineEvent]:
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, EngineClosed):
+                return
+
+    def _hook_context(self) -> HookContext:
+        return HookContext(
+            call_id=self._call.call_id,
+            caller=self._call.caller,
+            callee=self._call.callee,
+            history=tuple(self._context.history()),
+        )
+
+    def _stt_seconds_sent(self) -> float:
+        """Seconds of audio sent on this call's STT stream (its clock)."""
+        return self._stt_total_bytes / (_bytes_per_ms(self._stt_format) * 1000)
+
+    def _take_stt_seconds(self) -> float:
+        sent, self._stt_bytes = self._stt_bytes, 0
+        return sent / (_bytes_per_ms(self._stt_format) * 1000)
+
+
+class _AfterReply:
+    """Call actions asked for by ``on_message``, held until its reply has been spoken."""
+
+    def __init__(self, control: CallControl, queue: list[Callable[[], Awaitable[None]]]) -> None:
+        self._control = control
+        self._queue = queue
+
+    async def transfer(self, number: str) -> None:
+        self._queue.append(lambda: self._control.transfer(number))
+
+    async def hangup(self) -> None:
+        self._queue.append(self._control.hangup)
+
+
+async def _run_in_order(actions: list[Callable[[], Awaitable[None]]]) -> None:
+    for action in actions:
+        try:
+            await action()
+        except Exception:
+            logger.exception("a call action asked for by on_message failed")
+
+
+def _pcm_format(audio_format: AudioFormat) -> AudioFormat:
+    """The PCM16 format at the same rate as ``audio_format`` (G.711 decodes to 8 kHz PCM)."""
+    if audio_format in ("ulaw_8000", "alaw_8000", "pcm16_8000"):
+        return "pcm16_8000"
+    return audio_format
+
+
+def _bytes_per_ms(audio_format: AudioFormat) -> float:
+    width = 1 if audio_format in ("ulaw_8000", "alaw_8000") else 2
+    return sample_rate(audio_format) * width / 1000
+
+
+def _transformed(transform: Callable[[str], str], text: str) -> str:
+    try:
+        result = transform(text)
+    except Exception:
+        logger.exception("a text transform raised; the sentence goes on unchanged")
+        return text
+    return result if isinstance(result, str) else text
+
+
+def _ms(later: float | None, earlier: float | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return (later - earlier) * 1000

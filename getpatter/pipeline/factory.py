@@ -1,0 +1,76 @@
+"""Building the pipeline engine of each call from a pipeline :class:`~getpatter.agent.Agent`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from getpatter.agent import Agent
+from getpatter.errors import ConfigError
+from getpatter.pipeline.brains import (
+    Brain,
+    CallInfo,
+    LLMBrain,
+    MessageHandlerBrain,
+    MessageWebhook,
+)
+from getpatter.pipeline.engine import PipelineEngine, PipelineSettings
+
+__all__ = ["pipeline_engine_factory"]
+
+
+def pipeline_engine_factory(
+    agent: Agent, on_message: Callable[..., Any] | str | MessageWebhook | None = None
+) -> Callable[[], PipelineEngine]:
+    """How to build each call's :class:`PipelineEngine` for ``agent``; checks everything now.
+
+    The brain is ``on_message`` (a function, an http(s) URL or a :class:`MessageWebhook`) when
+    given, else ``agent.llm``, else (spec LLM-2) an OpenAI LLM when ``OPENAI_API_KEY`` is set.
+    """
+    if agent.provider != "pipeline":
+        raise ConfigError(f"pipeline_engine_factory needs a pipeline agent, got {agent.provider!r}")
+    brain_for = _brain_factory(agent, on_message)
+    settings = PipelineSettings(
+        stt=agent.stt,
+        tts=agent.tts,
+        brain_for=brain_for,
+        vad=agent.vad,
+        hooks=agent.hooks,
+        guardrails=tuple(agent.guardrails or ()),
+        text_transforms=tuple(agent.text_transforms or ()),
+        aggressive_first_flush=agent.aggressive_first_flush,
+    )
+    return lambda: PipelineEngine(settings)
+
+
+def _brain_factory(
+    agent: Agent, on_message: Callable[..., Any] | str | MessageWebhook | None
+) -> Callable[[CallInfo], Brain]:
+    if on_message is not None:
+        if agent.llm is not None:
+            raise ConfigError("on_message= and an agent with llm= both produce replies: keep one")
+        if isinstance(on_message, str):
+            on_message = MessageWebhook(on_message)
+        if isinstance(on_message, MessageWebhook):
+            return on_message.brain
+        if not callable(on_message):
+            raise ConfigError(
+                "on_message must be a function, an http(s) URL or a MessageWebhook, "
+                f"got {type(on_message).__name__}"
+            )
+        handler = on_message
+        return lambda call: MessageHandlerBrain(handler, call)
+    llm = agent.llm
+    if llm is None:
+        if not os.environ.get("OPENAI_API_KEY"):
+            raise ConfigError(
+                "this pipeline agent has no brain: pass llm=OpenAILLM(...) (or another LLM) to "
+                "phone.agent(), or on_message= to serve(), or set OPENAI_API_KEY for the default "
+                "OpenAI LLM"
+            )
+        from getpatter.llm.openai import LLM as OpenAILLM
+
+        llm = OpenAILLM()
+    brain = LLMBrain(llm)
+    return lambda _call: brain
