@@ -133,6 +133,8 @@ class EmbeddedServer:
         from starlette.responses import JSONResponse
         from starlette.routing import Route
 
+        from getpatter.server.ws_protocol import MediaWebSocketProtocol
+
         async def health(_request: Any) -> JSONResponse:
             return JSONResponse({"status": "ok", "active_calls": len(self.registry.active())})
 
@@ -141,7 +143,7 @@ class EmbeddedServer:
             app,
             host=host,
             port=port,
-            ws="websockets-sansio",
+            ws=MediaWebSocketProtocol,
             ws_max_size=1024 * 1024,
             timeout_graceful_shutdown=5,
         )

@@ -302,6 +302,8 @@ class CallSession:
 
     async def on_media(self, audio: bytes) -> None:
         """One frame of caller audio, in the carrier's native format."""
+        if self._outbound is not None:
+            self._outbound.on_caller_frame()
         engine = self._engine
         if engine is None:
             self._early_audio.append(audio)

@@ -67,3 +67,23 @@ async def test_clear_drops_queued_audio_and_forgets_pending_marks():
     kinds = [s[0] for s in media.sent]
     assert "audio" not in kinds[kinds.index("clear") :]  # nothing queued was sent after the clear
     assert out.played_ms("a") == 0 and not out.speaking
+
+
+async def test_a_caller_frame_sends_the_next_frame_if_due_within_a_frame():
+    media = Recorder()
+    # One-second frames: the pacer's own timer does not fire during this test.
+    out = OutboundAudio(media, frame_size=4, frame_ms=1000)
+    out.start()
+    out.push("a", b"\x01" * 12)
+    await media.wait_until(lambda sent: [s[0] for s in sent].count("audio") == 1)
+
+    async def audio_after_caller_frame():
+        out.on_caller_frame()
+        for _ in range(5):  # a few turns of the event loop, far less than a frame
+            await asyncio.sleep(0)
+        return [s[0] for s in media.sent].count("audio")
+
+    assert await audio_after_caller_frame() == 2  # due within a frame: sent now
+    assert await audio_after_caller_frame() == 2  # due in two frames' time: it waits
+    await out.stop()
+    assert [s[2] for s in media.sent if s[0] == "mark"] == ["1", "2"]
