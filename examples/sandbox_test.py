@@ -24,3 +24,20 @@ async def test_caller_hears_the_order_status():
         await sandbox.serve(sandbox.phone.agent("You track orders.", tools=[order_status]))
         report = await (await sandbox.call_in()).ended()
     assert report["transcript"][-1]["text"] == "Order 42 shipped yesterday."
+
+
+async def test_my_on_message_brain_on_a_pipeline_call():
+    """A pipeline agent whose brain is your own function, on the sandbox's fake speech services."""
+    from getpatter import DeepgramSTT, ElevenLabsTTS
+
+    def brain(message: dict) -> str:
+        return "Order 42 shipped yesterday." if "42" in message["text"] else "Which order?"
+
+    scenario = Scenario(callee=Callee(steps=(Say("Where is order 42?"), HangUp(pause_ms=2500))))
+    async with Sandbox(scenario) as sandbox:
+        agent = sandbox.phone.agent(
+            "You track orders.", stt=DeepgramSTT(api_key="x"), tts=ElevenLabsTTS(api_key="x")
+        )
+        await sandbox.serve(agent, on_message=brain)
+        report = await (await sandbox.call_in()).ended()
+    assert report["transcript"][-1]["text"] == "Order 42 shipped yesterday."

@@ -116,6 +116,8 @@ class PipelineUsage:
     llm_input_tokens: int = 0
     llm_output_tokens: int = 0
     tts_characters: int = 0
+    llm_provider: str = ""
+    """The price-table key of the LLM that used the tokens (``""`` for ``on_message``)."""
 
 
 def stt_cost(table: PriceTable, provider: str, audio_seconds: float) -> float:

@@ -435,6 +435,7 @@ class PipelineEngine:
             llm_input_tokens=usage.llm_input_tokens,
             llm_output_tokens=usage.llm_output_tokens,
             tts_characters=spoken.characters,
+            llm_provider=usage.llm_provider,
         )
         self._emit(ResponseDone(status, pipeline_usage=usage, latency=turn.latency()))
         if self._after_reply:
@@ -480,6 +481,7 @@ class PipelineEngine:
             stt_seconds=usage.stt_seconds,
             llm_input_tokens=input_tokens,
             llm_output_tokens=output_tokens,
+            llm_provider=getattr(getattr(brain, "llm", None), "name", ""),
         )
 
     async def _context_for_llm(self) -> ChatContext:

@@ -228,6 +228,7 @@ async def test_a_turn_goes_from_transcript_to_agent_audio_and_back_into_the_cont
     assert transcript.text == "Sure. It opens at nine."
     assert done.status == "completed"
     assert done.pipeline_usage.llm_input_tokens == 12 and done.pipeline_usage.tts_characters == 22
+    assert done.pipeline_usage.llm_provider == "openai_llm"  # priced even as the default LLM
     assert done.latency.llm_ttft_ms is not None and done.latency.tts_ms is not None
     history = engine._context.history()
     assert [(m["role"], m["text"]) for m in history] == [
