@@ -27,6 +27,30 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Tools every agent gets without declaring them (spec 05, ST-1); user tools may not reuse them.
 SYSTEM_TOOL_NAMES = frozenset({"transfer_call", "end_call"})
 
+SYSTEM_TOOLS: tuple[dict[str, Any], ...] = (
+    # What the model sees of the built-in tools every agent has (spec ST-1).
+    {
+        "name": "transfer_call",
+        "description": "Transfer the caller to another phone number. Say goodbye first.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "number": {"type": "string", "description": "E.164 number, e.g. +15550001234"}
+            },
+            "required": ["number"],
+        },
+    },
+    {
+        "name": "end_call",
+        "description": "Hang up the call once the conversation is over. Say goodbye first.",
+        "parameters": {
+            "type": "object",
+            "properties": {"reason": {"type": "string", "description": "Why the call ends"}},
+            "required": ["reason"],
+        },
+    },
+)
+
 #: The parameter name through which a decorated function receives the call context.
 _CONTEXT_PARAM = "context"
 

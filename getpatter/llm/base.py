@@ -53,10 +53,20 @@ class LLMCapabilities:
 class LLMProvider(Protocol):
     """A chat model; see the module docstring."""
 
-    name: str
-    """The provider's key in the price table (``"openai"``, ``"anthropic"``)."""
-    model: str
-    capabilities: LLMCapabilities
+    @property
+    def name(self) -> str:
+        """The provider's key in the price table (``"openai_llm"``, ``"anthropic_llm"``)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model every request uses."""
+        ...
+
+    @property
+    def capabilities(self) -> LLMCapabilities:
+        """What the model can do."""
+        ...
 
     def stream(
         self, context: ChatContext, tools: Sequence[dict[str, Any]] = ()

@@ -7,7 +7,6 @@ Each brain turns the conversation so far into a stream of
 from __future__ import annotations
 
 import asyncio
-import inspect
 import ipaddress
 import json
 import logging
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from getpatter._callables import call_maybe_async, takes_two
 from getpatter._validation import require_bool, require_number, require_str
 from getpatter.call import CallControl
 from getpatter.errors import ConfigError, InputValidationError, PatterConnectionError, PatterError
@@ -96,7 +96,7 @@ class MessageHandlerBrain:
     def __init__(self, handler: Callable[..., Any], call: CallInfo) -> None:
         self._handler = handler
         self._call = call
-        self._with_control = _positional_count(handler) >= 2
+        self._with_control = takes_two(handler)
 
     async def respond(
         self, context: ChatContext, tools: Sequence[dict[str, Any]]
@@ -104,9 +104,7 @@ class MessageHandlerBrain:
         payload = message_payload(context, self._call)
         args: tuple[Any, ...] = (payload, self._call.control) if self._with_control else (payload,)
         try:
-            result = self._handler(*args)
-            if inspect.isawaitable(result):
-                result = await result
+            result = await call_maybe_async(self._handler, *args)
         except Exception as exc:
             logger.exception("call %s: on_message raised", self._call.call_id)
             raise PatterError(f"on_message raised {type(exc).__name__}: {exc}") from exc
@@ -217,11 +215,3 @@ async def require_public_host(url: str) -> None:
                 f"on_message URL {host!r} is a private or local address ({address}); "
                 "pass MessageWebhook(url, allow_private=True) to allow it"
             )
-
-
-def _positional_count(handler: Callable[..., Any]) -> int:
-    try:
-        parameters = inspect.signature(handler).parameters.values()
-    except (TypeError, ValueError):
-        return 1
-    return sum(1 for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))

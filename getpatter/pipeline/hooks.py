@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from getpatter._callables import takes_two
 from getpatter.errors import ConfigError
 
 __all__ = [
@@ -180,7 +181,7 @@ class PipelineHookExecutor:
         self, name: str, hook: Hook, value: Any, *, with_context: bool = False, default: Any = None
     ) -> Any:
         try:
-            args = (value, self._context()) if with_context or _takes_two(hook) else (value,)
+            args = (value, self._context()) if with_context or takes_two(hook) else (value,)
             result = hook(*args)
             if inspect.isawaitable(result):
                 result = await result
@@ -230,20 +231,6 @@ def _after_llm_parts(
         if part is not None and not callable(part):
             raise ConfigError(f"after_llm {key} must be a function, got {type(part).__name__}")
     return parts[0], parts[1], parts[2]
-
-
-def _takes_two(hook: Hook) -> bool:
-    """True when ``hook`` accepts a second positional argument (the :class:`HookContext`)."""
-    try:
-        parameters = inspect.signature(hook).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    positional = [
-        p
-        for p in parameters
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-    ]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
 
 
 def _close(awaitable: Awaitable[Any]) -> None:

@@ -44,6 +44,7 @@ from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
 from getpatter.session.outbound import MediaOut, OutboundAudio
 from getpatter.tool_calls import ToolRunner
+from getpatter.tools import SYSTEM_TOOLS
 
 __all__ = ["CallCallbacks", "CallSession", "CarrierActions", "Outcome"]
 
@@ -61,29 +62,6 @@ _TERMINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 _WAIT_FOR_SPEECH = 15.0
 _MAX_EARLY_AUDIO_FRAMES = 150
 _CALLBACK_DRAIN_TIMEOUT = 10.0
-
-SYSTEM_TOOLS: tuple[dict[str, Any], ...] = (
-    {
-        "name": "transfer_call",
-        "description": "Transfer the caller to another phone number. Say goodbye first.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "number": {"type": "string", "description": "E.164 number, e.g. +15550001234"}
-            },
-            "required": ["number"],
-        },
-    },
-    {
-        "name": "end_call",
-        "description": "Hang up the call once the conversation is over. Say goodbye first.",
-        "parameters": {
-            "type": "object",
-            "properties": {"reason": {"type": "string", "description": "Why the call ends"}},
-            "required": ["reason"],
-        },
-    },
-)
 
 
 class CarrierActions(Protocol):

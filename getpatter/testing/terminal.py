@@ -8,25 +8,28 @@ same payload shapes.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import json
 import logging
+import os
 import secrets
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from getpatter._callables import call_maybe_async, takes_two
 from getpatter._validation import is_e164, require_callable
 from getpatter.agent import Agent
 from getpatter.call import CallControl
-from getpatter.errors import ConfigError
+from getpatter.errors import ConfigError, PatterError
 from getpatter.guardrails import apply_guardrails
 from getpatter.observability.cost import CostMeter
 from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.metrics import CallMetrics, LatencyBreakdown, TurnMetrics
 from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
+from getpatter.tools import SYSTEM_TOOLS
 
 __all__ = [
     "TEST_CALLEE",
@@ -37,7 +40,13 @@ __all__ = [
     "TerminalCall",
 ]
 
+if TYPE_CHECKING:
+    from getpatter.llm.base import LLMProvider
+
 logger = logging.getLogger("getpatter.testing")
+
+MAX_TOOL_ROUNDS = 10
+"""LLM rounds one turn may spend on tool calls (as in pipeline mode)."""
 
 TEST_CALLER = "+15550000001"
 TEST_CALLEE = "+15550000002"
@@ -131,20 +140,18 @@ class TerminalCall:
             raise ConfigError(
                 f"test() needs an Agent from phone.agent(...), got {type(agent).__name__}"
             )
-        if on_message is None:
-            raise ConfigError(
-                "test mode needs on_message=<async function (message) -> str> to produce "
-                "replies; the built-in LLM loop arrives with pipeline mode"
-            )
         if isinstance(on_message, str):
             raise ConfigError(
                 "test() takes on_message as a function; a URL on_message is for serve()"
             )
         self._agent = agent
-        self._on_message = require_callable("on_message", on_message)
+        self._on_message = (
+            None if on_message is None else require_callable("on_message", on_message)
+        )
+        self._llm = _llm_loop(agent) if on_message is None else None
         self._on_call_start = _optional_callable("on_call_start", on_call_start)
         self._on_call_end = _optional_callable("on_call_end", on_call_end)
-        self._wants_control = _positional_arity(on_message) >= 2
+        self._wants_control = on_message is not None and takes_two(on_message)
         self._events = events
         self._lines: LineSource = lines if lines is not None else StdinLines()
         self._out = output if output is not None else sys.stdout
@@ -156,7 +163,7 @@ class TerminalCall:
             pricing if pricing is not None else PriceTable(),
             stt_provider="",
             tts_provider="",
-            llm_provider="",
+            llm_provider=self._llm.llm.name if self._llm is not None else "",
             telephony_provider=_TELEPHONY,
         )
         self._variables: dict[str, str] = {}
@@ -188,7 +195,7 @@ class TerminalCall:
         self._emit(PatterEventType.CALL_STARTED, payload)
         if self._on_call_start is None:
             return
-        result = await _call(self._on_call_start, payload)
+        result = await call_maybe_async(self._on_call_start, payload)
         if isinstance(result, dict):
             unknown = set(result) - {"variables"}
             if unknown:
@@ -253,6 +260,10 @@ class TerminalCall:
         self._record("user", text)
         payload = {**self._identity(), "text": text, "history": [dict(e) for e in self._history]}
         self._emit(PatterEventType.TRANSCRIPT_FINAL, {**payload, "role": "user"})
+        if self._llm is not None:
+            await self._llm_turn(text)
+            return
+        assert self._on_message is not None
         args: tuple[Any, ...] = (payload,)
         if self._wants_control:
             control = CallControl(
@@ -265,7 +276,7 @@ class TerminalCall:
             args = (payload, control)
         began = time.perf_counter()
         try:
-            reply = await _call(self._on_message, *args)
+            reply = await call_maybe_async(self._on_message, *args)
         except Exception as exc:
             logger.exception("on_message raised; the call goes on")
             self._write(f"[on_message raised {type(exc).__name__}: {exc}]\n")
@@ -296,6 +307,68 @@ class TerminalCall:
             )
         )
         self._emit(PatterEventType.TURN_COMPLETED, {**self._identity(), "turn": self._turns[-1]})
+
+    async def _llm_turn(self, text: str) -> None:
+        """The built-in LLM loop (TM-7): streamed sentences, tools run as in production."""
+        assert self._llm is not None
+        began = time.perf_counter()
+        try:
+            spoken, first_token, usage = await self._llm.reply(
+                text, self._speak_stream, self._run_tool
+            )
+        except PatterError as exc:
+            self._write(f"\n[the LLM failed: {exc.message}]\n")
+            self._emit(
+                PatterEventType.ERROR, {**self._identity(), "source": "llm", "error": exc.message}
+            )
+            return
+        self._meter.add_llm_tokens(usage[0], usage[1])
+        if spoken:
+            self._write("\n")
+            self._record("assistant", spoken)
+            self._emit(
+                PatterEventType.TRANSCRIPT_FINAL,
+                {**self._identity(), "role": "assistant", "text": spoken},
+            )
+        total_ms = (time.perf_counter() - began) * 1000
+        self._turns.append(
+            TurnMetrics(
+                turn_index=len(self._turns),
+                user_text=text,
+                agent_text=spoken,
+                latency=LatencyBreakdown(
+                    llm_ttft_ms=first_token, llm_total_ms=total_ms, total_ms=first_token
+                ),
+                tts_characters=len(spoken),
+                timestamp=time.time(),
+            )
+        )
+        self._emit(PatterEventType.TURN_COMPLETED, {**self._identity(), "turn": self._turns[-1]})
+
+    def _speak_stream(self, sentence: str, first: bool) -> str:
+        """Print one sentence of a streamed reply, as it is ready; returns what was said."""
+        text = self._prepare(sentence)
+        if text:
+            self._write(("Agent: " if first else " ") + text)
+        return text
+
+    async def _run_tool(self, name: str, arguments: str) -> str:
+        if name == "transfer_call":
+            number = _argument(arguments, "number")
+            await self._actions.transfer(number)
+            return json.dumps({"status": "transferring", "to": number})
+        if name == "end_call":
+            await self._actions.hangup()
+            return json.dumps({"status": "ending call"})
+        control = CallControl(
+            call_id=self._call_id,
+            caller=TEST_CALLER,
+            callee=TEST_CALLEE,
+            telephony_provider=_TELEPHONY,
+            actions=self._actions,
+        )
+        assert self._llm is not None
+        return await self._llm.tools.run(name, arguments, {**self._identity(), "call": control})
 
     def _prepare(self, reply: str) -> str:
         """Apply the agent's text transforms, then its guardrails, as before speech."""
@@ -338,7 +411,7 @@ class TerminalCall:
         self._write(f"[Call ended: {reason.replace('_', ' ')}]\n")
         if self._on_call_end is not None:
             try:
-                await _call(self._on_call_end, payload)
+                await call_maybe_async(self._on_call_end, payload)
             except Exception:
                 logger.exception("on_call_end raised")
 
@@ -390,19 +463,86 @@ def _optional_callable(param: str, value: Callable[..., Any] | None) -> Callable
     return None if value is None else require_callable(param, value)
 
 
-def _positional_arity(fn: Callable[..., Any]) -> int:
+class _LLMLoop:
+    """The conversation and tools of test mode's built-in LLM loop."""
+
+    def __init__(self, agent: Agent, llm: LLMProvider) -> None:
+        from getpatter.pipeline.chat_context import ChatContext
+        from getpatter.tool_calls import ToolRunner
+
+        self.llm = llm
+        self.tools = ToolRunner(agent.tools)
+        self._declarations = (*self.tools.declarations(), *SYSTEM_TOOLS)
+        self._context = ChatContext(agent.instructions())
+        self._language = agent.language
+        self._first_flush = agent.aggressive_first_flush
+
+    async def reply(
+        self,
+        text: str,
+        speak: Callable[[str, bool], str],
+        run_tool: Callable[[str, str], Any],
+    ) -> tuple[str, float | None, tuple[int, int]]:
+        """Answer ``text``; returns what was said, ms to the first token, and token usage."""
+        from getpatter.pipeline.chunker import SentenceChunker
+
+        self._context.add_user(text)
+        began = time.perf_counter()
+        first_token: float | None = None
+        said: list[str] = []
+        tokens = [0, 0]
+        for _round in range(MAX_TOOL_ROUNDS):
+            chunker = SentenceChunker(self._language, aggressive_first_flush=self._first_flush)
+            calls = []
+            round_text: list[str] = []
+            async for chunk in self.llm.stream(self._context, self._declarations):
+                if chunk.type == "text" and chunk.text:
+                    if first_token is None:
+                        first_token = (time.perf_counter() - began) * 1000
+                    for sentence in chunker.push(chunk.text):
+                        round_text.append(speak(sentence, not said and not round_text))
+                elif chunk.type == "tool_call" and chunk.tool_call is not None:
+                    calls.append(chunk.tool_call)
+                elif chunk.type == "done" and chunk.usage is not None:
+                    tokens[0] += chunk.usage.input_tokens
+                    tokens[1] += chunk.usage.output_tokens
+            for sentence in chunker.flush():
+                round_text.append(speak(sentence, not said and not round_text))
+            spoken = " ".join(part for part in round_text if part)
+            said.extend(part for part in round_text if part)
+            if not calls:
+                if spoken:
+                    self._context.add_assistant(spoken)
+                break
+            self._context.add_assistant(spoken, calls)
+            for call in calls:
+                output = await run_tool(call.name, call.arguments)
+                self._context.add_tool_result(call.id, call.name, output)
+        return " ".join(said), first_token, (tokens[0], tokens[1])
+
+
+def _llm_loop(agent: Agent) -> _LLMLoop:
+    """The built-in loop's LLM: the agent's ``llm``, else OpenAI with the engine's or env key."""
+    if agent.llm is not None:
+        return _LLMLoop(agent, agent.llm)
+    key = os.environ.get("OPENAI_API_KEY", "")
+    engine = agent.engine
+    if not key and engine is not None:
+        key = getattr(engine, "api_key", "") or ""
+    if not key:
+        raise ConfigError(
+            "test mode needs on_message=<function (message) -> str> to produce replies, or an "
+            "OpenAI key (OPENAI_API_KEY, or OpenAIRealtime(api_key=...)) for the built-in LLM "
+            "loop, or an agent with llm="
+        )
+    from getpatter.llm.openai import LLM as OpenAILLM
+
+    return _LLMLoop(agent, OpenAILLM(api_key=key))
+
+
+def _argument(arguments: str, name: str) -> str:
     try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return 1
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
-        return 2
-    return sum(1 for p in params if p.kind in kinds)
-
-
-async def _call(fn: Callable[..., Any], *args: Any) -> Any:
-    result = fn(*args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+        value = json.loads(arguments or "{}").get(name, "")
+    except (json.JSONDecodeError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""

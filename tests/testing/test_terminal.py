@@ -119,9 +119,10 @@ def test_a_raising_handler_does_not_end_the_call_and_guardrails_apply():
     assert guarded["end"][0]["transcript"][-1]["text"] == "Please ask billing."
 
 
-async def test_test_mode_needs_on_message():
+async def test_test_mode_needs_on_message_or_an_llm(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     phone = Patter()
-    with pytest.raises(ConfigError, match="on_message"):
+    with pytest.raises(ConfigError, match=r"on_message=.*OPENAI_API_KEY"):
         await phone.test(phone.agent("x"))
     with pytest.raises(ConfigError, match="function"):
         await phone.test(phone.agent("x"), on_message="https://example.com/agent")
@@ -185,3 +186,56 @@ async def test_events_reach_the_bus_and_cancellation_still_ends_the_call():
         phone.agent("x"), on_message=reply, lines=ScriptedLines(["hi"]), output=out
     ).run()
     assert "You: hi\nAgent: ok\n" in out.getvalue()
+
+
+async def test_without_on_message_the_built_in_llm_loop_streams_and_runs_tools(monkeypatch):
+    """TM-7: an OpenAI key (here pointed at the loopback fake) drives a streamed LLM loop."""
+    import io
+
+    from getpatter import tool
+    from getpatter.testing import FakeOpenAIServer, Reply, Scenario, ScriptedLines, ToolCall
+    from getpatter.testing.terminal import TerminalCall
+
+    calls = []
+
+    @tool
+    def check_order(order_id: str) -> str:
+        """Look an order up.
+
+        Args:
+            order_id: The order number.
+        """
+        calls.append(order_id)
+        return "it shipped yesterday"
+
+    scenario = Scenario(
+        replies=(
+            Reply(
+                "Order 42: {result}. Anything else?",
+                tool_call=ToolCall("check_order", {"order_id": "42"}),
+            ),
+            Reply("Goodbye!", tool_call=ToolCall("end_call", {"reason": "done"})),
+        )
+    )
+    async with FakeOpenAIServer(scenario, api_key="sk-test") as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        phone = Patter()
+        out = io.StringIO()
+        ended = []
+        call = TerminalCall(
+            phone.agent("You track orders.", tools=[check_order]),
+            lines=ScriptedLines(["where is order 42?", "no, bye"]),
+            output=out,
+            on_call_end=ended.append,
+        )
+        await call.run()
+        requests = fake.requests
+    text = out.getvalue()
+    assert calls == ["42"]
+    assert "Agent: Order 42: it shipped yesterday. Anything else?" in text
+    assert "[Agent hung up]" in text
+    assert [line["text"] for line in ended[0]["transcript"]][-1] == "Goodbye!"
+    assert ended[0]["metrics"].cost.llm > 0
+    declared = {t["function"]["name"] for t in requests[0].body["tools"]}
+    assert declared == {"check_order", "transfer_call", "end_call"}
