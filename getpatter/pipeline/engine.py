@@ -65,6 +65,8 @@ logger = logging.getLogger("getpatter.pipeline")
 MAX_TOOL_ROUNDS = 10
 """LLM rounds one turn may spend on tool calls before it must answer."""
 _STT_RECONNECTS = 1
+_KEPT_RESPONSES = 4
+_INTERRUPTED = '{"error": "interrupted: the caller started speaking before the tool finished"}'
 _MS_PER_CHAR = 65
 """Typical speech rate of TTS voices, to estimate a sentence still being synthesised."""
 _CLOSE_TIMEOUT = 5.0
@@ -98,24 +100,30 @@ class _Spoken:
     sentences: list[_Sentence] = field(default_factory=list)
     blocked: bool = False
     """A guardrail replaced a sentence: the rest of the response is not spoken."""
+    round_start: int = 0
+    """Index of the first sentence of the current brain round (rounds split at tool calls)."""
+    round_in_context: bool = False
+    """The current round's text is already in the conversation."""
 
-    def heard(self, played_ms: float) -> str:
-        """The words the caller heard when ``played_ms`` of this response had played.
+    def heard(self, played_ms: float, since: int = 0) -> str:
+        """The words of sentences ``since`` onwards the caller heard when ``played_ms`` of
+        this response had played.
 
         A sentence still being synthesised has an unknown length: it is estimated at
         ``_MS_PER_CHAR`` (or what has arrived, if longer).
         """
         words: list[str] = []
         left = played_ms
-        for sentence in self.sentences:
+        for index, sentence in enumerate(self.sentences):
             length = sentence.audio_ms
             if not sentence.complete:
                 length = max(length, _MS_PER_CHAR * len(sentence.text))
             if left >= length:
-                words.append(sentence.text)
+                if index >= since:
+                    words.append(sentence.text)
                 left -= length
                 continue
-            if left > 0 and length > 0:
+            if left > 0 and length > 0 and index >= since:
                 cut = sentence.text[: int(len(sentence.text) * left / length)]
                 partial = cut.rsplit(" ", 1)[0] if " " in cut else ""
                 if partial:
@@ -126,6 +134,10 @@ class _Spoken:
     @property
     def text(self) -> str:
         return " ".join(sentence.text for sentence in self.sentences)
+
+    @property
+    def round_text(self) -> str:
+        return " ".join(sentence.text for sentence in self.sentences[self.round_start :])
 
     @property
     def characters(self) -> int:
@@ -181,7 +193,7 @@ class PipelineEngine:
         self._turn = _Turn()
         self._response: asyncio.Task[None] | None = None
         self._spoken: dict[str, _Spoken] = {}
-        self._in_context: set[str] = set()
+        """Recent responses by item id, for barge-in (the last few only)."""
         self._tool_results: dict[str, asyncio.Future[str]] = {}
         self._stt_bytes = 0
         self._stt_total_bytes = 0
@@ -266,12 +278,13 @@ class PipelineEngine:
         """Barge-in: stop the response and keep only what the caller heard of ``item_id``."""
         await self._cancel_response()
         spoken = self._spoken.pop(item_id, None)
-        heard = spoken.heard(played_ms) if spoken is not None else ""
-        if item_id in self._in_context:
+        if spoken is None:
+            return
+        heard = spoken.heard(played_ms, since=spoken.round_start)
+        if spoken.round_in_context:
             self._context.truncate_last_assistant(heard)
         elif heard:
             self._context.add_assistant(heard)
-        self._in_context.discard(item_id)
 
     async def send_tool_result(self, call_id: str, output: str) -> None:
         """The session ran tool ``call_id``; the response waiting for it goes on."""
@@ -409,6 +422,8 @@ class PipelineEngine:
             await asyncio.gather(previous, return_exceptions=True)
         item = f"pl_{secrets.token_hex(6)}"
         spoken = self._spoken[item] = _Spoken()
+        while len(self._spoken) > _KEPT_RESPONSES:
+            del self._spoken[next(iter(self._spoken))]
         turn = self._turn
         usage = PipelineUsage(stt_seconds=self._take_stt_seconds())
         status = "completed"
@@ -425,11 +440,10 @@ class PipelineEngine:
             logger.warning("call %s: the response failed: %s", self._call.call_id, exc.message)
             self._emit(EngineError(exc.message, code=exc.code.value))
         if spoken.sentences:
-            text = spoken.text
-            if item not in self._in_context:
-                self._context.add_assistant(text)
-                self._in_context.add(item)
-            self._emit(AgentTranscript(item, text))
+            if not spoken.round_in_context and spoken.round_text:
+                self._context.add_assistant(spoken.round_text)
+                spoken.round_in_context = True
+            self._emit(AgentTranscript(item, spoken.text))
         usage = PipelineUsage(
             stt_seconds=usage.stt_seconds,
             llm_input_tokens=usage.llm_input_tokens,
@@ -454,6 +468,7 @@ class PipelineEngine:
         tools = self._tools if brain.uses_tools else ()
         input_tokens = output_tokens = 0
         for _round in range(MAX_TOOL_ROUNDS):
+            spoken.round_start, spoken.round_in_context = len(spoken.sentences), False
             context = await self._context_for_llm()
             sentences: asyncio.Queue[str | None] = asyncio.Queue()
             speaker = asyncio.create_task(self._speak_queue(sentences, item, spoken, turn))
@@ -473,9 +488,16 @@ class PipelineEngine:
                 output_tokens += round_usage.output_tokens
             if not calls or spoken.blocked:
                 break
-            self._context.add_assistant(spoken.text if spoken.sentences else "", calls)
-            self._in_context.add(item)
-            for output in await self._run_tools(calls):
+            self._context.add_assistant(spoken.round_text, calls)
+            spoken.round_in_context = True
+            try:
+                outputs = await self._run_tools(calls)
+            except asyncio.CancelledError:
+                # Every tool call needs an answer, or the next request is refused.
+                for call in calls:
+                    self._context.add_tool_result(call.id, call.name, _INTERRUPTED)
+                raise
+            for output in outputs:
                 self._context.add_tool_result(*output)
         return PipelineUsage(
             stt_seconds=usage.stt_seconds,

@@ -307,6 +307,33 @@ async def test_a_tool_call_round_trips_through_the_session_before_the_answer() -
     await engine.close()
 
 
+async def test_text_spoken_around_a_tool_call_is_kept_round_by_round() -> None:
+    stt = ScriptedSTT()
+    call = ToolCall("call_7", "check_hours", "{}")
+    llm = ScriptedLLM(
+        [
+            LLMChunk(type="text", text="Let me check."),
+            LLMChunk(type="tool_call", tool_call=call),
+            LLMChunk(type="done"),
+        ],
+        text("We open at nine."),
+    )
+    engine = engine_for(stt, llm)
+    events = await connected(engine)
+    await caller_says(stt, "When do you open?")
+    await until(events, ToolCallRequest)
+    await engine.send_tool_result("call_7", "9am")
+    await until(events, ResponseDone)
+    messages = engine._context.to_openai()[1:]
+    assert [(m["role"], m.get("content")) for m in messages] == [
+        ("user", "When do you open?"),
+        ("assistant", "Let me check."),
+        ("tool", "9am"),
+        ("assistant", "We open at nine."),
+    ]
+    await engine.close()
+
+
 async def test_a_guardrail_replaces_the_sentence_and_silences_the_rest() -> None:
     stt = ScriptedSTT()
     llm = ScriptedLLM(text("Our rival CompetitorCo is cheaper. ", "Go there. ", "Bye."))
