@@ -507,6 +507,8 @@ class PipelineEngine:
         )
 
     async def _context_for_llm(self) -> ChatContext:
+        if not self._hooks.rewrites_messages:
+            return self._context
         messages = self._context.to_openai()
         replaced = await self._hooks.before_llm(messages)
         if replaced is None:

@@ -97,6 +97,11 @@ class PipelineHookExecutor:
         return self._hooks.before_send_to_stt is not None
 
     @property
+    def rewrites_messages(self) -> bool:
+        """True when ``before_llm`` is set (the messages must be rendered for it)."""
+        return self._hooks.before_llm is not None
+
+    @property
     def holds_response(self) -> bool:
         """True when ``on_response`` wants the whole response before anything is spoken."""
         return self._on_response is not None
