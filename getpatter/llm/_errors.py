@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import httpx
@@ -18,11 +19,9 @@ from getpatter.errors import (
 def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
     failures: list[type[Exception]] = [httpx.TransportError]
     timeouts: list[type[Exception]] = [httpx.TimeoutException]
-    try:
+    with contextlib.suppress(ImportError):  # newer SDKs stream through httpx2
         import httpx2
-    except ImportError:
-        pass
-    else:
+
         failures.append(httpx2.TransportError)
         timeouts.append(httpx2.TimeoutException)
     return tuple(failures), tuple(timeouts)

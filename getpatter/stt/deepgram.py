@@ -291,13 +291,11 @@ class DeepgramStream:
                 return
 
     async def _events(self, ws: ClientConnection) -> AsyncIterator[STTEvent]:
-        try:
+        with contextlib.suppress(ConnectionClosed):  # how it closed is judged below
             async for raw in ws:
                 event = _event(raw)
                 if event is not None:
                     yield event
-        except ConnectionClosed:
-            pass
         if not self._closed:
             raise PatterConnectionError(
                 "Deepgram closed the stream unexpectedly "

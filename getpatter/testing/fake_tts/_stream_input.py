@@ -49,9 +49,8 @@ class StreamInputSession:
         """Serve the socket until the input ends, the client leaves, or a fault ends it."""
         reader = asyncio.create_task(self._read())
         try:
-            await self._serve()
-        except (_ClientGone, WebSocketDisconnect, OSError):
-            pass
+            with contextlib.suppress(_ClientGone, WebSocketDisconnect, OSError):
+                await self._serve()
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -60,15 +59,14 @@ class StreamInputSession:
 
     async def _read(self) -> None:
         try:
-            while True:
-                text = await self._ws.receive_text()
-                try:
-                    message = json.loads(text)
-                except ValueError:
-                    message = None
-                self._messages.put_nowait(message if isinstance(message, dict) else {})
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                while True:
+                    text = await self._ws.receive_text()
+                    try:
+                        message = json.loads(text)
+                    except ValueError:
+                        message = None
+                    self._messages.put_nowait(message if isinstance(message, dict) else {})
         finally:
             self._gone.set()
             self._messages.put_nowait(None)
