@@ -10,7 +10,6 @@ Needs the ``anthropic`` extra: ``pip install "getpatter[anthropic]"``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ except ImportError as exc:
 from getpatter._env import env_fallback
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
+from getpatter.llm._client import LoopBoundClient
 from getpatter.llm._errors import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
@@ -126,8 +126,7 @@ class LLM:
             raise InputValidationError(f"timeout must be > 0 seconds, got {timeout!r}")
         self.max_retries = require_int("max_retries", max_retries, minimum=0, maximum=10)
         self.capabilities = LLMCapabilities()
-        self._client: anthropic.AsyncAnthropic | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._client = LoopBoundClient(self._new_client)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
@@ -146,7 +145,7 @@ class LLM:
         """
         request = self._request(context, tools)
         try:
-            response = await self._get_client().messages.create(**request)
+            response = await self._client.get().messages.create(**request)
         except anthropic.APIError as exc:
             raise self._error(exc) from exc
         message = _MessageState(self.provider)
@@ -167,9 +166,7 @@ class LLM:
 
     async def close(self) -> None:
         """Close the shared HTTP client; a later :meth:`stream` opens a new one."""
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            await client.close()
+        await self._client.close()
 
     def _request(self, context: ChatContext, tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """The ``messages.create`` arguments for one turn."""
@@ -194,19 +191,13 @@ class LLM:
             request["tools"] = declared
         return request
 
-    def _get_client(self) -> anthropic.AsyncAnthropic:
-        loop = asyncio.get_running_loop()
-        # Pooled connections belong to the loop that opened them: a provider reused under a
-        # new event loop (one asyncio.run per test, say) needs a client of its own.
-        if self._client is None or self._client_loop is not loop:
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-            self._client_loop = loop
-        return self._client
+    def _new_client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
 
     def _error(self, exc: anthropic.APIError) -> PatterError:
         if isinstance(exc, anthropic.APIConnectionError):

@@ -11,7 +11,6 @@ for them set :attr:`LLM.default_base_url` and the key's environment variable.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +20,7 @@ from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 from getpatter._env import env_fallback
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
+from getpatter.llm._client import LoopBoundClient
 from getpatter.llm._errors import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,
@@ -95,8 +95,7 @@ class LLM:
             raise InputValidationError(f"timeout must be > 0 seconds, got {timeout!r}")
         self.max_retries = require_int("max_retries", max_retries, minimum=0, maximum=10)
         self.capabilities = LLMCapabilities()
-        self._client: openai.AsyncOpenAI | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._client = LoopBoundClient(self._new_client)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r})"
@@ -115,7 +114,7 @@ class LLM:
         """
         request = self._request(context, tools)
         try:
-            response = await self._get_client().chat.completions.create(**request)
+            response = await self._client.get().chat.completions.create(**request)
         except openai.APIError as exc:
             raise self._error(exc) from exc
         calls = _ToolCallAssembler(self.provider)
@@ -150,9 +149,7 @@ class LLM:
 
     async def close(self) -> None:
         """Close the shared HTTP client; a later :meth:`stream` opens a new one."""
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            await client.close()
+        await self._client.close()
 
     def _request(self, context: ChatContext, tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """The ``chat.completions.create`` arguments for one turn."""
@@ -183,19 +180,13 @@ class LLM:
             request["max_completion_tokens"] = self.max_tokens
         return request
 
-    def _get_client(self) -> openai.AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        # Pooled connections belong to the loop that opened them: a provider reused under a
-        # new event loop (one asyncio.run per test, say) needs a client of its own.
-        if self._client is None or self._client_loop is not loop:
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-            self._client_loop = loop
-        return self._client
+    def _new_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
 
     def _error(self, exc: openai.APIError) -> PatterError:
         if isinstance(exc, openai.APIStatusError):
