@@ -71,7 +71,7 @@ def serve_http(token: str, log: Path, env: dict[str, str]) -> Iterator[HttpServe
     """
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", "--token", token],
+            [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", f"--token={token}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -180,7 +180,8 @@ def wait_for_line(stream: Any, needle: str, *, timeout: float) -> str:
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     log = tmp_path_factory.mktemp("http") / "stderr.txt"
-    with serve_http(secrets.token_urlsafe(24), log, server_env()) as server:
+    # A token may begin with "-" (token_urlsafe makes such tokens): it must still be accepted.
+    with serve_http("-" + secrets.token_urlsafe(24), log, server_env()) as server:
         yield server
 
 
