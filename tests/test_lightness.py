@@ -14,6 +14,7 @@ HEAVY = (
     "starlette",
     "uvicorn",
     "httpx",
+    "aiohttp",
     "pydantic",
     "onnxruntime",
     "mcp",

@@ -34,9 +34,9 @@ except ImportError as exc:
     ) from exc
 
 from getpatter._env import env_fallback
+from getpatter._loop_bound import LoopBoundClient
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
-from getpatter.llm._client import LoopBoundClient
 from getpatter.llm._errors import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,

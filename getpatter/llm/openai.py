@@ -18,9 +18,9 @@ import openai
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 from getpatter._env import env_fallback
+from getpatter._loop_bound import LoopBoundClient
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
-from getpatter.llm._client import LoopBoundClient
 from getpatter.llm._errors import (
     TIMEOUT_ERRORS,
     TRANSPORT_ERRORS,

@@ -418,7 +418,7 @@ class PipelineEngine:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _respond(self, previous: asyncio.Task[None] | None, verbatim: str | None) -> None:
-        if previous is not None:
+        if previous is not None and not previous.done():
             await asyncio.gather(previous, return_exceptions=True)
         item = f"pl_{secrets.token_hex(6)}"
         spoken = self._spoken[item] = _Spoken()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -241,3 +243,78 @@ def test_bad_options_are_refused(options: dict[str, object]) -> None:
 async def test_unsupported_audio_format_is_refused(tts: TTS) -> None:
     with pytest.raises(ValueError, match="audio_format"):
         await collect(tts.synthesize(SENTENCE, audio_format="mp3"))  # type: ignore[arg-type]
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 160\r\n\r\n" + b"\xff" * 160)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    tts = ElevenLabsTTS(api_key=KEY, base_url="http://tts.invalid")
+    try:
+        audio = b"".join(await collect(tts.synthesize("Hi.", audio_format="ulaw_8000")))
+    finally:
+        await tts.close()
+        server.close()
+    assert audio == b"\xff" * 160
+    assert seen == [
+        b"POST http://tts.invalid/v1/text-to-speech/EXAVITQu4vr4xnSDxMaL/stream"
+        b"?output_format=ulaw_8000 HTTP/1.1"
+    ]
+
+
+async def test_no_proxy_hosts_are_reached_directly(
+    fake: FakeElevenLabsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    tts = ElevenLabsTTS(api_key=KEY, base_url=fake.base_url)
+    try:
+        audio = b"".join(await collect(tts.synthesize("Hi.", audio_format="ulaw_8000")))
+    finally:
+        await tts.close()
+    assert len(audio) == 8 * Scenario().speech_ms("Hi.")
+
+
+_UNCLOSED = """
+import asyncio
+import subprocess
+import sys
+from getpatter.testing.fake_tts import FakeElevenLabsServer
+from getpatter.tts.elevenlabs import ElevenLabsTTS
+
+tts = ElevenLabsTTS(api_key="k")
+
+async def one_call() -> None:
+    async with FakeElevenLabsServer(api_key="k", speedup=50) as fake:
+        tts.base_url = fake.base_url
+        audio = b"".join([chunk async for chunk in tts.synthesize("Hi.", audio_format="ulaw_8000")])
+        print(len(audio))
+
+asyncio.run(one_call())
+asyncio.run(one_call())
+"""
+
+
+def test_a_provider_nobody_closes_serves_each_event_loop_and_leaves_nothing_open() -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", _UNCLOSED], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    length = str(8 * Scenario().speech_ms("Hi."))
+    assert done.stdout.split() == [length, length]
+    assert "Unclosed" not in done.stderr
+    assert "ResourceWarning" not in done.stderr
