@@ -95,7 +95,7 @@ class ToolRunner:
     async def _post_webhook(
         self, name: str, url: str, arguments: dict[str, Any], context: Mapping[str, Any]
     ) -> str:
-        import httpx
+        from getpatter._webhooks import WebhookError, WebhookTooLarge, post_json
 
         body = {
             "tool": name,
@@ -105,24 +105,28 @@ class ToolRunner:
             "callee": context.get("callee", ""),
         }
         problem = ""
-        async with httpx.AsyncClient(timeout=self._webhook_timeout) as client:
-            for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
-                if attempt > 1:
-                    await asyncio.sleep(self._retry_delay)
-                try:
-                    response = await client.post(url, json={**body, "attempt": attempt})
-                except httpx.HTTPError as exc:
-                    problem = f"the tool's server could not be reached ({type(exc).__name__})"
-                    continue
-                if not response.is_success:
-                    problem = f"the tool's server answered HTTP {response.status_code}"
-                    continue
-                if len(response.content) > WEBHOOK_MAX_BYTES:
-                    return _error("the tool's answer was larger than 1 MB")
-                try:
-                    return _as_text(response.json())
-                except ValueError:
-                    return response.text
+        for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+            if attempt > 1:
+                await asyncio.sleep(self._retry_delay)
+            try:
+                answer = await post_json(
+                    url,
+                    {**body, "attempt": attempt},
+                    time_limit=self._webhook_timeout,
+                    max_bytes=WEBHOOK_MAX_BYTES,
+                )
+            except WebhookTooLarge:
+                return _error("the tool's answer was larger than 1 MB")
+            except WebhookError as exc:
+                problem = f"the tool's server could not be reached ({exc.reason})"
+                continue
+            if not answer.ok:
+                problem = f"the tool's server answered HTTP {answer.status}"
+                continue
+            try:
+                return _as_text(json.loads(answer.body))
+            except ValueError:
+                return answer.text
         logger.warning("tool %r failed after %d attempts: %s", name, WEBHOOK_ATTEMPTS, problem)
         return _error(problem)
 

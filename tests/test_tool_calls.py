@@ -25,10 +25,13 @@ class ToolServer:
     def __init__(self, answers):
         self.answers = list(answers)
         self.requests = []
+        self.client_ports = []
         self.app = Starlette(routes=[Route("/tool", self.handle, methods=["POST"])])
 
     async def handle(self, request: Request) -> Response:
         self.requests.append(await request.json())
+        assert request.client is not None
+        self.client_ports.append(request.client.port)
         answer = self.answers.pop(0) if self.answers else (200, {"ok": True})
         status, body = answer
         if isinstance(body, bytes | str):
@@ -72,6 +75,7 @@ async def test_webhook_retries_twice_then_gives_the_model_an_error():
         result = await runner(server.url).run("lookup", "{}", CONTEXT)
     assert [r["attempt"] for r in server.requests] == [1, 2, 3]
     assert result == "plain text answer"
+    assert len(set(server.client_ports)) == 1, "retries reuse the keep-alive connection"
     async with ToolServer([(500, {})] * 3) as server:
         result = await runner(server.url).run("lookup", "{}", CONTEXT)
     assert len(server.requests) == 3

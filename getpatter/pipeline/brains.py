@@ -6,8 +6,6 @@ Each brain turns the conversation so far into a stream of
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -160,26 +158,34 @@ class WebhookBrain:
     async def respond(
         self, context: ChatContext, tools: Sequence[dict[str, Any]]
     ) -> AsyncIterator[LLMChunk]:
-        import httpx
+        from getpatter._webhooks import PrivateAddressError, WebhookError, post_json
 
         webhook = self._webhook
-        if not webhook.allow_private:
-            await require_public_host(webhook.url)
         payload = message_payload(context, self._call)
         try:
-            async with httpx.AsyncClient(timeout=webhook.timeout, follow_redirects=False) as client:
-                response = await client.post(webhook.url, json=payload, headers=webhook.headers)
-        except httpx.TimeoutException:
-            raise PatterConnectionError(
-                f"on_message URL did not answer within {webhook.timeout:g} s"
+            answer = await post_json(
+                webhook.url,
+                payload,
+                time_limit=webhook.timeout,
+                headers=webhook.headers,
+                public_only=not webhook.allow_private,
+            )
+        except PrivateAddressError as exc:
+            raise InputValidationError(
+                f"on_message URL {exc.host!r} is a private or local address ({exc.address}); "
+                "pass MessageWebhook(url, allow_private=True) to allow it"
             ) from None
-        except httpx.HTTPError as exc:
+        except WebhookError as exc:
+            if exc.timed_out:
+                raise PatterConnectionError(
+                    f"on_message URL did not answer within {webhook.timeout:g} s"
+                ) from None
             raise PatterConnectionError(
-                f"on_message URL could not be reached: {type(exc).__name__}"
+                f"on_message URL could not be reached: {exc.reason}"
             ) from None
-        if not response.is_success:
-            raise PatterConnectionError(f"on_message URL answered HTTP {response.status_code}")
-        text = _reply_text(response.headers.get("content-type", ""), response.text)
+        if not answer.ok:
+            raise PatterConnectionError(f"on_message URL answered HTTP {answer.status}")
+        text = _reply_text(answer.content_type, answer.text)
         if text:
             yield LLMChunk(type="text", text=text)
         yield LLMChunk(type="done")
@@ -195,23 +201,3 @@ def _reply_text(content_type: str, body: str) -> str:
     if isinstance(data, dict) and isinstance(data.get("text"), str | None):
         return str(data.get("text") or "")
     raise PatterError('on_message URL must answer {"text": "..."} (or a plain-text body)')
-
-
-async def require_public_host(url: str) -> None:
-    """Refuse ``url`` when its host is (or resolves to) a non-public address."""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None)
-        except OSError:
-            raise PatterConnectionError(f"on_message URL host {host!r} does not resolve") from None
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for address in addresses:
-        if not address.is_global:
-            raise InputValidationError(
-                f"on_message URL {host!r} is a private or local address ({address}); "
-                "pass MessageWebhook(url, allow_private=True) to allow it"
-            )

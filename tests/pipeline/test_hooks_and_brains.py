@@ -101,8 +101,12 @@ async def test_a_handler_brain_passes_the_message_and_control() -> None:
 
 
 async def test_a_message_url_is_posted_to_and_private_hosts_need_consent() -> None:
+    ports: list[int] = []
+
     async def json_reply(request: Request) -> Response:
         message = await request.json()
+        assert request.client is not None
+        ports.append(request.client.port)
         return JSONResponse({"text": f"echo {message['text']}"})
 
     async def text_reply(request: Request) -> Response:
@@ -127,8 +131,15 @@ async def test_a_message_url_is_posted_to_and_private_hosts_need_consent() -> No
     try:
         with pytest.raises(InputValidationError, match="allow_private=True"):
             await collect(MessageWebhook(f"{base}/json").brain(CALL), context)
+        by_name = MessageWebhook(f"http://localhost:{port}/json")
+        with pytest.raises(InputValidationError, match="allow_private=True"):
+            await collect(by_name.brain(CALL), context)
+        assert ports == []  # refused before any request, whatever the name resolves to
         allowed = MessageWebhook(f"{base}/json", allow_private=True)
-        assert await collect(allowed.brain(CALL), context) == ["echo ping"]
+        for _turn in range(3):
+            assert await collect(allowed.brain(CALL), context) == ["echo ping"]
+        assert len(ports) == 3
+        assert len(set(ports)) == 1, "the turns should reuse one keep-alive connection"
         plain = MessageWebhook(f"{base}/text", allow_private=True)
         assert await collect(plain.brain(CALL), context) == ["plain answer"]
         slow_hook = MessageWebhook(f"{base}/slow", allow_private=True, timeout=0.3)
