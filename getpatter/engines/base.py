@@ -8,7 +8,7 @@ Nothing outside the engine's module knows its wire protocol.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -59,6 +59,12 @@ class EngineConfig:
     callee: str = ""
     control: CallControl | None = None
     """The call's :class:`CallControl`, for user code the engine runs (``on_message``)."""
+    play_now: Callable[[AgentAudio], Awaitable[bool]] | None = None
+    """The call session's shortcut for agent audio. An engine whose :meth:`Engine.events` has
+    nothing waiting may ``await play_now(audio)`` from its own task instead of emitting the
+    audio: the session handles it at once and returns True, or returns False (it is busy with
+    an event) and the engine emits it as usual. It spares the event-loop iteration the
+    session's task needs to wake up: under load, the time other calls' work takes."""
 
 
 @dataclass(frozen=True)

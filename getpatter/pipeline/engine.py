@@ -25,7 +25,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,6 +201,7 @@ class PipelineEngine:
         self._closed = False
         self._after_reply: list[Callable[[], Awaitable[None]]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._play_now: Callable[[AgentAudio], Awaitable[bool]] | None = None
 
     # ------------------------------------------------------------------ Engine protocol
 
@@ -211,6 +212,7 @@ class PipelineEngine:
         self._tools = config.tools
         self._language = config.language
         self._carrier = config.audio_format
+        self._play_now = config.play_now
         control = config.control
         if control is not None:
             # on_message may hang up or transfer and still return a reply: act once it is said.
@@ -470,19 +472,13 @@ class PipelineEngine:
         for _round in range(MAX_TOOL_ROUNDS):
             spoken.round_start, spoken.round_in_context = len(spoken.sentences), False
             context = await self._context_for_llm()
-            sentences: asyncio.Queue[str | None] = asyncio.Queue()
-            speaker = asyncio.create_task(self._speak_queue(sentences, item, spoken, turn))
-            calls: list[ToolCall] = []
+            reply = _BrainRound()
+            sentences = self._brain_sentences(brain, context, tools, reply, turn, spoken)
             try:
-                round_usage = await self._stream_brain(
-                    brain, context, tools, sentences, calls, turn, spoken
-                )
-            except BaseException:
-                speaker.cancel()
-                await asyncio.gather(speaker, return_exceptions=True)
-                raise
-            sentences.put_nowait(None)
-            await speaker
+                await self._speak_as_produced(sentences, item, spoken, turn)
+            finally:
+                await sentences.aclose()
+            calls, round_usage = reply.calls, reply.usage
             if round_usage is not None:
                 input_tokens += round_usage.input_tokens
                 output_tokens += round_usage.output_tokens
@@ -520,48 +516,47 @@ class PipelineEngine:
                 context.add(ChatMessage(role, content))
         return context
 
-    async def _stream_brain(
+    async def _brain_sentences(
         self,
         brain: Brain,
         context: ChatContext,
         tools: Sequence[dict[str, Any]],
-        sentences: asyncio.Queue[str | None],
-        calls: list[ToolCall],
+        reply: _BrainRound,
         turn: _Turn,
         spoken: _Spoken,
-    ) -> LLMUsage | None:
-        """Stream one brain round into ``sentences``; returns the usage. Stops early when a
-        guardrail has replaced a sentence."""
+    ) -> AsyncGenerator[str, None]:
+        """Stream one brain round as sentences; tool calls and usage go to ``reply``. Stops
+        early when a guardrail has replaced a sentence."""
         chunker = SentenceChunker(
             self._language, aggressive_first_flush=self._settings.aggressive_first_flush
         )
         hold = self._hooks.holds_response
         parts: list[str] = []
-        usage: LLMUsage | None = None
-        async for chunk in brain.respond(context, tools):
-            if spoken.blocked:
-                return usage
-            if chunk.type == "text" and chunk.text:
-                now = time.monotonic()
-                turn.first_token_at = turn.first_token_at or now
-                turn.last_token_at = now
-                text = self._hooks.on_chunk(chunk.text)
-                parts.append(text)
-                if not hold:
-                    for sentence in chunker.push(text):
-                        sentences.put_nowait(sentence)
-            elif chunk.type == "tool_call" and chunk.tool_call is not None:
-                calls.append(chunk.tool_call)
-            elif chunk.type == "done":
-                usage = chunk.usage
-        text = "".join(parts)
+        chunks = brain.respond(context, tools)
+        # Closed early (barge-in), the brain's stream (an HTTP request) closes at once rather
+        # than whenever the garbage collector gets to it.
+        async with _closing(chunks):
+            async for chunk in chunks:
+                if spoken.blocked:
+                    return
+                if chunk.type == "text" and chunk.text:
+                    now = time.monotonic()
+                    turn.first_token_at = turn.first_token_at or now
+                    turn.last_token_at = now
+                    text = self._hooks.on_chunk(chunk.text)
+                    parts.append(text)
+                    if not hold:
+                        for sentence in chunker.push(text):
+                            yield sentence
+                elif chunk.type == "tool_call" and chunk.tool_call is not None:
+                    reply.calls.append(chunk.tool_call)
+                elif chunk.type == "done":
+                    reply.usage = chunk.usage
         if hold:
-            text = await self._hooks.on_response(text)
-            for sentence in chunker.push(text):
-                sentences.put_nowait(sentence)
+            for sentence in chunker.push(await self._hooks.on_response("".join(parts))):
+                yield sentence
         for sentence in chunker.flush():
-            sentences.put_nowait(sentence)
-        return usage
+            yield sentence
 
     async def _run_tools(self, calls: list[ToolCall]) -> list[tuple[str, str, str]]:
         """Ask the session to run ``calls``; wait for every result."""
@@ -579,12 +574,33 @@ class PipelineEngine:
                 self._tool_results.pop(call.id, None)
         return [(call.id, call.name, output) for call, output in zip(calls, outputs, strict=True)]
 
-    async def _speak_queue(
-        self, sentences: asyncio.Queue[str | None], item: str, spoken: _Spoken, turn: _Turn
+    async def _speak_as_produced(
+        self, sentences: AsyncIterator[str], item: str, spoken: _Spoken, turn: _Turn
     ) -> None:
-        while (sentence := await sentences.get()) is not None:
-            if not spoken.blocked:
-                spoken.blocked = await self._speak(sentence, item, spoken, turn, filtered=True)
+        """Speak ``sentences`` while the brain goes on producing them.
+
+        This task reads the brain up to its first sentence and sends that to TTS itself; only
+        then does a second task take over reading the brain. Starting a task costs an event-loop
+        iteration, which under load is a queue of other calls' work: keeping it off the path
+        from the caller's last word to the first TTS request is worth ~0.1-0.3 ms a turn.
+        Brain errors surface here once the sentences already made have been spoken.
+        """
+        first = await anext(sentences, None)
+        if first is None:
+            return
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        reader = asyncio.create_task(_drain_into(sentences, queue), name="patter-brain")
+        try:
+            sentence: str | None = first
+            while sentence is not None:
+                if not spoken.blocked:
+                    spoken.blocked = await self._speak(sentence, item, spoken, turn, filtered=True)
+                sentence = await queue.get()
+            await reader
+        except BaseException:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            raise
 
     async def _speak_all(
         self, texts: list[str], item: str, spoken: _Spoken, turn: _Turn, *, filtered: bool
@@ -621,11 +637,11 @@ class PipelineEngine:
                 turn.first_audio_at = turn.first_audio_at or now
                 turn.last_audio_at = now
                 record.audio_ms += len(audio) / per_ms
-                self._emit(AgentAudio(item, audio))
+                await self._play(item, audio)
         tail = converter.flush()
         if tail:
             record.audio_ms += len(tail) / per_ms
-            self._emit(AgentAudio(item, tail))
+            await self._play(item, tail)
         record.complete = True
         return blocked
 
@@ -633,6 +649,14 @@ class PipelineEngine:
 
     def _emit(self, event: EngineEvent) -> None:
         self._events.put_nowait(event)
+
+    async def _play(self, item: str, audio: bytes) -> None:
+        """Agent audio to the session: handed over from this task when nothing waits before
+        it (``EngineConfig.play_now``), else emitted."""
+        event = AgentAudio(item, audio)
+        play_now = self._play_now
+        if play_now is None or not self._events.empty() or not await play_now(event):
+            self._emit(event)
 
     async def _event_stream(self) -> AsyncIterator[EngineEvent]:
         while True:
@@ -656,6 +680,34 @@ class PipelineEngine:
     def _take_stt_seconds(self) -> float:
         sent, self._stt_bytes = self._stt_bytes, 0
         return sent / (_bytes_per_ms(self._stt_format) * 1000)
+
+
+@dataclass
+class _BrainRound:
+    """What one brain round produced besides its text: tool calls and token usage."""
+
+    calls: list[ToolCall] = field(default_factory=list)
+    usage: LLMUsage | None = None
+
+
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[Any]) -> AsyncIterator[None]:
+    """Close ``stream`` on the way out when it can be closed (async generators can)."""
+    try:
+        yield
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _drain_into(sentences: AsyncIterator[str], queue: asyncio.Queue[str | None]) -> None:
+    """Move every sentence into ``queue``, then ``None`` (also when the brain fails)."""
+    try:
+        async for sentence in sentences:
+            queue.put_nowait(sentence)
+    finally:
+        queue.put_nowait(None)
 
 
 class _AfterReply:

@@ -150,6 +150,10 @@ class CallSession:
         self._turns: list[TurnMetrics] = []
         self._turn: _Turn | None = None
         self._engine: Engine | None = None
+        self._listening = False
+        """The session is reading the engine's events (and may take audio by ``play_now``)."""
+        self._handling = asyncio.Lock()
+        """Held while an engine event is handled: one at a time, in order."""
         self._outbound: OutboundAudio | None = None
         self._early_audio: deque[bytes] = deque(maxlen=_MAX_EARLY_AUDIO_FRAMES)
         self._cancelled_items: set[str] = set()
@@ -398,6 +402,7 @@ class CallSession:
                 caller=self.caller,
                 callee=self.callee,
                 control=self.control(),
+                play_now=self._play_now,
             )
             await engine.connect(config)
             while self._early_audio:  # frames arriving meanwhile join the queue, in order
@@ -408,8 +413,10 @@ class CallSession:
             if greeting:
                 self._responding = True
                 await engine.say(greeting)
+            self._listening = True
             async for event in engine.events():
-                await self._handle(event)
+                async with self._handling:
+                    await self._handle(event)
                 if isinstance(event, EngineClosed):
                     break
         except asyncio.CancelledError:
@@ -420,8 +427,22 @@ class CallSession:
         except Exception as exc:
             logger.exception("call %s: unexpected error", self.call_sid)
             self._fail(f"internal error: {type(exc).__name__}")
+        finally:
+            self._listening = False
         if not self._finishing:
             await self._abort_call()
+
+    async def _play_now(self, event: AgentAudio) -> bool:
+        """Agent audio handed over by the engine's own task (``EngineConfig.play_now``).
+
+        Handled at once only while the session waits for its next event, so events the engine
+        emitted earlier are never overtaken; otherwise False, and the engine emits it.
+        """
+        if not self._listening or self._handling.locked():
+            return False
+        async with self._handling:
+            await self._handle(event)
+        return True
 
     def _fail(self, error: str) -> None:
         self._status.error = self._status.error or error

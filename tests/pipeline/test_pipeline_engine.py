@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import pytest
+
 from getpatter.call import CallControl
 from getpatter.engines.base import (
     AgentAudio,
@@ -240,6 +242,29 @@ async def test_a_turn_goes_from_transcript_to_agent_audio_and_back_into_the_cont
     await until(events, EngineClosed)
 
 
+@pytest.mark.parametrize("session_idle", [True, False])
+async def test_audio_goes_to_the_session_directly_only_when_no_event_waits(session_idle) -> None:
+    played: list[AgentAudio] = []
+
+    async def play_now(audio: AgentAudio) -> bool:
+        if session_idle:
+            played.append(audio)
+        return session_idle
+
+    stt = ScriptedSTT()
+    engine = engine_for(stt, ScriptedLLM(text("Sure. ", "It opens at nine.")))
+    events = await connected(engine, play_now=play_now)
+    await caller_says(stt, "When do you open?")
+    await until(events, ResponseDone)
+    emitted = [e for e in events if isinstance(e, AgentAudio)]
+    audio = b"".join(e.audio for e in played + emitted)
+    assert len(audio) == 8 * (len("Sure.") + len("It opens at nine."))
+    assert bool(played) == session_idle and bool(emitted) != session_idle
+    kinds = [type(e) for e in events]  # everything else keeps its order in the stream
+    assert kinds.index(UserTranscript) < kinds.index(AgentTranscript) < kinds.index(ResponseDone)
+    await engine.close()
+
+
 async def test_the_local_vad_ends_the_turn_and_asks_the_stt_to_finalize() -> None:
     stt, vad = ScriptedSTT(), ScriptedVAD()
     engine = engine_for(stt, ScriptedLLM(text("Okay.")), vad=vad)
@@ -275,6 +300,22 @@ async def test_barge_in_cancels_llm_and_tts_and_keeps_what_was_heard() -> None:
     assert llm.stopped == 1 and "Third one." not in tts.spoken
     assistant = [m for m in engine._context.history() if m["role"] == "assistant"]
     assert [m["text"] for m in assistant] == ["First sentence here."]
+    await engine.close()
+
+
+async def test_barge_in_during_the_first_sentence_stops_the_llm_at_once() -> None:
+    stt = ScriptedSTT()
+    llm = ScriptedLLM(text("Hello there. ", "More to come. ", "And more."), delay=0.05)
+    tts = ToneTTS(delay=0.05)
+    engine = engine_for(stt, llm, tts)
+    events = await connected(engine)
+    await caller_says(stt, "Hi")
+    (first_audio,) = await until(events, AgentAudio)
+    await engine.interrupt(first_audio.item_id, 3)
+    (done,) = await until(events, ResponseDone)
+    assert done.status == "cancelled"
+    assert llm.stopped == 1  # the stream was closed, not left to the garbage collector
+    assert tts.spoken == ["Hello there."]
     await engine.close()
 
 

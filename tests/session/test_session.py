@@ -34,7 +34,7 @@ class Engine:
         self.slow_close = False
 
     async def connect(self, config):
-        """Always connects."""
+        self.config = config
 
     async def send_audio(self, audio):
         """The scripted engine does not listen."""
@@ -82,7 +82,7 @@ class Carrier:
         self.log.append(("hangup",))
 
 
-def session(engine, carrier, ends, voicemail=""):
+def session(engine, carrier, ends, voicemail="", line=None):
     call = CallSession(
         agent=Patter.agent("You help."),
         direction="outbound",
@@ -97,7 +97,7 @@ def session(engine, carrier, ends, voicemail=""):
         call_sid="CA1",
         voicemail_message=voicemail,
     )
-    line = Line()
+    line = line or Line()
     line.call = call
     call.start_media(line, {})
     return call
@@ -151,3 +151,35 @@ async def test_voicemail_waits_for_its_own_message_despite_a_late_done(late_done
         await call.wait_finished()
     assert carrier.log == [("hangup",)]
     assert ends[0]["outcome"] == "voicemail"
+
+
+class GatedLine(Line):
+    """A line that records frames, and holds each send until ``gate`` is open."""
+
+    def __init__(self):
+        self.frames = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def send_audio(self, frame):
+        await self.gate.wait()
+        self.frames.append(frame)
+
+
+async def test_the_engine_hands_audio_over_at_once_only_while_the_session_is_idle():
+    engine, line, ends = Engine(), GatedLine(), []
+    call = session(engine, Carrier(), ends, line=line)
+    await asyncio.sleep(0.05)
+    play_now = engine.config.play_now
+    assert await play_now(AgentAudio(item_id="a1", audio=b"\x01" * 160))
+    assert line.frames == [b"\x01" * 160]  # on the line before play_now returned
+    await asyncio.sleep(0.05)  # a1 played out
+    line.gate.clear()
+    engine.queue.put_nowait(AgentAudio(item_id="a2", audio=b"\x02" * 160))
+    await asyncio.sleep(0.05)  # the session is now stuck sending a2
+    assert not await play_now(AgentAudio(item_id="a3", audio=b"\x03" * 160))
+    line.gate.set()
+    await asyncio.sleep(0.05)
+    assert line.frames == [b"\x01" * 160, b"\x02" * 160]  # a3 was left to the engine to emit
+    await call.on_media_stopped()
+    assert not await play_now(AgentAudio(item_id="a4", audio=b"\x04" * 160))
