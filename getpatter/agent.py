@@ -120,6 +120,20 @@ class Agent:
         text = self.first_message if first_message is None else first_message
         return substitute(text, self._merged(variables))
 
+    def describe(self, *, on_message: object = None) -> str:
+        """One line naming what answers: the engine and model, or the pipeline's parts."""
+        if self.provider != "pipeline":
+            return f"{self.provider}, {self.model} / {self.voice}"
+        if on_message is not None:
+            brain = "on_message"
+        elif self.llm is not None:
+            brain = f"{_name(self.llm)} {getattr(self.llm, 'model', '')}".rstrip()
+        else:
+            brain = "the default LLM"
+        tts_voice = getattr(self.tts, "voice", "")
+        voice = f" / {tts_voice}" if tts_voice else ""
+        return f"pipeline, {_name(self.stt)} -> {brain} -> {_name(self.tts)}{voice}"
+
     def _merged(self, variables: dict[str, str] | None) -> dict[str, str]:
         return {**(self.variables or {}), **(variables or {})}
 
@@ -301,3 +315,9 @@ def _check_transforms(transforms: object) -> list[Callable[[str], str]] | None:
             f"text_transforms must be a list of functions (str) -> str, got {type(transforms).__name__}"
         )
     return [require_callable(f"text_transforms[{i}]", fn) for i, fn in enumerate(transforms)]
+
+
+def _name(provider: object) -> str:
+    """A provider's price-table name (``deepgram``, ``elevenlabs``), else its class name."""
+    name = getattr(provider, "name", None)
+    return name if isinstance(name, str) and name else type(provider).__name__

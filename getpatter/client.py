@@ -231,8 +231,9 @@ class Patter:
             )
             # On stderr: stdout may be a protocol channel (an MCP stdio server, a pipe).
             print(
-                f"Patter serving {self._phone_number} (agent: {agent.provider}, {agent.model} / "
-                f"{agent.voice})\n  voice webhook: https://{server.public_host}/webhooks/twilio/voice",
+                f"Patter serving {self._phone_number} (agent: "
+                f"{agent.describe(on_message=on_message)})\n"
+                f"  voice webhook: https://{server.public_host}/webhooks/twilio/voice",
                 file=sys.stderr,
             )
             await server.wait_stopped()

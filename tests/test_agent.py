@@ -172,3 +172,18 @@ def test_preamble_can_be_disabled_and_discloses_nothing(phone):
 def test_guardrails_are_kept_in_order(phone):
     rules = [Guardrail(name="a", blocked_terms=["x"]), Guardrail(name="b", check=lambda t: False)]
     assert phone.agent("x", guardrails=rules).guardrails == rules
+
+
+def test_describe_names_what_answers_the_phone(phone):
+    assert phone.agent("Hi.").describe() == "openai_realtime, gpt-4o-mini-realtime-preview / alloy"
+    pipeline = _pipeline(phone)
+    assert pipeline.describe(on_message=lambda message: "hi") == (
+        "pipeline, deepgram -> on_message -> elevenlabs / EXAVITQu4vr4xnSDxMaL"
+    )
+    with_llm = _pipeline(phone, llm=OpenAILLM(api_key="sk-test", model="gpt-4.1-mini"))
+    assert with_llm.describe() == (
+        "pipeline, deepgram -> openai_llm gpt-4.1-mini -> elevenlabs / EXAVITQu4vr4xnSDxMaL"
+    )
+    assert pipeline.describe() == (
+        "pipeline, deepgram -> the default LLM -> elevenlabs / EXAVITQu4vr4xnSDxMaL"
+    )
