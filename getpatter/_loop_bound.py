@@ -43,16 +43,16 @@ class LoopBoundClient(Generic[_C]):
 
     async def close(self) -> None:
         """Close the client; a later :meth:`get` makes a new one."""
-        client, self._client, self._loop = self._client, None, None
-        closer, self._closer = self._closer, None
-        if closer is not None and not closer.done():
-            closer.cancel()
-            # The closer closes the client: wait for it, unless it belongs to another loop.
-            if closer.get_loop() is asyncio.get_running_loop():
-                await asyncio.gather(closer, return_exceptions=True)
-                return
-        if client is not None:
+        client, closer = self._client, self._closer
+        self._client, self._loop, self._closer = None, None, None
+        if client is None:
+            return
+        if closer is None or closer.done():
             await client.close()
+        elif closer.get_loop() is asyncio.get_running_loop():
+            closer.cancel()  # the closer closes the client on its way out
+            await asyncio.gather(closer, return_exceptions=True)
+        # Otherwise the client belongs to another loop, which closes it when it shuts down.
 
 
 async def _close_at_shutdown(client: _Closable) -> None:

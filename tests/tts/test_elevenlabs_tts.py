@@ -306,6 +306,8 @@ async def one_call() -> None:
 
 asyncio.run(one_call())
 asyncio.run(one_call())
+asyncio.run(tts.close())  # after the loops that used it have ended
+print("closed")
 """
 
 
@@ -315,6 +317,6 @@ def test_a_provider_nobody_closes_serves_each_event_loop_and_leaves_nothing_open
     )
     assert done.returncode == 0, done.stderr
     length = str(8 * Scenario().speech_ms("Hi."))
-    assert done.stdout.split() == [length, length]
+    assert done.stdout.split() == [length, length, "closed"]
     assert "Unclosed" not in done.stderr
     assert "ResourceWarning" not in done.stderr
