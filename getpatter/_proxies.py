@@ -11,9 +11,10 @@ __all__ = ["env_proxy"]
 def env_proxy(url: str) -> str | None:
     """The proxy URL for requests to ``url``, or ``None`` to connect directly.
 
-    Read when a client is created, as httpx does, rather than per request: aiohttp's
-    ``trust_env`` looks the proxy (and ``~/.netrc``) up in a worker thread on every request,
-    two thread round trips on a sentence's critical path.
+    A plain read of the environment in the caller's thread. aiohttp's own ``trust_env`` looks
+    the proxy (and ``~/.netrc``) up in a worker thread on every request: two thread round trips
+    on a sentence's critical path. ``ElevenLabsTTS`` calls this once per pool (as httpx does);
+    webhooks, whose pool serves any URL, once per request.
     """
     parts = urlsplit(url)
     if parts.hostname and urllib.request.proxy_bypass(parts.hostname):

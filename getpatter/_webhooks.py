@@ -149,7 +149,7 @@ class _PublicOnlyResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
         for result in results:
-            if not ipaddress.ip_address(result["host"]).is_global:
+            if not _is_public(result["host"]):
                 raise _PrivateAddress(result["host"])
         return results
 
@@ -160,11 +160,11 @@ class _PublicOnlyResolver(AbstractResolver):
 def _refuse_private_literal(host: str) -> None:
     """aiohttp connects to an IP-address host without asking the resolver: check it here."""
     try:
-        address = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return
-    if not address.is_global:
-        raise PrivateAddressError(host, str(address))
+    if not _is_public(host):
+        raise PrivateAddressError(host, host)
 
 
 async def _refuse_private_name(host: str) -> None:
@@ -174,8 +174,12 @@ async def _refuse_private_name(host: str) -> None:
         raise WebhookError(f"{host!r} does not resolve") from None
     for info in infos:
         address = str(info[4][0])
-        if not ipaddress.ip_address(address).is_global:
+        if not _is_public(address):
             raise PrivateAddressError(host, address)
+
+
+def _is_public(address: str) -> bool:
+    return ipaddress.ip_address(address).is_global
 
 
 def _pool(public_only: bool) -> aiohttp.ClientSession:
