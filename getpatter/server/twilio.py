@@ -9,11 +9,12 @@ valid token is refused before the WebSocket opens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -53,6 +54,9 @@ CALL_PARAM = "patter_call"
 MEDIA_PATH = "/ws/twilio/media"
 #: Twilio's form posts are a few hundred bytes; anything far larger is not Twilio.
 _MAX_FORM_BYTES = 64 * 1024
+#: How long a webhook body may take to arrive: Twilio sends it at once, a client trickling it
+#: byte by byte only holds a connection open.
+BODY_READ_TIMEOUT = 10.0
 
 
 class TwilioMediaOut:
@@ -115,15 +119,30 @@ class TwilioRoutes:
 
     # ---------------------------------------------------------------------- webhooks
 
-    async def _verified_form(self, request: Request) -> dict[str, str] | None:
+    async def _verified_form(self, request: Request) -> dict[str, str] | Response:
+        """The form of a genuine Twilio webhook, or the response refusing the request."""
         declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > _MAX_FORM_BYTES:
-            return None
+        if not (declared.isascii() and declared.isdigit()) or int(declared) > _MAX_FORM_BYTES:
+            return _forbidden()
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > _MAX_FORM_BYTES:
-                return None
+        try:
+            async with asyncio.timeout(BODY_READ_TIMEOUT):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > _MAX_FORM_BYTES:
+                        return _forbidden()
+        except TimeoutError:
+            logger.warning(
+                "webhook to %s: the body did not arrive within %g s",
+                request.url.path,
+                BODY_READ_TIMEOUT,
+            )
+            return PlainTextResponse("Request Timeout", status_code=408)
+        except ClientDisconnect:
+            logger.warning(
+                "webhook to %s: the client left before sending its body", request.url.path
+            )
+            return PlainTextResponse("Client disconnected", status_code=400)
         signed: dict[str, list[str]] = {}
         for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
             signed.setdefault(key, []).append(value)
@@ -136,13 +155,13 @@ class TwilioRoutes:
             logger.warning(
                 "rejected a Twilio webhook to %s: bad or missing signature", request.url.path
             )
-            return None
+            return _forbidden()
         return {key: values[-1] for key, values in signed.items()}
 
     async def voice(self, request: Request) -> Response:
         params = await self._verified_form(request)
-        if params is None:
-            return _forbidden()
+        if isinstance(params, Response):
+            return params
         try:
             hook = parse_form(VoiceWebhook, params)
         except PatterError as exc:
@@ -165,8 +184,8 @@ class TwilioRoutes:
 
     async def status(self, request: Request) -> Response:
         params = await self._verified_form(request)
-        if params is None:
-            return _forbidden()
+        if isinstance(params, Response):
+            return params
         try:
             hook = parse_form(StatusCallback, params)
         except PatterError as exc:
@@ -178,8 +197,8 @@ class TwilioRoutes:
 
     async def amd(self, request: Request) -> Response:
         params = await self._verified_form(request)
-        if params is None:
-            return _forbidden()
+        if isinstance(params, Response):
+            return params
         try:
             hook = parse_form(AmdCallback, params)
         except PatterError as exc:
@@ -191,8 +210,8 @@ class TwilioRoutes:
 
     async def recording(self, request: Request) -> Response:
         params = await self._verified_form(request)
-        if params is None:
-            return _forbidden()
+        if isinstance(params, Response):
+            return params
         try:
             hook = parse_form(RecordingCallback, params)
         except PatterError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,8 @@ from getpatter.testing.scenario import Callee, Scenario
 from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
 
 __all__ = ["Sandbox", "SandboxCall"]
+
+logger = logging.getLogger("getpatter.testing")
 
 _FAKE_OPENAI_KEY = "sk-sandbox"
 _FAKE_DEEPGRAM_KEY = "dg-sandbox"
@@ -99,6 +102,8 @@ class Sandbox:
         self._phone: Patter | None = None
         self._serving: asyncio.Task[None] | None = None
         self._reports: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._built: list[Any] = []
+        """Providers :meth:`offline` built for pipeline agents; closed by :meth:`aclose`."""
 
     @property
     def phone(self) -> Patter:
@@ -134,6 +139,10 @@ class Sandbox:
         if self._serving is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._serving, _DEFAULT_TIMEOUT)
+        built, self._built = self._built, []
+        for provider in built:
+            with contextlib.suppress(Exception):
+                await provider.close()
         if self._pipeline_fakes:
             self._pipeline_fakes = False
             for fake in (self.deepgram, self.llm, self.elevenlabs):
@@ -182,14 +191,17 @@ class Sandbox:
         from getpatter.tts.elevenlabs import TTS as ElevenLabsTTS
 
         llm = OpenAILLM(api_key=_FAKE_OPENAI_KEY, base_url=self.llm.base_url) if with_llm else None
+        tts = ElevenLabsTTS(
+            api_key=_FAKE_ELEVENLABS_KEY,
+            base_url=self.elevenlabs.base_url,
+            stall_timeout=self._tts_stall_timeout,
+        )
+        # Their connection pools belong to this sandbox's calls: closed with it.
+        self._built += [tts] if llm is None else [tts, llm]
         return dataclasses.replace(
             agent,
             stt=DeepgramSTT(api_key=_FAKE_DEEPGRAM_KEY, base_url=self.deepgram.base_url),
-            tts=ElevenLabsTTS(
-                api_key=_FAKE_ELEVENLABS_KEY,
-                base_url=self.elevenlabs.base_url,
-                stall_timeout=self._tts_stall_timeout,
-            ),
+            tts=tts,
             llm=llm,
         )
 
@@ -204,7 +216,13 @@ class Sandbox:
         )
 
         async def on_call_end(report: dict[str, Any]) -> None:
-            self._report_future(report["call_id"]).set_result(report)
+            future = self._report_future(report["call_id"])
+            if future.done():
+                # Two sessions reported under one call id (a replayed webhook, say): the first
+                # report stays the call's; the user's callback still sees both.
+                logger.warning("sandbox: a second end report for call %s", report["call_id"])
+            else:
+                future.set_result(report)
             if user_on_call_end is not None:
                 result = user_on_call_end(report)
                 if asyncio.iscoroutine(result):
