@@ -90,10 +90,13 @@ class CallRecord:
         """True once the call is over and its final figures are in."""
         return self.status in FINAL_STATUSES
 
-    def add_line(self, role: str, text: str) -> None:
-        """Record an utterance reported by the call (``assistant`` is stored as ``agent``)."""
+    def add_line(self, role: str, text: str, *, heard: bool = True) -> None:
+        """Record an utterance reported by the call (``assistant`` is stored as ``agent``).
+
+        An agent line the person never heard (its audio never reached the line) is left out.
+        """
         who = _ROLES.get(role)
-        if who is not None and text:
+        if who is not None and text and heard:
             self.transcript.append(TranscriptLine(who, text, time.time()))  # type: ignore[arg-type]
 
     def end(self, report: dict[str, Any]) -> None:
@@ -107,7 +110,11 @@ class CallRecord:
         if len(lines) >= len(self.transcript):
             self.transcript = []
             for line in lines:
-                self.add_line(str(line.get("role", "")), str(line.get("text", "")))
+                self.add_line(
+                    str(line.get("role", "")),
+                    str(line.get("text", "")),
+                    heard=line.get("heard", True) is not False,
+                )
         metrics = report.get("metrics")
         if metrics is not None:
             cost = metrics.cost

@@ -504,7 +504,8 @@ class CallService:
     def _on_transcript(self, payload: dict[str, Any]) -> None:
         record = self._records.get(str(payload["call_id"]))
         if record is not None:
-            record.add_line(str(payload["role"]), str(payload["text"]))
+            heard = payload.get("heard", True) is not False
+            record.add_line(str(payload["role"]), str(payload["text"]), heard=heard)
             self._changed_now(record)
 
     async def _on_call_end(self, report: dict[str, Any]) -> None:

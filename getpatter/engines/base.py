@@ -19,9 +19,11 @@ from getpatter.observability.metrics import LatencyBreakdown
 __all__ = [
     "VERBATIM_PREFIX",
     "AgentAudio",
+    "AgentTextDelta",
     "AgentTranscript",
     "AudioFormat",
     "Engine",
+    "EngineCapabilities",
     "EngineClosed",
     "EngineConfig",
     "EngineError",
@@ -41,6 +43,21 @@ VERBATIM_PREFIX = "Say exactly the following text, word for word, and nothing el
 #: 8 kHz (Twilio's native format); ``pcm16_16000`` and ``pcm16_24000`` are signed 16-bit
 #: little-endian mono PCM.
 AudioFormat = Literal["ulaw_8000", "alaw_8000", "pcm16_8000", "pcm16_16000", "pcm16_24000"]
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What an engine does by itself. The call session acts on these, never on engine classes."""
+
+    answers_speech_turns: bool = True
+    """Every caller turn the engine reports with :class:`SpeechStopped` gets a response without
+    being asked (a speech-to-speech model with its own turn detection). False: the engine
+    answers only the turns it transcribed, and emits :class:`UserTranscript` before each."""
+    streams_agent_text: bool = False
+    """With ``EngineConfig.stream_agent_text`` the engine emits :class:`AgentTextDelta`, the
+    text of its speech as it is generated, so the session can screen it with guardrails."""
+    screens_output: bool = False
+    """The engine applies the agent's guardrails itself, before anything is spoken."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,8 @@ class EngineConfig:
     audio: the session handles it at once and returns True, or returns False (it is busy with
     an event) and the engine emits it as usual. It spares the event-loop iteration the
     session's task needs to wake up: under load, the time other calls' work takes."""
+    stream_agent_text: bool = False
+    """Emit :class:`AgentTextDelta` events (engines that declare ``streams_agent_text``)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,15 @@ class AgentTranscript:
 
 
 @dataclass(frozen=True)
+class AgentTextDelta:
+    """More text of the agent message ``item_id``, as the model generates it (ahead of or
+    alongside its audio)."""
+
+    item_id: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ToolCallRequest:
     """The model asks to run a tool; answer with :meth:`Engine.send_tool_result`."""
 
@@ -131,11 +159,16 @@ class ResponseDone:
 
 @dataclass(frozen=True)
 class EngineError:
-    """The provider reported an error. ``fatal`` errors end the session."""
+    """The provider reported an error. ``fatal`` errors end the session.
+
+    ``source`` names the part that failed: ``engine`` (a speech-to-speech model), or a
+    pipeline's ``stt``, ``llm`` (or ``on_message``) and ``tts``.
+    """
 
     message: str
     fatal: bool = False
     code: str = ""
+    source: str = "engine"
 
 
 @dataclass(frozen=True)
@@ -148,6 +181,7 @@ class EngineClosed:
 
 EngineEvent = (
     AgentAudio
+    | AgentTextDelta
     | SpeechStarted
     | SpeechStopped
     | UserTranscript
@@ -161,6 +195,9 @@ EngineEvent = (
 
 class Engine(Protocol):
     """One call's connection to a speech-to-speech engine."""
+
+    capabilities: EngineCapabilities
+    """What the engine does by itself (see :class:`EngineCapabilities`)."""
 
     async def connect(self, config: EngineConfig) -> None:
         """Open the connection and configure the session; raise ``PatterError`` on failure."""

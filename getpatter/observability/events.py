@@ -42,6 +42,7 @@ class PatterEventType(StrEnum):
     TOOL_CALL_COMPLETED = "tool_call_completed"
     TURN_COMPLETED = "turn_completed"
     BARGE_IN = "barge_in"
+    GUARDRAIL_BLOCKED = "guardrail_blocked"
     ERROR = "error"
 
 

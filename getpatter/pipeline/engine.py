@@ -34,6 +34,7 @@ from getpatter.engines.base import (
     AgentAudio,
     AgentTranscript,
     AudioFormat,
+    EngineCapabilities,
     EngineClosed,
     EngineConfig,
     EngineError,
@@ -70,6 +71,15 @@ _INTERRUPTED = '{"error": "interrupted: the caller started speaking before the t
 _MS_PER_CHAR = 65
 """Typical speech rate of TTS voices, to estimate a sentence still being synthesised."""
 _CLOSE_TIMEOUT = 5.0
+
+
+class _StageFailed(Exception):
+    """A provider of one stage (``llm``, ``on_message``, ``tts``) failed during a response."""
+
+    def __init__(self, stage: str, error: PatterError) -> None:
+        super().__init__(error.message)
+        self.stage = stage
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,13 @@ class _Spoken:
     def text(self) -> str:
         return " ".join(sentence.text for sentence in self.sentences)
 
+    def keep_heard(self) -> None:
+        """After a failure: keep only the words that reached the line (what the audio covers)."""
+        played = sum(sentence.audio_ms for sentence in self.sentences)
+        heard = self.heard(played)
+        self.sentences = [_Sentence(heard, played, complete=True)] if heard else []
+        self.round_start = min(self.round_start, len(self.sentences))
+
     @property
     def round_text(self) -> str:
         return " ".join(sentence.text for sentence in self.sentences[self.round_start :])
@@ -168,6 +185,10 @@ class _Turn:
 
 class PipelineEngine:
     """One call's pipeline; see the module docstring."""
+
+    #: It answers the turns it transcribed (emitting UserTranscript first) and applies the
+    #: agent's guardrails itself, per sentence, before TTS.
+    capabilities = EngineCapabilities(answers_speech_turns=False, screens_output=True)
 
     def __init__(self, settings: PipelineSettings) -> None:
         self._settings = settings
@@ -335,10 +356,18 @@ class PipelineEngine:
                 raise
             except PatterError as exc:
                 if reconnects >= _STT_RECONNECTS:
-                    self._emit(EngineError(f"speech recognition failed: {exc.message}", fatal=True))
+                    self._emit(
+                        EngineError(
+                            f"speech recognition failed: {exc.message}", fatal=True, source="stt"
+                        )
+                    )
                     return
                 reconnects += 1
-                self._emit(EngineError(f"speech recognition dropped ({exc.message}); reconnecting"))
+                self._emit(
+                    EngineError(
+                        f"speech recognition dropped ({exc.message}); reconnecting", source="stt"
+                    )
+                )
                 with contextlib.suppress(Exception):
                     await stream.close()
                 try:
@@ -346,7 +375,9 @@ class PipelineEngine:
                     self._stt_total_bytes = 0  # the new stream's clock starts again
                 except PatterError as again:
                     self._emit(
-                        EngineError(f"speech recognition failed: {again.message}", fatal=True)
+                        EngineError(
+                            f"speech recognition failed: {again.message}", fatal=True, source="stt"
+                        )
                     )
                     return
 
@@ -437,10 +468,17 @@ class PipelineEngine:
         except asyncio.CancelledError:
             self._emit(ResponseDone("cancelled", pipeline_usage=usage))
             raise
-        except PatterError as exc:
+        except (_StageFailed, PatterError) as failure:
             status = "failed"
+            exc, stage = (
+                (failure.error, failure.stage)
+                if isinstance(failure, _StageFailed)
+                else (failure, "engine")
+            )
             logger.warning("call %s: the response failed: %s", self._call.call_id, exc.message)
-            self._emit(EngineError(exc.message, code=exc.code.value))
+            self._emit(EngineError(exc.message, code=exc.code.value, source=stage))
+            # The transcript and the conversation hold what the caller heard, not what failed.
+            spoken.keep_heard()
         if spoken.sentences:
             if not spoken.round_in_context and spoken.round_text:
                 self._context.add_assistant(spoken.round_text)
@@ -533,9 +571,10 @@ class PipelineEngine:
         hold = self._hooks.holds_response
         parts: list[str] = []
         chunks = brain.respond(context, tools)
+        stage = "llm" if brain.uses_tools else "on_message"
         # Closed early (barge-in), the brain's stream (an HTTP request) closes at once rather
         # than whenever the garbage collector gets to it.
-        async with _closing(chunks):
+        async with _closing(chunks), _stage(stage):
             async for chunk in chunks:
                 if spoken.blocked:
                     return
@@ -625,10 +664,18 @@ class PipelineEngine:
             return blocked
         turn.first_sentence_at = turn.first_sentence_at or time.monotonic()
         converter = AudioConverter(self._tts_format, self._carrier)
-        per_ms = _bytes_per_ms(self._carrier)
         record = _Sentence(final)
         spoken.sentences.append(record)
-        async for chunk in self._settings.tts.synthesize(final, audio_format=self._tts_format):
+        async with _stage("tts"):
+            await self._synthesize(final, item, record, turn, converter)
+        record.complete = True
+        return blocked
+
+    async def _synthesize(
+        self, text: str, item: str, record: _Sentence, turn: _Turn, converter: AudioConverter
+    ) -> None:
+        per_ms = _bytes_per_ms(self._carrier)
+        async for chunk in self._settings.tts.synthesize(text, audio_format=self._tts_format):
             audio = converter.convert(chunk)
             if self._hooks.filters_output_audio:
                 audio = await self._hooks.after_synthesize(audio) or b""
@@ -642,8 +689,6 @@ class PipelineEngine:
         if tail:
             record.audio_ms += len(tail) / per_ms
             await self._play(item, tail)
-        record.complete = True
-        return blocked
 
     # ------------------------------------------------------------------ helpers
 
@@ -688,6 +733,15 @@ class _BrainRound:
 
     calls: list[ToolCall] = field(default_factory=list)
     usage: LLMUsage | None = None
+
+
+@contextlib.asynccontextmanager
+async def _stage(stage: str) -> AsyncIterator[None]:
+    """Name the stage whose provider raised a :class:`PatterError` inside."""
+    try:
+        yield
+    except PatterError as exc:
+        raise _StageFailed(stage, exc) from exc
 
 
 @contextlib.asynccontextmanager

@@ -57,6 +57,8 @@ _MAX_FORM_BYTES = 64 * 1024
 #: How long a webhook body may take to arrive: Twilio sends it at once, a client trickling it
 #: byte by byte only holds a connection open.
 BODY_READ_TIMEOUT = 10.0
+#: The WebSocket close code for a message over the size limit (RFC 6455).
+_MESSAGE_TOO_BIG = 1009
 
 
 class TwilioMediaOut:
@@ -256,6 +258,12 @@ class TwilioRoutes:
         while not session.finished:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
+                if message.get("code") == _MESSAGE_TOO_BIG:
+                    # The server had to close the stream: the frame is lost, and so is the call.
+                    session.malformed_frames += 1
+                    await session.media_failed(
+                        "a media message was over the size limit, so the media stream was closed"
+                    )
                 return
             raw = message.get("text")
             try:

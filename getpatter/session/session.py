@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from getpatter.agent import Agent
@@ -24,8 +24,10 @@ from getpatter.call import CallControl
 from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.base import (
     AgentAudio,
+    AgentTextDelta,
     AgentTranscript,
     Engine,
+    EngineCapabilities,
     EngineClosed,
     EngineConfig,
     EngineError,
@@ -36,13 +38,17 @@ from getpatter.engines.base import (
     ToolCallRequest,
     UserTranscript,
 )
-from getpatter.errors import PatterError
+from getpatter.errors import ConfigError, PatterError
+from getpatter.guardrails import GuardrailVerdict
 from getpatter.observability.cost import CostMeter
 from getpatter.observability.events import EventBus, PatterEventType
-from getpatter.observability.metrics import CallMetrics, LatencyBreakdown, TurnMetrics
+from getpatter.observability.metrics import LatencyBreakdown, TurnMetrics
 from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
+from getpatter.session.health import CallHealth
 from getpatter.session.outbound import MediaOut, OutboundAudio
+from getpatter.session.report import CallStatus, end_report, not_clean_reason
+from getpatter.session.screen import OutputScreen
 from getpatter.tool_calls import ToolRunner
 from getpatter.tools import SYSTEM_TOOLS
 
@@ -99,17 +105,6 @@ class _Turn:
     spoke: bool = False
 
 
-@dataclass
-class _Status:
-    outcome: str = ""
-    ended_by: str = ""
-    error: str = ""
-    carrier_status: str = ""
-    carrier_duration: int | None = None
-    answered_by: str = ""
-    recording: dict[str, Any] = field(default_factory=dict)
-
-
 class CallSession:
     """One call. Built by the server when a call rings in or is dialed out."""
 
@@ -145,11 +140,16 @@ class CallSession:
         self._voicemail = voicemail_message
         self._meter = _cost_meter(agent, pricing, telephony_provider)
         self._tools = ToolRunner(agent.tools)
-        self._status = _Status()
+        self._status = CallStatus()
         self._history: list[dict[str, Any]] = []
         self._turns: list[TurnMetrics] = []
         self._turn: _Turn | None = None
         self._engine: Engine | None = None
+        self._capabilities = EngineCapabilities()
+        self._health = CallHealth(self._health_error)
+        self._screen: OutputScreen | None = None
+        self._last_error = ""
+        """The latest error the engine reported, for the failure of the response it ends."""
         self._listening = False
         """The session is reading the engine's events (and may take audio by ``play_now``)."""
         self._handling = asyncio.Lock()
@@ -305,7 +305,16 @@ class CallSession:
         self._record("user", text)
         if self._engine is not None:
             self._responding = True
+            self._health.owe()
             await self._engine.send_user_text(text)
+
+    async def media_failed(self, reason: str) -> None:
+        """The media stream broke (it had to be closed): hang up and report an error."""
+        if self._finishing:
+            return
+        self._health.error("media", reason, fatal=True)
+        self._fail(reason, recorded=True)
+        await self._abort_call()
 
     async def on_media_stopped(self) -> None:
         """The media stream ended: the caller hung up, or the call left the agent."""
@@ -338,6 +347,7 @@ class CallSession:
         engine = self._live_engine()
         await self._wait_played()
         self._responding = True
+        self._health.owe()
         await engine.say(text)
 
     async def instruct(self, instruction: str) -> None:
@@ -391,6 +401,8 @@ class CallSession:
         try:
             variables = await self._call_started(custom_params)
             engine = self._engine_factory()
+            self._capabilities = engine.capabilities
+            self._screen = self._output_screen()
             config = EngineConfig(
                 instructions=self.agent.instructions(variables),
                 voice=self.agent.voice,
@@ -403,6 +415,7 @@ class CallSession:
                 callee=self.callee,
                 control=self.control(),
                 play_now=self._play_now,
+                stream_agent_text=self._screen is not None,
             )
             await engine.connect(config)
             while self._early_audio:  # frames arriving meanwhile join the queue, in order
@@ -412,6 +425,7 @@ class CallSession:
             greeting = self.agent.greeting(variables, self._first_message_override)
             if greeting:
                 self._responding = True
+                self._health.owe()
                 await engine.say(greeting)
             self._listening = True
             async for event in engine.events():
@@ -444,9 +458,35 @@ class CallSession:
             await self._handle(event)
         return True
 
-    def _fail(self, error: str) -> None:
+    def _fail(self, error: str, *, recorded: bool = False) -> None:
+        """The AI side failed for good; ``recorded`` when the error is already in the health."""
         self._status.error = self._status.error or error
-        self._emit(PatterEventType.ERROR, {**self._identity(), "error": error})
+        if not recorded:
+            self._health.error("engine", error, fatal=True)
+
+    def _health_error(self, entry: dict[str, Any]) -> None:
+        self._emit(
+            PatterEventType.ERROR,
+            {
+                **self._identity(),
+                "error": entry["message"],
+                "code": entry["code"],
+                "source": entry["source"],
+                "fatal": entry["fatal"],
+            },
+        )
+
+    def _output_screen(self) -> OutputScreen | None:
+        """How the agent's guardrails are applied: by the engine, or here on its streamed text."""
+        guardrails = self.agent.guardrails
+        if not guardrails or self._capabilities.screens_output:
+            return None
+        if not self._capabilities.streams_agent_text:
+            raise ConfigError(
+                "this engine neither applies guardrails nor streams the text it speaks, so "
+                "guardrails= cannot be enforced on it: remove guardrails= or use another engine"
+            )
+        return OutputScreen(guardrails, self.agent.language)
 
     async def _abort_call(self) -> None:
         """The AI side is gone: hang up so the caller is not left in silence, and report."""
@@ -479,6 +519,8 @@ class CallSession:
                 # The first audio of a message goes on the line now, before the rest of a
                 # burst of deltas is decoded: it sets the latency the caller hears.
                 await self._outbound.send_now()
+        elif isinstance(event, AgentTextDelta):
+            await self._agent_text(event)
         elif isinstance(event, SpeechStarted):
             self._speech_started()
         elif isinstance(event, SpeechStopped):
@@ -488,16 +530,15 @@ class CallSession:
         elif isinstance(event, AgentTranscript):
             await self._agent_transcript(event)
         elif isinstance(event, ToolCallRequest):
+            self._health.pause()
             self._spawn(self._tool_call(event))
         elif isinstance(event, ResponseDone):
             await self._response_done(event)
         elif isinstance(event, EngineError):
-            self._emit(
-                PatterEventType.ERROR,
-                {**self._identity(), "error": event.message, "code": event.code},
-            )
+            self._last_error = f"{event.source}: {event.message}"
+            self._health.error(event.source, event.message, code=event.code, fatal=event.fatal)
             if event.fatal:
-                self._fail(event.message)
+                self._fail(event.message, recorded=True)
                 await self._abort_call()
         elif isinstance(event, EngineClosed) and event.error and not self._finishing:
             self._fail(f"the AI connection dropped: {event.error}")
@@ -511,6 +552,7 @@ class CallSession:
         if new_item:
             self._response_items.append(event.item_id)
             self._new_message.set()
+            self._health.answered()
         turn = self._turn
         if turn is not None and turn.first_audio_at is None:
             turn.first_audio_at = time.monotonic()
@@ -536,6 +578,8 @@ class CallSession:
         self._speech_started_at = None
         stopped_at = time.monotonic() - ago_ms / 1000
         self._turn = _Turn(index=len(self._turns), stopped_at=stopped_at)
+        if self._capabilities.answers_speech_turns:
+            self._health.owe()
 
     async def _barge_in_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -558,13 +602,50 @@ class CallSession:
         if self._turn is not None and not self._turn.user_text:
             self._turn.user_text = text
         self._record("user", text)
+        if not self._capabilities.answers_speech_turns:
+            self._health.owe()
 
     async def _agent_transcript(self, event: AgentTranscript) -> None:
         if not event.text:
             return
+        screen = self._screen
+        if screen is not None:
+            verdict = screen.finish(event.item_id, event.text)
+            if verdict is not None:
+                await self._block(event.item_id, verdict)
+            if screen.blocked(event.item_id):
+                return  # what was blocked is not in the transcript: its replacement is
         if self._turn is not None and event.item_id == self._turn.first_item:
             self._turn.agent_text = event.text
-        self._record("assistant", event.text)
+        outbound = self._outbound
+        heard = outbound is not None and event.item_id in outbound.first_frame_sent_at
+        self._record("assistant", event.text, heard=heard)
+
+    async def _agent_text(self, event: AgentTextDelta) -> None:
+        screen = self._screen
+        if screen is None or event.item_id in self._cancelled_items:
+            return
+        verdict = screen.push(event.item_id, event.text)
+        if verdict is not None:
+            await self._block(event.item_id, verdict)
+
+    async def _block(self, item: str, verdict: GuardrailVerdict) -> None:
+        """A guardrail blocked message ``item``: silence it, then speak the replacement."""
+        outbound, engine = self._outbound, self._engine
+        if engine is None:
+            return
+        played = outbound.played_ms(item) if outbound is not None else 0
+        self._cancelled_items.add(item)
+        if outbound is not None:
+            await outbound.clear()
+        await engine.interrupt(item, played)
+        self._emit(
+            PatterEventType.GUARDRAIL_BLOCKED,
+            {**self._identity(), "guardrail": verdict.blocked_by, "heard_ms": played},
+        )
+        self._responding = True
+        self._health.owe()
+        await engine.say(verdict.text)
 
     async def _response_done(self, event: ResponseDone) -> None:
         self._responding = False
@@ -579,6 +660,11 @@ class CallSession:
             self._meter.add_tts_characters(usage.tts_characters)
         outbound = self._outbound
         produced_audio = bool(self._response_items)
+        if event.status == "failed" and not produced_audio:
+            self._health.failed(self._last_error or "the AI's response failed")
+        elif not produced_audio:
+            self._health.settled()
+        self._last_error = ""
         if outbound is not None:
             for item in self._response_items:
                 outbound.end_item(item)
@@ -627,13 +713,20 @@ class CallSession:
             },
         )
         if request.name in ("transfer_call", "end_call"):
-            await self._system_tool(request)
+            try:
+                await self._system_tool(request)
+            finally:
+                self._health.resume()
             return
         context = {**self._identity(), "call": self.control()}
-        output = await self._tools.run(request.name, request.arguments, context)
+        try:
+            output = await self._tools.run(request.name, request.arguments, context)
+        finally:
+            self._health.resume()
         self._emit(PatterEventType.TOOL_CALL_COMPLETED, {**self._identity(), "name": request.name})
         if self._engine is not None and not self._finishing:
             self._responding = True
+            self._health.owe()
             await self._engine.send_tool_result(request.call_id, output)
 
     async def _system_tool(self, request: ToolCallRequest) -> None:
@@ -655,7 +748,8 @@ class CallSession:
         try:
             await self.control().transfer(number)
         except PatterError as exc:
-            if self._engine is not None:
+            if self._engine is not None and not self._finishing:
+                self._health.owe()
                 await self._engine.send_tool_result(
                     request.call_id, json.dumps({"error": exc.message})
                 )
@@ -719,10 +813,21 @@ class CallSession:
         """
         if self._finish_task is None:
             self._finishing = True
-            self._status.outcome = self._status.outcome or outcome
-            self._status.ended_by = self._status.ended_by or ended_by
+            self._health.close()
+            status = self._status
+            status.outcome = status.outcome or outcome
+            status.ended_by = status.ended_by or ended_by
             if error:
-                self._status.error = self._status.error or error
+                status.error = status.error or error
+            if status.outcome == "completed":
+                reason = not_clean_reason(
+                    connected=self._connected_at is not None,
+                    ai_ready=self._engine is not None,
+                    ended_by=status.ended_by,
+                    failing=self._health.failing,
+                )
+                if reason:
+                    status.outcome, status.error = "error", status.error or reason
             self._finish_task = asyncio.ensure_future(self._finish_once())
         await asyncio.shield(self._finish_task)
 
@@ -746,54 +851,35 @@ class CallSession:
             self._finished.set()
 
     def _end_payload(self) -> dict[str, Any]:
-        ended = time.time()
-        if self._connected_at is not None:
-            duration = time.monotonic() - self._connected_at[1]
-        else:
-            duration = 0.0
-        billed = (
-            self._status.carrier_duration if self._status.carrier_duration is not None else duration
+        connected = self._connected_at
+        return end_report(
+            identity=self._identity(),
+            direction=self.direction,
+            status=self._status,
+            started_at=connected[0] if connected else self._created_at,
+            ended_at=time.time(),
+            duration=time.monotonic() - connected[1] if connected else 0.0,
+            meter=self._meter,
+            turns=self._turns,
+            provider=self.agent.provider,
+            telephony_provider=self._telephony,
+            history=self._history,
+            health=self._health.summary(),
+            malformed_frames=self.malformed_frames,
         )
-        self._meter.set_duration(billed)
-        metrics: CallMetrics | None
-        try:
-            metrics = CallMetrics.from_turns(
-                call_id=self.call_sid,
-                duration_seconds=duration,
-                turns=tuple(self._turns),
-                cost=self._meter.breakdown(),
-                provider_mode=self.agent.provider,
-                llm_provider=self.agent.provider,
-                telephony_provider=self._telephony,
-            )
-        except Exception:
-            logger.exception("call %s: metrics could not be computed", self.call_sid)
-            metrics = None
-        transcript = [dict(e) for e in self._history if e["role"] in ("user", "assistant")]
-        return {
-            **self._identity(),
-            "direction": self.direction,
-            "started_at": self._connected_at[0] if self._connected_at else self._created_at,
-            "ended_at": ended,
-            "duration_seconds": duration,
-            "outcome": self._status.outcome,
-            "ended_by": self._status.ended_by,
-            "error": self._status.error or None,
-            "answered_by": self._status.answered_by or None,
-            "recording": self._status.recording or None,
-            "transcript": transcript,
-            "history": [dict(e) for e in transcript],
-            "metrics": metrics,
-            "malformed_frames": self.malformed_frames,
-        }
 
     # ----------------------------------------------------------------- helpers
 
-    def _record(self, role: str, text: str) -> None:
-        entry = {"role": role, "text": text, "timestamp": time.time()}
+    def _record(self, role: str, text: str, *, heard: bool = True) -> None:
+        """Add a line to the transcript; agent lines the caller never heard are marked so."""
+        entry: dict[str, Any] = {"role": role, "text": text, "timestamp": time.time()}
+        if not heard:
+            entry["heard"] = False
         self._history.append(entry)
         history = [dict(e) for e in self._history if e["role"] in ("user", "assistant")]
         payload = {**self._identity(), "role": role, "text": text, "history": history}
+        if not heard:
+            payload["heard"] = False
         self._emit(PatterEventType.TRANSCRIPT_FINAL, payload)
         if self._callbacks.on_transcript is not None:
             self._notify("on_transcript", self._callbacks.on_transcript, payload)

@@ -5,7 +5,14 @@ import asyncio
 import pytest
 
 from getpatter import Patter, PatterError
-from getpatter.engines.base import AgentAudio, EngineClosed, ResponseDone, ToolCallRequest
+from getpatter.engines.base import (
+    AgentAudio,
+    AgentTranscript,
+    EngineCapabilities,
+    EngineClosed,
+    ResponseDone,
+    ToolCallRequest,
+)
 from getpatter.observability.events import EventBus
 from getpatter.observability.pricing import PriceTable
 from getpatter.session import CallCallbacks, CallSession
@@ -27,6 +34,8 @@ class Line:
 
 
 class Engine:
+    capabilities = EngineCapabilities()
+
     def __init__(self):
         self.queue = asyncio.Queue()
         self.commands = []
@@ -183,3 +192,21 @@ async def test_the_engine_hands_audio_over_at_once_only_while_the_session_is_idl
     assert line.frames == [b"\x01" * 160, b"\x02" * 160]  # a3 was left to the engine to emit
     await call.on_media_stopped()
     assert not await play_now(AgentAudio(item_id="a4", audio=b"\x04" * 160))
+
+
+async def test_an_agent_line_the_caller_never_heard_is_marked_so():
+    engine, ends, transcripts = Engine(), [], []
+    call = session(engine, Carrier(), ends)
+    call._callbacks = CallCallbacks(on_call_end=ends.append, on_transcript=transcripts.append)
+    await asyncio.sleep(0.05)
+    engine.queue.put_nowait(AgentAudio(item_id="spoken", audio=b"\x01" * 320))
+    engine.queue.put_nowait(AgentTranscript(item_id="spoken", text="You heard this."))
+    engine.queue.put_nowait(AgentTranscript(item_id="silent", text="But not this."))
+    engine.queue.put_nowait(ResponseDone(status="completed"))
+    await asyncio.sleep(0.1)
+    await call.on_media_stopped()
+    assert [(e["text"], e.get("heard", True)) for e in ends[0]["transcript"]] == [
+        ("You heard this.", True),
+        ("But not this.", False),
+    ]
+    assert [t.get("heard", True) for t in transcripts] == [True, False]

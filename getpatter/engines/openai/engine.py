@@ -28,7 +28,9 @@ from getpatter._validation import require_int, require_number, require_str
 from getpatter.engines.base import (
     VERBATIM_PREFIX,
     AgentAudio,
+    AgentTextDelta,
     AgentTranscript,
+    EngineCapabilities,
     EngineClosed,
     EngineConfig,
     EngineError,
@@ -42,6 +44,8 @@ from getpatter.engines.base import (
 from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.engines.openai.events import (
     AUDIO_DELTA_TYPES,
+    TRANSCRIPT_DELTA_TYPES,
+    AudioTranscriptDelta,
     AudioTranscriptDone,
     ErrorDetails,
     ErrorEvent,
@@ -100,6 +104,10 @@ class RealtimeEngine:
     connection closed are dropped: :meth:`events` reports the closure.
     """
 
+    #: The model answers each turn its server VAD detects; the transcript of its audio streams
+    #: alongside the audio (``response.output_audio_transcript.delta``).
+    capabilities = EngineCapabilities(answers_speech_turns=True, streams_agent_text=True)
+
     def __init__(
         self,
         api_key: str,
@@ -118,6 +126,7 @@ class RealtimeEngine:
         self._response_active = False
         self._interrupted_item = ""
         self._audio_bytes: dict[str, int] = {}
+        self._text_deltas = False
 
     async def connect(self, config: EngineConfig) -> None:
         """Open the WebSocket, send ``session.update`` and wait for ``session.updated``.
@@ -154,6 +163,7 @@ class RealtimeEngine:
             await ws.close()
             raise
         self._bytes_per_ms = fmt.bytes_per_ms
+        self._text_deltas = config.stream_agent_text
         self._ws = ws
         if self._closing:  # close() was called while connecting.
             await ws.close()
@@ -304,11 +314,14 @@ class RealtimeEngine:
                 if not isinstance(data, dict):
                     logger.warning("OpenAI Realtime sent a JSON message that is not an object")
                     continue
-                if data.get("type") in AUDIO_DELTA_TYPES:
+                kind = data.get("type")
+                if kind in AUDIO_DELTA_TYPES:
                     audio = self._agent_audio(data)
                     if audio is not None:
                         yield audio
                     continue
+                if kind in TRANSCRIPT_DELTA_TYPES and not self._text_deltas:
+                    continue  # as frequent as words: skip them unless guardrails read them
                 server_event = parse_server_event(data)
                 if server_event is None:
                     continue
@@ -347,6 +360,9 @@ class RealtimeEngine:
                     message=f"transcription of the caller failed: {error.message}",
                     code=error.code or "",
                 )
+            case AudioTranscriptDelta(item_id=item_id, delta=text) if self._text_deltas:
+                if item_id != self._interrupted_item:
+                    return AgentTextDelta(item_id=item_id, text=text)
             case AudioTranscriptDone(item_id=item_id, transcript=text):
                 return AgentTranscript(item_id=item_id, text=text)
             case FunctionCallArgumentsDone(call_id=call_id, name=name, arguments=arguments):

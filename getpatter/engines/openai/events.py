@@ -23,6 +23,8 @@ __all__ = [
     "AUDIO_DELTA_TYPES",
     "BETA_EVENT_NAMES",
     "SERVER_EVENTS",
+    "TRANSCRIPT_DELTA_TYPES",
+    "AudioTranscriptDelta",
     "AudioTranscriptDone",
     "ErrorDetails",
     "ErrorEvent",
@@ -56,6 +58,11 @@ BETA_EVENT_NAMES = {
 
 #: The two names of the agent-audio event, handled by :func:`decode_audio_delta`.
 AUDIO_DELTA_TYPES = frozenset({"response.output_audio.delta", "response.audio.delta"})
+
+#: The two names of the event carrying the text of agent audio as it is generated.
+TRANSCRIPT_DELTA_TYPES = frozenset(
+    {"response.output_audio_transcript.delta", "response.audio_transcript.delta"}
+)
 
 
 class ServerEvent(BaseModel):
@@ -129,6 +136,13 @@ class ResponseCreated(ServerEvent):
     response: ResponseInfo
 
 
+class AudioTranscriptDelta(ServerEvent):
+    """``response.output_audio_transcript.delta``: more text of the audio being generated."""
+
+    item_id: str
+    delta: str
+
+
 class AudioTranscriptDone(ServerEvent):
     """``response.output_audio_transcript.done`` (beta: ``response.audio_transcript.done``)."""
 
@@ -165,6 +179,7 @@ SERVER_EVENTS: dict[str, type[ServerEvent]] = {
     "conversation.item.input_audio_transcription.completed": InputTranscriptionCompleted,
     "conversation.item.input_audio_transcription.failed": InputTranscriptionFailed,
     "response.created": ResponseCreated,
+    "response.output_audio_transcript.delta": AudioTranscriptDelta,
     "response.output_audio_transcript.done": AudioTranscriptDone,
     "response.function_call_arguments.done": FunctionCallArgumentsDone,
     "response.done": ResponseDoneEvent,

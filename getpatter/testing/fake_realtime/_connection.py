@@ -93,9 +93,20 @@ def _parse(message: str | bytes) -> dict[str, Any]:
 class Connection:
     """Reads one client's events and runs its responses, one at a time, on a worker task."""
 
-    def __init__(self, ws: ServerConnection, record: FakeRealtimeSession, speedup: float) -> None:
+    def __init__(
+        self,
+        ws: ServerConnection,
+        record: FakeRealtimeSession,
+        speedup: float,
+        *,
+        silent: bool = False,
+        session_delay: float = 0.0,
+    ) -> None:
         self.ws = ws
         self.record = record
+        self._silent = silent
+        """Once the session is confirmed, nothing more is sent (a fault of the server)."""
+        self._session_delay = session_delay
         self.finished = asyncio.Event()
         self._beta = record.beta
         self._speedup = speedup
@@ -153,10 +164,14 @@ class Connection:
         event: dict[str, Any] = {}
         try:
             event = _parse(message)
+            silenced = self._silent and self.record.session_config is not None
             if event["type"] == "input_audio_buffer.append":
-                await self._on_append(event)
+                if not silenced:
+                    await self._on_append(event)
                 return
             self.record.received.append(event)
+            if silenced:
+                return
             handler = self._handlers.get(event["type"])
             if handler is None:
                 supported = ", ".join(["'input_audio_buffer.append'", *map(repr, self._handlers)])
@@ -185,6 +200,8 @@ class Connection:
         session = merge(self._session, update)
         self._settings = read_settings(session, self._beta)
         self._session = session
+        if self._session_delay:
+            await asyncio.sleep(self._session_delay)
         self.record.session_config = update
         await self._send("session.updated", session=session)
 

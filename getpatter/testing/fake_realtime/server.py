@@ -63,6 +63,8 @@ class FakeRealtimeServer:
         self._api_key = api_key
         self._speedup = float(speedup)
         self._failures: deque[int] = deque()
+        self._silent_next = 0
+        self._session_delays: deque[float] = deque()
         self._connections: list[Connection] = []
         self._server: Server | None = None
         self._port = 0
@@ -110,6 +112,18 @@ class FakeRealtimeServer:
                 f"fail_next_connect status={status} is not a known HTTP status: use e.g. 500"
             ) from None
         self._failures.append(status)
+
+    def silence_next(self) -> None:
+        """The next connection confirms its session, then never answers or reports anything
+        (a model that accepted the call and went silent); each call silences one more."""
+        self._silent_next += 1
+
+    def delay_next_session(self, seconds: float) -> None:
+        """The next connection confirms its ``session.update`` only after ``seconds`` (a slow
+        set-up); each call delays one more."""
+        if require_number("delay_next_session seconds", seconds) <= 0:
+            raise InputValidationError(f"delay_next_session seconds must be > 0, got {seconds!r}")
+        self._session_delays.append(float(seconds))
 
     async def drop(self, session_index: int = -1) -> None:
         """Cut connection ``session_index`` abruptly, with no close frame (a network drop)."""
@@ -170,7 +184,10 @@ class FakeRealtimeServer:
             record.scenario = scenario
         else:
             record.scenario = self._scenario
-        connection = Connection(ws, record, self._speedup)
+        silent = self._silent_next > 0
+        self._silent_next -= silent
+        delay = self._session_delays.popleft() if self._session_delays else 0.0
+        connection = Connection(ws, record, self._speedup, silent=silent, session_delay=delay)
         self._connections.append(connection)
         await connection.run()
 

@@ -1,0 +1,96 @@
+"""The end-of-call report: the one ``on_call_end`` payload every call gets, whatever ended it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from getpatter.observability.cost import CostMeter
+from getpatter.observability.metrics import CallMetrics, TurnMetrics
+
+__all__ = ["CallStatus", "end_report", "not_clean_reason"]
+
+logger = logging.getLogger("getpatter.session")
+
+
+@dataclass
+class CallStatus:
+    """How the call stands with the carrier and how it ended (filled in as it happens)."""
+
+    outcome: str = ""
+    ended_by: str = ""
+    error: str = ""
+    carrier_status: str = ""
+    carrier_duration: int | None = None
+    answered_by: str = ""
+    recording: dict[str, Any] = field(default_factory=dict)
+
+
+def not_clean_reason(*, connected: bool, ai_ready: bool, ended_by: str, failing: str) -> str:
+    """Why a call that would end ``completed`` must be reported as an ``error``, or ``""``.
+
+    A connected call that the caller (or the carrier) ended before its AI became ready, or whose
+    agent was failing to answer when the call ended, did not complete: the caller did not get an
+    agent that could speak or think. A server stopping (``system``) is the operator's doing.
+    """
+    if connected and not ai_ready and ended_by in ("caller", "carrier"):
+        who = "the caller hung up" if ended_by == "caller" else "the call ended"
+        return f"{who} while the AI connection was being set up"
+    if failing:
+        return f"the agent could not answer: {failing}"
+    return ""
+
+
+def end_report(
+    *,
+    identity: dict[str, Any],
+    direction: str,
+    status: CallStatus,
+    started_at: float,
+    ended_at: float,
+    duration: float,
+    meter: CostMeter,
+    turns: Sequence[TurnMetrics],
+    provider: str,
+    telephony_provider: str,
+    history: Sequence[dict[str, Any]],
+    health: dict[str, Any],
+    malformed_frames: int,
+) -> dict[str, Any]:
+    """The ``on_call_end`` payload (see docs/decisions.md, "The end report")."""
+    billed = status.carrier_duration if status.carrier_duration is not None else duration
+    meter.set_duration(billed)
+    metrics: CallMetrics | None
+    try:
+        metrics = CallMetrics.from_turns(
+            call_id=identity["call_id"],
+            duration_seconds=duration,
+            turns=tuple(turns),
+            cost=meter.breakdown(),
+            provider_mode=provider,
+            llm_provider=provider,
+            telephony_provider=telephony_provider,
+        )
+    except Exception:
+        logger.exception("call %s: metrics could not be computed", identity["call_id"])
+        metrics = None
+    transcript = [dict(e) for e in history if e["role"] in ("user", "assistant")]
+    return {
+        **identity,
+        "direction": direction,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "duration_seconds": duration,
+        "outcome": status.outcome,
+        "ended_by": status.ended_by,
+        "error": status.error or None,
+        **health,
+        "answered_by": status.answered_by or None,
+        "recording": status.recording or None,
+        "transcript": transcript,
+        "history": [dict(e) for e in transcript],
+        "metrics": metrics,
+        "malformed_frames": malformed_frames,
+    }
