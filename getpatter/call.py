@@ -1,13 +1,28 @@
-"""What user code sees of a call: :class:`CallEvent`, :class:`IncomingMessage`, :class:`CallControl`."""
+"""What user code sees of a call: :class:`CallEvent`, :class:`IncomingMessage`, :class:`CallControl`,
+and the :class:`TransferGuard` that may stand between a call and the number it is moved to."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from getpatter._validation import require_e164
 
-__all__ = ["CallActions", "CallControl", "CallEvent", "IncomingMessage"]
+__all__ = [
+    "OPEN_TRANSFERS",
+    "CallActions",
+    "CallControl",
+    "CallEvent",
+    "IncomingMessage",
+    "TransferGuard",
+    "TransferPermit",
+    "TransferRequest",
+]
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,63 @@ class IncomingMessage:
     text: str
     call_id: str
     caller: str
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """Someone asks to move call ``call_id`` to ``number``.
+
+    ``by`` says who: ``agent`` (the in-call model's ``transfer_call`` tool), ``call_control``
+    (user code: a tool handler or ``on_message``), or the integration that asked the
+    call-control service (``mcp``, ``langchain``, ``python``).
+    """
+
+    call_id: str
+    caller: str
+    callee: str
+    direction: str
+    number: str
+    by: str
+
+
+@dataclass(frozen=True)
+class TransferPermit:
+    """A transfer allowed: the number to dial, and the Unix time the transferred leg must end
+    by (``None``: no limit)."""
+
+    number: str
+    ends_at: float | None = None
+
+    def seconds_left(self) -> int | None:
+        """Whole seconds the transferred leg may last from now (at least 1), or ``None``."""
+        if self.ends_at is None:
+            return None
+        return max(1, math.floor(self.ends_at - time.time()))
+
+
+class TransferGuard(Protocol):
+    """Decides whether a transfer may happen, and hears how it went.
+
+    ``transfer(request)`` is an async context manager: entering it allows the request (the
+    :class:`TransferPermit` says how) or raises :class:`~getpatter.errors.PolicyError`; the
+    transfer is carried out inside it, and an exception leaving it means the transfer failed.
+    """
+
+    def transfer(self, request: TransferRequest) -> AbstractAsyncContextManager[TransferPermit]:
+        """Allow ``request`` or refuse it; see the class docstring."""
+        ...
+
+
+class _OpenTransfers:
+    """No guard: every transfer to a valid number goes ahead, with no time limit."""
+
+    @contextlib.asynccontextmanager
+    async def transfer(self, request: TransferRequest) -> AsyncIterator[TransferPermit]:
+        yield TransferPermit(number=request.number)
+
+
+OPEN_TRANSFERS: TransferGuard = _OpenTransfers()
+"""The guard of a server without a safety policy (plain ``serve()``): transfers are free."""
 
 
 class CallActions(Protocol):

@@ -25,6 +25,7 @@ from getpatter.observability.pricing import PriceTable
 from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
 if TYPE_CHECKING:
+    from getpatter.call import TransferGuard
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.server.embedded import EmbeddedServer
     from getpatter.session import CallSession
@@ -143,6 +144,7 @@ class Patter:
         *,
         host: str = "0.0.0.0",
         configure_number: bool = False,
+        transfer_guard: TransferGuard | None = None,
     ) -> None:
         """Answer calls with ``agent`` until :meth:`disconnect` (or cancellation) stops the server.
 
@@ -157,7 +159,13 @@ class Patter:
         LLM: a function ``(message)`` or ``(message, call)`` returning the text to speak, or an
         http(s) URL / :class:`~getpatter.pipeline.brains.MessageWebhook` that gets the message
         as a JSON POST.
+
+        ``transfer_guard`` checks every transfer of every call before it is made, whoever asks
+        for it (the model's ``transfer_call``, ``CallControl.transfer()``): the call-control
+        service passes its safety policy here (``getpatter.control``). Without one, transfers
+        to any valid number go ahead.
         """
+        from getpatter.call import OPEN_TRANSFERS
         from getpatter.server.embedded import EmbeddedServer
         from getpatter.session import CallCallbacks
 
@@ -173,6 +181,11 @@ class Patter:
         require_bool("tunnel", tunnel)
         require_str("host", host, allow_empty=False)
         require_bool("configure_number", configure_number)
+        if transfer_guard is not None and not callable(getattr(transfer_guard, "transfer", None)):
+            raise ConfigError(
+                "transfer_guard must have a transfer(request) method returning an async context "
+                f"manager (see getpatter.call.TransferGuard), got {type(transfer_guard).__name__}"
+            )
         callbacks = {
             "on_call_start": on_call_start,
             "on_call_end": on_call_end,
@@ -222,6 +235,7 @@ class Patter:
             recording=recording,
             voicemail_message=voicemail_message,
             on_message=on_message,
+            transfer_guard=transfer_guard if transfer_guard is not None else OPEN_TRANSFERS,
         )
         self._server = server
         try:

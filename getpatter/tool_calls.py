@@ -13,6 +13,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from getpatter.errors import PatterError
+
 __all__ = ["ToolRunner"]
 
 logger = logging.getLogger("getpatter.tools")
@@ -87,6 +89,11 @@ class ToolRunner:
         except TimeoutError:
             logger.warning("tool %r timed out after %.0f s", name, self._handler_timeout)
             return _error(f"the tool did not answer within {self._handler_timeout:g} seconds")
+        except PatterError as exc:
+            # Patter's own refusals (a transfer the safety policy refused...) say what happened
+            # and hold no secret: the model reads them to tell the caller.
+            logger.warning("tool %r: %s", name, exc.message)
+            return _error(exc.message)
         except Exception as exc:
             logger.exception("tool %r raised", name)
             return _error(f"the tool failed: {type(exc).__name__}")

@@ -37,7 +37,7 @@ _MASK = "***"
 
 _SECONDS_PER_DAY = 86_400
 _PLACING_TOOLS = ("make_call", "confirm_call")
-_CALL_ENDED = "call_ended"
+_COSTED = ("call_ended", "transfer_ended")
 
 # A key is secret when one of its words (split on "_", "-", "." and camelCase) is one of these.
 _SECRET_WORDS = frozenset(
@@ -208,12 +208,13 @@ class AuditLog:
         return int(row[0])
 
     async def spend_since(self, since: float) -> float:
-        """Total ``cost_usd`` of ``"call_ended"`` entries at or after ``since`` (Unix time)."""
+        """Total ``cost_usd`` of ``"call_ended"`` and ``"transfer_ended"`` entries (a call's cost,
+        and the cost of a transferred leg) at or after ``since`` (Unix time)."""
         start = require_amount("since", since)
         row = await self._run(
             lambda conn: conn.execute(
-                "SELECT COALESCE(SUM(cost_usd), 0.0) FROM audit WHERE tool = ? AND at >= ?",
-                (_CALL_ENDED, start),
+                "SELECT COALESCE(SUM(cost_usd), 0.0) FROM audit WHERE tool IN (?, ?) AND at >= ?",
+                (*_COSTED, start),
             ).fetchone()
         )
         return float(row[0])

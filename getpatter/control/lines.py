@@ -36,8 +36,9 @@ class Line(Protocol):
         """``agent`` as this line runs it (the sandbox points its engine at the fake model)."""
         ...
 
-    async def serve(self, agent: Agent, callbacks: dict[str, Any]) -> None:
-        """Start answering with ``agent`` in the background; return once calls can be placed."""
+    async def serve(self, agent: Agent, options: dict[str, Any]) -> None:
+        """Start answering with ``agent`` (``options`` go to ``phone.serve()``: callbacks, the
+        transfer guard) in the background; return once calls can be placed."""
         ...
 
     def before_dial(self, to: str) -> None:
@@ -68,9 +69,9 @@ class LiveLine:
     def prepare_agent(self, agent: Agent) -> Agent:
         return agent
 
-    async def serve(self, agent: Agent, callbacks: dict[str, Any]) -> None:
+    async def serve(self, agent: Agent, options: dict[str, Any]) -> None:
         self._task = asyncio.create_task(
-            self._phone.serve(agent, **self._options, **callbacks), name="patter-control-serve"
+            self._phone.serve(agent, **self._options, **options), name="patter-control-serve"
         )
         await _wait_ready(self._phone, self._task)
 
@@ -90,16 +91,19 @@ class SandboxLine:
     """The sandbox's loopback phone network: a Twilio simulator and a scripted fake model.
 
     Every number answers as :func:`sandbox_callee` says. ``ms_per_char`` sets how fast both
-    simulated sides talk (60 is about natural speed; tests use less).
+    simulated sides talk (60 is about natural speed; tests use less). ``scenario`` replaces the
+    scripted model's replies (its ``callee`` is unused: each number answers as above).
     """
 
     mode: Literal["live", "sandbox"] = "sandbox"
 
-    def __init__(self, *, ms_per_char: int = 60) -> None:
+    def __init__(self, *, ms_per_char: int = 60, scenario: Scenario | None = None) -> None:
         from getpatter.testing.sandbox import Sandbox
 
         self._ms_per_char = ms_per_char
-        self._sandbox: Sandbox = Sandbox(sandbox_scenario(ms_per_char))
+        self._sandbox: Sandbox = Sandbox(
+            scenario if scenario is not None else sandbox_scenario(ms_per_char)
+        )
         self._entered = False
 
     @property
@@ -120,9 +124,9 @@ class SandboxLine:
     def prepare_agent(self, agent: Agent) -> Agent:
         return self._sandbox.offline(agent)
 
-    async def serve(self, agent: Agent, callbacks: dict[str, Any]) -> None:
+    async def serve(self, agent: Agent, options: dict[str, Any]) -> None:
         await self.start()
-        await self._sandbox.serve(agent, **callbacks)
+        await self._sandbox.serve(agent, **options)
 
     def before_dial(self, to: str) -> None:
         self._sandbox.twilio.callee_for(to, sandbox_callee(to, self._ms_per_char))

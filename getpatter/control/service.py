@@ -36,6 +36,7 @@ from getpatter.control.audit import AuditLog, utc_day_start
 from getpatter.control.lines import Line, LiveLine, SandboxLine
 from getpatter.control.policy import SafetyPolicy
 from getpatter.control.record import CallRecord
+from getpatter.control.transfers import PolicyTransferGuard
 from getpatter.errors import ConfigError, InputValidationError, PatterError, PolicyError
 from getpatter.observability.events import PatterEventType
 
@@ -136,7 +137,10 @@ class CallService:
         self._dial_lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
         self._started = False
-        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._transfers = PolicyTransferGuard(
+            self.policy, self.audit, live=self.mode == "live", deadline=self._deadline
+        )
 
     @classmethod
     def sandbox(
@@ -175,18 +179,21 @@ class CallService:
             if isinstance(self._line, SandboxLine):
                 await self._line.start()
             self._agent = self._line.prepare_agent(self._agent)
-            callbacks = {
+            options = {
                 "on_call_start": self._on_call_start,
                 "on_transcript": self._on_transcript,
                 "on_call_end": self._on_call_end,
+                "transfer_guard": self._transfers,
             }
-            self._unsubscribe = self._line.phone.events.on(
-                PatterEventType.CALL_STATUS, self._on_status
-            )
+            events = self._line.phone.events
+            self._unsubscribe = [
+                events.on(PatterEventType.CALL_STATUS, self._on_status),
+                events.on(PatterEventType.TRANSFER_ENDED, self._on_transfer_ended),
+            ]
             try:
-                await self._line.serve(self._agent, callbacks)
+                await self._line.serve(self._agent, options)
             except BaseException:
-                self._unsubscribe()
+                self._stop_listening()
                 raise
             self._started = True
 
@@ -195,8 +202,7 @@ class CallService:
         for task in self._limits.values():
             task.cancel()
         await self._line.aclose()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self._stop_listening()
         self._started = False
         await self.audit.aclose()
 
@@ -431,13 +437,41 @@ class CallService:
             return self.get_call(call_id)
 
     async def transfer(self, call_id: str, to: str) -> CallRecord:
-        """Transfer the call to ``to``, which the policy's destination rules must allow."""
+        """Transfer the call to ``to``, after the agent's current sentence.
+
+        The policy checks it as it checks every transfer of this service's calls (see
+        :mod:`getpatter.control.transfers`), and the audit log records it once.
+        """
+        client = acting_for.get()
         arguments = {"call_id": call_id, "to": to}
-        async with self._audited("transfer_call", arguments, call_id=call_id):
+        try:
             require_e164("to", to)
+            # Refused at once, even for a call that has ended: the guard checks again below.
             self.policy.check_destination(to, live=self.mode == "live")
-            await self._session(call_id).transfer(to)
-            return self.get_call(call_id)
+            session = self._session(call_id)
+        except PolicyError as exc:
+            await self.audit.record(
+                "transfer_call",
+                arguments,
+                "refused",
+                rule=exc.rule,
+                detail=exc.message,
+                call_id=call_id,
+                client=client,
+            )
+            raise
+        except PatterError as exc:
+            await self.audit.record(
+                "transfer_call",
+                arguments,
+                "error",
+                detail=exc.message,
+                call_id=call_id,
+                client=client,
+            )
+            raise
+        await session.transfer(to, by=client)
+        return self.get_call(call_id)
 
     async def send_dtmf(self, call_id: str, digits: str) -> CallRecord:
         """Press ``digits`` (``0-9 * # A-D``, ``w`` = half a second's pause) on the call."""
@@ -494,6 +528,39 @@ class CallService:
         if payload.get("status") == "ringing" and record.status == "queued":
             record.status = "ringing"
             self._changed_now(record)
+
+    async def _on_transfer_ended(self, payload: dict[str, Any]) -> None:
+        """The transferred leg of one of our calls ended: its cost joins the day's spend."""
+        record = self._records.get(str(payload.get("call_id", "")))
+        if record is None:
+            return
+        cost = float(payload.get("cost_usd") or 0.0)
+        await self.audit.record(
+            "transfer_ended",
+            {"status": payload.get("status"), "duration_seconds": payload.get("duration_seconds")},
+            "ok",
+            call_id=record.call_id,
+            cost_usd=cost,
+            client=acting_for.get(),
+        )
+        record.cost_usd += cost
+        record.cost["telephony"] = record.cost.get("telephony", 0.0) + cost
+        self._changed_now(record)
+
+    def _deadline(self, call_id: str) -> float | None:
+        """When call ``call_id`` must end (Unix time): its own limit, else the policy's."""
+        record = self._records.get(call_id)
+        if record is None:
+            return None
+        if record.max_duration_sec:
+            return record.created_at + record.max_duration_sec
+        start = record.answered_at or record.created_at
+        return start + self.policy.max_call_seconds
+
+    def _stop_listening(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
 
     def _on_call_start(self, payload: dict[str, Any]) -> None:
         record = self._record_for(payload)

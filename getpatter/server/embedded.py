@@ -9,19 +9,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from getpatter.agent import Agent
+from getpatter.call import OPEN_TRANSFERS, TransferGuard
 from getpatter.carriers.twilio import Carrier as TwilioCarrier
 from getpatter.engines.base import Engine
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError
-from getpatter.observability.events import EventBus
+from getpatter.observability.cost import telephony_cost
+from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.background import BackgroundServer
 from getpatter.server.registry import CallRegistry
-from getpatter.server.twilio import CALL_PARAM, TwilioRoutes
+from getpatter.server.twilio import CALL_PARAM, DIAL_ACTION_PATH, TwilioRoutes
 from getpatter.session import CallCallbacks, CallSession
 
 if TYPE_CHECKING:
     from getpatter.carriers.twilio.adapter import TwilioAdapter
+    from getpatter.carriers.twilio.webhooks import DialActionCallback
     from getpatter.tunnels import CloudflareTunnel
 
 __all__ = ["EmbeddedServer", "engine_factory"]
@@ -62,14 +65,20 @@ def engine_factory(agent: Agent, on_message: Any = None) -> Callable[[], Engine]
 class _TwilioCallActions:
     """Transfer and hang-up of Twilio calls, for the call sessions."""
 
-    def __init__(self, adapter: TwilioAdapter, caller_id: str) -> None:
+    def __init__(
+        self, adapter: TwilioAdapter, caller_id: str, dial_action: Callable[[], str]
+    ) -> None:
         self._adapter = adapter
         self._caller_id = caller_id
+        self._dial_action = dial_action
 
-    async def transfer(self, call_sid: str, number: str) -> None:
+    async def transfer(self, call_sid: str, number: str, *, time_limit: int | None = None) -> None:
         from getpatter.carriers.twilio.webhooks import dial_twiml
 
-        await self._adapter.redirect(call_sid, dial_twiml(number, caller_id=self._caller_id))
+        twiml = dial_twiml(
+            number, caller_id=self._caller_id, time_limit=time_limit, action=self._dial_action()
+        )
+        await self._adapter.redirect(call_sid, twiml)
 
     async def hangup(self, call_sid: str) -> None:
         await self._adapter.hangup(call_sid)
@@ -92,6 +101,7 @@ class EmbeddedServer:
         recording: bool = False,
         voicemail_message: str = "",
         on_message: Any = None,
+        transfer_guard: TransferGuard = OPEN_TRANSFERS,
     ) -> None:
         from getpatter.carriers.twilio.adapter import TwilioAdapter
 
@@ -107,15 +117,19 @@ class EmbeddedServer:
         self._tunnel = tunnel
         self._recording = recording
         self._voicemail = voicemail_message
+        self._transfer_guard = transfer_guard
         self.registry = CallRegistry()
         self._adapter = TwilioAdapter(carrier)
-        self._actions = _TwilioCallActions(self._adapter, phone_number)
+        self._actions = _TwilioCallActions(
+            self._adapter, phone_number, lambda: self.twilio.url(DIAL_ACTION_PATH)
+        )
         self.twilio = TwilioRoutes(
             auth_token=carrier.auth_token,
             public_host=lambda: self.public_host,
             registry=self.registry,
             new_inbound_call=self._inbound_call,
             on_media_start=self._media_started,
+            on_transfer_ended=self._transfer_ended,
         )
         self._server: BackgroundServer | None = None
         self.port = 0
@@ -206,6 +220,7 @@ class EmbeddedServer:
             callbacks=callbacks,
             events=self._events,
             pricing=self._pricing,
+            transfer_guard=self._transfer_guard,
             **kwargs,
         )
         self.registry.add(session)
@@ -218,6 +233,25 @@ class EmbeddedServer:
             callee=callee,
             call_sid=call_sid,
             voicemail_message="",
+        )
+
+    def _transfer_ended(self, hook: DialActionCallback) -> None:
+        """The dialed leg of a transfer ended: tell subscribers what it lasted and cost.
+
+        Both legs are billed while they are bridged: the transferred call stays up, and the
+        dialed leg is a new outbound call. Each is counted at the carrier's minute price.
+        """
+        seconds = hook.dial_call_duration or 0
+        cost = 2 * telephony_cost(self._pricing, "twilio", seconds)
+        self._events.emit(
+            PatterEventType.TRANSFER_ENDED,
+            {
+                "call_id": hook.call_sid,
+                "status": hook.dial_call_status,
+                "dial_call_id": hook.dial_call_sid or "",
+                "duration_seconds": seconds,
+                "cost_usd": cost,
+            },
         )
 
     async def _media_started(self, session: CallSession) -> None:

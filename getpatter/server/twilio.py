@@ -33,6 +33,7 @@ from getpatter.carriers.twilio.media import (
 )
 from getpatter.carriers.twilio.webhooks import (
     AmdCallback,
+    DialActionCallback,
     RecordingCallback,
     StatusCallback,
     VoiceWebhook,
@@ -45,13 +46,15 @@ from getpatter.errors import PatterError
 from getpatter.server.registry import TOKEN_TTL_SECONDS, CallRegistry
 from getpatter.session import CallSession
 
-__all__ = ["CALL_PARAM", "TwilioMediaOut", "TwilioRoutes"]
+__all__ = ["CALL_PARAM", "DIAL_ACTION_PATH", "TwilioMediaOut", "TwilioRoutes"]
 
 logger = logging.getLogger("getpatter.server")
 
 #: The query parameter (and stream ``<Parameter>``) that names a call Patter dialed out.
 CALL_PARAM = "patter_call"
 MEDIA_PATH = "/ws/twilio/media"
+#: Where Twilio reports the end of a transferred leg (``<Dial action>``).
+DIAL_ACTION_PATH = "/webhooks/twilio/dial"
 #: Twilio's form posts are a few hundred bytes; anything far larger is not Twilio.
 _MAX_FORM_BYTES = 64 * 1024
 #: How long a webhook body may take to arrive: Twilio sends it at once, a client trickling it
@@ -94,12 +97,14 @@ class TwilioRoutes:
         registry: CallRegistry,
         new_inbound_call: Callable[[str, str, str], CallSession],
         on_media_start: Callable[[CallSession], Awaitable[None]] | None = None,
+        on_transfer_ended: Callable[[DialActionCallback], None] | None = None,
     ) -> None:
         self._auth_token = auth_token
         self._public_host = public_host
         self._registry = registry
         self._new_inbound_call = new_inbound_call
         self._on_media_start = on_media_start
+        self._on_transfer_ended = on_transfer_ended
         self.rejected_webhooks = 0
         self.accepting = True
         """False while the server stops: new calls are hung up at once."""
@@ -111,6 +116,7 @@ class TwilioRoutes:
             Route("/webhooks/twilio/status", self.status, methods=["POST"]),
             Route("/webhooks/twilio/amd", self.amd, methods=["POST"]),
             Route("/webhooks/twilio/recording", self.recording, methods=["POST"]),
+            Route(DIAL_ACTION_PATH, self.dial_ended, methods=["POST"]),
             WebSocketRoute(MEDIA_PATH + "/{token}", self.media),
         ]
 
@@ -229,6 +235,19 @@ class TwilioRoutes:
                 }
             )
         return Response(status_code=204)
+
+    async def dial_ended(self, request: Request) -> Response:
+        """The transferred leg of a call ended: report it, and end what is left of the call."""
+        params = await self._verified_form(request)
+        if isinstance(params, Response):
+            return params
+        try:
+            hook = parse_form(DialActionCallback, params)
+        except PatterError as exc:
+            return PlainTextResponse(str(exc), status_code=400)
+        if self._on_transfer_ended is not None:
+            self._on_transfer_ended(hook)
+        return _twiml(hangup_twiml())
 
     def _find(
         self, request: Request, call_sid: str, *, include_finished: bool = False

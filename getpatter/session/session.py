@@ -19,8 +19,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from getpatter._validation import require_e164
 from getpatter.agent import Agent
-from getpatter.call import CallControl
+from getpatter.call import OPEN_TRANSFERS, CallControl, TransferGuard, TransferRequest
 from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.base import (
     AgentAudio,
@@ -73,8 +74,8 @@ _CALLBACK_DRAIN_TIMEOUT = 10.0
 class CarrierActions(Protocol):
     """What the session asks the carrier to do to its call."""
 
-    async def transfer(self, call_sid: str, number: str) -> None:
-        """Move the call to ``number``."""
+    async def transfer(self, call_sid: str, number: str, *, time_limit: int | None = None) -> None:
+        """Move the call to ``number``; the transferred leg may last ``time_limit`` seconds."""
         ...
 
     async def hangup(self, call_sid: str) -> None:
@@ -124,6 +125,7 @@ class CallSession:
         call_sid: str = "",
         first_message: str | None = None,
         voicemail_message: str = "",
+        transfer_guard: TransferGuard = OPEN_TRANSFERS,
     ) -> None:
         self.patter_id = f"pc_{secrets.token_hex(8)}"
         self.call_sid = call_sid
@@ -133,6 +135,7 @@ class CallSession:
         self.agent = agent
         self._engine_factory = engine_factory
         self._carrier = carrier
+        self._transfer_guard = transfer_guard
         self._telephony = telephony_provider
         self._callbacks = callbacks
         self._events = events
@@ -324,18 +327,36 @@ class CallSession:
 
     # ----------------------------------------------------------------- asked by user code
 
-    async def transfer(self, number: str) -> None:
-        """Let the agent finish its sentence, then transfer the call to ``number``."""
-        await self._wait_played()
-        before = (self._status.outcome, self._status.ended_by)
-        # Set first: the carrier may stop the stream before its REST answer arrives.
-        self._status.outcome, self._status.ended_by = "transferred", "agent"
-        try:
-            await self._carrier.transfer(self.call_sid, number)
-        except BaseException:
-            self._status.outcome, self._status.ended_by = before
-            raise
-        self._emit(PatterEventType.CALL_TRANSFERRED, {**self._identity(), "to": number})
+    async def transfer(self, number: str, *, by: str = "call_control") -> None:
+        """Let the agent finish its sentence, then transfer the call to ``number``.
+
+        The server's transfer guard (the safety policy, when the call-control service runs
+        the server) allows it first, or raises :class:`~getpatter.errors.PolicyError`. ``by``
+        says who asked (see :class:`~getpatter.call.TransferRequest`).
+        """
+        request = TransferRequest(
+            self.call_sid, self.caller, self.callee, self.direction, number, by
+        )
+        # The carrier may stop the media stream (ending this call and cancelling its tasks)
+        # before it answers the transfer request: the transfer and its record still finish.
+        done = asyncio.ensure_future(self._transfer(request))
+        done.add_done_callback(_retrieve)
+        await asyncio.shield(done)
+
+    async def _transfer(self, request: TransferRequest) -> None:
+        async with self._transfer_guard.transfer(request) as permit:
+            await self._wait_played()
+            before = (self._status.outcome, self._status.ended_by)
+            # Set first: the carrier may stop the stream before its REST answer arrives.
+            self._status.outcome, self._status.ended_by = "transferred", "agent"
+            try:
+                await self._carrier.transfer(
+                    self.call_sid, permit.number, time_limit=permit.seconds_left()
+                )
+            except BaseException:
+                self._status.outcome, self._status.ended_by = before
+                raise
+        self._emit(PatterEventType.CALL_TRANSFERRED, {**self._identity(), "to": permit.number})
 
     async def hangup(self) -> None:
         """Let the agent finish its sentence, then hang up (a call still ringing is canceled)."""
@@ -746,7 +767,7 @@ class CallSession:
             return
         number = str(arguments.get("number", ""))
         try:
-            await self.control().transfer(number)
+            await self.transfer(require_e164("transfer number", number), by="agent")
         except PatterError as exc:
             if self._engine is not None and not self._finishing:
                 self._health.owe()
@@ -969,6 +990,12 @@ def _cost_meter(agent: Agent, pricing: PriceTable, telephony_provider: str) -> C
 def _price_key(provider: Any) -> str:
     name = getattr(provider, "name", "")
     return name if isinstance(name, str) else ""
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a shielded task as seen (its awaiter may have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _ms(later: float | None, earlier: float) -> float | None:

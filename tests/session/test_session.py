@@ -82,7 +82,7 @@ class Carrier:
         self.log = []
         self.refuse_transfer = refuse_transfer
 
-    async def transfer(self, call_sid, number):
+    async def transfer(self, call_sid, number, *, time_limit=None):
         self.log.append(("transfer", number))
         if self.refuse_transfer:
             raise PatterError("Twilio refused the transfer")

@@ -124,6 +124,14 @@ class TwilioAdapter:
         call = await self._send("create call", self._account().calls.create_async(**params))
         return str(call.sid)
 
+    async def call_state(self, call_sid: str) -> tuple[str, str, str] | None:
+        """``(status, to, from)`` of a call as Twilio has it now; ``None`` if Twilio has none."""
+        call = self._account().calls(_require_sid("call_sid", call_sid))
+        found = await self._send("fetch call", call.fetch_async(), missing_ok=True)
+        if found is None:
+            return None
+        return str(found.status), str(found.to), str(found._from)
+
     async def hangup(self, call_sid: str) -> None:
         """End a call in progress; a call that has already ended is left alone."""
         call = self._account().calls(_require_sid("call_sid", call_sid))

@@ -22,11 +22,12 @@ from pydantic import (
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from getpatter._validation import require_e164, require_str
+from getpatter._validation import require_e164, require_int, require_str
 from getpatter.errors import InputValidationError
 
 __all__ = [
     "AmdCallback",
+    "DialActionCallback",
     "RecordingCallback",
     "StatusCallback",
     "VoiceWebhook",
@@ -131,6 +132,18 @@ class AmdCallback(_TwilioForm):
     """Milliseconds the detection took."""
 
 
+class DialActionCallback(_TwilioForm):
+    """Posted to a ``<Dial action>`` URL when the dialed leg of a transfer ends."""
+
+    call_sid: str = Field(alias="CallSid", min_length=1)
+    """The call that was transferred (the parent leg)."""
+    dial_call_status: str = Field(alias="DialCallStatus", min_length=1)
+    """``completed`` (talked), ``answered``, ``busy``, ``no-answer``, ``failed`` or ``canceled``."""
+    dial_call_sid: str | None = Field(default=None, alias="DialCallSid")
+    dial_call_duration: int | None = Field(default=None, alias="DialCallDuration", ge=0)
+    """Seconds the two parties were connected."""
+
+
 class RecordingCallback(_TwilioForm):
     """A recording status event posted to the ``RecordingStatusCallback`` URL."""
 
@@ -190,10 +203,23 @@ def connect_stream_twiml(stream_url: str, parameters: Mapping[str, str]) -> str:
     return str(response.to_xml())
 
 
-def dial_twiml(number: str, caller_id: str = "") -> str:
-    """TwiML that transfers the call to ``number`` (E.164), shown as ``caller_id`` if given."""
+def dial_twiml(
+    number: str, caller_id: str = "", *, time_limit: int | None = None, action: str = ""
+) -> str:
+    """TwiML that transfers the call to ``number`` (E.164), shown as ``caller_id`` if given.
+
+    ``time_limit`` caps the transferred leg in seconds (``<Dial timeLimit>``); ``action`` is
+    the URL Twilio posts to when that leg ends (then the TwiML it answers runs).
+    """
     require_e164("transfer number", number)
-    attributes = {"caller_id": require_e164("caller_id", caller_id)} if caller_id else {}
+    attributes: dict[str, str | int] = {}
+    if caller_id:
+        attributes["caller_id"] = require_e164("caller_id", caller_id)
+    if time_limit is not None:
+        attributes["time_limit"] = require_int("time_limit", time_limit, minimum=1)
+    if action:
+        attributes["action"] = require_str("action", action)
+        attributes["method"] = "POST"
     response = VoiceResponse()
     response.dial(number, **attributes)
     return str(response.to_xml())

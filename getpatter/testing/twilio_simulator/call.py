@@ -141,6 +141,10 @@ class SimulatedCall:
     hangup_by: HangupBy | None = None
     answered_by: str | None = None
     transferred_to: str | None = None
+    dial_time_limit: int | None = None
+    """The ``timeLimit`` of the ``<Dial>`` that transferred the call, if it had one."""
+    dial_duration_s: int | None = None
+    """How long the transferred leg stayed connected (when the app asked to hear of it)."""
     recording_sid: str | None = None
     duration_s: int | None = None
     stop_sent: bool = False

@@ -46,6 +46,7 @@ class Exchange:
         self.callees: dict[str, Callee] = {}
         self.calls: list[SimulatedCall] = []
         self.legs: dict[str, CallLeg] = {}
+        self.transfer_talk_s = 1.0
         self._new_call = asyncio.Event()
 
     def add_number(self, number: PhoneNumber) -> PhoneNumber:
@@ -102,6 +103,7 @@ class Exchange:
             auth_token=self.auth_token,
             webhooks=self.webhooks,
             recordings_url=f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings",
+            transfer_talk_s=self.transfer_talk_s,
         )
         self.calls.append(call)
         self.legs[call.sid] = leg

@@ -115,8 +115,10 @@ class CallLeg:
         auth_token: str,
         webhooks: WebhookSender,
         recordings_url: str,
+        transfer_talk_s: float = 1.0,
     ) -> None:
         self.call = call
+        self._transfer_talk_s = transfer_talk_s
         self.config = config
         self.line = CalleeLine(call)
         self.created = datetime.now(UTC)
@@ -298,7 +300,10 @@ class CallLeg:
                 case Dial(target=target):
                     self._verb("Dial", target)
                     self.call.transferred_to = target
-                    self.end("completed", "app")
+                    if verb.action is None:
+                        self.end("completed", "app")
+                    else:
+                        return await self._bridge(verb, verb.action)
                 case Hangup():
                     self._verb("Hangup", "")
                     self.end("completed", "app")
@@ -314,6 +319,34 @@ class CallLeg:
         self._check_halt()
         self.end("completed", "app")
         return None
+
+    async def _bridge(self, dial: Dial, action: str) -> _Document | None:
+        """The dialed party talks (until the time limit, if sooner), then ``action`` is asked
+        what to do next, with the dialed leg's status and duration. If the caller hangs up
+        first, the action URL still hears of the dialed leg, as on Twilio."""
+        talk_s = self._transfer_talk_s
+        if dial.time_limit is not None:
+            talk_s = min(talk_s, dial.time_limit)
+        self.call.dial_time_limit = dial.time_limit
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        url = urljoin(self._document_url, action)
+        try:
+            await self._sleep(talk_s)
+        except _Halted:
+            self.call.dial_duration_s = round(loop.time() - started)
+            params = self._call_params() | self._dial_result()
+            await self._webhooks.send(self.call, "dial", url, params, dial.method)
+            raise
+        self.call.dial_duration_s = round(talk_s)
+        return await self._fetch(url, dial.method, self._dial_result())
+
+    def _dial_result(self) -> dict[str, str]:
+        return {
+            "DialCallStatus": "completed",
+            "DialCallSid": "CA" + secrets.token_hex(16),
+            "DialCallDuration": str(self.call.dial_duration_s or 0),
+        }
 
     def _answer(self) -> None:
         if self._answered_at is not None:
@@ -377,10 +410,12 @@ class CallLeg:
         await asyncio.sleep(seconds)
         self.end("completed", "twilio")
 
-    async def _fetch(self, url: str, method: str) -> _Document | None:
+    async def _fetch(
+        self, url: str, method: str, extra: dict[str, str] | None = None
+    ) -> _Document | None:
         """Request TwiML from the app; on failure Twilio hangs up (recorded as an error)."""
         self._document_url = url
-        params = self._call_params()
+        params = self._call_params() | (extra or {})
         if self.call.answered_by is not None and not self.config.async_amd:
             params["AnsweredBy"] = self.call.answered_by
         response = await self._guard(self._webhooks.send(self.call, "voice", url, params, method))

@@ -77,6 +77,17 @@ class TwilioSimulator:
         return self._exchange.base_url
 
     @property
+    def transfer_talk_s(self) -> float:
+        """How long a transferred call stays connected to the number it was transferred to
+        (unless its ``<Dial timeLimit>`` ends it first), in seconds; 1 by default. Applies to
+        calls placed after it is set."""
+        return self._exchange.transfer_talk_s
+
+    @transfer_talk_s.setter
+    def transfer_talk_s(self, seconds: float) -> None:
+        self._exchange.transfer_talk_s = require_number("transfer_talk_s", seconds, minimum=0)
+
+    @property
     def calls(self) -> list[SimulatedCall]:
         """Every call so far, oldest first."""
         return list(self._exchange.calls)

@@ -63,10 +63,17 @@ class ConnectStream:
 
 @dataclass(frozen=True)
 class Dial:
-    """``<Dial>`` to a number, SIP URI or client: the call leaves the app (a transfer)."""
+    """``<Dial>`` to a number, SIP URI or client: the call leaves the app (a transfer).
+
+    ``time_limit`` caps the dialed leg in seconds; ``action`` is fetched with ``method`` when
+    the dialed leg ends, and its TwiML runs next.
+    """
 
     target: str
     caller_id: str | None = None
+    time_limit: int | None = None
+    action: str | None = None
+    method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,13 @@ def _verb(element: ET.Element) -> Verb:
             return _connect(element)
         case "Dial":
             target = text or " ".join((child.text or "").strip() for child in element)
-            return Dial(target.strip(), element.get("callerId"))
+            return Dial(
+                target.strip(),
+                element.get("callerId"),
+                _time_limit(element.get("timeLimit")),
+                element.get("action"),
+                element.get("method", "POST").upper(),
+            )
         case "Hangup":
             return Hangup()
         case "Reject":
@@ -148,6 +161,14 @@ def _connect(element: ET.Element) -> Verb:
         if param.tag == "Parameter" and param.get("name")
     }
     return ConnectStream(url, parameters, stream.get("name"))
+
+
+def _time_limit(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise TwimlError(f"<Dial timeLimit={value!r}>: timeLimit must be a positive integer")
+    return int(value)
 
 
 def _seconds(value: str) -> float:
