@@ -96,3 +96,16 @@ async def test_call_says_why_telnyx_or_no_carrier_cannot_dial(monkeypatch):
         await telnyx.call("+15550100001")
     with pytest.raises(ConfigError, match=r"call\(\) needs a carrier"):
         await Patter().call("+15550100001")
+
+
+async def test_on_message_with_an_agent_that_has_tools_is_refused(phone):
+    from getpatter import DeepgramSTT, ElevenLabsTTS, Tool
+
+    agent = phone.agent(
+        "x",
+        stt=DeepgramSTT(api_key="dg"),
+        tts=ElevenLabsTTS(api_key="el"),
+        tools=[Tool(name="lookup", handler=print)],
+    )
+    with pytest.raises(ConfigError, match="tools= would never run"):
+        await phone.serve(agent, on_message=lambda message: "hi")
