@@ -32,7 +32,8 @@ DEFAULT_LANGUAGE = "en"
 
 @dataclass(frozen=True)
 class STTConfig:
-    """Speech-to-text settings carried by an :class:`Agent` (normally built for you)."""
+    """Speech-to-text settings, named in the API reference. Nothing uses them in this version:
+    ``agent(stt=...)`` takes a provider instance such as ``DeepgramSTT()`` and refuses these."""
 
     provider: str
     api_key: str = field(default="", repr=False)
@@ -49,7 +50,8 @@ class STTConfig:
 
 @dataclass(frozen=True)
 class TTSConfig:
-    """Text-to-speech settings carried by an :class:`Agent` (normally built for you)."""
+    """Text-to-speech settings, named in the API reference. Nothing uses them in this version:
+    ``agent(tts=...)`` takes a provider instance such as ``ElevenLabsTTS()`` and refuses these."""
 
     provider: str
     api_key: str = field(default="", repr=False)
