@@ -24,12 +24,16 @@ ProviderMode = Literal["openai_realtime", "elevenlabs_convai", "pipeline"]
 Engine = Realtime | ConvAI
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_PIPELINE_ONLY = ("hooks", "text_transforms", "vad", "audio_filter", "background_audio")
+_PIPELINE_ONLY = ("hooks", "text_transforms", "vad")
+DEFAULT_VOICE = "alloy"
+DEFAULT_MODEL = "gpt-4o-mini-realtime-preview"
+DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
 class STTConfig:
-    """Speech-to-text settings carried by an :class:`Agent` (normally built for you)."""
+    """Speech-to-text settings, named in the API reference. Nothing uses them in this version:
+    ``agent(stt=...)`` takes a provider instance such as ``DeepgramSTT()`` and refuses these."""
 
     provider: str
     api_key: str = field(default="", repr=False)
@@ -46,7 +50,8 @@ class STTConfig:
 
 @dataclass(frozen=True)
 class TTSConfig:
-    """Text-to-speech settings carried by an :class:`Agent` (normally built for you)."""
+    """Text-to-speech settings, named in the API reference. Nothing uses them in this version:
+    ``agent(tts=...)`` takes a provider instance such as ``ElevenLabsTTS()`` and refuses these."""
 
     provider: str
     api_key: str = field(default="", repr=False)
@@ -71,9 +76,9 @@ class Agent:
     """
 
     system_prompt: str
-    voice: str = "alloy"
-    model: str = "gpt-4o-mini-realtime-preview"
-    language: str = "en"
+    voice: str = DEFAULT_VOICE
+    model: str = DEFAULT_MODEL
+    language: str = DEFAULT_LANGUAGE
     first_message: str = ""
     tools: list[dict[str, Any]] | None = None
     provider: ProviderMode = "openai_realtime"
@@ -144,9 +149,9 @@ def build_agent(
     stt: Any = None,
     llm: Any = None,
     tts: Any = None,
-    voice: str = "alloy",
-    model: str = "gpt-4o-mini-realtime-preview",
-    language: str = "en",
+    voice: str = DEFAULT_VOICE,
+    model: str = DEFAULT_MODEL,
+    language: str = DEFAULT_LANGUAGE,
     first_message: str = "",
     tools: Sequence[Any] | None = None,
     variables: dict[str, Any] | None = None,
@@ -182,6 +187,16 @@ def build_agent(
     require_bool("aggressive_first_flush", aggressive_first_flush)
     require_bool("disable_phone_preamble", disable_phone_preamble)
 
+    _refuse_unsupported(audio_filter=audio_filter, background_audio=background_audio)
+    checked_guardrails = _check_guardrails(guardrails)
+    if hooks is not None:
+        from getpatter.pipeline.hooks import PipelineHooks
+
+        if not isinstance(hooks, PipelineHooks):
+            raise ConfigError(
+                f"hooks must be PipelineHooks(...) (from getpatter), got {type(hooks).__name__}"
+            )
+
     provider: ProviderMode
     if engine is not None:
         if not isinstance(engine, Realtime | ConvAI):
@@ -193,30 +208,25 @@ def build_agent(
                 "engine= cannot be combined with stt=/tts=: an engine does its own speech. "
                 "Drop engine= for pipeline mode, or drop stt=/tts= for engine mode"
             )
-        set_pipeline_only = [
-            name
-            for name, value in zip(
-                _PIPELINE_ONLY,
-                (hooks, text_transforms, vad, audio_filter, background_audio),
-                strict=True,
-            )
-            if value is not None
-        ]
-        if aggressive_first_flush:
-            set_pipeline_only.append("aggressive_first_flush")
-        if set_pipeline_only:
-            raise ConfigError(
-                f"{', '.join(set_pipeline_only)} only work in pipeline mode (stt= and tts=), "
-                "not with engine=; remove them or switch to pipeline mode"
-            )
+        _refuse_pipeline_only(
+            "not with engine=; remove them or switch to pipeline mode",
+            hooks=hooks,
+            text_transforms=text_transforms,
+            vad=vad,
+            aggressive_first_flush=aggressive_first_flush,
+        )
         engine.check_credentials()
         if llm is not None:
             _warn_llm_ignored()
             llm = None
+        if isinstance(engine, ConvAI) and checked_guardrails:
+            raise ConfigError(
+                "guardrails= cannot screen an ElevenLabsConvAI agent: it speaks its replies "
+                "directly, with no text step to check. Remove guardrails=, or use "
+                "OpenAIRealtime(...) or a pipeline (stt= and tts=)"
+            )
         provider = engine.provider
-        voice = engine.voice or voice
-        if isinstance(engine, Realtime):
-            model = engine.model
+        voice, model = _engine_voice_and_model(engine, voice, model)
     elif stt is not None or tts is not None:
         if stt is None or tts is None:
             raise ConfigError(
@@ -229,9 +239,24 @@ def build_agent(
         if vad is not None:
             _check_provider_object("vad", vad)
         provider = "pipeline"
-        voice = getattr(tts, "voice", None) or voice
+        voice, model, language = _pipeline_voice_model_language(
+            stt, llm, tts, voice=voice, model=model, language=language
+        )
+        if aggressive_first_flush and language.casefold().startswith("it"):
+            raise ConfigError(
+                f"aggressive_first_flush=True has no effect with language={language!r}: Italian "
+                "replies are only cut at the end of a sentence. Remove it"
+            )
     else:
         provider = "openai_realtime"
+        _refuse_pipeline_only(
+            "and this agent runs on OpenAI Realtime (no engine=, stt= or tts= given); pass "
+            "stt= and tts= for pipeline mode, or remove them",
+            hooks=hooks,
+            text_transforms=text_transforms,
+            vad=vad,
+            aggressive_first_flush=aggressive_first_flush,
+        )
     if llm is not None and provider != "pipeline":
         raise ConfigError("llm= is for pipeline mode: pass stt= and tts= with it")
     if llm is not None:
@@ -248,7 +273,7 @@ def build_agent(
         stt=stt,
         tts=tts,
         variables=validate_variables("variables", variables) if variables is not None else None,
-        guardrails=_check_guardrails(guardrails),
+        guardrails=checked_guardrails,
         hooks=hooks,
         text_transforms=_check_transforms(text_transforms),
         vad=vad,
@@ -260,6 +285,112 @@ def build_agent(
         engine=engine,
         llm=llm,
     )
+
+
+_UNSUPPORTED = {
+    "audio_filter": "no audio filter is applied to calls yet",
+    "background_audio": "no background audio is mixed into calls yet",
+}
+
+
+def _refuse_unsupported(**options: object) -> None:
+    """Refuse options of the API reference that this version cannot honour yet."""
+    for name, value in options.items():
+        if value is not None:
+            raise ConfigError(
+                f"{name}= is not supported in this version ({_UNSUPPORTED[name]}): remove it"
+            )
+
+
+def _refuse_pipeline_only(
+    why_not: str,
+    *,
+    hooks: object,
+    text_transforms: object,
+    vad: object,
+    aggressive_first_flush: bool,
+) -> None:
+    """Refuse the pipeline-only options for an engine agent; ``why_not`` ends the message."""
+    given = [
+        name
+        for name, value in zip(_PIPELINE_ONLY, (hooks, text_transforms, vad), strict=True)
+        if value is not None
+    ]
+    if aggressive_first_flush:
+        given.append("aggressive_first_flush")
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} only work in pipeline mode (stt= and tts=), {why_not}"
+        )
+
+
+def _engine_voice_and_model(engine: Engine, voice: str, model: str) -> tuple[str, str]:
+    """The agent's voice and model with ``engine``: the engine's own.
+
+    ``voice=``/``model=`` of ``agent()`` are fallbacks for an engine that does not set them; an
+    explicit value that differs from the engine's is refused, as it would be ignored.
+    """
+    flat = "OpenAIRealtime" if isinstance(engine, Realtime) else "ElevenLabsConvAI"
+    if voice != DEFAULT_VOICE and engine.voice and voice != engine.voice:
+        raise ConfigError(
+            f"voice={voice!r} conflicts with {flat}(voice={engine.voice!r}): the engine speaks "
+            f"with its own voice. Set it there, {flat}(voice={voice!r}), and drop voice="
+        )
+    if isinstance(engine, Realtime):
+        if model != DEFAULT_MODEL and model != engine.model:
+            raise ConfigError(
+                f"model={model!r} conflicts with OpenAIRealtime(model={engine.model!r}): set it "
+                f"on the engine, OpenAIRealtime(model={model!r}), and drop model="
+            )
+        return engine.voice, engine.model
+    if model != DEFAULT_MODEL:
+        raise ConfigError(
+            f"model={model!r} has no effect with ElevenLabsConvAI: the conversational agent's "
+            "model is chosen on ElevenLabs. Drop model="
+        )
+    return engine.voice or voice, model
+
+
+def _pipeline_voice_model_language(
+    stt: object, llm: object, tts: object, *, voice: str, model: str, language: str
+) -> tuple[str, str, str]:
+    """A pipeline agent's voice (its TTS's), model and language (its STT's unless given).
+
+    ``voice=`` and ``model=`` name the OpenAI Realtime voice and model, which a pipeline does
+    not use: a value other than the default (or the provider's own) is refused.
+    """
+    tts_voice = getattr(tts, "voice", None)
+    if voice != DEFAULT_VOICE and voice != tts_voice:
+        raise ConfigError(
+            f"voice={voice!r} is the OpenAI Realtime voice and a pipeline agent does not use it: "
+            "it speaks with its TTS provider's voice"
+            + (f" ({tts_voice!r})" if isinstance(tts_voice, str) else "")
+            + ". Set the voice there, e.g. ElevenLabsTTS(voice_id=...) or "
+            f"OpenAITTS(voice={voice!r}), and drop voice="
+        )
+    llm_model = getattr(llm, "model", None)
+    if model != DEFAULT_MODEL and model != llm_model:
+        raise ConfigError(
+            f"model={model!r} is the OpenAI Realtime model and a pipeline agent does not use it: "
+            f"its LLM has its own, e.g. llm=OpenAILLM(model={model!r}). Drop model="
+        )
+    stt_language = getattr(stt, "language", None)
+    if isinstance(stt_language, str) and _LANGUAGE.fullmatch(stt_language):
+        if language == DEFAULT_LANGUAGE:
+            language = stt_language
+        elif _primary(language) != _primary(stt_language):
+            raise ConfigError(
+                f"language={language!r} does not match the speech-to-text language "
+                f"({stt_language!r}): the STT provider recognises the language it is set to. "
+                f"Set it there too, e.g. DeepgramSTT(language={language!r})"
+            )
+    spoken_voice = tts_voice if isinstance(tts_voice, str) and tts_voice else voice
+    return spoken_voice, model, language
+
+
+def _primary(language: str) -> str:
+    """The primary subtag of a BCP-47 code, lower case: ``"en-US"`` -> ``"en"``."""
+    return language.split("-")[0].casefold()
 
 
 _llm_warning_given = False

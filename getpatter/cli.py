@@ -68,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scripted", action="store_true", help="with --text: a scripted caller types instead"
     )
     args = parser.parse_args(argv)
+    if args.command == "demo" and args.scripted and not args.text:
+        demo.error("--scripted goes with --text: the phone demo's caller is always scripted")
     if args.command == "demo":
         try:
             if args.text:

@@ -138,7 +138,7 @@ class Patter:
         on_message: MessageHandler | str | MessageWebhook | None = None,
         on_metrics: CallbackHandler | None = None,
         voicemail_message: str = "",
-        dashboard: bool = True,
+        dashboard: bool = False,
         dashboard_token: str = "",
         tunnel: bool = False,
         *,
@@ -152,8 +152,8 @@ class Patter:
         its end to ``on_call_end`` exactly once; calls in progress when the server stops are hung
         up and reported. ``voicemail_message`` is left on answering machines by outbound calls
         placed with ``machine_detection=True``. ``configure_number=True`` points the number's
-        voice URL at this server. ``dashboard``/``dashboard_token`` are accepted for the dashboard,
-        which is not part of this version yet.
+        voice URL at this server. The dashboard is not part of this version: ``dashboard=True``
+        and a ``dashboard_token`` are refused.
 
         ``on_message`` (pipeline agents) answers each finished caller utterance instead of an
         LLM: a function ``(message)`` or ``(message, call)`` returning the text to speak, or an
@@ -177,6 +177,12 @@ class Patter:
         require_bool("recording", recording)
         require_bool("dashboard", dashboard)
         require_str("dashboard_token", dashboard_token)
+        if dashboard or dashboard_token:
+            raise ConfigError(
+                "the dashboard is not part of this version: remove dashboard=True and "
+                "dashboard_token= (call data reaches you through on_call_end, on_metrics and "
+                "phone.events)"
+            )
         require_str("voicemail_message", voicemail_message)
         require_bool("tunnel", tunnel)
         require_str("host", host, allow_empty=False)
@@ -271,7 +277,7 @@ class Patter:
         Start :meth:`serve` first (for example as a background task): the call's webhooks and
         media come back to it. ``first_message`` overrides the agent's greeting for this call;
         ``agent`` defaults to the served agent; ``ring_timeout`` is in seconds (5-600).
-        ``voicemail_message`` needs ``machine_detection=True``.
+        ``voicemail_message`` and ``on_machine`` need ``machine_detection=True``.
         """
         require_e164("to", to)
         require_str("first_message", first_message)
@@ -285,6 +291,10 @@ class Patter:
         require_bool("machine_detection", machine_detection)
         if on_machine is not None:
             require_callable("on_machine", on_machine)
+            if not machine_detection:
+                raise ConfigError(
+                    "on_machine= needs machine_detection=True: without it no machine is detected"
+                )
         require_str("voicemail_message", voicemail_message)
         if voicemail_message and not machine_detection:
             raise ConfigError(
@@ -292,6 +302,12 @@ class Patter:
             )
         if ring_timeout is not None:
             require_int("ring_timeout", ring_timeout, minimum=5, maximum=600)
+        if not isinstance(self._carrier, Twilio):
+            raise ConfigError(
+                "call() needs a carrier: Patter(carrier=Twilio(), phone_number=..., webhook_url=...)"
+                if self._carrier is None
+                else "Telnyx calls are not supported in this version: use Twilio()"
+            )
         server = await self._running_server()
         return await server.dial(
             to=to,

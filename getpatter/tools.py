@@ -161,6 +161,12 @@ def tool(
       model's arguments as keyword arguments, plus ``context`` if it declares that parameter.
     - ``@tool(name=..., description=...)`` does the same with explicit overrides.
     """
+    if func is not None and (handler is not None or webhook_url):
+        raise ConfigError(
+            f"tool({getattr(func, '__name__', 'func')}, ...) makes the function the handler: "
+            "handler= and webhook_url= cannot be added to it. Use tool(name=..., handler=...) "
+            "or tool(name=..., webhook_url=...) instead"
+        )
     if func is not None:
         return _tool_from_function(func, name=name, description=description, parameters=parameters)
     if handler is not None or webhook_url:

@@ -4,7 +4,8 @@ A tool subclass parses its arguments and asks the :class:`~getpatter.control.Cal
 :class:`PatterServiceTool` runs that on the service's event loop (``invoke`` and ``ainvoke``
 both work), marks the requests as LangChain's in the audit log, turns Patter's refusals and
 input errors into :class:`ToolException` so the agent loop goes on, and returns
-``(content, artifact)``: text for the model, and the call's full result envelope.
+``(content, artifact)``: text for the model, and the call's full result envelope (with
+``response_format="content"``, the text alone).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class PatterServiceTool(BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
         config: RunnableConfig,
         **arguments: Any,
-    ) -> ToolResult:
+    ) -> ToolResult | str:
         writer = _stream_writer()
         events = (
             None if run_manager is None else patch_config(config, callbacks=run_manager.get_child())
@@ -106,8 +107,8 @@ class PatterServiceTool(BaseTool):
             if writer is not None:
                 writer({"type": PROGRESS_EVENT, **report})
 
-        return runner_for(self.service).run(
-            lambda emit: self._guarded(arguments, emit), on_progress
+        return self._shaped(
+            runner_for(self.service).run(lambda emit: self._guarded(arguments, emit), on_progress)
         )
 
     async def _arun(
@@ -116,7 +117,7 @@ class PatterServiceTool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None = None,
         config: RunnableConfig,
         **arguments: Any,
-    ) -> ToolResult:
+    ) -> ToolResult | str:
         writer = _stream_writer()
         events = (
             None if run_manager is None else patch_config(config, callbacks=run_manager.get_child())
@@ -128,9 +129,15 @@ class PatterServiceTool(BaseTool):
             if writer is not None:
                 writer({"type": PROGRESS_EVENT, **report})
 
-        return await runner_for(self.service).arun(
-            lambda emit: self._guarded(arguments, emit), on_progress
+        return self._shaped(
+            await runner_for(self.service).arun(
+                lambda emit: self._guarded(arguments, emit), on_progress
+            )
         )
+
+    def _shaped(self, result: ToolResult) -> ToolResult | str:
+        """``(content, envelope)``, or the content alone with ``response_format="content"``."""
+        return result if self.response_format == "content_and_artifact" else result[0]
 
     async def _guarded(self, arguments: dict[str, Any], emit: Emit) -> ToolResult:
         token = acting_for.set(_CLIENT)

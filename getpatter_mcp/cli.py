@@ -78,7 +78,9 @@ The README section "MCP server" has the full snippet."""
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``getpatter-mcp`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _refuse_http_options_without_http(parser, args)
     logging.basicConfig(
         stream=sys.stderr,
         level=args.log_level.upper(),
@@ -95,6 +97,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+_HTTP_ONLY = (
+    ("--host", "host"),
+    ("--port", "port"),
+    ("--path", "path"),
+    ("--token", "token"),
+    ("--allowed-host", "allowed_host"),
+    ("--allowed-origin", "allowed_origin"),
+)
+"""The options of the streamable HTTP transport: stdio has no use for them."""
+
+
+def _refuse_http_options_without_http(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> None:
+    """Exit with a usage error when an HTTP-only option is given without ``--http``."""
+    if args.http:
+        return
+    given = [flag for flag, dest in _HTTP_ONLY if getattr(args, dest) != parser.get_default(dest)]
+    if given:
+        parser.error(
+            f"{', '.join(given)} only apply to the HTTP transport: add --http, or drop "
+            f"{'them' if len(given) > 1 else 'it'} (stdio is the default)"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from getpatter import (
     OpenAILLM,
     OpenAIRealtime,
     Patter,
+    PipelineHooks,
     STTConfig,
     Tool,
     TTSConfig,
@@ -187,3 +188,110 @@ def test_describe_names_what_answers_the_phone(phone):
     assert pipeline.describe() == (
         "pipeline, deepgram -> the default LLM -> elevenlabs / EXAVITQu4vr4xnSDxMaL"
     )
+
+
+# Options that would be accepted and ignored are refused (issue 10, point 9).
+
+
+@pytest.mark.parametrize("option", ["audio_filter", "background_audio"])
+@pytest.mark.parametrize("mode", ["pipeline", "default", "engine"])
+def test_audio_filter_and_background_audio_are_refused_until_they_exist(phone, option, mode):
+    build = {
+        "pipeline": lambda **kw: _pipeline(phone, **kw),
+        "default": lambda **kw: phone.agent("x", **kw),
+        "engine": lambda **kw: phone.agent("x", engine=OpenAIRealtime(api_key="k"), **kw),
+    }[mode]
+    with pytest.raises(ConfigError, match=f"{option}= is not supported in this version"):
+        build(**{option: object()})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        lambda: {"text_transforms": [str.upper]},
+        lambda: {"hooks": PipelineHooks(after_transcribe=str.strip)},
+        lambda: {"vad": object()},
+        lambda: {"aggressive_first_flush": True},
+    ],
+)
+def test_the_default_realtime_agent_refuses_pipeline_only_options(phone, options):
+    with pytest.raises(ConfigError, match=r"only work in pipeline mode .* runs on OpenAI Realtime"):
+        phone.agent("x", **options())
+
+
+def test_hooks_must_be_pipeline_hooks(phone):
+    with pytest.raises(ConfigError, match="hooks must be PipelineHooks"):
+        _pipeline(phone, hooks={"after_transcribe": str.strip})
+
+
+def test_an_explicit_voice_or_model_other_than_the_engines_is_refused(phone):
+    engine = OpenAIRealtime(api_key="k", voice="nova")
+    with pytest.raises(ConfigError, match=r"OpenAIRealtime\(voice='echo'\)"):
+        phone.agent("x", engine=engine, voice="echo")
+    with pytest.raises(ConfigError, match=r"OpenAIRealtime\(model='gpt-realtime'\)"):
+        phone.agent("x", engine=engine, model="gpt-realtime")
+    same = phone.agent("x", engine=engine, voice="nova", model="gpt-4o-mini-realtime-preview")
+    assert (same.voice, same.model) == ("nova", "gpt-4o-mini-realtime-preview")
+    # Without engine=, voice= and model= configure the default OpenAI Realtime engine.
+    default = phone.agent("x", voice="echo", model="gpt-realtime")
+    assert (default.voice, default.model) == ("echo", "gpt-realtime")
+
+
+def test_convai_takes_no_model_and_no_guardrails(phone, monkeypatch):
+    monkeypatch.setenv("ELEVENLABS_AGENT_ID", "agent_1")
+    engine = ElevenLabsConvAI(api_key="k", voice="rachel")
+    with pytest.raises(ConfigError, match="model is chosen on ElevenLabs"):
+        phone.agent("x", engine=engine, model="gpt-realtime")
+    with pytest.raises(ConfigError, match=r"ElevenLabsConvAI\(voice='adam'\)"):
+        phone.agent("x", engine=engine, voice="adam")
+    rule = Guardrail(name="g", blocked_terms=["refund"])
+    with pytest.raises(ConfigError, match="guardrails= cannot screen an ElevenLabsConvAI agent"):
+        phone.agent("x", engine=engine, guardrails=[rule])
+    # The OpenAI Realtime engine keeps its guardrails.
+    assert phone.agent("x", engine=OpenAIRealtime(api_key="k"), guardrails=[rule]).guardrails
+
+
+def test_a_pipeline_speaks_with_its_tts_voice_and_its_llms_model(phone):
+    with pytest.raises(ConfigError, match="voice='nova' is the OpenAI Realtime voice"):
+        _pipeline(phone, voice="nova")
+    with pytest.raises(ConfigError, match=r"llm=OpenAILLM\(model='gpt-4.1'\)"):
+        _pipeline(phone, model="gpt-4.1")
+    agent = _pipeline(
+        phone,
+        llm=OpenAILLM(api_key="sk", model="gpt-4.1"),
+        model="gpt-4.1",
+        voice="EXAVITQu4vr4xnSDxMaL",
+    )
+    assert (agent.voice, agent.model) == ("EXAVITQu4vr4xnSDxMaL", "gpt-4.1")
+
+
+def test_a_pipeline_agents_language_follows_its_stt_and_a_mismatch_is_refused(phone):
+    tts = ElevenLabsTTS(api_key="el")
+    italian = phone.agent("x", stt=DeepgramSTT(api_key="dg", language="it"), tts=tts)
+    assert italian.language == "it"
+    assert phone.agent(
+        "x", stt=DeepgramSTT(api_key="dg", language="en-US"), tts=tts, language="en-GB"
+    )
+    with pytest.raises(ConfigError, match=r"DeepgramSTT\(language='it'\)"):
+        phone.agent("x", stt=DeepgramSTT(api_key="dg"), tts=tts, language="it")
+    # A language Deepgram names otherwise (multilingual) leaves the agent's as given.
+    multi = phone.agent(
+        "x", stt=DeepgramSTT(api_key="dg", language="multi"), tts=tts, language="es"
+    )
+    assert multi.language == "es"
+
+
+def test_aggressive_first_flush_is_refused_where_it_has_no_effect(phone):
+    with pytest.raises(ConfigError, match="no effect with language='it-IT'"):
+        phone.agent(
+            "x",
+            stt=DeepgramSTT(api_key="dg", language="it-IT"),
+            tts=ElevenLabsTTS(api_key="el"),
+            aggressive_first_flush=True,
+        )
+    assert phone.agent(
+        "x",
+        stt=DeepgramSTT(api_key="dg", language="en"),
+        tts=ElevenLabsTTS(api_key="el"),
+        aggressive_first_flush=True,
+    ).aggressive_first_flush

@@ -5,7 +5,9 @@ import pytest
 import getpatter
 from getpatter import (
     Agent,
+    DeepgramSTT,
     ElevenLabsConvAI,
+    ElevenLabsTTS,
     ErrorCode,
     Guardrail,
     OpenAIRealtime,
@@ -35,6 +37,10 @@ def _no_env(monkeypatch):
 
 def agent(**kwargs):
     return Patter().agent(kwargs.pop("system_prompt", "x"), **kwargs)
+
+
+def pipeline_agent(**kwargs):
+    return agent(stt=DeepgramSTT(api_key="dg"), tts=ElevenLabsTTS(api_key="el"), **kwargs)
 
 
 CASES = [
@@ -171,7 +177,7 @@ CASES = [
     ),
     (
         "text_transforms not callables",
-        lambda: agent(text_transforms=["upper"]),
+        lambda: pipeline_agent(text_transforms=["upper"]),
         CONFIG,
         "text_transforms[0]",
     ),

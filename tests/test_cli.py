@@ -59,3 +59,14 @@ def test_text_demo_runs_a_scripted_call():
 
 def test_text_demo_with_piped_input_is_scripted():
     assert "lines are a script" in run_demo("--text", stdin="")
+
+
+def test_scripted_without_text_is_a_usage_error(capsys):
+    import pytest
+
+    from getpatter.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--scripted"])
+    assert exit_.value.code == 2
+    assert "--scripted goes with --text" in capsys.readouterr().err

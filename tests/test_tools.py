@@ -115,3 +115,13 @@ def test_unsupported_type_is_refused_with_the_fix():
         @tool
         def f(when: complex) -> str:
             return ""
+
+
+def test_a_decorated_function_cannot_also_get_a_handler_or_a_webhook():
+    def lookup(order: str) -> str:
+        return order
+
+    with pytest.raises(ConfigError, match="handler= and webhook_url= cannot be added"):
+        tool(lookup, webhook_url="https://api.example.com/lookup")  # type: ignore[call-overload]
+    with pytest.raises(ConfigError, match="handler= and webhook_url= cannot be added"):
+        tool(lookup, handler=print)  # type: ignore[call-overload]

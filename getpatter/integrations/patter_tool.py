@@ -117,7 +117,8 @@ class PatterTool:
     of a call (the model may ask for less or more, up to the policy's cap). ``recording``
     records calls. ``policy`` defaults to :class:`SafetyPolicy()`, which refuses every real
     number until ``allowed_prefixes`` says which may be called. Pass ``service`` instead of
-    ``phone``/``agent`` to share one :class:`CallService` with other integrations.
+    ``phone``/``agent`` to share one :class:`CallService` with other integrations; ``recording``,
+    ``policy``, ``port`` and ``host`` are then the service's own and are refused here.
     """
 
     def __init__(
@@ -145,6 +146,21 @@ class PatterTool:
                 raise ConfigError(f"service must be a CallService, got {type(service).__name__}")
             if phone is not None or agent is not None:
                 raise ConfigError("pass service= or phone=/agent=, not both")
+            given = [
+                name
+                for name, value, default in (
+                    ("recording", recording, False),
+                    ("policy", policy, None),
+                    ("port", port, 8000),
+                    ("host", host, "0.0.0.0"),
+                )
+                if value != default
+            ]
+            if given:
+                raise ConfigError(
+                    f"{', '.join(given)} cannot be applied to a service that already exists: "
+                    "pass them to CallService(...) instead, or drop service="
+                )
             self.service = service
         else:
             if isinstance(agent, Mapping):

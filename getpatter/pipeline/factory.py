@@ -27,6 +27,7 @@ def pipeline_engine_factory(
 
     The brain is ``on_message`` (a function, an http(s) URL or a :class:`MessageWebhook`) when
     given, else ``agent.llm``, else (spec LLM-2) an OpenAI LLM when ``OPENAI_API_KEY`` is set.
+    ``on_message`` with an agent that has ``llm`` or ``tools`` is refused: neither would be used.
     """
     if agent.provider != "pipeline":
         raise ConfigError(f"pipeline_engine_factory needs a pipeline agent, got {agent.provider!r}")
@@ -50,6 +51,12 @@ def _brain_factory(
     if on_message is not None:
         if agent.llm is not None:
             raise ConfigError("on_message= and an agent with llm= both produce replies: keep one")
+        if agent.tools:
+            raise ConfigError(
+                "the agent's tools= would never run: an LLM calls tools, and with on_message= "
+                "your function answers instead. Remove tools= (call your code from on_message), "
+                "or use llm= instead of on_message="
+            )
         if isinstance(on_message, str):
             on_message = MessageWebhook(on_message)
         if isinstance(on_message, MessageWebhook):

@@ -149,6 +149,11 @@ class STT:
             input_formats=tuple(formats),
         )
 
+    @property
+    def language(self) -> str:
+        """The language Deepgram transcribes; a pipeline agent's ``language`` follows it."""
+        return self._language
+
     def __repr__(self) -> str:
         return f"DeepgramSTT(model={self._model!r}, language={self._language!r})"
 

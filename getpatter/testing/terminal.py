@@ -22,6 +22,7 @@ from getpatter._callables import call_maybe_async, takes_two
 from getpatter._validation import is_e164, require_callable
 from getpatter.agent import Agent
 from getpatter.call import CallControl
+from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError, PatterError
 from getpatter.guardrails import apply_guardrails
 from getpatter.observability.cost import CostMeter
@@ -522,13 +523,17 @@ class _LLMLoop:
 
 
 def _llm_loop(agent: Agent) -> _LLMLoop:
-    """The built-in loop's LLM: the agent's ``llm``, else OpenAI with the engine's or env key."""
+    """The built-in loop's LLM: the agent's ``llm``, else OpenAI with the OpenAI Realtime
+    engine's key and base URL (which fall back to the environment), else the environment's."""
     if agent.llm is not None:
         return _LLMLoop(agent, agent.llm)
-    key = os.environ.get("OPENAI_API_KEY", "")
-    engine = agent.engine
-    if not key and engine is not None:
-        key = getattr(engine, "api_key", "") or ""
+    if agent.provider == "elevenlabs_convai":
+        raise ConfigError(
+            "test mode cannot run an ElevenLabsConvAI agent, whose conversation lives on "
+            "ElevenLabs: pass on_message=<function (message) -> str> to try your call flow"
+        )
+    engine = agent.engine if isinstance(agent.engine, Realtime) else None
+    key = engine.api_key if engine is not None else os.environ.get("OPENAI_API_KEY", "")
     if not key:
         raise ConfigError(
             "test mode needs on_message=<function (message) -> str> to produce replies, or an "
@@ -537,7 +542,8 @@ def _llm_loop(agent: Agent) -> _LLMLoop:
         )
     from getpatter.llm.openai import LLM as OpenAILLM
 
-    return _LLMLoop(agent, OpenAILLM(api_key=key))
+    base_url = engine.base_url if engine is not None else None
+    return _LLMLoop(agent, OpenAILLM(api_key=key, base_url=base_url))
 
 
 def _argument(arguments: str, name: str) -> str:

@@ -14,7 +14,6 @@ import base64
 import binascii
 import contextlib
 import json
-import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,7 +48,6 @@ from getpatter.tts.base import TTSCapabilities
 
 __all__ = ["TTS", "ElevenLabsTTSError", "ElevenLabsWebSocketTTS"]
 
-logger = logging.getLogger(__name__)
 
 _OWNER = "ElevenLabsWebSocketTTS"
 MAX_AUDIO_FRAME_BYTES = 512 * 1024
@@ -78,8 +76,8 @@ class TTS(TelephonyPresets):
 
     - ``auto_mode``: let ElevenLabs choose when to generate (lowest latency for whole sentences);
     - ``inactivity_timeout``: seconds (1-180) the server keeps an idle socket open;
-    - ``chunk_length_schedule``: characters buffered before each generation (values 5-500),
-      sent only with ``auto_mode=False``;
+    - ``chunk_length_schedule``: characters buffered before each generation (values 5-500);
+      it needs ``auto_mode=False`` (refused otherwise);
     - ``open_timeout``: seconds to open the socket; ``frame_timeout``: longest wait for the next
       frame before :class:`ElevenLabsTTSError`.
 
@@ -117,10 +115,9 @@ class TTS(TelephonyPresets):
         )
         self.chunk_length_schedule = _require_schedule(chunk_length_schedule)
         if self.chunk_length_schedule is not None and self.auto_mode:
-            logger.warning(
-                "%s chunk_length_schedule is ignored while auto_mode=True: pass auto_mode=False "
-                "to use it",
-                _OWNER,
+            raise ConfigError(
+                f"{_OWNER} chunk_length_schedule has no effect while auto_mode=True (ElevenLabs "
+                "then chooses when to generate): pass auto_mode=False with it, or drop it"
             )
         self._open_timeout = require_seconds(f"{_OWNER} open_timeout", open_timeout)
         self._frame_timeout = require_seconds(f"{_OWNER} frame_timeout", frame_timeout)
@@ -171,7 +168,7 @@ class TTS(TelephonyPresets):
         message: dict[str, Any] = {"text": " "}
         if self.voice_settings is not None:
             message["voice_settings"] = self.voice_settings
-        if self.chunk_length_schedule is not None and not self.auto_mode:
+        if self.chunk_length_schedule is not None:
             message["generation_config"] = {"chunk_length_schedule": self.chunk_length_schedule}
         return message
 

@@ -131,6 +131,20 @@ def test_register_hermes_registers_an_async_json_handler() -> None:
     assert entry["schema"]["parameters"]["required"] == ["to"]
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"recording": True},
+        {"policy": SafetyPolicy(allowed_prefixes=("+1555",))},
+        {"port": 9000},
+        {"host": "127.0.0.1"},
+    ],
+)
+def test_options_a_shared_service_already_has_are_refused(options) -> None:
+    with pytest.raises(getpatter.ConfigError, match="pass them to CallService"):
+        PatterTool(service=_unstarted_service(), **options)
+
+
 def _unstarted_service():
     from getpatter.control import CallService
 

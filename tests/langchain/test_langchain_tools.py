@@ -188,6 +188,19 @@ async def test_ainvoke_with_a_tool_call_returns_a_message_with_the_envelope(
 
 
 @module_loop
+async def test_response_format_content_gives_the_text_alone(service: CallService) -> None:
+    tool = PatterCallTool(service=service, response_format="content")
+    call = {"name": "patter_make_call", "args": {"to": BUSY}, "id": "tc8", "type": "tool_call"}
+    async with asyncio.timeout(20):
+        message = await tool.ainvoke(call)
+        content = await tool.ainvoke({"to": BUSY})
+    assert isinstance(message, ToolMessage)
+    assert message.content.startswith("Call CA") and f"to {BUSY}: busy" in message.content
+    assert message.artifact is None
+    assert isinstance(content, str) and content.startswith("Call CA")
+
+
+@module_loop
 async def test_bad_arguments_are_rejected_before_dialing(service: CallService) -> None:
     tool = PatterCallTool(service=service)
     before = len(service.list_calls())

@@ -93,6 +93,20 @@ def test_a_short_http_token_is_refused_before_serving() -> None:
     assert "at least 16" in done.stderr
 
 
+@pytest.mark.parametrize(
+    "options", [["--port", "9000"], ["--token", "0123456789abcdef"], ["--allowed-host", "a:1"]]
+)
+def test_http_options_without_http_are_a_usage_error(
+    options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from getpatter_mcp.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(options)
+    assert exit_.value.code == 2
+    assert "only apply to the HTTP transport: add --http" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ stdio
 
 

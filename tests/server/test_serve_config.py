@@ -76,3 +76,36 @@ async def test_call_checks_its_arguments_and_needs_a_running_server(phone):
         await phone.call("+15550100001", ring_timeout=1)
     with pytest.raises(ConfigError, match="no server is running"):
         await phone.call("+15550100001")
+
+
+@pytest.mark.parametrize("kwargs", [{"dashboard": True}, {"dashboard_token": "secret"}])
+async def test_the_dashboard_is_refused_until_it_exists(phone, kwargs):
+    with pytest.raises(ConfigError, match="dashboard is not part of this version"):
+        await phone.serve(phone.agent("x"), **kwargs)
+
+
+async def test_on_machine_needs_machine_detection(phone):
+    with pytest.raises(ConfigError, match="on_machine= needs machine_detection=True"):
+        await phone.call("+15550100001", on_machine=print)
+
+
+async def test_call_says_why_telnyx_or_no_carrier_cannot_dial(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    telnyx = Patter(carrier=Telnyx(api_key="k", connection_id="c"), phone_number="+15550001234")
+    with pytest.raises(ConfigError, match="Telnyx calls are not supported"):
+        await telnyx.call("+15550100001")
+    with pytest.raises(ConfigError, match=r"call\(\) needs a carrier"):
+        await Patter().call("+15550100001")
+
+
+async def test_on_message_with_an_agent_that_has_tools_is_refused(phone):
+    from getpatter import DeepgramSTT, ElevenLabsTTS, Tool
+
+    agent = phone.agent(
+        "x",
+        stt=DeepgramSTT(api_key="dg"),
+        tts=ElevenLabsTTS(api_key="el"),
+        tools=[Tool(name="lookup", handler=print)],
+    )
+    with pytest.raises(ConfigError, match="tools= would never run"):
+        await phone.serve(agent, on_message=lambda message: "hi")

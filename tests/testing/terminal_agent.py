@@ -65,7 +65,6 @@ def main():
                 name="no-refunds", blocked_terms=["refund"], replacement="Please ask billing."
             )
         ],
-        text_transforms=[lambda text: text.replace("**", "")],
     )
     handler = {
         "echo": echo,

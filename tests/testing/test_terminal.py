@@ -239,3 +239,31 @@ async def test_without_on_message_the_built_in_llm_loop_streams_and_runs_tools(m
     assert ended[0]["metrics"].cost.llm > 0
     declared = {t["function"]["name"] for t in requests[0].body["tools"]}
     assert declared == {"check_order", "transfer_call", "end_call"}
+
+
+async def test_the_llm_loop_uses_the_realtime_engines_key_and_base_url(monkeypatch):
+    """An OpenAIRealtime(api_key=..., base_url=...) agent's test mode talks where its calls do."""
+    import io
+
+    from getpatter import OpenAIRealtime
+    from getpatter.testing import FakeOpenAIServer, Reply, Scenario, ScriptedLines
+    from getpatter.testing.terminal import TerminalCall
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    async with FakeOpenAIServer(Scenario(replies=(Reply("Hello there."),)), api_key="sk-x") as fake:
+        phone = Patter()
+        agent = phone.agent("x", engine=OpenAIRealtime(api_key="sk-x", base_url=fake.base_url))
+        out = io.StringIO()
+        await TerminalCall(agent, lines=ScriptedLines(["hi"]), output=out).run()
+    assert "Agent: Hello there." in out.getvalue()
+
+
+async def test_an_elevenlabs_convai_agent_needs_on_message(monkeypatch):
+    from getpatter import ElevenLabsConvAI
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    phone = Patter()
+    agent = phone.agent("x", engine=ElevenLabsConvAI(api_key="xi-key", agent_id="agent_1"))
+    with pytest.raises(ConfigError, match="cannot run an ElevenLabsConvAI agent"):
+        await phone.test(agent)

@@ -222,3 +222,8 @@ def test_missing_key_names_the_argument_and_the_env_var(monkeypatch: pytest.Monk
 def test_bad_options_are_refused(options: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ElevenLabsWebSocketTTS(api_key=KEY, **options)  # type: ignore[arg-type]
+
+
+def test_a_chunk_schedule_needs_auto_mode_off() -> None:
+    with pytest.raises(ConfigError, match="auto_mode=False"):
+        ElevenLabsWebSocketTTS(api_key=KEY, chunk_length_schedule=[50, 120])
