@@ -145,6 +145,7 @@ class Patter:
         host: str = "0.0.0.0",
         configure_number: bool = False,
         transfer_guard: TransferGuard | None = None,
+        verify_with_carrier: bool = False,
     ) -> None:
         """Answer calls with ``agent`` until :meth:`disconnect` (or cancellation) stops the server.
 
@@ -164,6 +165,11 @@ class Patter:
         for it (the model's ``transfer_call``, ``CallControl.transfer()``): the call-control
         service passes its safety policy here (``getpatter.control``). Without one, transfers
         to any valid number go ahead.
+
+        ``verify_with_carrier=True`` asks Twilio, before an AI session is opened for a new
+        inbound call, whether that call is really ringing or in progress between the numbers
+        the webhook names (one REST request per inbound call). It closes the one gap signatures
+        leave: a signed webhook captured and replayed for a call this server never saw.
         """
         from getpatter.call import OPEN_TRANSFERS
         from getpatter.server.embedded import EmbeddedServer
@@ -187,6 +193,7 @@ class Patter:
         require_bool("tunnel", tunnel)
         require_str("host", host, allow_empty=False)
         require_bool("configure_number", configure_number)
+        require_bool("verify_with_carrier", verify_with_carrier)
         if transfer_guard is not None and not callable(getattr(transfer_guard, "transfer", None)):
             raise ConfigError(
                 "transfer_guard must have a transfer(request) method returning an async context "
@@ -242,6 +249,7 @@ class Patter:
             voicemail_message=voicemail_message,
             on_message=on_message,
             transfer_guard=transfer_guard if transfer_guard is not None else OPEN_TRANSFERS,
+            verify_with_carrier=verify_with_carrier,
         )
         self._server = server
         try:

@@ -13,7 +13,7 @@ from getpatter.call import OPEN_TRANSFERS, TransferGuard
 from getpatter.carriers.twilio import Carrier as TwilioCarrier
 from getpatter.engines.base import Engine
 from getpatter.engines.openai import Realtime
-from getpatter.errors import ConfigError
+from getpatter.errors import ConfigError, PatterError
 from getpatter.observability.cost import telephony_cost
 from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
@@ -24,7 +24,7 @@ from getpatter.session import CallCallbacks, CallSession
 
 if TYPE_CHECKING:
     from getpatter.carriers.twilio.adapter import TwilioAdapter
-    from getpatter.carriers.twilio.webhooks import DialActionCallback
+    from getpatter.carriers.twilio.webhooks import DialActionCallback, VoiceWebhook
     from getpatter.tunnels import CloudflareTunnel
 
 __all__ = ["EmbeddedServer", "engine_factory"]
@@ -32,6 +32,8 @@ __all__ = ["EmbeddedServer", "engine_factory"]
 logger = logging.getLogger("getpatter.server")
 
 _STOP_TIMEOUT = 10.0
+#: Twilio call statuses of a call that can still take a media stream.
+_LIVE_STATUSES = frozenset({"queued", "ringing", "in-progress"})
 
 
 def engine_factory(agent: Agent, on_message: Any = None) -> Callable[[], Engine]:
@@ -102,6 +104,7 @@ class EmbeddedServer:
         voicemail_message: str = "",
         on_message: Any = None,
         transfer_guard: TransferGuard = OPEN_TRANSFERS,
+        verify_with_carrier: bool = False,
     ) -> None:
         from getpatter.carriers.twilio.adapter import TwilioAdapter
 
@@ -130,6 +133,7 @@ class EmbeddedServer:
             new_inbound_call=self._inbound_call,
             on_media_start=self._media_started,
             on_transfer_ended=self._transfer_ended,
+            verify_call=self._call_is_live if verify_with_carrier else None,
         )
         self._server: BackgroundServer | None = None
         self.port = 0
@@ -234,6 +238,30 @@ class EmbeddedServer:
             call_sid=call_sid,
             voicemail_message="",
         )
+
+    async def _call_is_live(self, hook: VoiceWebhook) -> bool:
+        """Whether Twilio has this inbound call ringing or in progress, between these numbers.
+
+        A signed webhook captured earlier and replayed for a call Patter never saw passes the
+        signature check; Twilio's own record of the call does not lie. Fails closed.
+        """
+        try:
+            state = await self._adapter.call_state(hook.call_sid)
+        except PatterError as exc:
+            logger.warning(
+                "call %s: could not check it with Twilio (%s): refused", hook.call_sid, exc
+            )
+            return False
+        if state is None or state[0] not in _LIVE_STATUSES or state[1:] != (hook.to, hook.from_):
+            logger.warning(
+                "voice webhook for call %s, which Twilio does not have live between %s and %s: "
+                "refused",
+                hook.call_sid,
+                hook.from_,
+                hook.to,
+            )
+            return False
+        return True
 
     def _transfer_ended(self, hook: DialActionCallback) -> None:
         """The dialed leg of a transfer ended: tell subscribers what it lasted and cost.

@@ -86,7 +86,12 @@ class TwilioRoutes:
 
     ``public_host`` is the hostname Twilio calls; ``new_inbound_call(caller, callee, call_sid)``
     builds the session of a call ringing in; ``on_media_start(session)`` runs when a call's
-    stream starts (to begin recording, for instance).
+    stream starts (to begin recording, for instance); ``on_transfer_ended(hook)`` when the
+    dialed leg of a transfer ends. ``verify_call(hook)``, when given, is asked whether a new
+    inbound call is live at the carrier before a session and a media token are made for it.
+
+    A voice webhook for a call that already has its media stream (live, or ended) is a replay:
+    it is answered with ``<Hangup/>`` and starts nothing (Twilio asks the voice URL once).
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class TwilioRoutes:
         new_inbound_call: Callable[[str, str, str], CallSession],
         on_media_start: Callable[[CallSession], Awaitable[None]] | None = None,
         on_transfer_ended: Callable[[DialActionCallback], None] | None = None,
+        verify_call: Callable[[VoiceWebhook], Awaitable[bool]] | None = None,
     ) -> None:
         self._auth_token = auth_token
         self._public_host = public_host
@@ -105,6 +111,8 @@ class TwilioRoutes:
         self._new_inbound_call = new_inbound_call
         self._on_media_start = on_media_start
         self._on_transfer_ended = on_transfer_ended
+        self._verify_call = verify_call
+        self._verifying: set[str] = set()
         self.rejected_webhooks = 0
         self.accepting = True
         """False while the server stops: new calls are hung up at once."""
@@ -174,21 +182,44 @@ class TwilioRoutes:
             hook = parse_form(VoiceWebhook, params)
         except PatterError as exc:
             return PlainTextResponse(str(exc), status_code=400)
+        if not self.accepting:
+            return _twiml(hangup_twiml())
         patter_id = request.query_params.get(CALL_PARAM, "")
         session = self._registry.find(patter_id=patter_id, call_sid=hook.call_sid)
+        if session is not None and session.media_offered:
+            return self._replayed(hook.call_sid, "is in progress")
         if session is None:
             if patter_id:
                 logger.warning("voice webhook for unknown outbound call %s: hanging up", patter_id)
                 return _twiml(hangup_twiml())
+            if hook.call_sid in self._verifying:
+                return self._replayed(hook.call_sid, "is being checked")
+            if self._verify_call is not None:
+                self._verifying.add(hook.call_sid)
+                try:
+                    live = await self._verify_call(hook)
+                finally:
+                    self._verifying.discard(hook.call_sid)
+                if not live:
+                    self.rejected_webhooks += 1
+                    return _twiml(hangup_twiml())
             session = self._new_inbound_call(hook.from_, hook.to, hook.call_sid)
         elif not session.call_sid:
             self._registry.bind_sid(session, hook.call_sid)
-        if not self.accepting:
-            return _twiml(hangup_twiml())
         token = self._registry.mint_token(session)
         session.expect_media(TOKEN_TTL_SECONDS)
         stream_url = f"wss://{self._public_host()}{MEDIA_PATH}/{token}"
         return _twiml(connect_stream_twiml(stream_url, {CALL_PARAM: session.patter_id}))
+
+    def _replayed(self, call_sid: str, state: str) -> Response:
+        """A genuine voice webhook for a call that already has its media stream: a replay."""
+        self.rejected_webhooks += 1
+        logger.warning(
+            "voice webhook for call %s, which %s, sent again: ignored (a replayed request?)",
+            call_sid,
+            state,
+        )
+        return _twiml(hangup_twiml())
 
     async def status(self, request: Request) -> Response:
         params = await self._verified_form(request)

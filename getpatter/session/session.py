@@ -179,6 +179,7 @@ class CallSession:
         self._finishing = False
         self.finished_at: float | None = None
         """``time.monotonic()`` when the end of the call was reported."""
+        self._media_offered = False
         self.malformed_frames = 0
         """Carrier media frames that were skipped because they could not be parsed."""
 
@@ -230,8 +231,12 @@ class CallSession:
     def on_amd(self, answered_by: str) -> None:
         """The carrier's answering-machine detection result (``human``, ``machine_end_beep``...).
 
-        A machine gets the voicemail message, if there is one, then a hang-up.
+        A machine gets the voicemail message, if there is one, then a hang-up. Only the first
+        result counts: Twilio sends one per call, so another is a replay.
         """
+        if self._status.answered_by:
+            logger.warning("call %s: a second AMD result (%s) ignored", self.call_sid, answered_by)
+            return
         self._status.answered_by = answered_by
         if (answered_by.startswith("machine") or answered_by == "fax") and not self._finishing:
             self._spawn(self._machine_answered(answered_by))
@@ -271,8 +276,14 @@ class CallSession:
         )
         return True
 
+    @property
+    def media_offered(self) -> bool:
+        """True once the carrier has been told where this call's media stream goes."""
+        return self._media_offered
+
     def expect_media(self, within: float) -> None:
         """The carrier was told where to stream: if no stream starts in ``within`` s, end the call."""
+        self._media_offered = True
         self._spawn(self._media_watchdog(within))
 
     async def _media_watchdog(self, within: float) -> None:

@@ -210,3 +210,15 @@ async def test_an_agent_line_the_caller_never_heard_is_marked_so():
         ("But not this.", False),
     ]
     assert [t.get("heard", True) for t in transcripts] == [True, False]
+
+
+async def test_only_the_first_amd_result_counts():
+    engine, carrier, ends = Engine(), Carrier(), []
+    call = session(engine, carrier, ends)
+    await asyncio.sleep(0.05)
+    call.on_amd("human")
+    call.on_amd("machine_end_beep")  # a replayed or forged second result
+    await asyncio.sleep(0.1)
+    assert carrier.log == []  # not hung up as a machine
+    await call.on_media_stopped()
+    assert ends[0]["answered_by"] == "human" and ends[0]["outcome"] == "completed"

@@ -66,7 +66,7 @@ class DtmfEvent:
 class Webhook:
     """A signed request the simulator made to the app.
 
-    ``kind`` is ``voice``, ``status``, ``amd`` or ``recording``; ``url`` is the URL as
+    ``kind`` is ``voice``, ``status``, ``amd``, ``recording`` or ``dial``; ``url`` is the URL as
     configured (and signed); ``status_code`` is ``None`` when the app could not be reached.
     """
 
