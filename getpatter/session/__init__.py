@@ -1,6 +1,7 @@
 """The call session: one call's state, from ringing to its end report."""
 
+from getpatter.session.callbacks import CallCallbacks
 from getpatter.session.outbound import MediaOut, OutboundAudio
-from getpatter.session.session import CallCallbacks, CallSession, CarrierActions
+from getpatter.session.session import CallSession, CarrierActions
 
 __all__ = ["CallCallbacks", "CallSession", "CarrierActions", "MediaOut", "OutboundAudio"]

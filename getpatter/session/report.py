@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from getpatter.agent import Agent
 from getpatter.observability.cost import CostMeter
 from getpatter.observability.metrics import CallMetrics, TurnMetrics
+from getpatter.observability.pricing import PriceTable
 
-__all__ = ["CallStatus", "end_report", "not_clean_reason"]
+__all__ = ["CallStatus", "cost_meter_for", "end_report", "not_clean_reason"]
 
 logger = logging.getLogger("getpatter.session")
 
@@ -94,3 +96,23 @@ def end_report(
         "metrics": metrics,
         "malformed_frames": malformed_frames,
     }
+
+
+def cost_meter_for(agent: Agent, pricing: PriceTable, telephony_provider: str) -> CostMeter:
+    """A meter priced for the agent's providers (an engine bills under ``llm``)."""
+    if agent.provider != "pipeline":
+        return CostMeter(
+            pricing, llm_provider=agent.provider, telephony_provider=telephony_provider
+        )
+    return CostMeter(
+        pricing,
+        stt_provider=_price_key(agent.stt),
+        tts_provider=_price_key(agent.tts),
+        llm_provider=_price_key(agent.llm),
+        telephony_provider=telephony_provider,
+    )
+
+
+def _price_key(provider: Any) -> str:
+    name = getattr(provider, "name", "")
+    return name if isinstance(name, str) else ""

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from getpatter._validation import require_e164
@@ -41,23 +39,22 @@ from getpatter.engines.base import (
 )
 from getpatter.errors import ConfigError, PatterError
 from getpatter.guardrails import GuardrailVerdict
-from getpatter.observability.cost import CostMeter
 from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.metrics import LatencyBreakdown, TurnMetrics
 from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
+from getpatter.session.callbacks import CallbackQueue, CallCallbacks, invoke
 from getpatter.session.health import CallHealth
 from getpatter.session.outbound import MediaOut, OutboundAudio
-from getpatter.session.report import CallStatus, end_report, not_clean_reason
+from getpatter.session.report import CallStatus, cost_meter_for, end_report, not_clean_reason
 from getpatter.session.screen import OutputScreen
+from getpatter.session.turns import Turn, turn_metrics
 from getpatter.tool_calls import ToolRunner
 from getpatter.tools import SYSTEM_TOOLS
 
 __all__ = ["CallCallbacks", "CallSession", "CarrierActions", "Outcome"]
 
 logger = logging.getLogger("getpatter.session")
-
-Callback = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 
 #: How a call ended. ``failed``, ``busy``, ``no-answer`` and ``canceled`` calls never connected;
 #: ``error`` means the AI side failed (the call is not a clean completion).
@@ -81,29 +78,6 @@ class CarrierActions(Protocol):
     async def hangup(self, call_sid: str) -> None:
         """End the call."""
         ...
-
-
-@dataclass(frozen=True)
-class CallCallbacks:
-    """The user's lifecycle callbacks (any may be ``None``; sync or async)."""
-
-    on_call_start: Callback | None = None
-    on_call_end: Callback | None = None
-    on_transcript: Callback | None = None
-    on_metrics: Callback | None = None
-    on_machine: Callback | None = None
-
-
-@dataclass
-class _Turn:
-    index: int
-    stopped_at: float
-    user_text: str = ""
-    agent_text: str = ""
-    first_audio_at: float | None = None
-    first_item: str = ""
-    bargein_ms: float | None = None
-    spoke: bool = False
 
 
 class CallSession:
@@ -141,12 +115,12 @@ class CallSession:
         self._events = events
         self._first_message_override = first_message or None
         self._voicemail = voicemail_message
-        self._meter = _cost_meter(agent, pricing, telephony_provider)
+        self._meter = cost_meter_for(agent, pricing, telephony_provider)
         self._tools = ToolRunner(agent.tools)
         self._status = CallStatus()
         self._history: list[dict[str, Any]] = []
         self._turns: list[TurnMetrics] = []
-        self._turn: _Turn | None = None
+        self._turn: Turn | None = None
         self._engine: Engine | None = None
         self._capabilities = EngineCapabilities()
         self._health = CallHealth(self._health_error)
@@ -170,8 +144,7 @@ class CallSession:
         self._finish_task: asyncio.Future[None] | None = None
         self._barge_in_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._notices: asyncio.Queue[tuple[str, Callback, dict[str, Any]]] = asyncio.Queue()
-        self._notifier: asyncio.Task[None] | None = None
+        self._notices = CallbackQueue(lambda: self.call_sid)
         self._run_task: asyncio.Task[None] | None = None
         self._created_at = time.time()
         self._connected_at: tuple[float, float] | None = None
@@ -243,7 +216,8 @@ class CallSession:
 
     async def _machine_answered(self, answered_by: str) -> None:
         if self._callbacks.on_machine is not None:
-            await self._invoke(
+            await invoke(
+                self.call_sid,
                 "on_machine",
                 self._callbacks.on_machine,
                 {**self._identity(), "answered_by": answered_by},
@@ -537,7 +511,9 @@ class CallSession:
         self._emit(PatterEventType.CALL_STARTED, payload)
         if self._callbacks.on_call_start is None:
             return {}
-        result = await self._invoke("on_call_start", self._callbacks.on_call_start, payload)
+        result = await invoke(
+            self.call_sid, "on_call_start", self._callbacks.on_call_start, payload
+        )
         if isinstance(result, dict) and "variables" in result:
             try:
                 return validate_variables("on_call_start()['variables']", result["variables"])
@@ -609,7 +585,7 @@ class CallSession:
             self._barge_in_task = None
         self._speech_started_at = None
         stopped_at = time.monotonic() - ago_ms / 1000
-        self._turn = _Turn(index=len(self._turns), stopped_at=stopped_at)
+        self._turn = Turn(index=len(self._turns), stopped_at=stopped_at)
         if self._capabilities.answers_speech_turns:
             self._health.owe()
 
@@ -707,33 +683,17 @@ class CallSession:
         self._turn = None
         await self._complete_turn(turn, event.latency)
 
-    async def _complete_turn(self, turn: _Turn, stages: LatencyBreakdown | None = None) -> None:
-        first_audio = turn.first_audio_at
+    async def _complete_turn(self, turn: Turn, stages: LatencyBreakdown | None = None) -> None:
         first_sent = None
         if self._outbound is not None and turn.first_item:
             first_sent = self._outbound.first_frame_sent_at.get(turn.first_item)
         bargein, self._pending_bargein_ms = self._pending_bargein_ms, None
-        total_ms = _ms(first_sent, turn.stopped_at)
-        if stages is not None:  # a pipeline measured its own stages
-            latency = dataclasses.replace(stages, total_ms=total_ms, bargein_ms=bargein)
-        else:
-            latency = LatencyBreakdown(
-                llm_ttft_ms=_ms(first_audio, turn.stopped_at),
-                total_ms=total_ms,
-                bargein_ms=bargein,
-            )
-        metrics = TurnMetrics(
-            turn_index=turn.index,
-            user_text=turn.user_text,
-            agent_text=turn.agent_text,
-            latency=latency,
-            tts_characters=len(turn.agent_text),
-        )
+        metrics = turn_metrics(turn, first_sent_at=first_sent, bargein_ms=bargein, stages=stages)
         self._turns.append(metrics)
         payload = {**self._identity(), "turn": metrics, "cost_so_far": self._meter.breakdown()}
         self._emit(PatterEventType.TURN_COMPLETED, payload)
         if self._callbacks.on_metrics is not None:
-            self._notify("on_metrics", self._callbacks.on_metrics, payload)
+            self._notices.put("on_metrics", self._callbacks.on_metrics, payload)
 
     async def _tool_call(self, request: ToolCallRequest) -> None:
         self._emit(
@@ -873,11 +833,11 @@ class CallSession:
         if self._outbound is not None:
             await self._outbound.stop()
         payload = self._end_payload()
-        await self._drain_notices()
+        await self._notices.drain(_CALLBACK_DRAIN_TIMEOUT)
         self._emit(PatterEventType.CALL_ENDED, payload)
         try:
             if self._callbacks.on_call_end is not None:
-                await self._invoke("on_call_end", self._callbacks.on_call_end, payload)
+                await invoke(self.call_sid, "on_call_end", self._callbacks.on_call_end, payload)
         finally:
             self.finished_at = time.monotonic()
             self._finished.set()
@@ -914,44 +874,13 @@ class CallSession:
             payload["heard"] = False
         self._emit(PatterEventType.TRANSCRIPT_FINAL, payload)
         if self._callbacks.on_transcript is not None:
-            self._notify("on_transcript", self._callbacks.on_transcript, payload)
+            self._notices.put("on_transcript", self._callbacks.on_transcript, payload)
 
     def _identity(self) -> dict[str, Any]:
         return {"call_id": self.call_sid, "caller": self.caller, "callee": self.callee}
 
     def _emit(self, event_type: PatterEventType, payload: dict[str, Any]) -> None:
         self._events.emit(event_type, payload)
-
-    def _notify(self, name: str, callback: Callback, payload: dict[str, Any]) -> None:
-        """Run a user callback in order with the others, without holding up the audio."""
-        self._notices.put_nowait((name, callback, payload))
-        if self._notifier is None:
-            self._notifier = asyncio.create_task(self._deliver_notices(), name="patter-callbacks")
-
-    async def _deliver_notices(self) -> None:
-        while True:
-            name, callback, payload = await self._notices.get()
-            await self._invoke(name, callback, payload)
-            self._notices.task_done()
-
-    async def _drain_notices(self) -> None:
-        notifier, self._notifier = self._notifier, None
-        if notifier is None:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._notices.join(), _CALLBACK_DRAIN_TIMEOUT)
-        notifier.cancel()
-        await asyncio.gather(notifier, return_exceptions=True)
-
-    async def _invoke(self, name: str, callback: Callback, payload: dict[str, Any]) -> Any:
-        try:
-            result = callback(payload)
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                result = await result
-            return result
-        except Exception:
-            logger.exception("call %s: %s raised", self.call_sid, name)
-            return None
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -983,31 +912,7 @@ class _SessionActions:
         await self._session.hangup()
 
 
-def _cost_meter(agent: Agent, pricing: PriceTable, telephony_provider: str) -> CostMeter:
-    """A meter priced for the agent's providers (an engine bills under ``llm``)."""
-    if agent.provider != "pipeline":
-        return CostMeter(
-            pricing, llm_provider=agent.provider, telephony_provider=telephony_provider
-        )
-    return CostMeter(
-        pricing,
-        stt_provider=_price_key(agent.stt),
-        tts_provider=_price_key(agent.tts),
-        llm_provider=_price_key(agent.llm),
-        telephony_provider=telephony_provider,
-    )
-
-
-def _price_key(provider: Any) -> str:
-    name = getattr(provider, "name", "")
-    return name if isinstance(name, str) else ""
-
-
 def _retrieve(task: asyncio.Future[Any]) -> None:
     """Mark the outcome of a shielded task as seen (its awaiter may have been cancelled)."""
     if not task.cancelled():
         task.exception()
-
-
-def _ms(later: float | None, earlier: float) -> float | None:
-    return None if later is None else (later - earlier) * 1000
