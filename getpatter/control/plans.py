@@ -97,6 +97,11 @@ class PlanBook:
         """The plan ``token`` names, or :class:`InputValidationError` saying why there is none."""
         return self._entry(token).plan
 
+    def waiting(self) -> list[CallPlan]:
+        """The plans not dialed yet, pending or confirmed, oldest first."""
+        self._forget_expired()
+        return [entry.plan for entry in self._entries.values()]
+
     def state(self, token: str) -> PlanState:
         """``"pending"``, ``"confirmed"``, ``"refused"`` or ``"expired"`` (also once dialed)."""
         self._forget_expired()
