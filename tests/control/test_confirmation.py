@@ -57,7 +57,7 @@ async def test_the_model_cannot_confirm_a_plan_by_itself() -> None:
 async def test_a_person_confirming_on_the_page_lets_confirm_call_dial() -> None:
     async with asyncio.timeout(40), confirming() as service, ConfirmationPage(service) as page:
         plan = service.plan_call(
-            "+4402071234567", goal="Book a table for two", first_message="Hi, it's for Sam."
+            "+4402071234567", goal="Book a table for two", first_message="I'm not a bot, I'm Sam."
         )
         url = await page.link(plan)
         assert url.startswith("http://127.0.0.1:") and await page.link(plan) == url
@@ -65,7 +65,9 @@ async def test_a_person_confirming_on_the_page_lets_confirm_call_dial() -> None:
             shown = await client.get(url)
             assert shown.status_code == 200
             assert "+44 20 7123 4567" in shown.text and "Book a table for two" in shown.text
-            assert "Hi, this is an AI assistant calling. Hi, it&#x27;s for Sam." in shown.text
+            # Mentioning "bot" does not skip the disclosure.
+            opening = "Hi, this is an AI assistant calling. I&#x27;m not a bot, I&#x27;m Sam."
+            assert opening in shown.text
             assert "Sandbox" in shown.text and "180 s" in shown.text
             assert shown.headers["x-frame-options"] == "DENY"
             assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
@@ -78,7 +80,11 @@ async def test_a_person_confirming_on_the_page_lets_confirm_call_dial() -> None:
         # The number dialed is the canonical one the policy checked.
         assert record.to == "+442071234567"
         assert [call.to for call in service.line.sandbox.twilio.calls] == ["+442071234567"]
-        assert (await service.wait(record.call_id, 30)).status == "completed"
+        ended = (await service.wait(record.call_id, 30)).to_dict()
+        assert ended["status"] == "completed"
+        assert ended["transcript"][0]["text"].startswith(
+            "Hi, this is an AI assistant calling. I'm not a bot"
+        )
         audit = [(e.tool, e.outcome, e.client) for e in await service.audit.entries()]
         assert ("confirm_plan", "ok", "page") in audit and ("confirm_call", "ok", "python") in audit
 

@@ -94,16 +94,18 @@ async def test_the_model_alone_cannot_confirm_a_call_with_only_the_tools(era) ->
                 await model.call_tool("confirm_call", {"token": receipt["token"]}) for _ in range(3)
             ]
             tools = {tool.name: tool for tool in (await model.list_tools()).tools}
-        assert refused.is_error and "Refused by rule 'confirmation'" in text(refused)
-        assert receipt["needs_person"] is True
-        assert receipt["confirm_url"].startswith("http://127.0.0.1:")
-        assert "You cannot confirm" in receipt["next_step"]
+        # The model has the token and every tool, and still dials nobody.
         for attempt in attempts:
             assert attempt.is_error and "No person has confirmed" in text(attempt)
-            assert receipt["confirm_url"] in text(attempt)
+        assert dialed(service) == []
+        assert refused.is_error and "Refused by rule 'confirmation'" in text(refused)
+        # It is told where the person confirms, and that it cannot.
+        assert receipt["needs_person"] is True
+        assert receipt["confirm_url"].startswith("http://127.0.0.1:")
+        assert all(receipt["confirm_url"] in text(attempt) for attempt in attempts)
+        assert "You cannot confirm" in receipt["next_step"]
         # confirm_call takes nothing but the token: no secret the model could pass.
         assert set(tools["confirm_call"].input_schema["properties"]) == {"token", "wait_seconds"}
-        assert dialed(service) == []
         entries = [(e.tool, e.outcome, e.rule) for e in await service.audit.entries()]
         assert entries.count(("confirm_call", "refused", "confirmation")) == 3
 
