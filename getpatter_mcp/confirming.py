@@ -178,9 +178,11 @@ class Confirmations:
         Raises :class:`ToolError` as :meth:`for_new_call` does, and when nothing can ask the
         person (the error gives the model the page to hand to the user).
         """
+        if not self.needed:
+            return None
         plans = self.service.plans
-        plan = self.service.plans.get(token)
-        if not self.needed or plans.state(token) == "confirmed":
+        plan = plans.get(token)
+        if plans.state(token) == "confirmed":
             return None
         mode = elicitation_mode(ctx)
         if mode is None:

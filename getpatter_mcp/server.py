@@ -49,7 +49,6 @@ from getpatter_mcp.results import CallList, CallReceipt, CallResult, CallSummary
 from getpatter_mcp.updates import CALLS_URI, CallUpdates, call_uri
 
 __all__ = ["INSTRUCTIONS", "CallConfirmation", "build_server"]
-# CallConfirmation lives in getpatter_mcp.confirming; it is named here for older imports.
 
 logger = logging.getLogger("getpatter_mcp")
 
