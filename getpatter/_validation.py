@@ -13,24 +13,32 @@ from typing import Any
 
 from getpatter.errors import ConfigError, InputValidationError
 
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+# [0-9], not \d: in Python (and in pydantic's Rust regex) \d also matches fullwidth,
+# Arabic-Indic and every other Unicode digit, which would reach the carrier as written.
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+"""An E.164 number with ASCII digits, for JSON schemas and pydantic fields."""
+_E164 = re.compile(E164_PATTERN)
 
 
 def is_e164(value: object) -> bool:
-    """True when ``value`` is a phone number in E.164 form, such as ``+15550001234``."""
+    """True when ``value`` is a phone number in E.164 form with ASCII digits (``+15550001234``)."""
     return isinstance(value, str) and _E164.fullmatch(value) is not None
 
 
 def require_e164(param: str, value: object) -> str:
-    """Return ``value`` if it is an E.164 number, else raise naming ``param``."""
+    """Return ``value`` if it is an E.164 number with ASCII digits, else raise naming ``param``."""
     if not isinstance(value, str):
         raise ConfigError(
             f"{param} must be a str in E.164 form like '+15550001234', got {_kind(value)}"
         )
     if not is_e164(value):
+        fix = (
+            "write every digit as an ASCII digit 0-9 (this one has other digits)"
+            if any(c.isdigit() and not c.isascii() for c in value)
+            else "use '+', the country code and the number with no spaces or dashes"
+        )
         raise InputValidationError(
-            f"{param}={value!r} is not an E.164 phone number: use '+', the country code and the "
-            "number with no spaces or dashes, e.g. '+15550001234'"
+            f"{param}={value!r} is not an E.164 phone number: {fix}, e.g. '+15550001234'"
         )
     return value
 

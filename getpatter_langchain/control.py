@@ -11,9 +11,9 @@ from typing import Any
 from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, Field
 
+from getpatter._validation import E164_PATTERN
 from getpatter_langchain.base import PatterServiceTool, ToolResult, call_content
 from getpatter_langchain.runner import Emit
-from getpatter_langchain.tools import E164_PATTERN
 
 __all__ = [
     "CallIdInput",

@@ -24,6 +24,7 @@ from typing import Any
 from langchain_core.tools.base import ArgsSchema
 from pydantic import BaseModel, Field
 
+from getpatter._validation import E164_PATTERN
 from getpatter.control.policy import MAX_CALL_SECONDS
 from getpatter.control.record import CallRecord
 from getpatter.control.service import CallService
@@ -39,7 +40,6 @@ DEFAULT_CALL_SECONDS = 180
 END_REPORT_GRACE_SECONDS = 30.0
 """How long past a call's time limit the tool waits for the call's end report."""
 
-E164_PATTERN = r"^\+[1-9]\d{1,14}$"
 
 _abandoned_hangups: set[asyncio.Task[CallRecord]] = set()
 """Hang-ups of calls whose waiting tool was cancelled, kept referenced until they finish."""

@@ -146,6 +146,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default: 45; most clients give up on a tool after 60)",
     )
     parser.add_argument(
+        "--confirm-port",
+        type=_port,
+        default=0,
+        metavar="PORT",
+        help="port of the page on 127.0.0.1 where a person confirms calls when "
+        "PATTER_REQUIRE_CONFIRMATION is on (default: 0, a free port)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -194,7 +202,9 @@ async def _run(config: ServerConfig, args: argparse.Namespace) -> int:
                 token = require_token(args.token or config.mcp_token or secrets.token_urlsafe(32))
                 listener = _bind(args.host, args.port)
             service = build_service(config)
-            server = build_server(service, wait_seconds=args.wait_seconds)
+            server = build_server(
+                service, wait_seconds=args.wait_seconds, confirm_port=args.confirm_port
+            )
             if listener is None:
                 with contextlib.redirect_stdout(_PrintsToStderr(sys.stdout, sys.stderr)):
                     await service.start()

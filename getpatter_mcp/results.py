@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from getpatter.control.plans import CallPlan
 from getpatter.control.record import CallRecord, CallStatus
-from getpatter.control.service import CallPlan
 
 __all__ = ["CallList", "CallMetrics", "CallReceipt", "CallResult", "CallSummary", "TranscriptLine"]
 
@@ -111,18 +111,44 @@ class CallList(_Result):
 
 
 class CallReceipt(_Result):
-    """A planned call: show it to the person, then pass ``token`` to confirm_call."""
+    """A planned call: show it to the person; once they agree, pass ``token`` to confirm_call."""
 
     mode: Mode
     token: str = Field(description="Pass to confirm_call once the person has agreed")
-    to: str
+    to: str = Field(description="The number that will be dialed, in E.164 form")
     goal: str
     first_message: str = Field(description="What the agent says first, AI disclosure included")
     max_duration_sec: int
     voicemail_message: str
     expires_at: float = Field(description="Unix time after which the token no longer works")
+    needs_person: bool = Field(
+        description="True when a person must confirm the call before confirm_call places it"
+    )
+    confirm_url: str = Field(
+        description="The page on the user's machine where they confirm or refuse the call; "
+        "empty when no confirmation is needed"
+    )
+    next_step: str = Field(description="What to do with this receipt")
 
     @classmethod
-    def of(cls, plan: CallPlan, mode: Mode) -> CallReceipt:
-        """The receipt of ``plan``."""
-        return cls.model_validate({"mode": mode, **plan.receipt()})
+    def of(cls, plan: CallPlan, mode: Mode, *, confirm_url: str = "") -> CallReceipt:
+        """The receipt of ``plan``; ``confirm_url`` when a person must confirm it."""
+        if confirm_url:
+            step = (
+                "Show this receipt to the user and ask them to open confirm_url and press "
+                "Confirm (confirm_call asks them itself if your client can). Then call "
+                "confirm_call with the token. You cannot confirm the call for them."
+            )
+        else:
+            step = (
+                "Show this receipt to the user; call confirm_call with the token once they agree."
+            )
+        return cls.model_validate(
+            {
+                "mode": mode,
+                **plan.receipt(),
+                "needs_person": bool(confirm_url),
+                "confirm_url": confirm_url,
+                "next_step": step,
+            }
+        )

@@ -19,9 +19,10 @@ Decisions worth knowing:
 * Cancelling ``make_call``/``confirm_call`` (the client gave up or the user pressed stop) hangs
   the call up: nobody is left talking to an agent that no one is watching. Cancelling
   ``wait_for_call`` only stops watching.
-* When the policy wants every call confirmed, a client that declares form elicitation is asked
-  (in both protocol eras); any other client gets a tool error pointing to ``plan_call`` and
-  ``confirm_call(token)``.
+* When the policy wants every call confirmed, a person confirms it, never the model: the client
+  asks them by form or URL elicitation when it can (in both protocol eras), and otherwise the
+  person presses Confirm on a local page whose address ``plan_call`` returns; ``confirm_call``
+  places nothing before that (see :mod:`getpatter_mcp.confirming`).
 * Resources ``patter://calls`` and ``patter://calls/{call_id}`` notify subscribers of every
   change in both protocol eras (see :mod:`getpatter_mcp.updates`).
 """
@@ -33,22 +34,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 import anyio
-from mcp.server.mcpserver import (
-    AcceptedElicitation,
-    Context,
-    Elicit,
-    ElicitationResult,
-    MCPServer,
-    Resolve,
-)
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.types import InputRequiredResult, ToolAnnotations
+from pydantic import Field
 
-from getpatter._validation import require_amount
+from getpatter._validation import require_amount, require_int
+from getpatter.control.numbers import preload
 from getpatter.control.record import CallRecord
-from getpatter.control.service import CallPlan, CallService, acting_for
+from getpatter.control.service import CallService, acting_for
 from getpatter.errors import ConfigError, InputValidationError, PatterError, PolicyError
+from getpatter_mcp.confirming import CallConfirmation, Confirmations, elicitation_mode
 from getpatter_mcp.results import CallList, CallReceipt, CallResult, CallSummary
 from getpatter_mcp.updates import CALLS_URI, CallUpdates, call_uri
 
@@ -79,16 +75,12 @@ for the agent), send_dtmf (press keys, e.g. in phone menus), transfer_call, hang
 nobody). Call only numbers the user asked you to call, and say in goal what the call is for.
 - A result saying "Refused by rule '...'" is the server's safety policy: do not work around it; \
 tell the user which setting would allow the call. get_policy shows the limits.
-- If the server needs confirmation and your client cannot ask the user, call plan_call, show \
-the receipt to the user, and call confirm_call(token) only after they say yes.
+- If the server needs a person to confirm calls, make_call asks the user through your client \
+when it can. Otherwise call plan_call, show the receipt to the user and give them its \
+confirm_url: they press Confirm on that page, then you call confirm_call(token). You cannot \
+confirm a call yourself, and a call the user declined or refused is void.
 - list_calls shows the calls placed and the inbound calls the agent answered."""
 """What the server tells the model about its tools (MCP ``instructions``)."""
-
-
-class CallConfirmation(BaseModel):
-    """The form a person fills in to confirm a call (MCP elicitation)."""
-
-    confirm: bool = Field(default=True, title="Place this call", description="Untick to refuse")
 
 
 To = Annotated[str, Field(description="The number to call, in E.164 form, e.g. +15550101234")]
@@ -127,13 +119,20 @@ _READ_TOOL = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 def build_server(
-    service: CallService, *, wait_seconds: float = 45.0, progress_every: float = 5.0
+    service: CallService,
+    *,
+    wait_seconds: float = 45.0,
+    progress_every: float = 5.0,
+    confirm_port: int = 0,
 ) -> MCPServer:
     """An MCP server named ``patter`` whose tools and resources drive ``service``.
 
-    ``wait_seconds`` bounds how long any tool waits for a call (tools default to at most 45 s
-    of it); ``progress_every`` is the longest gap between progress notifications while waiting.
-    The server starts ``service`` when a client connects; closing it stays with the caller.
+    ``wait_seconds`` bounds how long any tool waits for a call, or for a person to answer on the
+    confirmation page (tools default to at most 45 s of it); ``progress_every`` is the longest
+    gap between progress notifications while waiting. ``confirm_port`` is the port of the
+    confirmation page on 127.0.0.1 (0, the default, picks a free one; the page runs only while
+    the policy requires confirmation and a client is connected). The server starts ``service``
+    when a client connects; closing it stays with the caller.
     """
     if not isinstance(service, CallService):
         raise ConfigError(
@@ -146,7 +145,8 @@ def build_server(
         raise InputValidationError(
             f"progress_every must be > 0 seconds, e.g. 5.0, got {progress_every}"
         )
-    tools = _CallTools(service, wait_bound, heartbeat)
+    port = require_int("confirm_port", confirm_port, minimum=0, maximum=65535)
+    tools = _CallTools(service, wait_bound, heartbeat, port)
     server: MCPServer = MCPServer(
         "patter",
         title="Patter phone calls",
@@ -167,11 +167,14 @@ def build_server(
 class _CallTools:
     """What the tools do, over one service; the tool functions only declare their schemas."""
 
-    def __init__(self, service: CallService, wait_bound: float, heartbeat: float) -> None:
+    def __init__(
+        self, service: CallService, wait_bound: float, heartbeat: float, confirm_port: int
+    ) -> None:
         self.service = service
         self.wait_bound = wait_bound
         self.heartbeat = heartbeat
         self.updates = CallUpdates()
+        self.confirmations = Confirmations(service, wait_bound=wait_bound, port=confirm_port)
         self._connections = 0
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -179,6 +182,7 @@ class _CallTools:
     async def lifespan(self, _server: MCPServer) -> AsyncIterator[dict[str, Any]]:
         """Per client connection (once for stdio/HTTP): start the service, publish updates."""
         await self.service.start()
+        await preload()
         if self._connections == 0:
             self._unsubscribe = self.service.subscribe(self.updates.call_changed)
         self._connections += 1
@@ -190,74 +194,57 @@ class _CallTools:
                 self._unsubscribe()
                 self._unsubscribe = None
                 await self.updates.aclose()
+                await self.confirmations.aclose()
 
     def wait_for(self, requested: float) -> float:
         """``requested`` seconds, within the server's bound."""
         return min(max(requested, 0.0), self.wait_bound)
 
-    async def confirmation(
-        self,
-        to: str,
-        goal: str,
-        first_message: str,
-        max_duration_sec: int,
-        client_ref: str,
-        voicemail_message: str,
-        ctx: Context,
-    ) -> Elicit[CallConfirmation] | None:
-        """Ask the person to confirm the call, when the policy wants it and the client can ask.
-
-        Returns ``None`` (nothing asked) otherwise; place_call then refuses, pointing the model
-        to plan_call. In the 2026-07-28 era this runs on every round of the request, so the
-        question must read the same each time: it holds no token or expiry.
-        """
-        if not self.service.policy.require_confirmation or not _can_elicit_form(ctx):
-            return None
-        if client_ref and self.service.find_by_ref(client_ref) is not None:
-            return None
-        request: dict[str, Any] = {
-            "to": to,
-            "goal": goal,
-            "first_message": first_message,
-            "max_duration_sec": max_duration_sec,
-            "client_ref": client_ref,
-            "voicemail_message": voicemail_message,
-        }
-        try:
-            with _tool_errors():
-                plan = self.service.plan_call(**request)
-        except ToolError as refusal:
-            # place_call would have logged this refusal; planning is not audited by the service.
-            rule = refusal.__cause__.rule if isinstance(refusal.__cause__, PolicyError) else ""
-            await self._audit_refusal(request, rule, str(refusal))
-            raise
-        return Elicit(_question(plan, live=self.service.mode == "live"), CallConfirmation)
-
     async def make_call(
-        self,
-        ctx: Context,
-        confirmation: ElicitationResult[CallConfirmation],
-        request: dict[str, Any],
-        wait_seconds: float,
-    ) -> CallResult:
-        """Place the call (once confirmed, if it had to be), then follow it."""
+        self, ctx: Context, request: dict[str, Any], wait_seconds: float
+    ) -> CallResult | InputRequiredResult:
+        """Place the call (once a person confirmed it, if they must), then follow it."""
         service = self.service
+        earlier = service.find_by_ref(request["client_ref"]) if request["client_ref"] else None
+        if earlier is not None and self.confirmations.needed:
+            found = earlier
+            return await self.place_and_follow(ctx, lambda: _done(found), wait_seconds)
+        if not self.confirmations.needed or elicitation_mode(ctx) is None:
+            # Without a way to ask the person, place_call refuses and points to plan_call.
+            return await self.place_and_follow(
+                ctx, lambda: service.place_call(**request), wait_seconds
+            )
         try:
-            asked = _confirmed(confirmation, request["to"])
+            with _as_mcp(), _tool_errors():
+                confirmed = await self.confirmations.for_new_call(
+                    ctx, request, _waiting_progress(ctx)
+                )
         except ToolError as refusal:
-            await self._audit_refusal(request, "confirmation", str(refusal))
+            cause = refusal.__cause__
+            if isinstance(cause, PolicyError):
+                await self._audit_refusal(request, cause.rule, str(refusal))
+            elif isinstance(cause, PatterError):
+                await self._audit_refusal(request, "", str(refusal))
+            else:
+                await self._audit_refusal(request, "confirmation", str(refusal))
             raise
+        if isinstance(confirmed, InputRequiredResult):
+            return confirmed
+        return await self.place_and_follow(
+            ctx, lambda: service.confirm_call(confirmed.token), wait_seconds
+        )
 
-        async def place() -> CallRecord:
-            if asked:
-                plan = service.plan_call(**request)
-                return await service.confirm_call(plan.token)
-            earlier = service.find_by_ref(request["client_ref"]) if request["client_ref"] else None
-            if earlier is not None and service.policy.require_confirmation:
-                return earlier
-            return await service.place_call(**request)
-
-        return await self.place_and_follow(ctx, place, wait_seconds)
+    async def confirm_call(
+        self, ctx: Context, token: str, wait_seconds: float
+    ) -> CallResult | InputRequiredResult:
+        """Place a planned call; when a person must confirm it, ask them first if nobody has."""
+        with _as_mcp(), _tool_errors():
+            asked = await self.confirmations.for_plan(ctx, token, _waiting_progress(ctx))
+        if asked is not None:
+            return asked
+        return await self.place_and_follow(
+            ctx, lambda: self.service.confirm_call(token), wait_seconds
+        )
 
     async def _audit_refusal(self, request: dict[str, Any], rule: str, detail: str) -> None:
         outcome = "refused" if rule else "error"
@@ -324,11 +311,9 @@ def _add_call_tools(server: MCPServer, tools: _CallTools) -> None:
             "call goes on; keep it under your client's tool timeout",
         ),
     ]
-    Confirmation = Annotated[ElicitationResult[CallConfirmation], Resolve(tools.confirmation)]
 
     @server.tool(annotations=_CALL_TOOL, structured_output=True)
     async def make_call(
-        confirmation: Confirmation,
         ctx: Context,
         to: To,
         goal: Goal = "",
@@ -337,7 +322,7 @@ def _add_call_tools(server: MCPServer, tools: _CallTools) -> None:
         client_ref: ClientRef = "",
         voicemail_message: VoicemailMessage = "",
         wait_seconds: WaitSeconds = default_wait,
-    ) -> CallResult:
+    ) -> CallResult | InputRequiredResult:
         """Phone `to`: an AI voice agent talks to whoever answers, pursuing `goal`.
 
         Returns within wait_seconds with the call_id, status and the transcript so far; if the
@@ -353,7 +338,7 @@ def _add_call_tools(server: MCPServer, tools: _CallTools) -> None:
             "client_ref": client_ref,
             "voicemail_message": voicemail_message,
         }
-        return await tools.make_call(ctx, confirmation, request, wait_seconds)
+        return await tools.make_call(ctx, request, wait_seconds)
 
     @server.tool(annotations=_READ_TOOL, structured_output=True)
     async def plan_call(
@@ -366,10 +351,12 @@ def _add_call_tools(server: MCPServer, tools: _CallTools) -> None:
     ) -> CallReceipt:
         """Check a call against the server's policy without dialing; return its receipt.
 
-        Show the receipt (number, goal, opening line, time limit) to the user; only after they
-        agree, call confirm_call with its token (valid 10 minutes). Use this when make_call
-        says the server needs confirmation.
+        Show the receipt (number, goal, opening line, time limit) to the user. When the server
+        needs a person to confirm calls, give the user confirm_url: they confirm there (or
+        confirm_call asks them, if your client can); you cannot confirm for them. Then call
+        confirm_call with the token (valid 10 minutes).
         """
+        await preload()
         with _as_mcp(), _tool_errors():
             plan = service.plan_call(
                 to,
@@ -379,19 +366,23 @@ def _add_call_tools(server: MCPServer, tools: _CallTools) -> None:
                 client_ref=client_ref,
                 voicemail_message=voicemail_message,
             )
-        return CallReceipt.of(plan, service.mode)
+        confirmations = tools.confirmations
+        url = await confirmations.link(plan) if confirmations.needed else ""
+        return CallReceipt.of(plan, service.mode, confirm_url=url)
 
     @server.tool(annotations=_CALL_TOOL, structured_output=True)
     async def confirm_call(
         ctx: Context,
         token: Annotated[str, Field(description="The token from plan_call's receipt")],
         wait_seconds: WaitSeconds = default_wait,
-    ) -> CallResult:
+    ) -> CallResult | InputRequiredResult:
         """Place the call plan_call planned, once the user has agreed to its receipt.
 
-        Returns like make_call: within wait_seconds, with the call_id and transcript so far.
+        When the server needs a person to confirm calls, this fails until they have confirmed
+        (on the receipt's confirm_url, or when your client asks them). Returns like make_call:
+        within wait_seconds, with the call_id and transcript so far.
         """
-        return await tools.place_and_follow(ctx, lambda: service.confirm_call(token), wait_seconds)
+        return await tools.confirm_call(ctx, token, wait_seconds)
 
     @server.tool(annotations=_READ_TOOL, structured_output=True)
     async def wait_for_call(
@@ -546,44 +537,23 @@ def _shortened(text: str) -> str:
     return text[: _PROGRESS_TEXT_CHARS - 1].rstrip() + "…"
 
 
-def _can_elicit_form(ctx: Context) -> bool:
-    capabilities = ctx.client_capabilities
-    elicitation = capabilities.elicitation if capabilities is not None else None
-    # A bare `elicitation: {}` predates modes and means forms; url-only does not.
-    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+async def _done(record: CallRecord) -> CallRecord:
+    return record
 
 
-def _question(plan: CallPlan, *, live: bool) -> str:
-    stakes = (
-        "This calls a real person and costs money."
-        if live
-        else "Sandbox: a simulated call, nobody is dialed."
-    )
-    lines = [f"Place a phone call to {plan.to}? {stakes}"]
-    if plan.goal:
-        lines.append(f"Goal: {plan.goal}")
-    lines.append(f"Opening line: {plan.first_message}")
-    if plan.voicemail_message:
-        lines.append(f"Voicemail message: {plan.voicemail_message}")
-    lines.append(f"Hangs up after {plan.max_duration_sec} s at most.")
-    return "\n".join(lines)
+def _waiting_progress(ctx: Context) -> Callable[[str], Awaitable[None]]:
+    """Progress notifications while a tool waits for the person (a no-op without a token)."""
+    sent = 0
 
+    async def report(message: str) -> None:
+        nonlocal sent
+        sent += 1
+        try:
+            await ctx.report_progress(sent, message=message)
+        except Exception:
+            logger.debug("could not report progress", exc_info=True)
 
-def _confirmed(confirmation: ElicitationResult[CallConfirmation], to: str) -> bool:
-    """True when a person was asked and agreed; a ToolError when they refused."""
-    if isinstance(confirmation, AcceptedElicitation):
-        # Nothing was asked when the resolver returned None: the "answer" is that None.
-        answer: object = confirmation.data
-        if not isinstance(answer, CallConfirmation):
-            return False
-        if answer.confirm:
-            return True
-        raise ToolError(f"The person declined the call to {to}: nothing was dialed.")
-    if confirmation.action == "decline":
-        raise ToolError(f"The person declined the call to {to}: nothing was dialed.")
-    raise ToolError(
-        f"The person dismissed the confirmation of the call to {to}: nothing was dialed."
-    )
+    return report
 
 
 @contextlib.contextmanager

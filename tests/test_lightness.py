@@ -20,6 +20,7 @@ HEAVY = (
     "mcp",
     "langchain_core",
     "google",
+    "phonenumbers",
 )
 
 

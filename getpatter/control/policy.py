@@ -2,32 +2,40 @@
 
 A :class:`SafetyPolicy` is pure: it holds the limits and answers "may this call go ahead?" from
 numbers the caller passes in (active calls, calls and spend so far today). Refusals raise
-:class:`~getpatter.errors.PolicyError` whose ``rule`` is one of ``"blocked"``, ``"premium"``,
-``"allowlist"``, ``"concurrency"``, ``"daily_calls"`` or ``"daily_spend"``, and whose message
-names the setting (and its environment variable, see :data:`ENV_VARS`) that would allow it.
+:class:`~getpatter.errors.PolicyError` whose ``rule`` is one of ``"emergency"``,
+``"short_code"``, ``"blocked"``, ``"premium"``, ``"allowlist"``, ``"concurrency"``,
+``"daily_calls"`` or ``"daily_spend"``, and whose message names the setting (and its
+environment variable, see :data:`ENV_VARS`) that would allow it.
 
-Destination rules, in order (the first that refuses wins):
+Numbers are parsed, not pattern-matched: :meth:`SafetyPolicy.check_destination` classifies the
+number with libphonenumber (:mod:`getpatter.control.numbers`), applies every rule to its canonical
+E.164 form and returns that form, which is the one to dial. Destination rules, in order (the
+first that refuses wins):
 
-1. ``blocked_prefixes`` (the user's do-not-call list) always refuse.
-2. With ``block_premium``, :data:`PREMIUM_PREFIXES` and numbers too short to be a subscriber
-   number refuse. An ``allowed_prefixes`` entry at least as specific as the matching premium
-   prefix (``"+1809"`` or ``"+18095550100"`` against ``"+1809"``, but not ``"+1"`` or ``"*"``)
-   lifts the block for the numbers it matches, so one country need not disable the whole list.
-3. ``allowed_prefixes`` must match (``"*"`` matches every number). It fails closed: on a live
-   carrier an empty allowlist refuses every number; in the sandbox it allows every number.
+1. Emergency numbers (in any region sharing the country code, or the digits after ``+`` on their
+   own, like ``+911``) and :data:`EMERGENCY_PREFIXES` always refuse, whatever the other settings.
+2. Numbers whose length fits no real number refuse: short service codes (``+1411``) with rule
+   ``"short_code"``, anything else as malformed input. A number libphonenumber does not know as
+   valid but whose length fits (the fictional ``+1555 01xx`` range) is not refused for that.
+3. ``blocked_prefixes`` (the user's do-not-call list) always refuse. They are matched against the
+   canonical number and the number as written, so an entry written with a trunk zero
+   (``+4407...``) still blocks what it blocked before.
+4. With ``block_premium``, premium-rate, shared-cost and personal numbers (by libphonenumber's
+   number type) and :data:`PREMIUM_PREFIXES` refuse. An ``allowed_prefixes`` entry at least as
+   specific as the matching prefix (for a number type: the country code and three national
+   digits, e.g. ``+44901``; ``"+1809"`` or ``"+18095550100"`` against ``"+1809"``, but not
+   ``"+1"`` or ``"*"``) lifts the block for the numbers it matches.
+5. ``allowed_prefixes`` must match the canonical number (``"*"`` matches every number). It fails
+   closed: on a live carrier an empty allowlist refuses every number; in the sandbox it allows
+   every number.
 
 Days are UTC days: "per day" counts and spend restart at 00:00 UTC.
 
-The premium list is a conservative starter list, not a complete registry of costly numbers. It
-covers NANP premium area code 900; the Caribbean NANP area codes the FTC names in its one-ring
-("wangiri") scam warnings; the ITU's global premium (+979), shared-cost (+808), satellite (+870,
-+881) and International Networks (+882, +883) codes; the UK's 09, 084, 087 and 070 ranges; the
-premium ranges of Germany (0900), France (089), Italy (899) and Spain (803, 806, 807); and
-emergency numbers written as E.164 (+1 911, +112, +999, and any number under 7 digits, shorter
-than every real subscriber number). It does not cover NANP "976" exchanges (976 was a premium
-exchange code inside ordinary area codes, not an area code, so no prefix can express it), other
-countries' national premium ranges, or numbers a carrier prices high without a premium range.
-Extend it with ``blocked_prefixes``.
+:data:`PREMIUM_PREFIXES` adds to libphonenumber's types what they miss: the Caribbean NANP area
+codes the FTC names in its one-ring ("wangiri") scam warnings (ordinary numbers by type, billed at
+international rates), the ITU's satellite and International Networks codes, and national premium
+ranges whose numbers libphonenumber does not know as valid. Numbers a carrier prices high without
+a premium range are not covered; extend the list with ``blocked_prefixes``.
 """
 
 from __future__ import annotations
@@ -43,9 +51,16 @@ from getpatter._validation import (
     require_int,
     require_str,
 )
+from getpatter.control.numbers import COSTLY_KINDS, Destination, classify
 from getpatter.errors import ConfigError, InputValidationError, PolicyError
 
-__all__ = ["ENV_VARS", "MAX_CALL_SECONDS", "PREMIUM_PREFIXES", "SafetyPolicy"]
+__all__ = [
+    "EMERGENCY_PREFIXES",
+    "ENV_VARS",
+    "MAX_CALL_SECONDS",
+    "PREMIUM_PREFIXES",
+    "SafetyPolicy",
+]
 
 MAX_CALL_SECONDS = 1800
 """The longest call any policy allows (30 minutes), matching the tool schema's maximum."""
@@ -63,10 +78,20 @@ ENV_VARS: dict[str, str] = {
 }
 """The environment variable named in refusal messages for each :class:`SafetyPolicy` field."""
 
+EMERGENCY_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("+1911", "the 911 emergency number"),
+    ("+112", "the 112 emergency number"),
+    ("+999", "the 999 emergency number"),
+)
+"""Always refused, whatever the policy says; libphonenumber's emergency data covers these too.
+
+NANP area codes never start with 1 and N11 codes are service codes, so ``+1911`` and ``+112``
+match no real number: only emergency numbers written with a ``+``. Country code 999 is
+unassigned, so ``+999`` is only the UK/IE emergency number.
+"""
+
 # Facts behind the entries (E.164 prefix -> what it reaches):
-# - NANP area code 900 is premium rate. NANP area codes never start with 1 and N11 codes are
-#   service codes, so "+1911" and "+112" match no real number: only emergency numbers written
-#   with a "+". Country code 999 is unassigned, so "+999" is only the UK/IE emergency number.
+# - NANP area code 900 is premium rate.
 # - The FTC's one-ring scam warnings name area codes 268, 284, 473, 649, 664, 767, 809, 829, 849
 #   and 876: Caribbean countries inside +1, billed at international (often premium) rates.
 # - ITU global codes: +979 International Premium Rate Service, +808 International Shared Cost
@@ -78,7 +103,6 @@ ENV_VARS: dict[str, str] = {
 # - Germany 0900, France 089, Italy 899, Spain 803/806/807: national premium-rate ranges.
 PREMIUM_PREFIXES: tuple[tuple[str, str], ...] = (
     ("+1900", "NANP 900 premium-rate number"),
-    ("+1911", "the 911 emergency number"),
     ("+1268", "Antigua and Barbuda, an area code used in one-ring toll fraud"),
     ("+1284", "British Virgin Islands, an area code used in one-ring toll fraud"),
     ("+1473", "Grenada, an area code used in one-ring toll fraud"),
@@ -89,8 +113,6 @@ PREMIUM_PREFIXES: tuple[tuple[str, str], ...] = (
     ("+1829", "Dominican Republic, an area code used in one-ring toll fraud"),
     ("+1849", "Dominican Republic, an area code used in one-ring toll fraud"),
     ("+1876", "Jamaica, an area code used in one-ring toll fraud"),
-    ("+112", "the 112 emergency number"),
-    ("+999", "the 999 emergency number"),
     ("+979", "International Premium Rate Service"),
     ("+808", "International Shared Cost Service"),
     ("+870", "Inmarsat satellite phone"),
@@ -108,15 +130,13 @@ PREMIUM_PREFIXES: tuple[tuple[str, str], ...] = (
     ("+34806", "Spain 806 premium-rate number"),
     ("+34807", "Spain 807 premium-rate number"),
 )
-"""Built-in ``(prefix, reason)`` pairs refused while ``block_premium`` is on (see module doc)."""
+"""Built-in ``(prefix, reason)`` pairs refused while ``block_premium`` is on, in addition to the
+premium-rate, shared-cost and personal numbers libphonenumber recognises (see module doc)."""
 
-# The shortest real E.164 numbers (Niue, Tokelau, Saint Helena) have 7 digits with the country
-# code; anything shorter is a short code such as 911, 112, 999 or 000.
-_MIN_SUBSCRIBER_DIGITS = 7
-
-_PREFIX = re.compile(r"^\+[1-9]\d{0,14}$")
+_PREFIX = re.compile(r"^\+[1-9][0-9]{0,14}$")  # [0-9]: \d matches every Unicode digit
 _ANY = "*"
 
+# Checks that the configured disclosure text says what it must; never used to skip it.
 # "AI" only in capitals: lowercase "ai" is an ordinary word in Italian and Portuguese.
 _AI_ACRONYM = re.compile(r"\bA\.?I\b")
 _DISCLOSING_WORDS = re.compile(
@@ -131,9 +151,9 @@ class SafetyPolicy:
     ``allowed_prefixes`` and ``blocked_prefixes`` hold E.164 prefixes (``"+1555"``, ``"+4420"``)
     or whole numbers; ``"*"`` matches every number (in ``blocked_prefixes`` it stops all calls).
     ``max_call_seconds`` (1..1800) caps every call; the daily limits count UTC days.
-    ``disclosure`` is spoken first when ``ai_disclosure`` is on and the first message does not
-    already say the caller is an AI. ``require_confirmation`` asks the service to hold each call
-    for an explicit confirmation before dialling.
+    ``disclosure`` is spoken first whenever ``ai_disclosure`` is on, whatever the first message
+    says. ``require_confirmation`` holds each call until a person (not the model asking for it)
+    confirms it; see :meth:`~getpatter.control.service.CallService.plan_call`.
     """
 
     allowed_prefixes: tuple[str, ...] = ()
@@ -171,42 +191,70 @@ class SafetyPolicy:
             )
         require_bool("require_confirmation", self.require_confirmation)
 
-    def check_destination(self, to: str, *, live: bool) -> None:
-        """Refuse ``to`` unless every destination rule allows it.
+    def check_destination(self, to: str, *, live: bool) -> str:
+        """Refuse ``to`` unless every destination rule allows it; return the number to dial.
 
-        ``live`` is True when real carrier credentials will place the call: then an empty
-        ``allowed_prefixes`` refuses everything (fail closed). In the sandbox it allows all.
-        Raises :class:`InputValidationError` when ``to`` is not E.164, :class:`PolicyError` with
-        rule ``"blocked"``, ``"premium"`` or ``"allowlist"`` when a rule refuses.
+        The returned number is ``to`` in canonical E.164 form (``+4409...`` gives ``+449...``):
+        every rule was applied to it, so dial that string and no other. ``live`` is True when real
+        carrier credentials will place the call: then an empty ``allowed_prefixes`` refuses
+        everything (fail closed). In the sandbox it allows all. Raises
+        :class:`InputValidationError` when ``to`` is not E.164 with ASCII digits or cannot be a
+        phone number, and :class:`PolicyError` with rule ``"emergency"``, ``"short_code"``,
+        ``"blocked"``, ``"premium"`` or ``"allowlist"`` when a rule refuses.
         """
         require_e164("to", to)
-        blocked = _first_match(to, self.blocked_prefixes)
+        number = classify(to)
+        canonical = number.e164
+        shown = canonical if canonical == to else f"{canonical} (written {to})"
+        emergency = _first_match(canonical, tuple(p for p, _ in EMERGENCY_PREFIXES))
+        if number.emergency or emergency is not None:
+            raise PolicyError(
+                f"refused: {shown} is an emergency number. Patter never places automated calls "
+                "to emergency services, whatever the policy says; a person must call them",
+                rule="emergency",
+            )
+        if not number.possible:
+            if number.short_code:
+                raise PolicyError(
+                    f"refused: {shown} is a short service code, not a phone number. Patter "
+                    "dials full E.164 numbers only; call the service's full number instead",
+                    rule="short_code",
+                )
+            raise InputValidationError(
+                f"to={to!r} cannot be a phone number: {number.problem}. Check the number and "
+                "write it in E.164 form, e.g. '+15550001234'"
+            )
+        blocked = _first_match(canonical, self.blocked_prefixes) or _first_match(
+            to, self.blocked_prefixes
+        )
         if blocked is not None:
             raise PolicyError(
-                f"refused by the do-not-call list: {to} matches {blocked!r} in blocked_prefixes. "
-                f"Remove it from blocked_prefixes ({ENV_VARS['blocked_prefixes']}) to allow the "
-                "call",
+                f"refused by the do-not-call list: {shown} matches {blocked!r} in "
+                f"blocked_prefixes. Remove it from blocked_prefixes "
+                f"({ENV_VARS['blocked_prefixes']}) to allow the call",
                 rule="blocked",
             )
         if self.block_premium:
-            self._check_premium(to)
+            self._check_premium(number, shown)
         if not self.allowed_prefixes:
             if live:
                 raise PolicyError(
                     f"refused by the allowlist: no allowlist is configured, so live calls to any "
-                    f"number (here {to}) are refused. Set allowed_prefixes "
+                    f"number (here {shown}) are refused. Set allowed_prefixes "
                     f"({ENV_VARS['allowed_prefixes']}) to the prefixes you mean to call, e.g. "
                     "'+1555', or '*' to allow every number",
                     rule="allowlist",
                 )
-            return
-        if _first_match(to, self.allowed_prefixes) is None:
+            return canonical
+        if _first_match(canonical, self.allowed_prefixes) is None:
             raise PolicyError(
-                f"refused by the allowlist: {to} is not in allowed_prefixes "
+                f"refused by the allowlist: {shown} is not in allowed_prefixes "
                 f"({_shown(self.allowed_prefixes)}). Add its prefix to "
-                f"{ENV_VARS['allowed_prefixes']} to allow it",
+                f"{ENV_VARS['allowed_prefixes']} to allow it (prefixes are matched against the "
+                "E.164 form, which has no trunk 0 after the country code)",
                 rule="allowlist",
             )
+        return canonical
 
     def check_capacity(
         self, *, active_calls: int, calls_today: int, spend_today_usd: float
@@ -267,13 +315,13 @@ class SafetyPolicy:
     def first_message(self, text: str = "") -> str:
         """What the agent says when the callee answers.
 
-        With ``ai_disclosure`` on, ``disclosure`` is put in front of ``text`` unless ``text``
-        already says the caller is an AI ("AI" or "A.I." in capitals, or "artificial
-        intelligence", "automated", "virtual assistant", "bot", "chatbot" in any case, as whole
-        words). An empty ``text`` gives ``disclosure`` alone, or "" with disclosure off.
+        With ``ai_disclosure`` on, ``disclosure`` is put in front of ``text``, whatever ``text``
+        says: a message that merely mentions "AI" or "bot" ("I'm not a bot") is not a
+        disclosure. Only a ``text`` that already starts with ``disclosure`` word for word is left
+        as it is. An empty ``text`` gives ``disclosure`` alone, or "" with disclosure off.
         """
         message = require_str("first_message", text).strip()
-        if not self.ai_disclosure or _discloses(message):
+        if not self.ai_disclosure or message.startswith(self.disclosure):
             return message
         if not message:
             return self.disclosure
@@ -285,11 +333,17 @@ class SafetyPolicy:
             "allowed_prefixes": list(self.allowed_prefixes),
             "blocked_prefixes": list(self.blocked_prefixes),
             "block_premium": self.block_premium,
+            "premium_types": sorted(COSTLY_KINDS) if self.block_premium else [],
             "premium_prefixes": (
                 [{"prefix": prefix, "reason": reason} for prefix, reason in PREMIUM_PREFIXES]
                 if self.block_premium
                 else []
             ),
+            "always_refused": [
+                "emergency numbers (libphonenumber's data for every region of the country code)",
+                "short service codes and numbers too short to be a phone number",
+                *(f"{prefix} ({reason})" for prefix, reason in EMERGENCY_PREFIXES),
+            ],
             "max_concurrent_calls": self.max_concurrent_calls,
             "max_call_seconds": self.max_call_seconds,
             "max_calls_per_day": self.max_calls_per_day,
@@ -301,22 +355,26 @@ class SafetyPolicy:
             "empty_allowlist": "refuses every live call; allows every sandbox call",
         }
 
-    def _check_premium(self, to: str) -> None:
-        if len(to) - 1 < _MIN_SUBSCRIBER_DIGITS:
-            raise PolicyError(
-                f"refused by the premium-number block: {to} is too short to be a phone number "
-                "(an emergency or short service code). Patter does not dial these",
-                rule="premium",
-            )
-        for prefix, reason in PREMIUM_PREFIXES:
-            if to.startswith(prefix) and not self._explicitly_allowed(to, prefix):
-                raise PolicyError(
-                    f"refused by the premium-number block: {to} matches {prefix} ({reason}). "
-                    f"To call it anyway add the number, or a prefix at least as specific as "
-                    f"{prefix}, to {ENV_VARS['allowed_prefixes']}; or set "
-                    f"{ENV_VARS['block_premium']}=false to turn the built-in list off",
-                    rule="premium",
-                )
+    def _check_premium(self, number: Destination, shown: str) -> None:
+        to = number.e164
+        if number.costly:
+            prefix = number.range_prefix()
+            found = f"is a {number.kind} number ({number.region})"
+        else:
+            match = next(((p, r) for p, r in PREMIUM_PREFIXES if to.startswith(p)), None)
+            if match is None:
+                return
+            prefix, reason = match
+            found = f"matches {prefix} ({reason})"
+        if self._explicitly_allowed(to, prefix):
+            return
+        raise PolicyError(
+            f"refused by the premium-number block: {shown} {found}. To call it anyway add the "
+            f"number, or a prefix at least as specific as {prefix}, to "
+            f"{ENV_VARS['allowed_prefixes']}; or set {ENV_VARS['block_premium']}=false to turn "
+            "the premium block off (emergency numbers stay refused)",
+            rule="premium",
+        )
 
     def _explicitly_allowed(self, to: str, premium_prefix: str) -> bool:
         return any(
@@ -337,9 +395,9 @@ def _require_prefixes(param: str, value: object) -> tuple[str, ...]:
             raise ConfigError(f"{param}[{i}] must be a str like '+1555', got {type(item).__name__}")
         if item != _ANY and _PREFIX.fullmatch(item) is None:
             raise InputValidationError(
-                f"{param}[{i}]={item!r} is not an E.164 prefix: write '+', then 1 to 15 digits "
-                "with no spaces or dashes (e.g. '+1555' or '+442071234567'), or '*' for every "
-                "number"
+                f"{param}[{i}]={item!r} is not an E.164 prefix: write '+', then 1 to 15 ASCII "
+                "digits 0-9 with no spaces or dashes (e.g. '+1555' or '+442071234567'), or '*' "
+                "for every number"
             )
         if item not in prefixes:
             prefixes.append(item)

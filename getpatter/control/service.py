@@ -26,7 +26,6 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from getpatter._validation import require_e164, require_number, require_str
@@ -34,6 +33,8 @@ from getpatter.agent import Agent, build_agent
 from getpatter.client import Patter
 from getpatter.control.audit import AuditLog, utc_day_start
 from getpatter.control.lines import Line, LiveLine, SandboxLine
+from getpatter.control.numbers import preload
+from getpatter.control.plans import PLAN_TTL_SECONDS, CallPlan, PlanBook
 from getpatter.control.policy import SafetyPolicy
 from getpatter.control.record import CallRecord
 from getpatter.control.transfers import PolicyTransferGuard
@@ -52,38 +53,11 @@ UpdateHandler = Callable[[CallRecord], Awaitable[None]]
 _MAX_GOAL_CHARS = 4000
 _MAX_MESSAGE_CHARS = 1000
 _MAX_REF_CHARS = 200
-_PLAN_TTL_SECONDS = 600.0
 _KEPT_ENDED_CALLS = 500
 _SANDBOX_PROMPT = (
     "You are a polite assistant placing a phone call for your user. Say who you are, pursue "
     "the goal below, keep it short, and end the call once the goal is reached."
 )
-
-
-@dataclass(frozen=True)
-class CallPlan:
-    """A call waiting for confirmation: pass ``token`` to :meth:`CallService.confirm_call`."""
-
-    token: str
-    to: str
-    goal: str
-    first_message: str
-    max_duration_sec: int
-    client_ref: str
-    expires_at: float
-    voicemail_message: str = ""
-
-    def receipt(self) -> dict[str, Any]:
-        """What a person should see before saying yes: target, purpose, opening line, limit."""
-        return {
-            "token": self.token,
-            "to": self.to,
-            "goal": self.goal,
-            "first_message": self.first_message,
-            "max_duration_sec": self.max_duration_sec,
-            "voicemail_message": self.voicemail_message,
-            "expires_at": self.expires_at,
-        }
 
 
 class CallService:
@@ -131,7 +105,8 @@ class CallService:
         self._records: dict[str, CallRecord] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._by_ref: dict[str, asyncio.Future[CallRecord]] = {}
-        self._plans: dict[str, CallPlan] = {}
+        self.plans = PlanBook(self.audit)
+        """The planned calls and their confirmations (:meth:`plan_call`)."""
         self._limits: dict[str, asyncio.Task[None]] = {}
         self._listeners: list[Callable[[CallRecord], None]] = []
         self._dial_lock = asyncio.Lock()
@@ -245,13 +220,15 @@ class CallService:
             "voicemail_message": voicemail_message,
         }
         async with self._audited("make_call", arguments) as audit:
+            await preload()
             plan = self._plan(
                 to, goal, first_message, max_duration_sec, client_ref, voicemail_message
             )
             if self.policy.require_confirmation:
                 raise PolicyError(
-                    "refused by the confirmation rule: this server asks a person to confirm "
-                    "every call. Call plan_call, show its receipt, then confirm_call(token)",
+                    "refused by the confirmation rule: a person must confirm every call this "
+                    "server places. Call plan_call, have the person confirm its receipt, then "
+                    "call confirm_call(token)",
                     rule="confirmation",
                 )
             record = await self._dial_once(plan)
@@ -268,23 +245,55 @@ class CallService:
         client_ref: str = "",
         voicemail_message: str = "",
     ) -> CallPlan:
-        """Check a call against the policy without dialing; confirm it within 10 minutes."""
+        """Check a call against the policy without dialing; it can be dialed for 10 minutes.
+
+        Show ``plan.receipt()`` to the person. When the policy requires confirmation the call is
+        dialed only after a person confirmed it: on a
+        :class:`~getpatter.control.confirmation.ConfirmationPage`, through
+        ``service.plans.confirm(plan.token, plan.secret)``, or with
+        ``confirm_call(plan.token, secret=plan.secret)`` after your own confirmation step. Never
+        hand ``plan.secret`` to the model that asked for the call.
+        """
         plan = self._plan(to, goal, first_message, max_duration_sec, client_ref, voicemail_message)
-        self._forget_expired_plans()
-        self._plans[plan.token] = plan
+        self.plans.add(plan)
         return plan
 
-    async def confirm_call(self, token: str) -> CallRecord:
-        """Place the call :meth:`plan_call` returned ``token`` for (once)."""
+    def preview_call(
+        self,
+        to: str,
+        *,
+        goal: str = "",
+        first_message: str = "",
+        max_duration_sec: int | None = None,
+        client_ref: str = "",
+        voicemail_message: str = "",
+    ) -> CallPlan:
+        """Like :meth:`plan_call`, but the plan is not filed: nothing can confirm or dial it.
+
+        For showing a person what would be dialed before anything exists to confirm.
+        """
+        return self._plan(to, goal, first_message, max_duration_sec, client_ref, voicemail_message)
+
+    async def confirm_call(self, token: str, *, secret: str | None = None) -> CallRecord:
+        """Place the call :meth:`plan_call` returned ``token`` for (once).
+
+        When the policy requires confirmation the plan must have been confirmed by a person
+        (``service.plans.confirm``), or ``secret`` must be the plan's secret; otherwise this raises
+        :class:`PolicyError` (rule ``"confirmation"``) and the plan stays waiting. A wrong
+        secret voids it.
+        """
         async with self._audited("confirm_call", {"token": "***"}) as audit:
             require_str("token", token, allow_empty=False)
-            self._forget_expired_plans()
-            plan = self._plans.pop(token, None)
-            if plan is None:
-                raise InputValidationError(
-                    "unknown or expired confirmation token: call plan_call again"
-                )
-            record = await self._dial_once(plan)
+            confirmed = self.plans.state(token) == "confirmed"
+            plan = self.plans.take(
+                token, secret=secret, person_needed=self.policy.require_confirmation
+            )
+            try:
+                record = await self._dial_once(plan)
+            except PolicyError:
+                # A cap refused the dial: the person's confirmation still stands.
+                self.plans.put_back(plan, confirmed=confirmed or secret is not None)
+                raise
             audit["call_id"] = record.call_id
             return record
 
@@ -302,18 +311,19 @@ class CallService:
         _require_text("first_message", first_message, _MAX_MESSAGE_CHARS)
         _require_text("client_ref", client_ref, _MAX_REF_CHARS)
         _require_text("voicemail_message", voicemail_message, _MAX_MESSAGE_CHARS)
-        self.policy.check_destination(to, live=self.mode == "live")
+        dialed = self.policy.check_destination(to, live=self.mode == "live")
         return CallPlan(
             token=secrets.token_urlsafe(16),
-            to=to,
+            to=dialed,
             goal=goal,
             first_message=self.policy.first_message(first_message),
             max_duration_sec=self.policy.call_seconds(max_duration_sec),
             client_ref=client_ref,
-            expires_at=time.time() + _PLAN_TTL_SECONDS,
+            expires_at=time.time() + PLAN_TTL_SECONDS,
             voicemail_message=self.policy.first_message(voicemail_message)
             if voicemail_message
             else "",
+            secret=secrets.token_urlsafe(32),
         )
 
     async def _dial_once(self, plan: CallPlan) -> CallRecord:
@@ -447,7 +457,7 @@ class CallService:
         try:
             require_e164("to", to)
             # Refused at once, even for a call that has ended: the guard checks again below.
-            self.policy.check_destination(to, live=self.mode == "live")
+            to = self.policy.check_destination(to, live=self.mode == "live")
             session = self._session(call_id)
         except PolicyError as exc:
             await self.audit.record(
@@ -633,12 +643,6 @@ class CallService:
             self._changed.pop(record.call_id, None)
             if record.client_ref:
                 self._by_ref.pop(record.client_ref, None)
-
-    def _forget_expired_plans(self) -> None:
-        now = time.time()
-        for token, plan in list(self._plans.items()):
-            if plan.expires_at < now:
-                del self._plans[token]
 
     @contextlib.asynccontextmanager
     async def _audited(self, tool: str, arguments: dict[str, Any], *, call_id: str = "") -> Any:

@@ -77,8 +77,7 @@ class PolicyTransferGuard:
         await self._record(request, arguments, "ok")
 
     async def _permit(self, request: TransferRequest) -> TransferPermit:
-        self._policy.check_destination(request.number, live=self._live)
-        number = request.number
+        number = self._policy.check_destination(request.number, live=self._live)
         spent = await self._audit.spend_since(utc_day_start())
         # Only the spend cap applies: a transfer is not a new call of the day, nor a concurrent one.
         self._policy.check_capacity(active_calls=0, calls_today=0, spend_today_usd=spent)

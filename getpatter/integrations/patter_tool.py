@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from getpatter._validation import require_bool, require_int, require_str
+from getpatter._validation import E164_PATTERN, require_bool, require_int, require_str
 from getpatter.agent import Agent, build_agent
 from getpatter.client import Patter
 from getpatter.control.policy import SafetyPolicy
@@ -46,7 +46,7 @@ def call_arguments_schema() -> dict[str, Any]:
             "to": {
                 "type": "string",
                 "description": "The number to call, in E.164 format (e.g. +14155550123).",
-                "pattern": r"^\+[1-9]\d{1,14}$",
+                "pattern": E164_PATTERN,
             },
             "goal": {
                 "type": "string",

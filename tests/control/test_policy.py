@@ -1,5 +1,6 @@
 import json
 
+import phonenumbers
 import pytest
 
 from getpatter.control.policy import PREMIUM_PREFIXES, SafetyPolicy
@@ -82,9 +83,9 @@ def test_premium_number_refused_even_when_allowed_by_wildcard():
 
 @pytest.mark.parametrize(
     "number",
-    ["+18095551234", "+12685551234", "+979123456789", "+881612345678", "+449012345678", "+911"],
+    ["+18095551234", "+12685551234", "+979123456789", "+881612345678", "+449012345678"],
 )
-def test_builtin_list_refuses_premium_wangiri_satellite_and_short_numbers(number):
+def test_builtin_list_refuses_premium_wangiri_and_satellite_numbers(number):
     assert refusal(SafetyPolicy(allowed_prefixes=("*",)), number, live=True).rule == "premium"
 
 
@@ -97,12 +98,20 @@ def test_builtin_list_does_not_catch_ordinary_numbers_sharing_digits(number):
     SafetyPolicy(allowed_prefixes=("*",)).check_destination(number, live=True)
 
 
-def test_every_builtin_premium_prefix_is_refused():
+def test_no_number_under_a_builtin_premium_prefix_gets_through_whatever_its_length():
     policy = SafetyPolicy(allowed_prefixes=("*",))
     for prefix, reason in PREMIUM_PREFIXES:
-        number = (prefix + "5550100000")[:15]
-        assert refusal(policy, number, live=True).rule == "premium", prefix
         assert reason
+        rules = []
+        for length in range(len(prefix), 16):
+            number = (prefix + "5550100000000")[:length]
+            with pytest.raises((PolicyError, InputValidationError)) as caught:
+                policy.check_destination(number, live=True)
+            if isinstance(caught.value, PolicyError):
+                rules.append(caught.value.rule)
+        # Lengths that fit a real number are premium; the others cannot be phone numbers (or
+        # are short codes, like the US's 5-6 digit SMS codes).
+        assert "premium" in rules and set(rules) <= {"premium", "short_code"}, prefix
 
 
 def test_block_premium_off_lets_premium_numbers_through():
@@ -119,13 +128,188 @@ def test_specific_allowlist_entry_lifts_premium_block_but_broad_one_does_not():
     assert refusal(broad, "+18095551234", live=True).rule == "premium"
 
 
-def test_short_numbers_are_refused_even_with_an_exact_allowlist_entry():
-    assert refusal(SafetyPolicy(allowed_prefixes=("+112",)), "+112", live=True).rule == "premium"
-
-
 def test_destination_must_be_e164():
     with pytest.raises(InputValidationError):
         SafetyPolicy().check_destination("555-1234", live=False)
+
+
+# Numbers are parsed: canonical form, non-ASCII digits, types, emergency and short codes
+
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+DEVANAGARI = str.maketrans("0123456789", "०१२३४५६७८९")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1" + "9005551234".translate(FULLWIDTH),
+        "+19005551234".translate(FULLWIDTH),
+        "+1" + "9005551234".translate(ARABIC_INDIC),
+        "+1" + "9005551234".translate(DEVANAGARI),
+        "+1900555123" + "4".translate(FULLWIDTH),
+        "+1555" + "0101234".translate(FULLWIDTH),
+    ],
+)
+def test_numbers_with_non_ascii_digits_are_refused_before_any_rule(number):
+    # Python's \d matched these: "+1９００..." passed as E.164 and slipped past "+1900".
+    for policy in (SafetyPolicy(), SafetyPolicy(allowed_prefixes=("*",), block_premium=False)):
+        with pytest.raises(InputValidationError, match="ASCII digit 0-9"):
+            policy.check_destination(number, live=False)
+
+
+@pytest.mark.parametrize(
+    "prefix", ["+1" + "900".translate(FULLWIDTH), "+4" + "4".translate(ARABIC_INDIC)]
+)
+def test_prefixes_with_non_ascii_digits_are_refused(prefix):
+    with pytest.raises(InputValidationError, match="ASCII"):
+        SafetyPolicy(blocked_prefixes=[prefix])
+
+
+def test_the_number_returned_is_the_canonical_one_every_rule_was_applied_to():
+    policy = SafetyPolicy(allowed_prefixes=("+4420",))
+    # A trunk zero after the country code is dropped, as the carrier would.
+    assert policy.check_destination("+4402071234567", live=True) == "+442071234567"
+    assert policy.check_destination("+442071234567", live=True) == "+442071234567"
+    assert SafetyPolicy().check_destination("+15550101234", live=False) == "+15550101234"
+
+
+@pytest.mark.parametrize("written", ["+4409012345678", "+448712345678", "+4408712345678"])
+def test_trunk_zero_spellings_of_premium_numbers_are_refused(written):
+    # "+4409..." did not start with "+449", so it used to pass.
+    error = refusal(SafetyPolicy(allowed_prefixes=("*",)), written, live=True)
+    assert error.rule == "premium"
+    canonical = phonenumbers.format_number(
+        phonenumbers.parse(written), phonenumbers.PhoneNumberFormat.E164
+    )
+    assert canonical in error.message
+
+
+def test_a_trunk_zero_blocked_prefix_still_blocks_the_number_as_written():
+    policy = SafetyPolicy(allowed_prefixes=("*",), blocked_prefixes=("+4407",))
+    assert refusal(policy, "+4407700900123", live=True).rule == "blocked"
+    policy = SafetyPolicy(allowed_prefixes=("*",), blocked_prefixes=("+447",))
+    assert refusal(policy, "+4407700900123", live=True).rule == "blocked"
+
+
+def test_the_allowlist_is_matched_against_the_canonical_number():
+    policy = SafetyPolicy(allowed_prefixes=("+447",))
+    assert policy.check_destination("+4407700900123", live=True) == "+447700900123"
+    error = refusal(SafetyPolicy(allowed_prefixes=("+4407",)), "+4407700900123", live=True)
+    assert error.rule == "allowlist" and "trunk 0" in error.message
+
+
+PREMIUM_TYPES = (
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+)
+
+
+def test_premium_shared_cost_and_personal_numbers_of_every_region_are_refused_by_type():
+    policy = SafetyPolicy(allowed_prefixes=("*",))
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in PREMIUM_TYPES:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            assert refusal(policy, number, live=True).rule == "premium", (region, number)
+            checked += 1
+    assert checked > 150
+
+
+@pytest.mark.parametrize(
+    "number", ["+611900123456", "+3290123456", "+41900123456", "+4930123456", "+15550101234"]
+)
+def test_number_types_outside_the_prefix_list_are_classified_by_region(number):
+    # Australia 1900, Belgium 090x and Switzerland 0900 are in no prefix list; Berlin and the
+    # fictional +1555 range are ordinary.
+    policy = SafetyPolicy(allowed_prefixes=("*",))
+    kind = phonenumbers.number_type(phonenumbers.parse(number))
+    if kind in PREMIUM_TYPES:
+        assert refusal(policy, number, live=True).rule == "premium"
+        assert not any(number.startswith(prefix) for prefix, _ in PREMIUM_PREFIXES)
+    else:
+        assert policy.check_destination(number, live=True) == number
+
+
+def test_a_specific_allowlist_entry_lifts_a_premium_type_block_but_a_country_does_not():
+    assert (
+        SafetyPolicy(allowed_prefixes=("+44870",)).check_destination("+448701234567", live=True)
+        == "+448701234567"
+    )
+    for broad in ("+44", "+448", "*"):
+        error = refusal(SafetyPolicy(allowed_prefixes=(broad,)), "+448701234567", live=True)
+        assert error.rule == "premium" and "+44870" in error.message
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1911",  # 911 with the US country code
+        "+19115551234",  # 911 followed by digits
+        "+911",  # 911 with a plus (and India's country code)
+        "+112",
+        "+999",
+        "+44999",
+        "+44112",
+        "+33112",
+        "+3317",
+        "+61000",
+        "+49110",
+        "+86110",
+        "+81110",
+        "+55190",
+    ],
+)
+def test_emergency_numbers_are_always_refused(number):
+    for policy in (
+        SafetyPolicy(allowed_prefixes=("*",)),
+        SafetyPolicy(allowed_prefixes=("*",), block_premium=False),
+        SafetyPolicy(allowed_prefixes=(number,), block_premium=False),
+    ):
+        for live in (True, False):
+            error = refusal(policy, number, live=live)
+            assert error.rule == "emergency" and "emergency" in error.message
+
+
+def test_emergency_prefixes_are_refused_even_without_the_premium_block():
+    from getpatter.control.policy import EMERGENCY_PREFIXES
+
+    policy = SafetyPolicy(allowed_prefixes=("*",), block_premium=False)
+    for prefix, _ in EMERGENCY_PREFIXES:
+        assert refusal(policy, prefix, live=True).rule == "emergency"
+
+
+@pytest.mark.parametrize("number", ["+1411", "+1611", "+44116123", "+44116111"])
+def test_short_service_codes_are_always_refused(number):
+    policy = SafetyPolicy(allowed_prefixes=("*",), block_premium=False)
+    assert refusal(policy, number, live=False).rule == "short_code"
+
+
+@pytest.mark.parametrize(
+    ("number", "problem"),
+    [
+        ("+1555010123", "too few digits"),
+        ("+4418001111", "local number"),
+        ("+8891234567", "no country"),
+        ("+1555010123456", "too many digits"),
+    ],
+)
+def test_numbers_that_cannot_exist_are_malformed_input(number, problem):
+    with pytest.raises(InputValidationError, match=problem):
+        SafetyPolicy(allowed_prefixes=("*",)).check_destination(number, live=True)
+
+
+@pytest.mark.parametrize(
+    "number", ["+15550101234", "+15550100002", "+447700900123", "+61491570006"]
+)
+def test_fictional_numbers_whose_length_fits_are_not_refused_for_being_unknown(number):
+    # The sandbox's +1555 01xx numbers and Ofcom's and ACMA's drama ranges are not valid
+    # numbers for libphonenumber, but they could be: the policy does not refuse them for that.
+    assert SafetyPolicy().check_destination(number, live=False) == number
 
 
 # Capacity
@@ -189,35 +373,34 @@ def test_call_seconds_rejects_non_int():
 
 # Disclosure
 
+DISCLOSURE = "Hi, this is an AI assistant calling."
+
 
 @pytest.mark.parametrize(
     "text",
     [
         "Hello, I'm an AI assistant calling for Dr. Lee.",
         "This is an automated call from Acme.",
-        "Hi! I'm a virtual assistant.",
         "Hey, it's Acme's scheduling bot.",
-        "I am an artificial intelligence calling on behalf of Sam.",
+        "I'm definitely not a bot, I'm Sam from your bank.",
+        "This message is from a human, not an AI.",
         "Hi, an A.I. here for Acme.",
-        "Acme's AI-powered assistant here.",
+        "Is this the bot support line? I'm calling about my order.",
     ],
 )
-def test_messages_that_already_disclose_are_unchanged(text):
+def test_messages_that_mention_ai_or_bot_still_get_the_disclosure(text):
+    # The disclosure used to be skipped when the text contained "AI" or "bot", so a model could
+    # drop it by writing "not a bot".
+    assert SafetyPolicy().first_message(text) == f"{DISCLOSURE} {text}"
+
+
+def test_a_message_already_starting_with_the_disclosure_is_not_doubled():
+    text = f"{DISCLOSURE} I'm calling about your order."
     assert SafetyPolicy().first_message(text) == text
 
 
 def test_non_disclosing_message_gets_the_disclosure_first():
-    assert SafetyPolicy().first_message("Hi, it's Sam") == (
-        "Hi, this is an AI assistant calling. Hi, it's Sam"
-    )
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["I'm calling about the maid service.", "Said the plain truth.", "Ciao, chiamo ai sensi."],
-)
-def test_words_containing_ai_or_lowercase_ai_do_not_count_as_disclosure(text):
-    assert SafetyPolicy().first_message(text).startswith("Hi, this is an AI assistant calling.")
+    assert SafetyPolicy().first_message("Hi, it's Sam") == f"{DISCLOSURE} Hi, it's Sam"
 
 
 def test_empty_first_message_becomes_the_disclosure_or_stays_empty():
@@ -228,6 +411,7 @@ def test_empty_first_message_becomes_the_disclosure_or_stays_empty():
 
 def test_disclosure_off_speaks_the_message_as_given():
     assert SafetyPolicy(ai_disclosure=False).first_message("Hi, it's Sam") == "Hi, it's Sam"
+    assert SafetyPolicy(ai_disclosure=False).first_message("Hi, I'm no bot") == "Hi, I'm no bot"
 
 
 def test_custom_disclosure_is_used():
@@ -289,4 +473,8 @@ def test_describe_is_json_and_reflects_the_policy():
     assert {"prefix": "+1900", "reason": "NANP 900 premium-rate number"} in described[
         "premium_prefixes"
     ]
-    assert SafetyPolicy(block_premium=False).describe()["premium_prefixes"] == []
+    assert "premium-rate" in described["premium_types"]
+    assert any("+1911" in rule for rule in described["always_refused"])
+    relaxed = SafetyPolicy(block_premium=False).describe()
+    assert relaxed["premium_prefixes"] == [] and relaxed["premium_types"] == []
+    assert relaxed["always_refused"] == described["always_refused"]

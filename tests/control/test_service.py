@@ -12,6 +12,7 @@ from getpatter.testing.scenario import Callee
 
 FAST = 15  # ms of simulated speech per character: a sandbox call lasts about six seconds
 PERSON = "+15550101234"
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 def sandbox(**options) -> CallService:
@@ -125,12 +126,20 @@ async def test_transfer_goes_through_the_destination_rules() -> None:
         with pytest.raises(PolicyError) as refused:
             await service.transfer(record.call_id, "+15559990000")
         assert refused.value.rule == "blocked"
-        with pytest.raises(PolicyError) as premium:
-            await service.transfer(record.call_id, "+19005550100")
-        assert premium.value.rule == "premium"
-        await service.transfer(record.call_id, "+15550107777")
+        for premium_number in ("+19005550100", "+4409012345678"):
+            with pytest.raises(PolicyError) as premium:
+                await service.transfer(record.call_id, premium_number)
+            assert premium.value.rule == "premium"
+        for emergency_number in ("+1911", "+112"):
+            with pytest.raises(PolicyError) as emergency:
+                await service.transfer(record.call_id, emergency_number)
+            assert emergency.value.rule == "emergency"
+        with pytest.raises(InputValidationError, match="ASCII"):
+            await service.transfer(record.call_id, "+1９００5550100")
+        # The number the call is transferred to is the canonical one the rules were applied to.
+        await service.transfer(record.call_id, "+4402071234567")
         simulated = await service.line.sandbox.twilio.get_call(record.call_id).finished()
-        assert simulated.transferred_to == "+15550107777"
+        assert simulated.transferred_to == "+442071234567"
         record = await service.wait(record.call_id, 20)
         assert record.outcome == "transferred" and record.status == "completed"
 
@@ -146,6 +155,11 @@ async def test_policy_refusals_name_their_rule_and_dial_nobody() -> None:
         with pytest.raises(PolicyError) as premium:
             await service.place_call("+19005550100")
         assert premium.value.rule == "premium"
+        with pytest.raises(InputValidationError, match="ASCII digit"):
+            await service.place_call("+1" + "9005550100".translate(FULLWIDTH))
+        with pytest.raises(PolicyError) as emergency:
+            await service.place_call("+1911")
+        assert emergency.value.rule == "emergency"
         assert service.line.sandbox.twilio.calls == []
         refusals = [(e.tool, e.outcome, e.rule) for e in await service.audit.entries()]
         assert ("make_call", "refused", "daily_spend") in refusals
@@ -163,7 +177,7 @@ async def test_the_concurrency_cap_counts_calls_in_progress() -> None:
         assert (await service.wait(second.call_id, 20)).ended
 
 
-async def test_confirmation_needs_a_plan_and_its_token_once() -> None:
+async def test_confirmation_needs_a_plan_a_person_and_its_token_once() -> None:
     policy = SafetyPolicy(require_confirmation=True)
     async with asyncio.timeout(30), sandbox(policy=policy) as service:
         with pytest.raises(PolicyError) as refused:
@@ -172,7 +186,12 @@ async def test_confirmation_needs_a_plan_and_its_token_once() -> None:
         plan = service.plan_call(PERSON, goal="Say hello", max_duration_sec=1)
         receipt = plan.receipt()
         assert receipt["to"] == PERSON and receipt["first_message"].startswith("Hi, this is an AI")
+        # The token alone (all the model sees) does not dial.
+        with pytest.raises(PolicyError) as unconfirmed:
+            await service.confirm_call(plan.token)
+        assert unconfirmed.value.rule == "confirmation"
         assert service.line.sandbox.twilio.calls == []
+        await service.plans.confirm(plan.token, plan.secret, client="test")
         record = await service.confirm_call(plan.token)
         with pytest.raises(InputValidationError, match="plan_call again"):
             await service.confirm_call(plan.token)

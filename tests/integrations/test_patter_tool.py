@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -112,6 +113,12 @@ def test_schemas_for_each_framework_share_one_argument_schema() -> None:
     assert parameters["required"] == ["to"]
     assert set(parameters["properties"]) == {"to", "goal", "first_message", "max_duration_sec"}
     assert parameters["properties"]["max_duration_sec"]["maximum"] == 1800
+    # The number's pattern takes ASCII digits only, whichever regex engine checks it.
+    pattern = re.compile(parameters["properties"]["to"]["pattern"])
+    assert pattern.fullmatch("+15550101234")
+    for other_digits in ("０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"):
+        written = "+1" + "5550101234".translate(str.maketrans("0123456789", other_digits))
+        assert pattern.fullmatch(written) is None
     assert anthropic_tool["name"] == hermes_tool["name"] == "call_customer"
     assert PatterTool(service=_unstarted_service()).name == "make_phone_call"
 

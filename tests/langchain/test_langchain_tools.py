@@ -207,6 +207,8 @@ async def test_bad_arguments_are_rejected_before_dialing(service: CallService) -
     for args in (
         {"to": "555-0101"},
         {"to": "15550101234"},
+        # Fullwidth digits: pydantic's regex \d matches them, [0-9] does not.
+        {"to": "+1" + "5550101234".translate(str.maketrans("0123456789", "０１２３４５６７８９"))},
         {"to": ANSWERS, "max_duration_sec": 5000},
         {"to": ANSWERS, "max_duration_sec": 0},
         {"goal": "no number"},

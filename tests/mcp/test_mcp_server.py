@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, ElicitResult, ResourceUpdatedNotification, TextContent
+from mcp.types import CallToolResult, ResourceUpdatedNotification, TextContent
 
 from getpatter.control import AuditLog, CallService, SafetyPolicy
 from getpatter.errors import ConfigError, InputValidationError
@@ -297,67 +297,7 @@ async def test_an_inbound_call_the_agent_answers_appears_in_list_calls(server, s
             assert listed["mode"] == "sandbox" and listed["count"] == len(listed["calls"])
 
 
-@ERAS
-async def test_without_elicitation_a_confirmed_policy_asks_for_plan_call_then_confirm_call(
-    confirming, era
-) -> None:
-    to = number(era, 7)
-    async with asyncio.timeout(15), Client(build_server(confirming), mode=era) as client:
-        refused = await client.call_tool("make_call", {"to": to, "goal": "Book a table"})
-        planned = await client.call_tool("plan_call", {"to": to, "goal": "Book a table"})
-        assert dialed(confirming, to) == 0
-        receipt = planned.structured_content
-        assert receipt is not None
-        placed = await client.call_tool(
-            "confirm_call", {"token": receipt["token"], "wait_seconds": 0}
-        )
-        reused = await client.call_tool("confirm_call", {"token": receipt["token"]})
-    assert refused.is_error and "Refused by rule 'confirmation': " in text(refused)
-    assert "plan_call" in text(refused)
-    assert receipt["mode"] == "sandbox" and receipt["to"] == to
-    assert receipt["first_message"].startswith("Hi, this is an AI assistant calling.")
-    assert not placed.is_error and placed.structured_content is not None
-    assert (
-        placed.structured_content["to"] == to
-        and placed.structured_content["goal"] == "Book a table"
-    )
-    assert reused.is_error and "plan_call again" in text(reused)
-    assert dialed(confirming, to) == 1
-
-
-@ERAS
-async def test_a_client_that_can_ask_the_person_confirms_by_elicitation(confirming, era) -> None:
-    asked: list[str] = []
-    answer = "accept"
-
-    async def on_elicit(context: Any, params: Any) -> ElicitResult:
-        asked.append(params.message)
-        if answer == "accept":
-            return ElicitResult(action="accept", content={"confirm": True})
-        return ElicitResult(action=answer)
-
-    agreed, refused = number(era, 8), number(era, 9)
-    server = build_server(confirming)
-    async with (
-        asyncio.timeout(15),
-        Client(server, mode=era, elicitation_callback=on_elicit) as client,
-    ):
-        placed = await client.call_tool(
-            "make_call", {"to": agreed, "goal": "Book a table", "wait_seconds": 0}
-        )
-        premium = await client.call_tool("make_call", {"to": "+19005550123"})
-        answer = "decline"
-        declined = await client.call_tool("make_call", {"to": refused})
-    assert not placed.is_error, text(placed)
-    assert placed.structured_content is not None and placed.structured_content["to"] == agreed
-    assert agreed in asked[0] and "Goal: Book a table" in asked[0]
-    # The policy refuses a premium number before anyone is asked.
-    assert premium.is_error and "Refused by rule 'premium': " in text(premium)
-    assert not any("+19005550123" in question for question in asked)
-    assert declined.is_error and "declined" in text(declined)
-    assert dialed(confirming, agreed) == 1 and dialed(confirming, refused) == 0
-    latest = (await confirming.audit.entries(limit=1))[0]
-    assert (latest.tool, latest.outcome, latest.rule) == ("make_call", "refused", "confirmation")
+# Confirmation by a person (elicitation, the confirmation page): test_mcp_confirmation.py
 
 
 @ERAS
