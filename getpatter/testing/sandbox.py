@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ _FAKE_OPENAI_KEY = "sk-sandbox"
 _FAKE_DEEPGRAM_KEY = "dg-sandbox"
 _FAKE_ELEVENLABS_KEY = "el-sandbox"
 _DEFAULT_TIMEOUT = 60.0
+_PORTS_FROM, _PORTS_TO = 20000, 32000
 
 
 class SandboxCall:
@@ -272,6 +274,21 @@ class Sandbox:
 
 
 def _free_port() -> int:
+    """A port to serve on, chosen below the usual ephemeral range (32768 and up).
+
+    The port is chosen before the server binds it (the Patter needs its webhook hostname
+    first). A port the kernel hands out for ``bind(0)`` comes from the ephemeral range, where
+    the call's own outgoing connections may take it in between; ports below it are not handed
+    out to connections.
+    """
+    for _ in range(100):
+        port = random.randint(_PORTS_FROM, _PORTS_TO)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
