@@ -541,7 +541,9 @@ class CallLeg:
 
     async def _guard(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
         """Await ``coroutine`` unless the leg is halted first (raises :class:`_Halted`)."""
-        self._check_halt()
+        if self._halt.is_set():
+            coroutine.close()  # never started: close it, or Python warns it was never awaited
+            raise _Halted
         work = asyncio.ensure_future(coroutine)
         halted = asyncio.ensure_future(self._halt.wait())
         try:
