@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from getpatter import _redaction
+from getpatter._redaction import RedactSecrets
 from getpatter.agent import Agent, STTConfig, TTSConfig
 from getpatter.call import CallControl, CallEvent, IncomingMessage
 from getpatter.carriers.telnyx import Carrier as Telnyx
@@ -144,6 +145,7 @@ __all__ = [
     "PolicyError",
     "ProvisionError",
     "RateLimitError",
+    "RedactSecrets",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
