@@ -142,24 +142,25 @@ def _replace(match: re.Match[str]) -> str:
     return f"{match.group('media')}{REDACTED}"
 
 
+# Every pattern above needs one of these (lowercase) in the text: a record without any skips the
+# regular expression, which costs ten times more than these substring tests.
+_TRIGGERS = ("auth", "key", "token", "secret", "password", "signature", "cookie", "://", "/media/")
+
+
 class _Registry:
-    """The secret values registered so far, as one compiled alternation."""
+    """The secret values registered so far, longest first."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: set[str] = set()
-        self.pattern: re.Pattern[str] | None = None
+        self.values: tuple[str, ...] = ()
 
     def add(self, value: str) -> None:
         if len(value) < MIN_SECRET_CHARS:
             return
         with self._lock:
-            if value in self._values:
-                return
-            self._values.add(value)
-            # Longest first, so a key that contains another is hidden whole.
-            ordered = sorted(self._values, key=len, reverse=True)
-            self.pattern = re.compile("|".join(map(re.escape, ordered)))
+            if value not in self.values:
+                # Longest first, so a key that contains another is hidden whole.
+                self.values = tuple(sorted((*self.values, value), key=len, reverse=True))
 
 
 _registry = _Registry()
@@ -179,10 +180,12 @@ def register_secret(value: str) -> str:
 
 def redact(text: str) -> str:
     """``text`` with every secret :class:`RedactSecrets` knows replaced by :data:`REDACTED`."""
-    text = _PATTERNS.sub(_replace, text)
-    registered = _registry.pattern
-    if registered is not None:
-        text = registered.sub(REDACTED, text)
+    lowered = text.lower()
+    if any(trigger in lowered for trigger in _TRIGGERS):
+        text = _PATTERNS.sub(_replace, text)
+    for value in _registry.values:
+        if value in text:
+            text = text.replace(value, REDACTED)
     return text
 
 
