@@ -36,10 +36,10 @@ async def plan_and_confirm_a_call(client: Client) -> dict[str, Any]:
 
 
 def assert_debug_log_without_secrets(log: str) -> None:
-    assert " DEBUG websockets.client: > Authorization: Bearer <redacted>" in log, log[-3000:]
-    assert " DEBUG websockets.client: > GET /ws/twilio/media/<redacted> HTTP/1.1" in log
     leaks = [line for line in log.splitlines() if MARKER in line]
     assert leaks == []
+    assert " DEBUG websockets.client: > Authorization: Bearer <redacted>" in log, log[-3000:]
+    assert " DEBUG websockets.client: > GET /ws/twilio/media/<redacted> HTTP/1.1" in log
 
 
 async def test_stdio_at_debug_writes_no_secret_to_stderr(tmp_path: Path) -> None:
