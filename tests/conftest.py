@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from log_canary import CREDENTIAL_VARIABLES, MARKER, LogCanary, mark_generated_secrets
+from log_canary import CREDENTIAL_VARIABLES, MARKER, SESSION, mark_generated_secrets
 
 from getpatter import _redaction
 
-_CANARY = LogCanary()
+_CANARY = SESSION
 _seen = 0
 """How many of the canary's hits have been given to a test or to :data:`_outside`."""
 _outside: list[str] = []

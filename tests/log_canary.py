@@ -128,6 +128,10 @@ class LogCanary:
             self._undo.pop()()
 
 
+SESSION = LogCanary()
+"""The canary of the test session (started by ``conftest.py``)."""
+
+
 def _run_mcp_server() -> int:
     """``getpatter-mcp`` with its arguments, tokens and sandbox keys marked (for stderr tests)."""
     mark_generated_secrets()
