@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from getpatter import _redaction
+from getpatter._redaction import RedactSecrets
 from getpatter.agent import Agent, STTConfig, TTSConfig
 from getpatter.call import CallControl, CallEvent, IncomingMessage
 from getpatter.carriers.telnyx import Carrier as Telnyx
@@ -37,6 +39,9 @@ from getpatter.observability.metrics import (
     TurnMetrics,
 )
 from getpatter.tools import Tool, tool
+
+# Secrets stay out of every log, third-party loggers included, with nothing for the user to do.
+_redaction.install()
 
 if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
@@ -140,6 +145,7 @@ __all__ = [
     "PolicyError",
     "ProvisionError",
     "RateLimitError",
+    "RedactSecrets",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",

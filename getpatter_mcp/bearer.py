@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from getpatter._redaction import register_secret
 from getpatter._validation import require_str
 from getpatter.errors import ConfigError
 
@@ -30,7 +31,7 @@ class BearerTokenGate:
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self._app = app
-        self._expected = require_token(token).encode()
+        self._expected = register_secret(require_token(token)).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import uvicorn
 
+from getpatter._redaction import RedactSecrets
 from getpatter.errors import PatterError
 from getpatter_mcp.bearer import BearerTokenGate, require_token
 from getpatter_mcp.config import ServerConfig, build_service, load_config
@@ -86,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Loggers that propagate here write through this handler: filtering it covers every logger
+    # of the process, also those ``getpatter`` does not know by name.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     try:
         config = load_config(os.environ, args.config)
         return asyncio.run(_run(config, args))

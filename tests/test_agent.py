@@ -34,7 +34,10 @@ def phone():
 
 def _pipeline(phone, **kwargs):
     return phone.agent(
-        "prompt", stt=DeepgramSTT(api_key="dg"), tts=ElevenLabsTTS(api_key="el"), **kwargs
+        "prompt",
+        stt=DeepgramSTT(api_key="dg-CANARY"),
+        tts=ElevenLabsTTS(api_key="el-CANARY"),
+        **kwargs,
     )
 
 
@@ -49,7 +52,9 @@ def test_default_agent_is_openai_realtime_and_needs_no_key_until_a_call(phone):
 
 
 def test_engine_voice_and_model_become_the_agents(phone):
-    agent = phone.agent("x", engine=OpenAIRealtime(api_key="k", voice="nova", model="gpt-realtime"))
+    agent = phone.agent(
+        "x", engine=OpenAIRealtime(api_key="k-CANARY", voice="nova", model="gpt-realtime")
+    )
     assert (agent.voice, agent.model, agent.provider) == ("nova", "gpt-realtime", "openai_realtime")
 
 
@@ -60,22 +65,24 @@ def test_engine_without_key_fails_when_the_agent_is_built(phone):
 
 
 def test_engine_key_comes_from_env(phone, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
-    assert OpenAIRealtime().api_key == "sk-env"
-    assert "sk-env" not in repr(OpenAIRealtime())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-CANARY-env")
+    assert OpenAIRealtime().api_key == "sk-CANARY-env"
+    assert "sk-CANARY-env" not in repr(OpenAIRealtime())
 
 
 def test_elevenlabs_engine_needs_key_and_agent_id(phone, monkeypatch):
     with pytest.raises(ConfigError, match="ELEVENLABS_AGENT_ID"):
-        phone.agent("x", engine=ElevenLabsConvAI(api_key="k"))
+        phone.agent("x", engine=ElevenLabsConvAI(api_key="k-CANARY"))
     monkeypatch.setenv("ELEVENLABS_AGENT_ID", "agent_1")
-    agent = phone.agent("x", engine=ElevenLabsConvAI(api_key="k", voice="rachel"))
+    agent = phone.agent("x", engine=ElevenLabsConvAI(api_key="k-CANARY", voice="rachel"))
     assert (agent.provider, agent.voice) == ("elevenlabs_convai", "rachel")
 
 
 def test_engine_with_stt_or_tts_is_refused(phone):
     with pytest.raises(ValueError, match="cannot be combined"):
-        phone.agent("x", engine=OpenAIRealtime(api_key="k"), tts=TTSConfig(provider="openai"))
+        phone.agent(
+            "x", engine=OpenAIRealtime(api_key="k-CANARY"), tts=TTSConfig(provider="openai")
+        )
 
 
 def test_engine_with_llm_ignores_llm_and_warns_once(phone, caplog):
@@ -83,8 +90,8 @@ def test_engine_with_llm_ignores_llm_and_warns_once(phone, caplog):
 
     agent_module._llm_warning_given = False
     with caplog.at_level(logging.WARNING, logger="getpatter.agent"):
-        first = phone.agent("x", engine=OpenAIRealtime(api_key="k"), llm=object())
-        phone.agent("x", engine=OpenAIRealtime(api_key="k"), llm=object())
+        first = phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), llm=object())
+        phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), llm=object())
     assert first.llm is None
     assert [r.message for r in caplog.records].count(
         "llm= is ignored when engine= is set: the engine produces the replies"
@@ -93,18 +100,18 @@ def test_engine_with_llm_ignores_llm_and_warns_once(phone, caplog):
 
 def test_pipeline_only_options_with_engine_are_refused(phone):
     with pytest.raises(ConfigError, match="text_transforms only work in pipeline mode"):
-        phone.agent("x", engine=OpenAIRealtime(api_key="k"), text_transforms=[str.upper])
+        phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), text_transforms=[str.upper])
 
 
 def test_pipeline_mode_needs_both_stt_and_tts(phone):
     with pytest.raises(ConfigError, match="both stt= and tts="):
         phone.agent("x", stt=STTConfig(provider="deepgram"))
-    agent = _pipeline(phone, llm=OpenAILLM(api_key="sk"))
+    agent = _pipeline(phone, llm=OpenAILLM(api_key="sk-CANARY"))
     assert agent.provider == "pipeline"
     with pytest.raises(ConfigError, match="llm= takes a provider instance"):
         _pipeline(phone, llm=object())
     with pytest.raises(ConfigError, match="stt= takes a provider instance"):
-        phone.agent("x", stt=STTConfig(provider="deepgram"), tts=ElevenLabsTTS(api_key="el"))
+        phone.agent("x", stt=STTConfig(provider="deepgram"), tts=ElevenLabsTTS(api_key="el-CANARY"))
 
 
 def test_llm_without_pipeline_is_refused(phone):
@@ -181,7 +188,7 @@ def test_describe_names_what_answers_the_phone(phone):
     assert pipeline.describe(on_message=lambda message: "hi") == (
         "pipeline, deepgram -> on_message -> elevenlabs / EXAVITQu4vr4xnSDxMaL"
     )
-    with_llm = _pipeline(phone, llm=OpenAILLM(api_key="sk-test", model="gpt-4.1-mini"))
+    with_llm = _pipeline(phone, llm=OpenAILLM(api_key="sk-CANARY-test", model="gpt-4.1-mini"))
     assert with_llm.describe() == (
         "pipeline, deepgram -> openai_llm gpt-4.1-mini -> elevenlabs / EXAVITQu4vr4xnSDxMaL"
     )

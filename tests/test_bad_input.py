@@ -61,7 +61,7 @@ CASES = [
     ),
     (
         "carrier without number",
-        lambda: Patter(carrier=Twilio(account_sid=SID, auth_token="t")),
+        lambda: Patter(carrier=Twilio(account_sid=SID, auth_token="t-CANARY")),
         CONFIG,
         "phone_number is required",
     ),
@@ -91,7 +91,7 @@ CASES = [
     ("Twilio without credentials", lambda: Twilio(), CONFIG, "TWILIO_AUTH_TOKEN"),
     (
         "Twilio SID of an API key",
-        lambda: Twilio(account_sid="SK123", auth_token="t"),
+        lambda: Twilio(account_sid="SK123", auth_token="t-CANARY"),
         INPUT,
         "must start with 'AC'",
     ),
@@ -101,12 +101,17 @@ CASES = [
         CONFIG,
         "auth_token must be a str",
     ),
-    ("Telnyx without connection id", lambda: Telnyx(api_key="k"), CONFIG, "TELNYX_CONNECTION_ID"),
+    (
+        "Telnyx without connection id",
+        lambda: Telnyx(api_key="k-CANARY"),
+        CONFIG,
+        "TELNYX_CONNECTION_ID",
+    ),
     ("Realtime empty voice", lambda: OpenAIRealtime(voice=""), CONFIG, "voice must not be empty"),
     ("engine without key", lambda: agent(engine=OpenAIRealtime()), CONFIG, "OPENAI_API_KEY"),
     (
         "ConvAI without agent id",
-        lambda: agent(engine=ElevenLabsConvAI(api_key="k")),
+        lambda: agent(engine=ElevenLabsConvAI(api_key="k-CANARY")),
         CONFIG,
         "ELEVENLABS_AGENT_ID",
     ),
@@ -120,7 +125,7 @@ CASES = [
     ("engine is a str", lambda: agent(engine="openai"), CONFIG, "engine must be OpenAIRealtime"),
     (
         "engine with stt",
-        lambda: agent(engine=OpenAIRealtime(api_key="k"), stt=STTConfig(provider="d")),
+        lambda: agent(engine=OpenAIRealtime(api_key="k-CANARY"), stt=STTConfig(provider="d")),
         CONFIG,
         "cannot be combined",
     ),

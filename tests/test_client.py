@@ -29,17 +29,17 @@ def test_no_carrier_is_valid_for_test_mode():
 
 def test_twilio_credentials_come_from_env_when_omitted(monkeypatch):
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", SID)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret-token")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "secret-token-CANARY")
     phone = Patter(carrier=Twilio(), phone_number="+15550001234")
     assert phone.carrier.account_sid == SID
-    assert phone.carrier.auth_token == "secret-token"
+    assert phone.carrier.auth_token == "secret-token-CANARY"
 
 
 def test_explicit_credentials_win_over_env(monkeypatch):
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "9" * 32)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "env-token")
-    carrier = Twilio(account_sid=SID, auth_token="arg-token")
-    assert (carrier.account_sid, carrier.auth_token) == (SID, "arg-token")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "env-token-CANARY")
+    carrier = Twilio(account_sid=SID, auth_token="arg-token-CANARY")
+    assert (carrier.account_sid, carrier.auth_token) == (SID, "arg-token-CANARY")
 
 
 def test_missing_twilio_credentials_name_both_and_their_env_vars():
@@ -50,24 +50,28 @@ def test_missing_twilio_credentials_name_both_and_their_env_vars():
 
 
 def test_secrets_never_appear_in_repr():
-    carrier = Twilio(account_sid=SID, auth_token="super-secret-token")
+    carrier = Twilio(account_sid=SID, auth_token="super-secret-token-CANARY")
     phone = Patter(carrier=carrier, phone_number="+15550001234")
-    assert "super-secret-token" not in repr(carrier)
-    assert "super-secret-token" not in repr(phone)
-    telnyx = Telnyx(api_key="KEY-secret", connection_id="123", public_key="pub-secret")
-    assert "KEY-secret" not in repr(telnyx) and "pub-secret" not in repr(telnyx)
+    assert "super-secret-token-CANARY" not in repr(carrier)
+    assert "super-secret-token-CANARY" not in repr(phone)
+    telnyx = Telnyx(api_key="KEY-CANARY-secret", connection_id="123", public_key="pub-secret")
+    assert "KEY-CANARY-secret" not in repr(telnyx) and "pub-secret" not in repr(telnyx)
 
 
 def test_carrier_requires_a_phone_number():
     with pytest.raises(ConfigError, match="phone_number is required"):
-        Patter(carrier=Twilio(account_sid=SID, auth_token="t"))
+        Patter(carrier=Twilio(account_sid=SID, auth_token="t-CANARY"))
 
 
 def test_telnyx_reads_env(monkeypatch):
-    monkeypatch.setenv("TELNYX_API_KEY", "KEY1")
+    monkeypatch.setenv("TELNYX_API_KEY", "KEY1-CANARY")
     monkeypatch.setenv("TELNYX_CONNECTION_ID", "conn-1")
     carrier = Telnyx()
-    assert (carrier.api_key, carrier.connection_id, carrier.public_key) == ("KEY1", "conn-1", "")
+    assert (carrier.api_key, carrier.connection_id, carrier.public_key) == (
+        "KEY1-CANARY",
+        "conn-1",
+        "",
+    )
     assert Patter(carrier=carrier, phone_number="+15550001234").carrier is carrier
 
 

@@ -59,6 +59,8 @@ def test_code_can_be_overridden():
 def test_conflicting_agent_options_raise_config_error_that_is_a_value_error():
     phone = getpatter.Patter()
     with pytest.raises(ValueError) as info:
-        phone.agent("hi", engine=getpatter.OpenAIRealtime(api_key="k"), stt=object(), tts=object())
+        phone.agent(
+            "hi", engine=getpatter.OpenAIRealtime(api_key="k-CANARY"), stt=object(), tts=object()
+        )
     assert isinstance(info.value, PatterError)
     assert info.value.code is ErrorCode.CONFIG

@@ -28,7 +28,7 @@ def test_every_exported_name_resolves():
     [
         getpatter.CallEvent(call_id="c1"),
         getpatter.IncomingMessage(text="hi", call_id="c1", caller="+15550000001"),
-        getpatter.OpenAIRealtime(api_key="k"),
+        getpatter.OpenAIRealtime(api_key="k-CANARY"),
         getpatter.Tool(name="a", handler=print),
         getpatter.STTConfig(provider="deepgram"),
         getpatter.CostBreakdown(),

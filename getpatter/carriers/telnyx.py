@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from getpatter._env import env_fallback
+from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.errors import ConfigError
 
@@ -28,7 +28,7 @@ class Carrier:
     def __post_init__(self) -> None:
         for name in ("api_key", "connection_id", "public_key"):
             require_str(f"Telnyx {name}", getattr(self, name))
-        api_key = env_fallback(self.api_key, "TELNYX_API_KEY")
+        api_key = env_secret(self.api_key, "TELNYX_API_KEY")
         connection_id = env_fallback(self.connection_id, "TELNYX_CONNECTION_ID")
         public_key = env_fallback(self.public_key, "TELNYX_PUBLIC_KEY")
         if not api_key or not connection_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from getpatter._env import env_fallback
+from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.errors import ConfigError
 
@@ -28,7 +28,7 @@ class ConvAI:
         require_str("ElevenLabsConvAI api_key", self.api_key)
         require_str("ElevenLabsConvAI agent_id", self.agent_id)
         require_str("ElevenLabsConvAI voice", self.voice)
-        object.__setattr__(self, "api_key", env_fallback(self.api_key, "ELEVENLABS_API_KEY"))
+        object.__setattr__(self, "api_key", env_secret(self.api_key, "ELEVENLABS_API_KEY"))
         object.__setattr__(self, "agent_id", env_fallback(self.agent_id, "ELEVENLABS_AGENT_ID"))
 
     @property

@@ -33,7 +33,7 @@ except ImportError as exc:
         'AnthropicLLM needs the anthropic package: pip install "getpatter[anthropic]"'
     ) from exc
 
-from getpatter._env import env_fallback
+from getpatter._env import env_secret
 from getpatter._loop_bound import LoopBoundClient
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
@@ -105,7 +105,7 @@ class LLM:
         timeout: float = 30.0,
         max_retries: int = 0,
     ) -> None:
-        key = env_fallback(require_str("api_key", api_key or ""), self.api_key_env)
+        key = env_secret(require_str("api_key", api_key or ""), self.api_key_env)
         if not key:
             raise ConfigError(
                 f"{self.provider} LLM needs an API key: pass api_key=... or set {self.api_key_env}"

@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.http11 import Response
 
-from getpatter._env import env_fallback
+from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
@@ -101,7 +101,7 @@ class STT:
     ) -> None:
         if api_key is not None:
             require_str("DeepgramSTT api_key", api_key)
-        key = env_fallback((api_key or "").strip(), "DEEPGRAM_API_KEY")
+        key = env_secret((api_key or "").strip(), "DEEPGRAM_API_KEY")
         if not key:
             raise ConfigError(
                 "DeepgramSTT needs an API key: pass DeepgramSTT(api_key=...) or set "
@@ -430,18 +430,8 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-class _RedactAuthorization(logging.Filter):
-    """Hide the key from websockets' debug log of the handshake headers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == "authorization":
-            record.args = (args[0], "<redacted>")
-        return True
-
-
+# websockets' handshake log on this logger is redacted (getpatter/_redaction.py).
 _wire_logger = logging.getLogger("getpatter.stt.deepgram.websocket")
-_wire_logger.addFilter(_RedactAuthorization())
 
 
 async def _open(url: str, api_key: str) -> ClientConnection:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Self
 
-from getpatter._env import env_fallback
+from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
@@ -75,7 +75,7 @@ def resolve_api_key(api_key: str | None, owner: str) -> str:
     """``api_key``, else ``ELEVENLABS_API_KEY``; none raises naming both (spec PV-1)."""
     if api_key is not None:
         require_str(f"{owner} api_key", api_key)
-    key = env_fallback(api_key or "", API_KEY_ENV)
+    key = env_secret(api_key or "", API_KEY_ENV)
     if not key:
         raise ConfigError(
             f"{owner} needs an ElevenLabs API key: pass {owner}(api_key=...) or set {API_KEY_ENV}"

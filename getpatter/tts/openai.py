@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from getpatter._env import env_fallback
+from getpatter._env import env_secret
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
@@ -94,7 +94,7 @@ class TTS:
     ) -> None:
         if api_key is not None:
             require_str(f"{_OWNER} api_key", api_key)
-        self._api_key = env_fallback(api_key or "", _API_KEY_ENV)
+        self._api_key = env_secret(api_key or "", _API_KEY_ENV)
         if not self._api_key:
             raise ConfigError(
                 f"{_OWNER} needs an OpenAI API key: pass {_OWNER}(api_key=...) or set "

@@ -38,7 +38,7 @@ pytestmark = [
 ]
 
 SID = "AC" + "a" * 32
-TOKEN = "auth-token-that-must-never-leak"
+TOKEN = "auth-token-CANARY-that-must-never-leak"
 CALL = "CA" + "b" * 32
 ACCOUNT_PATH = f"/2010-04-01/Accounts/{SID}"
 NOT_FOUND = {"code": 20404, "message": "The requested resource was not found", "status": 404}

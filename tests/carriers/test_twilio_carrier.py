@@ -15,23 +15,23 @@ def _clean_env(monkeypatch):
 
 
 def test_base_url_defaults_to_twilio():
-    assert Carrier(account_sid=SID, auth_token="t").base_url == "https://api.twilio.com"
+    assert Carrier(account_sid=SID, auth_token="t-CANARY").base_url == "https://api.twilio.com"
     assert DEFAULT_BASE_URL == "https://api.twilio.com"
 
 
 def test_base_url_comes_from_env_and_an_argument_wins(monkeypatch):
     monkeypatch.setenv("TWILIO_BASE_URL", "http://127.0.0.1:8123")
-    assert Carrier(account_sid=SID, auth_token="t").base_url == "http://127.0.0.1:8123"
+    assert Carrier(account_sid=SID, auth_token="t-CANARY").base_url == "http://127.0.0.1:8123"
     explicit = Carrier(
-        account_sid=SID, auth_token="t", base_url="https://api.dublin.ie1.twilio.com"
+        account_sid=SID, auth_token="t-CANARY", base_url="https://api.dublin.ie1.twilio.com"
     )
     assert explicit.base_url == "https://api.dublin.ie1.twilio.com"
 
 
 def test_a_trailing_slash_is_dropped():
-    assert Carrier(account_sid=SID, auth_token="t", base_url="http://localhost:9/").base_url == (
-        "http://localhost:9"
-    )
+    assert Carrier(
+        account_sid=SID, auth_token="t-CANARY", base_url="http://localhost:9/"
+    ).base_url == ("http://localhost:9")
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,10 @@ def test_a_trailing_slash_is_dropped():
 )
 def test_a_base_url_that_is_not_scheme_and_host_is_refused(url):
     with pytest.raises(InputValidationError, match="base_url"):
-        Carrier(account_sid=SID, auth_token="t", base_url=url)
+        Carrier(account_sid=SID, auth_token="t-CANARY", base_url=url)
 
 
 def test_a_bad_base_url_in_env_names_the_variable(monkeypatch):
     monkeypatch.setenv("TWILIO_BASE_URL", "localhost:8000")
     with pytest.raises(InputValidationError, match="TWILIO_BASE_URL"):
-        Carrier(account_sid=SID, auth_token="t")
+        Carrier(account_sid=SID, auth_token="t-CANARY")

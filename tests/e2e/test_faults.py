@@ -33,7 +33,7 @@ async def test_forged_or_unsigned_webhooks_get_403_and_start_nothing():
         await sandbox.serve(agent(sandbox), on_call_start=started.append)
         url = f"http://127.0.0.1:{sandbox.port}/webhooks/twilio/voice"
         public = f"https://127.0.0.1:{sandbox.port}/webhooks/twilio/voice"
-        forged = twilio_signature("not-the-auth-token", public, VOICE_FORM)
+        forged = twilio_signature("not-the-auth-token-CANARY", public, VOICE_FORM)
         genuine = twilio_signature(sandbox.twilio.auth_token, public, VOICE_FORM)
         async with httpx.AsyncClient() as client:
             unsigned = await client.post(url, data=VOICE_FORM)

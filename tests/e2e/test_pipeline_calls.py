@@ -26,9 +26,9 @@ def pipeline_agent(sandbox: Sandbox, *, llm: bool = True, **options: Any):
     options.setdefault("first_message", GREETING)
     return sandbox.phone.agent(
         "You are the receptionist.",
-        stt=DeepgramSTT(api_key="dg"),
-        tts=ElevenLabsTTS(api_key="el"),
-        llm=OpenAILLM(api_key="sk") if llm else None,
+        stt=DeepgramSTT(api_key="dg-CANARY"),
+        tts=ElevenLabsTTS(api_key="el-CANARY"),
+        llm=OpenAILLM(api_key="sk-CANARY") if llm else None,
         **options,
     )
 

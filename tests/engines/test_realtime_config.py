@@ -21,13 +21,13 @@ def clean_env(monkeypatch):
 
 
 def test_base_url_defaults_to_openai():
-    assert Realtime(api_key="k").base_url == "https://api.openai.com/v1"
+    assert Realtime(api_key="k-CANARY").base_url == "https://api.openai.com/v1"
 
 
 def test_base_url_comes_from_env_unless_given(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9000/v1/")
-    assert Realtime(api_key="k").base_url == "http://127.0.0.1:9000/v1"
-    assert Realtime(api_key="k", base_url="https://proxy.example/v1").base_url == (
+    assert Realtime(api_key="k-CANARY").base_url == "http://127.0.0.1:9000/v1"
+    assert Realtime(api_key="k-CANARY", base_url="https://proxy.example/v1").base_url == (
         "https://proxy.example/v1"
     )
 
@@ -50,11 +50,11 @@ def test_websocket_url_is_derived_from_the_base_url(base_url, url):
 @pytest.mark.parametrize("base_url", ["api.openai.com/v1", "ftp://host/v1", "https://"])
 def test_a_base_url_that_is_not_http_is_refused(base_url):
     with pytest.raises(InputValidationError, match="base_url"):
-        Realtime(api_key="k", base_url=base_url)
+        Realtime(api_key="k-CANARY", base_url=base_url)
 
 
 def test_create_engine_gives_a_new_engine_each_time():
-    config = Realtime(api_key="k")
+    config = Realtime(api_key="k-CANARY")
     first, second = config.create_engine(), config.create_engine()
     assert isinstance(first, RealtimeEngine) and first is not second
 
@@ -68,7 +68,7 @@ def test_configuring_the_engine_loads_no_websocket_or_pydantic():
     code = (
         "import sys, json\n"
         "from getpatter.engines.openai import Realtime\n"
-        "Realtime(api_key='k')\n"
+        "Realtime(api_key='k-CANARY')\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -148,7 +148,7 @@ class FakeOpenAI:
         return f"http://127.0.0.1:{port}/v1"
 
     def engine(self) -> RealtimeEngine:
-        return RealtimeEngine("sk-test", base_url=self.base_url)
+        return RealtimeEngine("sk-CANARY-test", base_url=self.base_url)
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         self.connections += 1
@@ -220,7 +220,7 @@ async def test_nothing_listening_raises_connection_error(fake):
     fake.server.close()
     await fake.server.wait_closed()
     with pytest.raises(PatterConnectionError, match="cannot connect"):
-        await RealtimeEngine("sk-test", base_url=url).connect(config())
+        await RealtimeEngine("sk-CANARY-test", base_url=url).connect(config())
 
 
 @bounded
@@ -261,7 +261,7 @@ async def test_refused_session_configuration_is_a_config_error(fake):
 @bounded
 async def test_no_session_updated_times_out(fake):
     fake.session_reply = []
-    engine = RealtimeEngine("sk-test", base_url=fake.base_url, connect_timeout=0.2)
+    engine = RealtimeEngine("sk-CANARY-test", base_url=fake.base_url, connect_timeout=0.2)
     with pytest.raises(PatterConnectionError, match="did not confirm") as info:
         await engine.connect(config())
     assert info.value.code is ErrorCode.TIMEOUT
@@ -286,7 +286,7 @@ async def test_pcm16_16000_is_refused_before_connecting(fake):
 async def test_ga_model_gets_the_ga_session(fake):
     engine, peer = await connected(fake, config(GA_MODEL))
     assert peer.request_path == "/v1/realtime?model=gpt-realtime"
-    assert peer.headers["Authorization"] == "Bearer sk-test"
+    assert peer.headers["Authorization"] == "Bearer sk-CANARY-test"
     assert "OpenAI-Beta" not in peer.headers
     session = peer.session_update["session"]
     assert session["type"] == "realtime"
@@ -341,10 +341,10 @@ async def test_audio_format_is_used_both_ways(fake, audio_format, ga, beta):
 
 @bounded
 async def test_the_config_object_makes_a_working_engine(fake):
-    engine = Realtime(api_key="sk-cfg", base_url=fake.base_url).create_engine()
+    engine = Realtime(api_key="sk-CANARY-cfg", base_url=fake.base_url).create_engine()
     await engine.connect(config())
     peer = await fake.peers.get()
-    assert peer.headers["Authorization"] == "Bearer sk-cfg"
+    assert peer.headers["Authorization"] == "Bearer sk-CANARY-cfg"
     await engine.close()
 
 
@@ -647,7 +647,7 @@ async def test_our_close_ends_events_cleanly_and_is_idempotent(fake):
 
 @bounded
 async def test_commands_before_connect_say_to_connect_first():
-    engine = RealtimeEngine("sk-test")
+    engine = RealtimeEngine("sk-CANARY-test")
     with pytest.raises(RuntimeError, match="connect"):
         await engine.send_audio(b"\x00")
     with pytest.raises(RuntimeError, match="connect"):

@@ -23,7 +23,7 @@ from getpatter.pipeline.chat_context import ChatContext
 from getpatter.testing.fake_llm import FakeAnthropicServer
 from getpatter.testing.scenario import Reply, Scenario, ToolCall
 
-KEY = "sk-ant-test-0123456789"
+KEY = "sk-ant-CANARY-0123456789"
 PROMPT = "You are a helpful phone agent."
 GREETING = "Hello there, how can I help you today?"
 EPHEMERAL = {"type": "ephemeral"}
@@ -248,7 +248,7 @@ async def test_error_event_in_the_middle_of_the_stream(
 async def test_refused_credentials_raise_authentication_error(
     fake: FakeAnthropicServer, status: int
 ) -> None:
-    key = "sk-ant-wrong-key-42"
+    key = "sk-ant-CANARY-wrong-key-42"
     if status == 403:
         fake.fail_next(403)
         key = KEY

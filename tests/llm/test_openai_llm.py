@@ -22,7 +22,7 @@ from getpatter.pipeline.chat_context import ChatContext
 from getpatter.testing.fake_llm import FakeOpenAIServer
 from getpatter.testing.scenario import Reply, Scenario, ToolCall
 
-KEY = "sk-test-0123456789"
+KEY = "sk-CANARY-0123456789"
 PROMPT = "You are a helpful phone agent."
 GREETING = "Hello there, how can I help you today?"
 WEATHER_TOOL = {
@@ -218,13 +218,13 @@ async def test_error_in_the_middle_of_the_stream(fake: FakeOpenAIServer, llm: LL
 async def test_wrong_key_raises_authentication_error_without_the_key(
     fake: FakeOpenAIServer,
 ) -> None:
-    llm = LLM(api_key="sk-wrong-key-42", base_url=fake.base_url)
+    llm = LLM(api_key="sk-CANARY-wrong-key-42", base_url=fake.base_url)
 
     with pytest.raises(AuthenticationError) as caught:
         await collect(llm, conversation("Hi."))
     await llm.close()
 
-    assert "sk-wrong-key-42" not in str(caught.value)
+    assert "sk-CANARY-wrong-key-42" not in str(caught.value)
     assert "OPENAI_API_KEY" in str(caught.value)
     assert fake.requests[0].status == 401
 

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,15 +63,18 @@ class HttpServer:
 
 
 @contextmanager
-def serve_http(token: str, log: Path, env: dict[str, str]) -> Iterator[HttpServer]:
+def serve_http(
+    token: str, log: Path, env: dict[str, str], *, command: Sequence[str] = ("-m", "getpatter_mcp")
+) -> Iterator[HttpServer]:
     """A streamable HTTP server process with ``env``, stderr in ``log``; stopped on exit.
 
-    Fails when the server does not come up within 30 s, prints ``token``, or does not exit
-    cleanly (status 0) when stopped.
+    ``command`` is what follows the Python executable (arguments may be added to it). Fails when
+    the server does not come up within 30 s, prints ``token``, or does not exit cleanly (status
+    0) when stopped.
     """
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", f"--token={token}"],
+            [sys.executable, *command, "--http", "--port", "0", f"--token={token}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

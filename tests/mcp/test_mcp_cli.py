@@ -227,7 +227,9 @@ INITIALIZE = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-of-enough-length", "Basic x"])
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-CANARY-token-of-enough-length", "Basic x-CANARY"]
+)
 def test_http_refuses_requests_without_the_token(
     http_server: HttpServer, authorization: str | None
 ) -> None:

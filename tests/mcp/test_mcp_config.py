@@ -18,10 +18,10 @@ from getpatter_mcp.config import (
 
 LIVE = {
     "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
-    "TWILIO_AUTH_TOKEN": "twilio-secret-token-value",
+    "TWILIO_AUTH_TOKEN": "twilio-CANARY-token-value",
     "TWILIO_PHONE_NUMBER": "+15550001234",
     "PATTER_WEBHOOK_URL": "agent.example.com",
-    "OPENAI_API_KEY": "sk-openai-secret-key-value",
+    "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
 }
 
 
@@ -36,7 +36,7 @@ def test_no_carrier_settings_is_sandbox_mode_with_defaults() -> None:
 
 
 def test_an_openai_key_alone_stays_in_the_sandbox() -> None:
-    config = load_config({"OPENAI_API_KEY": "sk-x"})
+    config = load_config({"OPENAI_API_KEY": "sk-CANARY-x"})
     assert config.mode == "sandbox"
 
 
@@ -182,7 +182,7 @@ def test_file_settings_are_read_and_the_environment_wins(tmp_path: Path) -> None
         """
 [twilio]
 account_sid = "AC0123456789abcdef0123456789abcdef"
-auth_token = "from-the-file"
+auth_token = "from-the-file-CANARY"
 phone_number = "+15550001234"
 
 [server]
@@ -190,7 +190,7 @@ webhook_url = "file.example.com"
 port = 8100
 
 [openai]
-api_key = "sk-file"
+api_key = "sk-CANARY-file"
 
 [agent]
 system_prompt = "You call dentists."
@@ -207,7 +207,7 @@ ms_per_char = 20
     )
     config = load_config({"PATTER_MAX_CALLS_PER_DAY": "8", "PATTER_PORT": "8200"}, path)
     assert config.mode == "live"
-    assert config.twilio_auth_token == "from-the-file"
+    assert config.twilio_auth_token == "from-the-file-CANARY"
     assert config.system_prompt == "You call dentists."
     assert config.policy.allowed_prefixes == ("+1555", "+1666")
     assert config.policy.require_confirmation is True
@@ -246,9 +246,9 @@ def test_a_missing_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_secrets_are_masked_in_repr() -> None:
-    config = load_config({**LIVE, "PATTER_MCP_TOKEN": "mcp-bearer-secret-value"})
+    config = load_config({**LIVE, "PATTER_MCP_TOKEN": "mcp-bearer-CANARY-value"})
     shown = repr(config)
-    for secret in (LIVE["TWILIO_AUTH_TOKEN"], LIVE["OPENAI_API_KEY"], "mcp-bearer-secret-value"):
+    for secret in (LIVE["TWILIO_AUTH_TOKEN"], LIVE["OPENAI_API_KEY"], "mcp-bearer-CANARY-value"):
         assert secret not in shown
         assert secret not in str(config)
     assert "twilio_auth_token='***'" in shown

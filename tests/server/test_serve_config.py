@@ -17,9 +17,9 @@ SID = "AC" + "2" * 32
 
 @pytest.fixture
 def phone(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-CANARY-test")
     return Patter(
-        carrier=Twilio(account_sid=SID, auth_token="t"),
+        carrier=Twilio(account_sid=SID, auth_token="t-CANARY"),
         phone_number="+15550001234",
         webhook_url="agent.example.com",
     )
@@ -42,13 +42,17 @@ async def test_bad_serve_arguments(phone, kwargs, message):
 
 
 async def test_serve_needs_a_twilio_carrier_and_a_public_host(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-CANARY-test")
     with pytest.raises(ConfigError, match="needs a carrier"):
         await Patter().serve(Patter().agent("x"))
-    telnyx = Patter(carrier=Telnyx(api_key="k", connection_id="c"), phone_number="+15550001234")
+    telnyx = Patter(
+        carrier=Telnyx(api_key="k-CANARY", connection_id="c"), phone_number="+15550001234"
+    )
     with pytest.raises(ConfigError, match="Telnyx calls are not supported"):
         await telnyx.serve(telnyx.agent("x"))
-    hostless = Patter(carrier=Twilio(account_sid=SID, auth_token="t"), phone_number="+15550001234")
+    hostless = Patter(
+        carrier=Twilio(account_sid=SID, auth_token="t-CANARY"), phone_number="+15550001234"
+    )
     with pytest.raises(ConfigError, match="public hostname"):
         await hostless.serve(hostless.agent("x"))
 
@@ -56,7 +60,7 @@ async def test_serve_needs_a_twilio_carrier_and_a_public_host(monkeypatch):
 async def test_serve_checks_the_engine_key_before_listening(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     phone = Patter(
-        carrier=Twilio(account_sid=SID, auth_token="t"),
+        carrier=Twilio(account_sid=SID, auth_token="t-CANARY"),
         phone_number="+15550001234",
         webhook_url="agent.example.com",
     )

@@ -24,7 +24,7 @@ from getpatter.testing.fake_deepgram import FakeDeepgramServer
 from getpatter.testing.scenario import Callee, Say, Scenario
 from getpatter.testing.twilio_simulator.sound import SILENCE, speech
 
-KEY = "dg-secret-key-123"
+KEY = "dg-CANARY-secret-key-123"
 LINES = ("I want to book a table for two", "at eight tonight")
 SCENARIO = Scenario(callee=Callee(steps=tuple(Say(line) for line in LINES)))
 FRAME = 160  # 20 ms of μ-law at 8 kHz
@@ -219,7 +219,7 @@ async def test_idle_close_without_keepalive_raises_from_the_iterator() -> None:
 async def test_refused_key_raises_authentication_error_without_the_key(
     fake: FakeDeepgramServer, status: int
 ) -> None:
-    wrong = "dg-wrong-key-456"
+    wrong = "dg-CANARY-wrong-key-456"
     if status == 403:
         fake.fail_next_connect(403)
     stream = DeepgramSTT(api_key=wrong, base_url=fake.base_url).open_stream()

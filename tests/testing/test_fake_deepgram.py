@@ -20,7 +20,7 @@ from getpatter.testing.scenario import Callee, Say, Scenario
 from getpatter.testing.twilio_simulator.sound import speech
 
 SCENARIO = Scenario(callee=Callee(steps=(Say("where is my order"),)))
-HEADERS = {"Authorization": "Token any-key"}
+HEADERS = {"Authorization": "Token any-key-CANARY"}
 MULAW = "encoding=mulaw&sample_rate=8000"
 
 
@@ -58,7 +58,7 @@ async def fake() -> AsyncIterator[FakeDeepgramServer]:
     ("path", "headers", "status"),
     [
         (f"/v1/listen?{MULAW}", {}, 401),
-        (f"/v1/listen?{MULAW}", {"Authorization": "Bearer any-key"}, 401),
+        (f"/v1/listen?{MULAW}", {"Authorization": "Bearer any-key-CANARY"}, 401),
         (f"/v2/listen?{MULAW}", HEADERS, 404),
         ("/v1/listen?encoding=mulaw", HEADERS, 400),
         ("/v1/listen?encoding=opus&sample_rate=16000", HEADERS, 400),
@@ -79,14 +79,14 @@ async def test_bad_handshakes_are_refused_with_deepgram_bodies(
 
 
 async def test_only_the_configured_key_is_accepted() -> None:
-    async with FakeDeepgramServer(api_key="right") as fake:
+    async with FakeDeepgramServer(api_key="right-CANARY") as fake:
         with pytest.raises(InvalidStatus):
             async with asyncio.timeout(5):
                 await connect(f"{fake.base_url}/v1/listen?{MULAW}", additional_headers=HEADERS)
         async with asyncio.timeout(5):
             ws = await connect(
                 f"{fake.base_url}/v1/listen?{MULAW}",
-                additional_headers={"Authorization": "Token right"},
+                additional_headers={"Authorization": "Token right-CANARY"},
             )
             await ws.close()
 

@@ -24,7 +24,7 @@ ANTHROPIC_BODY = {
     "messages": [{"role": "user", "content": "Hello?"}],
     "stream": True,
 }
-ANTHROPIC_HEADERS = {"x-api-key": "k", "anthropic-version": "2026-10-21"}
+ANTHROPIC_HEADERS = {"x-api-key": "k-CANARY", "anthropic-version": "2026-10-21"}
 
 
 async def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
@@ -39,7 +39,7 @@ def sse_data(response: httpx.Response) -> list[str]:
 async def test_openai_stream_shape() -> None:
     async with FakeOpenAIServer(SCENARIO) as fake:
         response = await post(
-            fake.base_url + "/chat/completions", OPENAI_BODY, {"Authorization": "Bearer k"}
+            fake.base_url + "/chat/completions", OPENAI_BODY, {"Authorization": "Bearer k-CANARY"}
         )
 
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -58,8 +58,8 @@ async def test_openai_refusals_carry_openai_error_bodies() -> None:
         url = fake.base_url + "/chat/completions"
         unauthorized = await post(url, OPENAI_BODY, {})
         fake.fail_next(429, times=2)
-        limited = [await post(url, OPENAI_BODY, {"Authorization": "Bearer k"}) for _ in "ab"]
-        served = await post(url, OPENAI_BODY, {"Authorization": "Bearer k"})
+        limited = [await post(url, OPENAI_BODY, {"Authorization": "Bearer k-CANARY"}) for _ in "ab"]
+        served = await post(url, OPENAI_BODY, {"Authorization": "Bearer k-CANARY"})
 
     assert unauthorized.status_code == 401
     assert unauthorized.json()["error"]["code"] == "invalid_api_key"
@@ -94,7 +94,9 @@ async def test_anthropic_stream_shape_and_required_fields() -> None:
 async def test_stall_delays_the_first_token() -> None:
     async with FakeOpenAIServer(SCENARIO) as fake:
         fake.stall_next(0.2)
-        await post(fake.base_url + "/chat/completions", OPENAI_BODY, {"Authorization": "Bearer k"})
+        await post(
+            fake.base_url + "/chat/completions", OPENAI_BODY, {"Authorization": "Bearer k-CANARY"}
+        )
 
     (request,) = fake.requests
     assert request.completed and request.time_to_first_token is not None

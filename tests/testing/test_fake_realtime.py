@@ -82,7 +82,7 @@ class Client:
 async def session(
     fake: FakeRealtimeServer, *, beta: bool = False, config: dict[str, Any] | None = None
 ) -> AsyncIterator[Client]:
-    headers = {"Authorization": "Bearer sk-test"}
+    headers = {"Authorization": "Bearer sk-CANARY-test"}
     if beta:
         headers["OpenAI-Beta"] = "realtime=v1"
     async with connect(
@@ -501,13 +501,13 @@ async def test_scenario_for_picks_a_scenario_per_connection():
     ("path", "headers", "status"),
     [
         ("/v1/realtime?model=gpt-realtime", {}, 401),
-        ("/v1/realtime?model=gpt-realtime", {"Authorization": "Bearer sk-wrong"}, 401),
-        ("/v1/realtime", {"Authorization": "Bearer sk-right"}, 400),
-        ("/v2/other?model=gpt-realtime", {"Authorization": "Bearer sk-right"}, 404),
+        ("/v1/realtime?model=gpt-realtime", {"Authorization": "Bearer sk-CANARY-wrong"}, 401),
+        ("/v1/realtime", {"Authorization": "Bearer sk-CANARY-right"}, 400),
+        ("/v2/other?model=gpt-realtime", {"Authorization": "Bearer sk-CANARY-right"}, 404),
     ],
 )
 async def test_handshakes_are_checked(path: str, headers: dict[str, str], status: int):
-    async with asyncio.timeout(10), FakeRealtimeServer(api_key="sk-right") as fake:
+    async with asyncio.timeout(10), FakeRealtimeServer(api_key="sk-CANARY-right") as fake:
         url = fake.url.removesuffix("/v1/realtime") + path
         with pytest.raises(InvalidStatus) as refused:
             async with connect(url, additional_headers=headers, proxy=None):
@@ -542,7 +542,7 @@ async def test_leaving_the_context_closes_calls_and_leaves_no_task_behind():
     long_reply = Scenario(replies=(Reply("Long.", audio_ms=60_000),))
     async with asyncio.timeout(10):
         async with FakeRealtimeServer(long_reply) as fake:
-            headers = {"Authorization": "Bearer sk-test"}
+            headers = {"Authorization": "Bearer sk-CANARY-test"}
             ws = await connect(fake.url + "?model=m", additional_headers=headers, proxy=None)
             await ws.send(json.dumps({"type": "response.create"}))
             while json.loads(await ws.recv())["type"] != "response.output_audio.delta":

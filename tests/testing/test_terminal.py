@@ -217,8 +217,8 @@ async def test_without_on_message_the_built_in_llm_loop_streams_and_runs_tools(m
             Reply("Goodbye!", tool_call=ToolCall("end_call", {"reason": "done"})),
         )
     )
-    async with FakeOpenAIServer(scenario, api_key="sk-test") as fake:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    async with FakeOpenAIServer(scenario, api_key="sk-CANARY-test") as fake:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-CANARY-test")
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         phone = Patter()
         out = io.StringIO()

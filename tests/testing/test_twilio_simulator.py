@@ -416,7 +416,7 @@ async def test_official_sdk_in_async_mode_records_redirects_and_configures(sim, 
 
 
 async def test_sdk_sees_twilio_errors(sim):
-    client = Client(sim.account_sid, "not-the-token")
+    client = Client(sim.account_sid, "not-the-token-CANARY")
     client.api.base_url = sim.base_url
     with pytest.raises(TwilioRestException) as caught:
         await asyncio.to_thread(client.calls.create, to=PERSON, from_=AGENT, url="https://x/v")

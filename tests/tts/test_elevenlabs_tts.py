@@ -21,7 +21,7 @@ from getpatter.testing.scenario import Scenario
 from getpatter.tts.base import TTSProvider
 from getpatter.tts.elevenlabs import TTS, ElevenLabsTTS
 
-KEY = "xi-test-key"
+KEY = "xi-CANARY-test-key"
 SENTENCE = "Thanks for calling, how can I help?"
 SPEECH_MS = Scenario().speech_ms(SENTENCE)
 
@@ -161,13 +161,13 @@ async def test_http_errors_map_to_patter_errors(
 async def test_wrong_key_is_an_authentication_error_without_the_key(
     fake: FakeElevenLabsServer,
 ) -> None:
-    tts = ElevenLabsTTS(api_key="wrong-secret-key", base_url=fake.base_url)
+    tts = ElevenLabsTTS(api_key="wrong-CANARY-secret-key", base_url=fake.base_url)
     try:
         with pytest.raises(AuthenticationError) as caught:
             await collect(tts.synthesize(SENTENCE, audio_format="ulaw_8000"))
     finally:
         await tts.close()
-    assert "wrong-secret-key" not in str(caught.value)
+    assert "wrong-CANARY-secret-key" not in str(caught.value)
     assert "ELEVENLABS_API_KEY" in str(caught.value)
 
 
@@ -296,10 +296,10 @@ import sys
 from getpatter.testing.fake_tts import FakeElevenLabsServer
 from getpatter.tts.elevenlabs import ElevenLabsTTS
 
-tts = ElevenLabsTTS(api_key="k")
+tts = ElevenLabsTTS(api_key="k-CANARY")
 
 async def one_call() -> None:
-    async with FakeElevenLabsServer(api_key="k", speedup=50) as fake:
+    async with FakeElevenLabsServer(api_key="k-CANARY", speedup=50) as fake:
         tts.base_url = fake.base_url
         audio = b"".join([chunk async for chunk in tts.synthesize("Hi.", audio_format="ulaw_8000")])
         print(len(audio))

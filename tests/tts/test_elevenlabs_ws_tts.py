@@ -20,7 +20,7 @@ from getpatter.testing.scenario import Scenario
 from getpatter.tts.base import TTSProvider
 from getpatter.tts.elevenlabs_ws import TTS, ElevenLabsTTSError, ElevenLabsWebSocketTTS
 
-KEY = "xi-test-key"
+KEY = "xi-CANARY-test-key"
 SENTENCE = "Your table for four is booked at eight."
 SPEECH_MS = Scenario().speech_ms(SENTENCE)
 
@@ -161,10 +161,10 @@ async def test_refused_handshakes_map_to_patter_errors(
 async def test_wrong_key_is_an_authentication_error_without_the_key(
     fake: FakeElevenLabsServer,
 ) -> None:
-    tts = ElevenLabsWebSocketTTS(api_key="wrong-secret-key", base_url=fake.base_url)
+    tts = ElevenLabsWebSocketTTS(api_key="wrong-CANARY-secret-key", base_url=fake.base_url)
     with pytest.raises(AuthenticationError) as caught:
         await collect(tts.synthesize(SENTENCE, audio_format="ulaw_8000"))
-    assert "wrong-secret-key" not in str(caught.value)
+    assert "wrong-CANARY-secret-key" not in str(caught.value)
 
 
 async def test_unreachable_server_is_a_connection_error() -> None:

@@ -23,7 +23,7 @@ from getpatter.testing.scenario import Scenario
 from getpatter.tts.base import TTSProvider
 from getpatter.tts.openai import TTS, OpenAITTS
 
-KEY = "sk-test-key"
+KEY = "sk-CANARY-test-key"
 SENTENCE = "I have moved your appointment to Tuesday."
 SPEECH_MS = Scenario().speech_ms(SENTENCE)
 

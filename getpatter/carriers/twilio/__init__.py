@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from getpatter._env import env_fallback
+from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.errors import ConfigError, InputValidationError
 
@@ -42,7 +42,7 @@ class Carrier:
         require_str("Twilio auth_token", self.auth_token)
         require_str("Twilio base_url", self.base_url)
         sid = env_fallback(self.account_sid, "TWILIO_ACCOUNT_SID")
-        token = env_fallback(self.auth_token, "TWILIO_AUTH_TOKEN")
+        token = env_secret(self.auth_token, "TWILIO_AUTH_TOKEN")
         missing = [
             name
             for name, value, env in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from getpatter._env import env_fallback
+from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.errors import ConfigError
@@ -39,7 +39,7 @@ class Realtime:
         require_str("OpenAIRealtime voice", self.voice, allow_empty=False)
         require_str("OpenAIRealtime model", self.model, allow_empty=False)
         require_str("OpenAIRealtime base_url", self.base_url)
-        object.__setattr__(self, "api_key", env_fallback(self.api_key, "OPENAI_API_KEY"))
+        object.__setattr__(self, "api_key", env_secret(self.api_key, "OPENAI_API_KEY"))
         base_url = env_fallback(self.base_url.strip(), "OPENAI_BASE_URL") or DEFAULT_BASE_URL
         realtime_url(base_url, self.model)
         object.__setattr__(self, "base_url", base_url.strip().rstrip("/"))
