@@ -8,7 +8,8 @@ exception text or stack holds a secret:
   ``'key': 'value'`` pairs in reprs and JSON);
 - named fields such as ``"token": "..."``, ``api_key=...`` or ``auth_token: ...``;
 - the password of a URL (``https://user:password@host``);
-- the single-use token of a media-stream path (``/ws/twilio/media/<token>``);
+- the single-use token of a media-stream path (``/ws/twilio/media/<token>``) and the key of a
+  call's confirmation page (``/confirm-call/<key>``);
 - every value passed to :func:`register_secret`: provider keys and carrier tokens register
   themselves when they are built.
 
@@ -78,6 +79,7 @@ LOGGERS = (
     "mcp.client.stdio",
     "mcp.client.sse",
     "mcp.server.sse",
+    "mcp.server.mcpserver.server",
     "mcp.server.streamable_http",
     "mcp.server.streamable_http_manager",
     "mcp.server.runner",
@@ -120,13 +122,14 @@ _PATTERNS = re.compile(
     + _VALUE
     # Named fields, in JSON, reprs, keyword arguments and query strings.
     + r"|(?<![\w-])(?P<field>api[_-]?key|xi_api_key|auth[_-]?token|access[_-]?token"
-    r"|refresh[_-]?token|client[_-]?secret|secret|password|token)"
+    r"|refresh[_-]?token|form[_-]?token|client[_-]?secret|secret|password|token)"
     + _SEP.replace("sep", "fsep")
     + _VALUE.replace("value", "fvalue")
     # The password of a URL.
     + r"|(?P<userinfo>\b[a-z][a-z0-9+.-]*://[^\s/@:]*:)(?P<password>[^\s/@]+)(?=@)"
-    # The single-use token that opens a call's media stream.
-    + r"|(?P<media>/ws/[\w-]+/media/)(?P<mtoken>[^\s/?#\"'<>]+)",
+    # The single-use token that opens a call's media stream, and the key of a call's
+    # confirmation page (getpatter.control.confirmation).
+    + r"|(?P<media>/ws/[\w-]+/media/|/confirm-call/)(?P<mtoken>[^\s/?#\"'<>]+)",
     re.IGNORECASE,
 )
 
@@ -144,7 +147,18 @@ def _replace(match: re.Match[str]) -> str:
 
 # Every pattern above needs one of these (lowercase) in the text: a record without any skips the
 # regular expression, which costs ten times more than these substring tests.
-_TRIGGERS = ("auth", "key", "token", "secret", "password", "signature", "cookie", "://", "/media/")
+_TRIGGERS = (
+    "auth",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "signature",
+    "cookie",
+    "://",
+    "/media/",
+    "/confirm-call/",
+)
 
 
 class _Registry:

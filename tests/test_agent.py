@@ -206,7 +206,7 @@ def test_audio_filter_and_background_audio_are_refused_until_they_exist(phone, o
     build = {
         "pipeline": lambda **kw: _pipeline(phone, **kw),
         "default": lambda **kw: phone.agent("x", **kw),
-        "engine": lambda **kw: phone.agent("x", engine=OpenAIRealtime(api_key="k"), **kw),
+        "engine": lambda **kw: phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), **kw),
     }[mode]
     with pytest.raises(ConfigError, match=f"{option}= is not supported in this version"):
         build(**{option: object()})
@@ -232,7 +232,7 @@ def test_hooks_must_be_pipeline_hooks(phone):
 
 
 def test_an_explicit_voice_or_model_other_than_the_engines_is_refused(phone):
-    engine = OpenAIRealtime(api_key="k", voice="nova")
+    engine = OpenAIRealtime(api_key="k-CANARY", voice="nova")
     with pytest.raises(ConfigError, match=r"OpenAIRealtime\(voice='echo'\)"):
         phone.agent("x", engine=engine, voice="echo")
     with pytest.raises(ConfigError, match=r"OpenAIRealtime\(model='gpt-realtime'\)"):
@@ -246,7 +246,7 @@ def test_an_explicit_voice_or_model_other_than_the_engines_is_refused(phone):
 
 def test_convai_takes_no_model_and_no_guardrails(phone, monkeypatch):
     monkeypatch.setenv("ELEVENLABS_AGENT_ID", "agent_1")
-    engine = ElevenLabsConvAI(api_key="k", voice="rachel")
+    engine = ElevenLabsConvAI(api_key="k-CANARY", voice="rachel")
     with pytest.raises(ConfigError, match="model is chosen on ElevenLabs"):
         phone.agent("x", engine=engine, model="gpt-realtime")
     with pytest.raises(ConfigError, match=r"ElevenLabsConvAI\(voice='adam'\)"):
@@ -255,7 +255,7 @@ def test_convai_takes_no_model_and_no_guardrails(phone, monkeypatch):
     with pytest.raises(ConfigError, match="guardrails= cannot screen an ElevenLabsConvAI agent"):
         phone.agent("x", engine=engine, guardrails=[rule])
     # The OpenAI Realtime engine keeps its guardrails.
-    assert phone.agent("x", engine=OpenAIRealtime(api_key="k"), guardrails=[rule]).guardrails
+    assert phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), guardrails=[rule]).guardrails
 
 
 def test_a_pipeline_speaks_with_its_tts_voice_and_its_llms_model(phone):
@@ -265,7 +265,7 @@ def test_a_pipeline_speaks_with_its_tts_voice_and_its_llms_model(phone):
         _pipeline(phone, model="gpt-4.1")
     agent = _pipeline(
         phone,
-        llm=OpenAILLM(api_key="sk", model="gpt-4.1"),
+        llm=OpenAILLM(api_key="sk-CANARY", model="gpt-4.1"),
         model="gpt-4.1",
         voice="EXAVITQu4vr4xnSDxMaL",
     )
@@ -273,17 +273,17 @@ def test_a_pipeline_speaks_with_its_tts_voice_and_its_llms_model(phone):
 
 
 def test_a_pipeline_agents_language_follows_its_stt_and_a_mismatch_is_refused(phone):
-    tts = ElevenLabsTTS(api_key="el")
-    italian = phone.agent("x", stt=DeepgramSTT(api_key="dg", language="it"), tts=tts)
+    tts = ElevenLabsTTS(api_key="el-CANARY")
+    italian = phone.agent("x", stt=DeepgramSTT(api_key="dg-CANARY", language="it"), tts=tts)
     assert italian.language == "it"
     assert phone.agent(
-        "x", stt=DeepgramSTT(api_key="dg", language="en-US"), tts=tts, language="en-GB"
+        "x", stt=DeepgramSTT(api_key="dg-CANARY", language="en-US"), tts=tts, language="en-GB"
     )
     with pytest.raises(ConfigError, match=r"DeepgramSTT\(language='it'\)"):
-        phone.agent("x", stt=DeepgramSTT(api_key="dg"), tts=tts, language="it")
+        phone.agent("x", stt=DeepgramSTT(api_key="dg-CANARY"), tts=tts, language="it")
     # A language Deepgram names otherwise (multilingual) leaves the agent's as given.
     multi = phone.agent(
-        "x", stt=DeepgramSTT(api_key="dg", language="multi"), tts=tts, language="es"
+        "x", stt=DeepgramSTT(api_key="dg-CANARY", language="multi"), tts=tts, language="es"
     )
     assert multi.language == "es"
 
@@ -292,13 +292,13 @@ def test_aggressive_first_flush_is_refused_where_it_has_no_effect(phone):
     with pytest.raises(ConfigError, match="no effect with language='it-IT'"):
         phone.agent(
             "x",
-            stt=DeepgramSTT(api_key="dg", language="it-IT"),
-            tts=ElevenLabsTTS(api_key="el"),
+            stt=DeepgramSTT(api_key="dg-CANARY", language="it-IT"),
+            tts=ElevenLabsTTS(api_key="el-CANARY"),
             aggressive_first_flush=True,
         )
     assert phone.agent(
         "x",
-        stt=DeepgramSTT(api_key="dg", language="en"),
-        tts=ElevenLabsTTS(api_key="el"),
+        stt=DeepgramSTT(api_key="dg-CANARY", language="en"),
+        tts=ElevenLabsTTS(api_key="el-CANARY"),
         aggressive_first_flush=True,
     ).aggressive_first_flush

@@ -40,7 +40,9 @@ def agent(**kwargs):
 
 
 def pipeline_agent(**kwargs):
-    return agent(stt=DeepgramSTT(api_key="dg"), tts=ElevenLabsTTS(api_key="el"), **kwargs)
+    return agent(
+        stt=DeepgramSTT(api_key="dg-CANARY"), tts=ElevenLabsTTS(api_key="el-CANARY"), **kwargs
+    )
 
 
 CASES = [

@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 
     from getpatter.server.background import BackgroundServer
 
-__all__ = ["ConfirmationPage"]
+__all__ = ["PAGE_PATH", "ConfirmationPage"]
+
+PAGE_PATH = "/confirm-call/"
+"""Where each plan's page lives, under an unguessable key (kept out of logs by the redaction)."""
 
 _HOST = "127.0.0.1"
 _MAX_FORM_BYTES = 4096
@@ -112,7 +115,7 @@ class ConfirmationPage:
             key = secrets.token_urlsafe(24)
             self._pages[key] = _Page(plan, secrets.token_urlsafe(24))
             self._keys[plan.token] = key
-        return f"{self.base_url}/plans/{key}"
+        return f"{self.base_url}{PAGE_PATH}{key}"
 
     async def aclose(self) -> None:
         """Stop serving. Plans stay as they are; their pages answer no more."""
@@ -136,7 +139,7 @@ class ConfirmationPage:
         from starlette.routing import Route
 
         return Starlette(
-            routes=[Route("/plans/{key}", self._handle, methods=["GET", "POST"])],
+            routes=[Route(PAGE_PATH + "{key}", self._handle, methods=["GET", "POST"])],
         )
 
     async def _handle(self, request: Request) -> Response:

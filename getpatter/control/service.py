@@ -313,7 +313,8 @@ class CallService:
         _require_text("voicemail_message", voicemail_message, _MAX_MESSAGE_CHARS)
         dialed = self.policy.check_destination(to, live=self.mode == "live")
         return CallPlan(
-            token=secrets.token_urlsafe(16),
+            # It names the plan for the model, which sees it; the person's part is the secret.
+            token=f"plan_{secrets.token_hex(12)}",
             to=dialed,
             goal=goal,
             first_message=self.policy.first_message(first_message),

@@ -209,7 +209,9 @@ async def test_on_message_transfers_pass_the_guard(caplog: pytest.LogCaptureFixt
 
     async with asyncio.timeout(40), Sandbox(Scenario(callee=callee)) as sandbox:
         agent = sandbox.phone.agent(
-            "You route calls.", stt=DeepgramSTT(api_key="dg"), tts=ElevenLabsTTS(api_key="el")
+            "You route calls.",
+            stt=DeepgramSTT(api_key="dg-CANARY"),
+            tts=ElevenLabsTTS(api_key="el-CANARY"),
         )
         await sandbox.serve(agent, on_message=answer, transfer_guard=guard)
         with caplog.at_level(logging.WARNING):
@@ -236,7 +238,9 @@ async def test_without_a_policy_transfers_are_free_and_unlimited() -> None:
 
     async with asyncio.timeout(40), Sandbox(Scenario(callee=callee)) as sandbox:
         agent = sandbox.phone.agent(
-            "You route calls.", stt=DeepgramSTT(api_key="dg"), tts=ElevenLabsTTS(api_key="el")
+            "You route calls.",
+            stt=DeepgramSTT(api_key="dg-CANARY"),
+            tts=ElevenLabsTTS(api_key="el-CANARY"),
         )
         await sandbox.serve(agent, on_message=answer)
         call = await sandbox.call_in()

@@ -30,9 +30,9 @@ def two_turns() -> Scenario:
 def pipeline_agent(sandbox: Sandbox):
     return sandbox.phone.agent(
         "You are the receptionist.",
-        stt=DeepgramSTT(api_key="dg"),
-        tts=ElevenLabsTTS(api_key="el"),
-        llm=OpenAILLM(api_key="sk"),
+        stt=DeepgramSTT(api_key="dg-CANARY"),
+        tts=ElevenLabsTTS(api_key="el-CANARY"),
+        llm=OpenAILLM(api_key="sk-CANARY"),
         first_message=GREETING,
     )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 from mcp import StdioServerParameters
 
@@ -102,3 +103,13 @@ def http_client(token: str) -> httpx2.AsyncClient:
     return httpx2.AsyncClient(
         headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30.0, read=60.0)
     )
+
+
+async def person_answers(url: str, decision: str) -> int:
+    """The person opens the page in their browser and presses a button; the POST's status."""
+    async with httpx.AsyncClient(trust_env=False, timeout=10.0) as browser:
+        page = await browser.get(url)
+        token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+        assert page.status_code == 200 and token, page.text
+        sent = await browser.post(url, data={"form_token": token.group(1), "decision": decision})
+        return sent.status_code

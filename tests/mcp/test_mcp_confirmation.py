@@ -14,9 +14,8 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
-from conftest import stdio_params
+from conftest import person_answers, stdio_params
 from mcp import Client
 from mcp.types import (
     CallToolResult,
@@ -50,16 +49,6 @@ def confirming() -> CallService:
 
 def dialed(service: CallService) -> list[str]:
     return [call.to for call in service.line.sandbox.twilio.calls]
-
-
-async def person_answers(url: str, decision: str) -> int:
-    """The person opens the page in their browser and presses a button; the POST's status."""
-    async with httpx.AsyncClient(trust_env=False, timeout=10.0) as browser:
-        page = await browser.get(url)
-        token = re.search(r'name="form_token" value="([^"]+)"', page.text)
-        assert page.status_code == 200 and token, page.text
-        sent = await browser.post(url, data={"form_token": token.group(1), "decision": decision})
-        return sent.status_code
 
 
 class UrlOnlyClient(Client):
@@ -315,7 +304,7 @@ async def test_over_stdio_the_page_of_the_server_process_confirms_the_call() -> 
         planned = await model.call_tool("plan_call", {"to": "+15550101234", "goal": "Say hi"})
         receipt = planned.structured_content
         assert receipt is not None, text(planned)
-        assert receipt["confirm_url"].startswith(f"http://127.0.0.1:{port}/plans/")
+        assert receipt["confirm_url"].startswith(f"http://127.0.0.1:{port}/confirm-call/")
         early = await model.call_tool("confirm_call", {"token": receipt["token"]})
         assert early.is_error and "No person has confirmed" in text(early)
         assert await person_answers(receipt["confirm_url"], "confirm") == 200

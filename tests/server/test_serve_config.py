@@ -95,7 +95,9 @@ async def test_on_machine_needs_machine_detection(phone):
 
 async def test_call_says_why_telnyx_or_no_carrier_cannot_dial(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    telnyx = Patter(carrier=Telnyx(api_key="k", connection_id="c"), phone_number="+15550001234")
+    telnyx = Patter(
+        carrier=Telnyx(api_key="k-CANARY", connection_id="c"), phone_number="+15550001234"
+    )
     with pytest.raises(ConfigError, match="Telnyx calls are not supported"):
         await telnyx.call("+15550100001")
     with pytest.raises(ConfigError, match=r"call\(\) needs a carrier"):
@@ -107,8 +109,8 @@ async def test_on_message_with_an_agent_that_has_tools_is_refused(phone):
 
     agent = phone.agent(
         "x",
-        stt=DeepgramSTT(api_key="dg"),
-        tts=ElevenLabsTTS(api_key="el"),
+        stt=DeepgramSTT(api_key="dg-CANARY"),
+        tts=ElevenLabsTTS(api_key="el-CANARY"),
         tools=[Tool(name="lookup", handler=print)],
     )
     with pytest.raises(ConfigError, match="tools= would never run"):

@@ -28,8 +28,8 @@ def test_the_sandbox_closes_the_providers_it_builds_for_a_pipeline_agent():
         async with Sandbox(scenario) as sandbox:
             agent = sandbox.phone.agent(
                 "You are a receptionist.",
-                stt=DeepgramSTT(api_key="x"),
-                tts=ElevenLabsTTS(api_key="y"),
+                stt=DeepgramSTT(api_key="x-CANARY"),
+                tts=ElevenLabsTTS(api_key="y-CANARY"),
             )
             await sandbox.serve(agent)
             return await (await sandbox.call_in()).ended()

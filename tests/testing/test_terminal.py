@@ -251,9 +251,13 @@ async def test_the_llm_loop_uses_the_realtime_engines_key_and_base_url(monkeypat
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    async with FakeOpenAIServer(Scenario(replies=(Reply("Hello there."),)), api_key="sk-x") as fake:
+    async with FakeOpenAIServer(
+        Scenario(replies=(Reply("Hello there."),)), api_key="sk-x-CANARY"
+    ) as fake:
         phone = Patter()
-        agent = phone.agent("x", engine=OpenAIRealtime(api_key="sk-x", base_url=fake.base_url))
+        agent = phone.agent(
+            "x", engine=OpenAIRealtime(api_key="sk-x-CANARY", base_url=fake.base_url)
+        )
         out = io.StringIO()
         await TerminalCall(agent, lines=ScriptedLines(["hi"]), output=out).run()
     assert "Agent: Hello there." in out.getvalue()
@@ -264,6 +268,6 @@ async def test_an_elevenlabs_convai_agent_needs_on_message(monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     phone = Patter()
-    agent = phone.agent("x", engine=ElevenLabsConvAI(api_key="xi-key", agent_id="agent_1"))
+    agent = phone.agent("x", engine=ElevenLabsConvAI(api_key="xi-key-CANARY", agent_id="agent_1"))
     with pytest.raises(ConfigError, match="cannot run an ElevenLabsConvAI agent"):
         await phone.test(agent)
