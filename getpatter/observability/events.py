@@ -33,6 +33,7 @@ class PatterEventType(StrEnum):
     CALL_ENDED = "call_ended"
     CALL_STATUS = "call_status"
     CALL_TRANSFERRED = "call_transferred"
+    RECORDING = "recording"
     DTMF = "dtmf"
     TRANSCRIPT_PARTIAL = "transcript_partial"
     TRANSCRIPT_FINAL = "transcript_final"

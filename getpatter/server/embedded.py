@@ -107,7 +107,7 @@ class EmbeddedServer:
         self._tunnel = tunnel
         self._recording = recording
         self._voicemail = voicemail_message
-        self.registry = CallRegistry()
+        self.registry = CallRegistry(events)
         self._adapter = TwilioAdapter(carrier)
         self._actions = _TwilioCallActions(self._adapter, phone_number)
         self.twilio = TwilioRoutes(
