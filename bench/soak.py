@@ -283,28 +283,36 @@ def print_header(args: argparse.Namespace, idle: dict[str, Any]) -> None:
     )
     print(f"idle server: {_memory(idle)}\n")
     print(
-        f"{'round':>5} {'time':>5} {'calls':>6} | {'RSS':>6} {'vs warm':>7} | {'gc objs':>8} "
+        f"{'round':>5} {'time':>5} {'calls':>6} | {'RSS':>6} {'vs warm':>7} {'peak':>6} "
+        f"{'blocks':>6} | "
+        f"{'gc objs':>8} "
         f"{'sess':>5} {'eng':>5} {'outb':>5} {'tasks':>5} {'pend':>4} {'kept':>5} | "
-        f"{'late':>5} {'p99':>5} | {'relay':>5} {'p99':>5} | {'CPU':>4} {'send':>5} {'fail':>4}"
+        f"{'late':>5} {'p99':>5} | {'relay':>5} {'p99':>5} | {'CPU':>4} {'send':>5} {'fail':>4} | "
+        f"{'full GC':>7} {'max':>5} {'cpu':>5}"
     )
     print(
-        f"{'':>5} {'s':>5} {'done':>6} | {'MB':>6} {'%':>7} | {'':>8} "
+        f"{'':>5} {'s':>5} {'done':>6} | {'MB':>6} {'%':>7} {'MB':>6} {'k':>6} | {'':>8} "
         f"{'':>5} {'':>5} {'':>5} {'':>5} {'':>4} {'':>5} | "
-        f"{'%':>5} {'ms':>5} | {'p50ms':>5} {'ms':>5} | {'ms/s':>4} {'p99':>5} {'':>4}"
+        f"{'%':>5} {'ms':>5} | {'p50ms':>5} {'ms':>5} | {'ms/s':>4} {'p99':>5} {'':>4} | "
+        f"{'passes':>7} {'ms':>5} {'ms':>5}"
     )
 
 
 def print_round(r: Round, warm_rss: float | None) -> None:
     types = r.server["types"]
+    full = r.server["full_collections"]
     kept = max((size for size in r.server["registry"].values()), default=0)
     change = "" if warm_rss is None else f"{100 * (r.rss_mb - warm_rss) / warm_rss:+7.1f}"
     print(
-        f"{r.number:>5} {r.elapsed_s:>5.0f} {r.calls_done:>6} | {r.rss_mb:>6.1f} {change:>7} | "
+        f"{r.number:>5} {r.elapsed_s:>5.0f} {r.calls_done:>6} | {r.rss_mb:>6.1f} {change:>7} "
+        f"{r.server['peak_rss_kb'] / 1024:>6.1f} {r.server['blocks'] / 1000:>6.0f} | "
         f"{r.server['gc_objects']:>8} {types['CallSession']:>5} {types['RealtimeEngine']:>5} "
         f"{types['OutboundAudio']:>5} {types['Task']:>5} {r.server['pending_tasks']:>4} "
         f"{kept:>5} | {r.late_pct:>5.2f} {r.lateness_p99_ms:>5.1f} | "
         f"{percentile(r.relay_ms, 50):>5.2f} {percentile(r.relay_ms, 99):>5.2f} | "
-        f"{r.cpu_ms_per_call_s:>4.1f} {percentile(r.send_late_ms, 99):>5.1f} {r.failed:>4}",
+        f"{r.cpu_ms_per_call_s:>4.1f} {percentile(r.send_late_ms, 99):>5.1f} {r.failed:>4} | "
+        f"{len(full['wall_ms']):>7} {max(full['wall_ms'], default=0):>5.0f} "
+        f"{max(full['cpu_ms'], default=0):>5.0f}",
         flush=True,
     )
     for line in r.server.get("growth", []):
@@ -347,14 +355,18 @@ def print_summary(rounds: list[Round], warmup: int, final: dict[str, Any]) -> No
     legend = [
         "",
         "time: since the server started. calls done: calls rung so far (all ended by then).",
-        "RSS: the server's, after the round's calls ended; vs warm: change since the warm-up round.",
+        "RSS: the server's, after the round's calls ended; vs warm: change since the warm-up round;",
+        "  peak: the highest RSS so far (a starved round queues audio, and freed memory is not",
+        "  always returned to the system); blocks: memory blocks Python has allocated and not freed.",
         "gc objs: objects the garbage collector tracks (no collection forced), of which sess",
         "  CallSession, eng RealtimeEngine, outb OutboundAudio, tasks asyncio.Task objects (done",
         "  or not); pend: pending tasks; kept: the largest table of the server's call registry.",
         "late: agent frames arriving > 20 ms after (first frame of their response + n x 20 ms);",
         "  p99 = that lateness. relay: fake writes a response's first delta -> caller receives",
         "  its first frame. CPU: Patter's ms per call-second in the window. send p99: how late",
-        "  this process sent caller frames (when high, the load generator is the limit).",
+        "  this process sent caller frames (when high, the load generator is the limit: here",
+        "  it often means other processes took the cores). full GC: the collector's full passes",
+        "  in the round; the longest, in wall and CPU time (the process is stopped meanwhile).",
     ]
     print("\n".join(legend))
 

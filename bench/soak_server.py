@@ -6,9 +6,10 @@ engine pointed at the benchmark's fake). It prints ``READY`` once it takes calls
 cleanly on SIGTERM or at the end of its input.
 
 Each ``stats`` line on its standard input is answered with one ``STATS {json}`` line on its
-standard output: RSS, Python's allocated blocks, objects tracked by the garbage collector (total
+standard output: RSS and its peak, Python's allocated blocks, objects tracked by the garbage collector (total
 and per watched type: sessions, engines, outbound audio, sockets, tasks...), pending tasks, the
-sizes of the call registry's tables and the GC's collection counts. ``collect`` does the same
+sizes of the call registry's tables, the GC's collection counts and how long each full
+collection since the last answer took (wall and CPU time). ``collect`` does the same
 after a ``gc.collect()``. Counting walks every object (tens of ms): the benchmark asks between
 rounds, when no call is running.
 
@@ -26,6 +27,7 @@ import json
 import os
 import signal
 import sys
+import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -55,14 +57,42 @@ WATCHED = (
 _TOP_GROWTH = 8
 
 
+class FullCollections:
+    """How long the collector's full (generation 2) passes stop the process, wall and CPU."""
+
+    def __init__(self) -> None:
+        self.wall_ms: list[float] = []
+        self.cpu_ms: list[float] = []
+        self._started = (0.0, 0.0)
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        now = (time.perf_counter(), time.thread_time())
+        if phase == "start":
+            self._started = now
+        else:
+            self.wall_ms.append((now[0] - self._started[0]) * 1000)
+            self.cpu_ms.append((now[1] - self._started[1]) * 1000)
+
+    def take(self) -> dict[str, list[float]]:
+        """The passes since the last call."""
+        taken = {"wall_ms": self.wall_ms, "cpu_ms": self.cpu_ms}
+        self.wall_ms, self.cpu_ms = [], []
+        return taken
+
+
 class MemoryReport:
     """What the process holds, for the ``stats`` command."""
 
     def __init__(self, phone: Patter) -> None:
         self._phone = phone
         self._baseline: tracemalloc.Snapshot | None = None
+        self._full = FullCollections()
 
     def stats(self, *, collect: bool) -> dict[str, Any]:
+        full_collections = self._full.take()
         collected = gc.collect() if collect else 0
         counts: Counter[str] = Counter()
         objects = gc.get_objects()
@@ -74,7 +104,8 @@ class MemoryReport:
         total = len(objects)
         del objects
         report: dict[str, Any] = {
-            "rss_kb": _rss_kb(),
+            "rss_kb": _status_kb("VmRSS"),
+            "peak_rss_kb": _status_kb("VmHWM"),
             "blocks": sys.getallocatedblocks(),
             "gc_objects": total,
             "collected": collected,
@@ -82,6 +113,7 @@ class MemoryReport:
             "pending_tasks": len(asyncio.all_tasks()),
             "registry": self._registry_sizes(),
             "gc_collections": [generation["collections"] for generation in gc.get_stats()],
+            "full_collections": full_collections,
         }
         if tracemalloc.is_tracing():
             report["growth"] = self._growth()
@@ -115,9 +147,10 @@ class MemoryReport:
         return lines
 
 
-def _rss_kb() -> int:
+def _status_kb(field: str) -> int:
+    """A ``/proc/self/status`` figure in kB: ``VmRSS`` (resident now), ``VmHWM`` (its peak)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
