@@ -219,8 +219,8 @@ def test_recent_call_sids_forget_by_time():
 
 
 def test_seen_call_sids_are_compact():
-    """Memory per CallSid at the bound (docs/decisions.md: about 90 bytes; a dict of the
-    CallSid strings would take about 200)."""
+    """Memory per CallSid at the bound (docs/decisions.md: about 90 bytes; a dict of CallSid
+    strings to times takes about 145)."""
     recent = RecentCallSids(window=SEEN_KEPT_SECONDS, limit=SEEN_KEPT_MAX)
     sids = [f"CA{n:032x}" for n in range(SEEN_KEPT_MAX)]
     tracemalloc.start()
