@@ -324,7 +324,8 @@ def _memory(stats: dict[str, Any]) -> str:
     registry = ", ".join(f"{name} {size}" for name, size in stats["registry"].items())
     return (
         f"RSS {stats['rss_kb'] / 1024:.1f} MB, {stats['blocks']} allocated blocks, "
-        f"{stats['gc_objects']} gc objects ({types}); {stats['pending_tasks']} pending tasks; "
+        f"{stats['gc_objects']} gc objects ({types}) and {stats.get('frozen', 0)} frozen; "
+        f"{stats['pending_tasks']} pending tasks; "
         f"registry: {registry or '-'}; collections per generation {stats['gc_collections']}"
     )
 
@@ -358,7 +359,8 @@ def print_summary(rounds: list[Round], warmup: int, final: dict[str, Any]) -> No
         "RSS: the server's, after the round's calls ended; vs warm: change since the warm-up round;",
         "  peak: the highest RSS so far (a starved round queues audio, and freed memory is not",
         "  always returned to the system); blocks: memory blocks Python has allocated and not freed.",
-        "gc objs: objects the garbage collector tracks (no collection forced), of which sess",
+        "gc objs: objects the garbage collector tracks and walks (no collection forced; those",
+        "  frozen at startup are left out), of which sess",
         "  CallSession, eng RealtimeEngine, outb OutboundAudio, tasks asyncio.Task objects (done",
         "  or not); pend: pending tasks; kept: the largest table of the server's call registry.",
         "late: agent frames arriving > 20 ms after (first frame of their response + n x 20 ms);",

@@ -55,6 +55,7 @@ WATCHED = (
     "async_generator",
 )
 _TOP_GROWTH = 8
+_MOST_COMMON = 12
 
 
 class FullCollections:
@@ -94,13 +95,8 @@ class MemoryReport:
     def stats(self, *, collect: bool) -> dict[str, Any]:
         full_collections = self._full.take()
         collected = gc.collect() if collect else 0
-        counts: Counter[str] = Counter()
         objects = gc.get_objects()
-        watched = set(WATCHED)
-        for obj in objects:
-            name = type(obj).__name__
-            if name in watched:
-                counts[name] += 1
+        counts = Counter(type(obj).__name__ for obj in objects)
         total = len(objects)
         del objects
         report: dict[str, Any] = {
@@ -108,8 +104,10 @@ class MemoryReport:
             "peak_rss_kb": _status_kb("VmHWM"),
             "blocks": sys.getallocatedblocks(),
             "gc_objects": total,
+            "frozen": gc.get_freeze_count(),
             "collected": collected,
             "types": {name: counts.get(name, 0) for name in WATCHED},
+            "most_common": counts.most_common(_MOST_COMMON),
             "pending_tasks": len(asyncio.all_tasks()),
             "registry": self._registry_sizes(),
             "gc_collections": [generation["collections"] for generation in gc.get_stats()],

@@ -16,6 +16,7 @@ from getpatter.errors import ConfigError
 from getpatter.observability.events import EventBus
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.background import BackgroundServer
+from getpatter.server.heap import freeze_startup_objects, thaw_startup_objects
 from getpatter.server.registry import CallRegistry
 from getpatter.server.twilio import CALL_PARAM, TwilioRoutes
 from getpatter.session import CallCallbacks, CallSession
@@ -118,6 +119,8 @@ class EmbeddedServer:
             on_media_start=self._media_started,
         )
         self._server: BackgroundServer | None = None
+        self._frozen = False
+        """What existed once the server was up is frozen out of the collector (until stop)."""
         self.port = 0
         self.ready = asyncio.Event()
 
@@ -154,6 +157,8 @@ class EmbeddedServer:
             raise ConfigError("no public hostname: pass webhook_url= or tunnel= to Patter()")
         if configure_number:
             await self.configure_number()
+        freeze_startup_objects()
+        self._frozen = True
         self.ready.set()
 
     async def configure_number(self) -> None:
@@ -190,6 +195,9 @@ class EmbeddedServer:
         if self._tunnel is not None:
             await self._tunnel.stop()
         await self._adapter.aclose()
+        if self._frozen:
+            self._frozen = False
+            thaw_startup_objects()
 
     # ------------------------------------------------------------------ calls
 
