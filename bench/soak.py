@@ -57,7 +57,20 @@ from relay_peers import CallerStats, FakeRealtime, TwilioCaller
 DEFAULT_RETENTION_S = 600.0
 TARGET_RSS_PCT = 5.0
 TARGET_LATE_PCT = 1.0
+# A round is calm when neither process waited this long per second for a core.
+CALM_WAIT_MS = 20.0
 _RING_AT_ONCE = 16
+
+
+def runqueue_wait_s(pid: int) -> float:
+    """How long the threads of ``pid`` have been ready to run but waited for a core (s)."""
+    return (
+        sum(
+            int(task.joinpath("schedstat").read_text().split()[1])
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        )
+        / 1e9
+    )
 
 
 class SoakServer:
@@ -145,6 +158,8 @@ class Round:
     relay_ms: list[float]
     send_late_ms: list[float]
     cpu_ms_per_call_s: float
+    patter_wait_ms_per_s: float
+    bench_wait_ms_per_s: float
     server: dict[str, Any]
 
     @property
@@ -196,7 +211,7 @@ class Soak:
         callers = await self._ring(stats)
         async with asyncio.timeout(60):
             await self.fake.wait_sessions(sessions_before + len(callers))
-        t0, t1, cpu_s = await self._play([caller for caller, _ in callers], stats)
+        t0, t1, cpu_s, waits = await self._play([caller for caller, _ in callers], stats)
         for caller, stop in callers:
             caller.hang_up(stop)
         with contextlib.suppress(TimeoutError):
@@ -224,6 +239,8 @@ class Soak:
             relay_ms=relay,
             send_late_ms=[late * 1000 for late in stats.send_lateness],
             cpu_ms_per_call_s=cpu_s * 1000 / (max(1, len(callers)) * (t1 - t0)),
+            patter_wait_ms_per_s=waits[0] * 1000 / (t1 - t0),
+            bench_wait_ms_per_s=waits[1] * 1000 / (t1 - t0),
             server=server,
         )
 
@@ -246,9 +263,11 @@ class Soak:
 
     async def _play(
         self, callers: list[TwilioCaller], stats: CallerStats
-    ) -> tuple[float, float, float]:
-        """Play the calls; the measured window's start and end and Patter's CPU in it."""
+    ) -> tuple[float, float, float, tuple[float, float]]:
+        """Play the calls; the measured window's start and end, Patter's CPU in it, and how long
+        Patter and this process waited for a core in it (seconds)."""
         assert self.server is not None
+        pids = (self.server.pid, os.getpid())
         loop = asyncio.get_running_loop()
         start = loop.time() + 0.05
         window_start = start + WARMUP_S
@@ -256,12 +275,14 @@ class Soak:
         pacer = asyncio.create_task(pace(callers, start, window_end + RESPONSE_S + 0.5))
         await asyncio.sleep(window_start - loop.time())
         cpu0, t0 = sum(process_cpu_s(self.server.pid)), time.monotonic()
+        wait0 = [runqueue_wait_s(pid) for pid in pids]
         stats.recording = True
         await asyncio.sleep(window_end - loop.time())
         cpu1, t1 = sum(process_cpu_s(self.server.pid)), time.monotonic()
+        wait1 = [runqueue_wait_s(pid) for pid in pids]
         stats.recording = False
         await pacer
-        return t0, t1, cpu1 - cpu0
+        return t0, t1, cpu1 - cpu0, (wait1[0] - wait0[0], wait1[1] - wait0[1])
 
     async def _wait_no_calls(self) -> None:
         assert self.server is not None
@@ -287,13 +308,15 @@ def print_header(args: argparse.Namespace, idle: dict[str, Any]) -> None:
         f"{'blocks':>6} | "
         f"{'gc objs':>8} "
         f"{'sess':>5} {'eng':>5} {'outb':>5} {'tasks':>5} {'pend':>4} {'kept':>5} | "
-        f"{'late':>5} {'p99':>5} | {'relay':>5} {'p99':>5} | {'CPU':>4} {'send':>5} {'fail':>4} | "
+        f"{'late':>5} {'p99':>5} | {'relay':>5} {'p99':>5} | {'CPU':>4} {'wait':>4} {'send':>5} "
+        f"{'wait':>4} {'fail':>4} | "
         f"{'full GC':>7} {'max':>5} {'cpu':>5}"
     )
     print(
         f"{'':>5} {'s':>5} {'done':>6} | {'MB':>6} {'%':>7} {'MB':>6} {'k':>6} | {'':>8} "
         f"{'':>5} {'':>5} {'':>5} {'':>5} {'':>4} {'':>5} | "
-        f"{'%':>5} {'ms':>5} | {'p50ms':>5} {'ms':>5} | {'ms/s':>4} {'p99':>5} {'':>4} | "
+        f"{'%':>5} {'ms':>5} | {'p50ms':>5} {'ms':>5} | {'ms/s':>4} {'ms/s':>4} {'p99':>5} "
+        f"{'ms/s':>4} {'':>4} | "
         f"{'passes':>7} {'ms':>5} {'ms':>5}"
     )
 
@@ -310,7 +333,8 @@ def print_round(r: Round, warm_rss: float | None) -> None:
         f"{types['OutboundAudio']:>5} {types['Task']:>5} {r.server['pending_tasks']:>4} "
         f"{kept:>5} | {r.late_pct:>5.2f} {r.lateness_p99_ms:>5.1f} | "
         f"{percentile(r.relay_ms, 50):>5.2f} {percentile(r.relay_ms, 99):>5.2f} | "
-        f"{r.cpu_ms_per_call_s:>4.1f} {percentile(r.send_late_ms, 99):>5.1f} {r.failed:>4} | "
+        f"{r.cpu_ms_per_call_s:>4.1f} {r.patter_wait_ms_per_s:>4.0f} "
+        f"{percentile(r.send_late_ms, 99):>5.1f} {r.bench_wait_ms_per_s:>4.0f} {r.failed:>4} | "
         f"{len(full['wall_ms']):>7} {max(full['wall_ms'], default=0):>5.0f} "
         f"{max(full['cpu_ms'], default=0):>5.0f}",
         flush=True,
@@ -353,6 +377,13 @@ def print_summary(rounds: list[Round], warmup: int, final: dict[str, Any]) -> No
         f"{'ok' if worst.late_pct < TARGET_LATE_PCT else 'OVER'}); "
         f"{sum(r.failed for r in rounds)} calls failed to connect"
     )
+    calm = [r for r in rounds if max(r.patter_wait_ms_per_s, r.bench_wait_ms_per_s) < CALM_WAIT_MS]
+    if calm:
+        worst_calm = max(calm, key=lambda r: r.late_pct)
+        print(
+            f"  in the {len(calm)} rounds where neither process waited {CALM_WAIT_MS:g} ms/s or "
+            f"more for a core: worst round {worst_calm.number} at {worst_calm.late_pct:.2f}%"
+        )
     legend = [
         "",
         "time: since the server started. calls done: calls rung so far (all ended by then).",
@@ -365,9 +396,11 @@ def print_summary(rounds: list[Round], warmup: int, final: dict[str, Any]) -> No
         "  or not); pend: pending tasks; kept: the largest table of the server's call registry.",
         "late: agent frames arriving > 20 ms after (first frame of their response + n x 20 ms);",
         "  p99 = that lateness. relay: fake writes a response's first delta -> caller receives",
-        "  its first frame. CPU: Patter's ms per call-second in the window. send p99: how late",
-        "  this process sent caller frames (when high, the load generator is the limit: here",
-        "  it often means other processes took the cores). full GC: the collector's full passes",
+        "  its first frame. CPU: Patter's ms per call-second in the window; wait: ms per second",
+        "  Patter's threads were ready to run but waited for a core (other processes had them).",
+        "  send p99: how late this process (load generator + fake Realtime) sent caller frames,",
+        "  and its own wait for a core: when high, the figures measure the machine, not Patter.",
+        "full GC: the collector's full passes",
         "  in the round; the longest, in wall and CPU time (the process is stopped meanwhile).",
     ]
     print("\n".join(legend))
