@@ -189,15 +189,17 @@ class EmbeddedServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.shutdown(), _STOP_TIMEOUT)
 
-        await asyncio.gather(*(end(session) for session in self.registry.active()))
-        if self._server is not None:
-            await self._server.stop(_STOP_TIMEOUT)
-        if self._tunnel is not None:
-            await self._tunnel.stop()
-        await self._adapter.aclose()
-        if self._frozen:
-            self._frozen = False
-            thaw_startup_objects()
+        try:
+            await asyncio.gather(*(end(session) for session in self.registry.active()))
+            if self._server is not None:
+                await self._server.stop(_STOP_TIMEOUT)
+            if self._tunnel is not None:
+                await self._tunnel.stop()
+            await self._adapter.aclose()
+        finally:
+            if self._frozen:
+                self._frozen = False
+                thaw_startup_objects()
 
     # ------------------------------------------------------------------ calls
 
