@@ -4,8 +4,8 @@ A full collection walks every object the cyclic collector tracks and stops the p
 does. In a serving process most of them were made at startup (modules, the app, the agent: some
 60,000 objects, 20-30 ms per pass on a small core) and live as long as the process. Frozen once
 the server is up (``gc.freeze()``, after a collection so no garbage is frozen), they are skipped,
-and a full pass walks only what calls made: 10-15 ms instead of 60-100 ms at 100 calls
-(``bench/soak.py``), short enough not to hold up the agent's audio.
+and a full pass walks only what calls made: about 25 ms (at most 55) instead of about 80 (up to
+105) at 100 calls (``bench/soak.py``), short enough not to hold up the agent's audio.
 
 An object frozen here that later becomes part of an unreachable cycle is only collected once it is
 thawed, when the server stops: the cost is bounded by what existed at startup, never per call.
