@@ -34,6 +34,7 @@ class PatterEventType(StrEnum):
     CALL_STATUS = "call_status"
     CALL_TRANSFERRED = "call_transferred"
     TRANSFER_ENDED = "transfer_ended"
+    RECORDING = "recording"
     DTMF = "dtmf"
     TRANSCRIPT_PARTIAL = "transcript_partial"
     TRANSCRIPT_FINAL = "transcript_final"

@@ -18,6 +18,7 @@ from getpatter.observability.cost import telephony_cost
 from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.background import BackgroundServer
+from getpatter.server.heap import freeze_startup_objects, thaw_startup_objects
 from getpatter.server.registry import CallRegistry
 from getpatter.server.twilio import CALL_PARAM, DIAL_ACTION_PATH, TwilioRoutes
 from getpatter.session import CallCallbacks, CallSession
@@ -121,7 +122,7 @@ class EmbeddedServer:
         self._recording = recording
         self._voicemail = voicemail_message
         self._transfer_guard = transfer_guard
-        self.registry = CallRegistry()
+        self.registry = CallRegistry(events)
         self._adapter = TwilioAdapter(carrier)
         self._actions = _TwilioCallActions(
             self._adapter, phone_number, lambda: self.twilio.url(DIAL_ACTION_PATH)
@@ -136,6 +137,8 @@ class EmbeddedServer:
             verify_call=self._call_is_live if verify_with_carrier else None,
         )
         self._server: BackgroundServer | None = None
+        self._frozen = False
+        """What existed once the server was up is frozen out of the collector (until stop)."""
         self.port = 0
         self.ready = asyncio.Event()
 
@@ -172,6 +175,7 @@ class EmbeddedServer:
             raise ConfigError("no public hostname: pass webhook_url= or tunnel= to Patter()")
         if configure_number:
             await self.configure_number()
+        self._frozen = freeze_startup_objects()
         self.ready.set()
 
     async def configure_number(self) -> None:
@@ -202,12 +206,17 @@ class EmbeddedServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.shutdown(), _STOP_TIMEOUT)
 
-        await asyncio.gather(*(end(session) for session in self.registry.active()))
-        if self._server is not None:
-            await self._server.stop(_STOP_TIMEOUT)
-        if self._tunnel is not None:
-            await self._tunnel.stop()
-        await self._adapter.aclose()
+        try:
+            await asyncio.gather(*(end(session) for session in self.registry.active()))
+            if self._server is not None:
+                await self._server.stop(_STOP_TIMEOUT)
+            if self._tunnel is not None:
+                await self._tunnel.stop()
+            await self._adapter.aclose()
+        finally:
+            if self._frozen:
+                self._frozen = False
+                thaw_startup_objects()
 
     # ------------------------------------------------------------------ calls
 

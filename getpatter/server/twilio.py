@@ -43,7 +43,7 @@ from getpatter.carriers.twilio.webhooks import (
     verify_signature,
 )
 from getpatter.errors import PatterError
-from getpatter.server.registry import TOKEN_TTL_SECONDS, CallRegistry
+from getpatter.server.registry import TOKEN_TTL_SECONDS, CallRegistry, FinishedCall
 from getpatter.session import CallSession
 
 __all__ = ["CALL_PARAM", "DIAL_ACTION_PATH", "TwilioMediaOut", "TwilioRoutes"]
@@ -192,6 +192,8 @@ class TwilioRoutes:
             if patter_id:
                 logger.warning("voice webhook for unknown outbound call %s: hanging up", patter_id)
                 return _twiml(hangup_twiml())
+            if self._registry.has_seen(hook.call_sid):
+                return self._replayed(hook.call_sid, "has ended")
             if hook.call_sid in self._verifying:
                 return self._replayed(hook.call_sid, "is being checked")
             if self._verify_call is not None:
@@ -255,16 +257,16 @@ class TwilioRoutes:
             hook = parse_form(RecordingCallback, params)
         except PatterError as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        session = self._find(request, hook.call_sid, include_finished=True)
-        if session is not None:
-            session.on_recording(
-                {
-                    "recording_sid": hook.recording_sid,
-                    "url": hook.recording_url,
-                    "status": hook.recording_status,
-                    "duration_seconds": hook.recording_duration,
-                }
-            )
+        details = {
+            "recording_sid": hook.recording_sid,
+            "url": hook.recording_url,
+            "status": hook.recording_status,
+            "duration_seconds": hook.recording_duration,
+        }
+        # A recording is usually ready after the call ended: its small record takes it then.
+        call = self._find(request, hook.call_sid) or self._find_finished(request, hook.call_sid)
+        if call is not None:
+            call.on_recording(details)
         return Response(status_code=204)
 
     async def dial_ended(self, request: Request) -> Response:
@@ -280,13 +282,13 @@ class TwilioRoutes:
             self._on_transfer_ended(hook)
         return _twiml(hangup_twiml())
 
-    def _find(
-        self, request: Request, call_sid: str, *, include_finished: bool = False
-    ) -> CallSession | None:
+    def _find(self, request: Request, call_sid: str) -> CallSession | None:
         patter_id = request.query_params.get(CALL_PARAM, "")
-        return self._registry.find(
-            patter_id=patter_id, call_sid=call_sid, include_finished=include_finished
-        )
+        return self._registry.find(patter_id=patter_id, call_sid=call_sid)
+
+    def _find_finished(self, request: Request, call_sid: str) -> FinishedCall | None:
+        patter_id = request.query_params.get(CALL_PARAM, "")
+        return self._registry.find_finished(patter_id=patter_id, call_sid=call_sid)
 
     # ---------------------------------------------------------------------- media stream
 

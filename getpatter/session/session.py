@@ -155,6 +155,8 @@ class CallSession:
         self._media_offered = False
         self.malformed_frames = 0
         """Carrier media frames that were skipped because they could not be parsed."""
+        self.on_finished: Callable[[CallSession], None] | None = None
+        """Called once, after the end has been reported (the server's registry drops the call)."""
 
     # ----------------------------------------------------------------- identity and state
 
@@ -232,8 +234,10 @@ class CallSession:
             await self._end_by_agent("machine", hangup=True)
 
     def on_recording(self, details: dict[str, Any]) -> None:
-        """The carrier finished a recording of this call."""
+        """The carrier finished a recording of this call: kept for the end report, and emitted."""
         self._status.recording = details
+        payload = {**self._identity(), **details, "call_ended": self._finishing}
+        self._emit(PatterEventType.RECORDING, payload)
 
     def start_media(self, media: MediaOut, custom_params: dict[str, str]) -> bool:
         """The media stream connected: start the AI side of the call.
@@ -841,6 +845,24 @@ class CallSession:
         finally:
             self.finished_at = time.monotonic()
             self._finished.set()
+            self._release()
+            on_finished, self.on_finished = self.on_finished, None
+            if on_finished is not None:
+                on_finished(self)
+
+    def _release(self) -> None:
+        """Let go of what the call used, so that reference counting frees it at once.
+
+        A cancelled task keeps its ``CancelledError``, whose traceback holds the task's frames
+        and so this session: session -> task -> session, a cycle only a (late, costly) full
+        collection would free. The engine and the outbound audio hold sockets and buffers that
+        must not live on with a session that user code still references.
+        """
+        self._engine = None
+        self._outbound = None
+        self._early_audio.clear()
+        self._run_task = None
+        self._barge_in_task = None
 
     def _end_payload(self) -> dict[str, Any]:
         connected = self._connected_at

@@ -85,3 +85,20 @@ async def test_verify_with_carrier_refuses_a_signed_webhook_for_a_call_twilio_do
     assert "<Hangup" in captured.text and "<Stream" not in captured.text
     assert after["active_calls"] == 0
     assert report["outcome"] == "completed"
+
+
+async def test_a_replayed_voice_webhook_for_an_ended_call_starts_nothing():
+    started, ended = [], []
+    async with Sandbox(scenario()) as sandbox:
+        await sandbox.serve(
+            sandbox.phone.agent("You are a receptionist.", first_message=GREETING),
+            on_call_start=started.append,
+            on_call_end=ended.append,
+        )
+        call = await sandbox.call_in()
+        await call.ended()
+        replayed = await replay(sandbox, call)
+        after = await health(sandbox)
+    assert "<Hangup" in replayed.text and "<Stream" not in replayed.text
+    assert after["active_calls"] == 0
+    assert len(started) == 1 and len(ended) == 1
