@@ -34,6 +34,7 @@ from getpatter.carriers.twilio.media import (
 from getpatter.carriers.twilio.webhooks import (
     AmdCallback,
     DialActionCallback,
+    FormT,
     RecordingCallback,
     StatusCallback,
     VoiceWebhook,
@@ -174,14 +175,20 @@ class TwilioRoutes:
             return _forbidden()
         return {key: values[-1] for key, values in signed.items()}
 
-    async def voice(self, request: Request) -> Response:
+    async def _form(self, request: Request, model: type[FormT]) -> FormT | Response:
+        """The webhook's form as ``model``, or the response refusing it (403, 408, 400)."""
         params = await self._verified_form(request)
         if isinstance(params, Response):
             return params
         try:
-            hook = parse_form(VoiceWebhook, params)
+            return parse_form(model, params)
         except PatterError as exc:
             return PlainTextResponse(str(exc), status_code=400)
+
+    async def voice(self, request: Request) -> Response:
+        hook = await self._form(request, VoiceWebhook)
+        if isinstance(hook, Response):
+            return hook
         if not self.accepting:
             return _twiml(hangup_twiml())
         patter_id = request.query_params.get(CALL_PARAM, "")
@@ -224,39 +231,27 @@ class TwilioRoutes:
         return _twiml(hangup_twiml())
 
     async def status(self, request: Request) -> Response:
-        params = await self._verified_form(request)
-        if isinstance(params, Response):
-            return params
-        try:
-            hook = parse_form(StatusCallback, params)
-        except PatterError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
+        hook = await self._form(request, StatusCallback)
+        if isinstance(hook, Response):
+            return hook
         session = self._find(request, hook.call_sid)
         if session is not None:
             await session.on_status(hook.call_status, hook.call_duration)
         return Response(status_code=204)
 
     async def amd(self, request: Request) -> Response:
-        params = await self._verified_form(request)
-        if isinstance(params, Response):
-            return params
-        try:
-            hook = parse_form(AmdCallback, params)
-        except PatterError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
+        hook = await self._form(request, AmdCallback)
+        if isinstance(hook, Response):
+            return hook
         session = self._find(request, hook.call_sid)
         if session is not None:
             session.on_amd(hook.answered_by)
         return Response(status_code=204)
 
     async def recording(self, request: Request) -> Response:
-        params = await self._verified_form(request)
-        if isinstance(params, Response):
-            return params
-        try:
-            hook = parse_form(RecordingCallback, params)
-        except PatterError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
+        hook = await self._form(request, RecordingCallback)
+        if isinstance(hook, Response):
+            return hook
         details = {
             "recording_sid": hook.recording_sid,
             "url": hook.recording_url,
@@ -271,13 +266,9 @@ class TwilioRoutes:
 
     async def dial_ended(self, request: Request) -> Response:
         """The transferred leg of a call ended: report it, and end what is left of the call."""
-        params = await self._verified_form(request)
-        if isinstance(params, Response):
-            return params
-        try:
-            hook = parse_form(DialActionCallback, params)
-        except PatterError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
+        hook = await self._form(request, DialActionCallback)
+        if isinstance(hook, Response):
+            return hook
         if self._on_transfer_ended is not None:
             self._on_transfer_ended(hook)
         return _twiml(hangup_twiml())

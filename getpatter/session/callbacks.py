@@ -42,10 +42,9 @@ async def invoke(call_id: str, name: str, callback: Callback, payload: dict[str,
 
 class CallbackQueue:
     """Delivers one call's callbacks one after another, in a task of their own, so a slow
-    callback never holds up the audio. ``call_id()`` names the call in log lines."""
+    callback never holds up the audio. The payload's ``call_id`` names the call in log lines."""
 
-    def __init__(self, call_id: Callable[[], str]) -> None:
-        self._call_id = call_id
+    def __init__(self) -> None:
         self._queue: asyncio.Queue[tuple[str, Callback, dict[str, Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -68,5 +67,5 @@ class CallbackQueue:
     async def _deliver(self) -> None:
         while True:
             name, callback, payload = await self._queue.get()
-            await invoke(self._call_id(), name, callback, payload)
+            await invoke(str(payload.get("call_id", "")), name, callback, payload)
             self._queue.task_done()

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -123,7 +124,9 @@ class CallSession:
         self._turn: Turn | None = None
         self._engine: Engine | None = None
         self._capabilities = EngineCapabilities()
-        self._health = CallHealth(self._health_error)
+        # Held weakly: a session must not refer to itself through its parts, or only a full
+        # collection of the cyclic garbage collector could free a finished call.
+        self._health = CallHealth(_weakly(self._health_error))
         self._screen: OutputScreen | None = None
         self._last_error = ""
         """The latest error the engine reported, for the failure of the response it ends."""
@@ -144,7 +147,7 @@ class CallSession:
         self._finish_task: asyncio.Future[None] | None = None
         self._barge_in_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._notices = CallbackQueue(lambda: self.call_sid)
+        self._notices = CallbackQueue()
         self._run_task: asyncio.Task[None] | None = None
         self._created_at = time.time()
         self._connected_at: tuple[float, float] | None = None
@@ -932,6 +935,18 @@ class _SessionActions:
 
     async def hangup(self) -> None:
         await self._session.hangup()
+
+
+def _weakly(method: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """``method``, called through a weak reference to its object (a no-op once it is gone)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(entry: dict[str, Any]) -> None:
+        target = ref()
+        if target is not None:
+            target(entry)
+
+    return call
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

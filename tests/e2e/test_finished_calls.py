@@ -165,9 +165,9 @@ async def test_a_finished_pipeline_call_leaves_nothing_behind():
         agent = sandbox.phone.agent(
             "You are the receptionist.",
             first_message="Hello.",
-            stt=DeepgramSTT(api_key="dg"),
-            tts=ElevenLabsTTS(api_key="el"),
-            llm=OpenAILLM(api_key="sk"),
+            stt=DeepgramSTT(api_key="dg-CANARY"),
+            tts=ElevenLabsTTS(api_key="el-CANARY"),
+            llm=OpenAILLM(api_key="sk-CANARY"),
         )
         await sandbox.serve(agent)
         calls = [await sandbox.call_in() for _ in range(2)]
