@@ -4,9 +4,9 @@ Run ``python bench/relay.py [--calls 1,50,100,150] [--seconds 20]``. It prints n
 the targets beside them, and asserts nothing. Everything runs on 127.0.0.1.
 
 1. Micro-benchmarks of the code a call runs for each frame, with stub sockets: caller audio
-   through ``TwilioRoutes._relay`` -> ``CallSession.on_media`` -> ``RealtimeEngine.send_audio``;
+   through ``ServerDesk._relay`` -> ``CallSession.on_media`` -> ``RealtimeEngine.send_audio``;
    agent audio through ``RealtimeEngine._stream`` -> ``CallSession._handle`` ->
-   ``OutboundAudio`` -> ``TwilioMediaOut``; and each echoed mark back through ``_relay``.
+   ``OutboundAudio`` -> the Twilio codec; and each echoed mark back through ``_relay``.
 2. Whole calls: ``Patter.serve()`` runs in its own process (``bench/relay_server.py``) so its
    CPU can be read alone from ``/proc``; this process plays N Twilio media streams and a lean
    fake OpenAI Realtime server (``bench/relay_peers.py``). Each call sends a caller frame every
@@ -51,13 +51,13 @@ def print_frame_costs(costs: FrameCosts) -> None:
         ("Inbound, per caller frame (Twilio -> OpenAI)", None, ""),
         ("  parse_frame(media JSON)", costs.parse_media, ""),
         ("  CallSession.on_media -> RealtimeEngine.send_audio", costs.on_media, ""),
-        ("  TwilioRoutes._relay: both of the above, per frame", costs.inbound, "counted"),
+        ("  ServerDesk._relay: both of the above, per frame", costs.inbound, "counted"),
         ("Outbound, per agent frame (OpenAI -> Twilio)", None, ""),
         ("  decode_audio_delta, share per frame (1/5 of 100 ms)", costs.decode_share, ""),
         ("  RealtimeEngine._stream + CallSession._handle, 1/5", costs.delta_share, "counted"),
         ("  media_message + mark_message", costs.build_messages, ""),
         ("  OutboundAudio send loop: media + mark to the socket", costs.outbound_send, "counted"),
-        ("  TwilioRoutes._relay: the echoed mark (on_mark)", costs.mark_back, "counted"),
+        ("  ServerDesk._relay: the echoed mark (on_mark)", costs.mark_back, "counted"),
     ]
     print("1. CPU per relayed 20 ms frame (Patter's code, stub sockets, best of 7)")
     print(f"   {'':56} {'µs/frame':>9}")

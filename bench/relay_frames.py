@@ -1,9 +1,10 @@
 """Part 1 of ``bench/relay.py``: the CPU of Patter's per-frame code, with stub sockets.
 
 Each measurement runs the functions a call runs, wired to stubs that never block: caller media
-through ``TwilioRoutes._relay`` -> ``CallSession.on_media`` -> ``RealtimeEngine.send_audio``;
-agent audio through ``RealtimeEngine._stream`` -> ``CallSession._handle`` -> ``OutboundAudio``
--> ``TwilioMediaOut``; echoed marks back through ``_relay``. Coroutines are stepped directly
+through ``ServerDesk._relay`` (with Twilio's media codec) -> ``CallSession.on_media`` ->
+``RealtimeEngine.send_audio``; agent audio through ``RealtimeEngine._stream`` ->
+``CallSession._handle`` -> ``OutboundAudio`` -> the codec's messages; echoed marks back through
+``_relay``. Coroutines are stepped directly
 (they never suspend on a stub), except ``OutboundAudio``'s send loop, which runs on an event
 loop with ``frame_ms=0`` so that it sends its queue without pacing. Socket I/O and the event
 loop are left out here: part 2 measures them.
@@ -20,17 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from relay_server import AUTH_TOKEN, PHONE_NUMBER
+from relay_server import PHONE_NUMBER
 
 from getpatter.agent import build_agent
-from getpatter.carriers.twilio.media import mark_message, media_message, parse_frame
+from getpatter.carriers.twilio.media import TwilioCodec, mark_message, media_message, parse_frame
+from getpatter.engines.base import EngineFactory
 from getpatter.engines.openai import Realtime
 from getpatter.engines.openai.engine import RealtimeEngine
 from getpatter.engines.openai.events import decode_audio_delta
 from getpatter.observability.events import EventBus
 from getpatter.observability.pricing import PriceTable
+from getpatter.server.desk import ServerDesk, _MediaOut
 from getpatter.server.registry import CallRegistry
-from getpatter.server.twilio import TwilioMediaOut, TwilioRoutes
 from getpatter.session import CallCallbacks, CallSession
 from getpatter.session.outbound import OutboundAudio
 
@@ -133,7 +135,7 @@ def _session() -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
         direction="inbound",
         caller="+15550002000",
         callee=PHONE_NUMBER,
-        engine_factory=lambda: engine,
+        engine_factory=EngineFactory(lambda: engine, ("ulaw_8000",)),
         carrier=_NoActions(),
         telephony_provider="twilio",
         callbacks=CallCallbacks(),
@@ -145,9 +147,8 @@ def _session() -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
     return session, engine, socket_
 
 
-def _routes() -> TwilioRoutes:
-    return TwilioRoutes(
-        auth_token=AUTH_TOKEN,
+def _desk() -> ServerDesk:
+    return ServerDesk(
         public_host=lambda: "127.0.0.1",
         registry=CallRegistry(),
         new_inbound_call=lambda caller, callee, sid: _session()[0],
@@ -200,10 +201,14 @@ def inbound_relay(ops: int) -> Callable[[], object]:
     """``ops`` caller media frames through the real ``_relay`` loop into the engine stub."""
     session, _, _ = _session()
     websocket = _CarrierSocket([twilio_media_json(7)] * ops)
-    out = TwilioMediaOut(websocket)  # type: ignore[arg-type]
-    out.stream_sid = STREAM_SID
-    relay = _routes()._relay(websocket, session, out)  # type: ignore[arg-type]
+    relay = _desk()._relay(websocket, session, _codec())  # type: ignore[arg-type]
     return lambda: _drive(relay)
+
+
+def _codec() -> TwilioCodec:
+    codec = TwilioCodec()
+    codec.stream_sid = STREAM_SID
+    return codec
 
 
 def mark_relay(ops: int) -> Callable[[], object]:
@@ -223,18 +228,18 @@ def mark_relay(ops: int) -> Callable[[], object]:
             for i in range(ops)
         ]
     )
-    out = TwilioMediaOut(websocket)  # type: ignore[arg-type]
-    outbound = OutboundAudio(out)
+    codec = _codec()
+    outbound = OutboundAudio(_MediaOut(websocket, codec))  # type: ignore[arg-type]
     outbound._pending_marks.update((str(i + 1), ("item_C1", (i + 1) * 20)) for i in range(ops))
     session._outbound = outbound
-    relay = _routes()._relay(websocket, session, out)  # type: ignore[arg-type]
+    relay = _desk()._relay(websocket, session, codec)  # type: ignore[arg-type]
     return lambda: _drive(relay)
 
 
 def delta_to_frames(ops: int) -> Callable[[], object]:
     """``ops`` audio deltas through ``RealtimeEngine._stream`` and ``CallSession._handle``."""
     session, engine, _ = _session()
-    session._outbound = OutboundAudio(TwilioMediaOut(_CarrierSocket()))  # type: ignore[arg-type]
+    session._outbound = OutboundAudio(_MediaOut(_CarrierSocket(), _codec()))  # type: ignore[arg-type]
     stream = engine._stream(_EngineSocket(realtime_delta_json()))  # type: ignore[arg-type]
 
     def run() -> None:
@@ -248,8 +253,7 @@ def outbound_frames(ops: int) -> Callable[[], object]:
     """``ops`` queued frames sent by ``OutboundAudio``'s real send loop, unpaced (frame_ms=0)."""
     loop = asyncio.new_event_loop()
     websocket = _CarrierSocket()
-    out = TwilioMediaOut(websocket)  # type: ignore[arg-type]
-    out.stream_sid = STREAM_SID
+    out = _MediaOut(websocket, _codec())  # type: ignore[arg-type]
     outbound = OutboundAudio(out, frame_ms=0)
     for _ in range(ops // 5):
         outbound.push("item_C1", bytes(range(160)) * 5)

@@ -237,7 +237,7 @@ class Patter:
                 "Patter(webhook_url='your.host') or tunnel=True"
             )
         server = EmbeddedServer(
-            carrier=self._carrier,
+            carrier=self._carrier.port(self._phone_number),
             phone_number=self._phone_number,
             agent=agent,
             callbacks=CallCallbacks(**callbacks),
@@ -261,7 +261,7 @@ class Patter:
             print(
                 f"Patter serving {self._phone_number} (agent: "
                 f"{agent.describe(on_message=on_message)})\n"
-                f"  voice webhook: https://{server.public_host}/webhooks/twilio/voice",
+                f"  {server.carrier.name} webhook: {server.carrier.inbound_webhook_url()}",
                 file=sys.stderr,
             )
             await server.wait_stopped()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from getpatter.audio.formats import AudioFormat
 from getpatter.call import CallControl
 from getpatter.observability.cost import PipelineUsage, RealtimeUsage
 from getpatter.observability.metrics import LatencyBreakdown
@@ -28,6 +29,7 @@ __all__ = [
     "EngineConfig",
     "EngineError",
     "EngineEvent",
+    "EngineFactory",
     "ResponseDone",
     "SpeechStarted",
     "SpeechStopped",
@@ -38,11 +40,6 @@ __all__ = [
 #: How an engine asks its model to speak a text verbatim (greeting, voicemail, ``say``). The
 #: sandbox's fake model, like an obedient real one, says exactly the text after this prefix.
 VERBATIM_PREFIX = "Say exactly the following text, word for word, and nothing else: "
-
-#: Audio formats an engine may be asked to speak and hear. ``ulaw_8000`` is G.711 μ-law at
-#: 8 kHz (Twilio's native format); ``pcm16_16000`` and ``pcm16_24000`` are signed 16-bit
-#: little-endian mono PCM.
-AudioFormat = Literal["ulaw_8000", "alaw_8000", "pcm16_8000", "pcm16_16000", "pcm16_24000"]
 
 
 @dataclass(frozen=True)
@@ -234,3 +231,26 @@ class Engine(Protocol):
     async def close(self) -> None:
         """Close the connection. Safe to call more than once."""
         ...
+
+
+class EngineFactory:
+    """How to open each call's engine, and the audio formats that engine takes as they are.
+
+    ``audio_formats`` (best first) is known before any engine is built, so a carrier can
+    choose the format it streams a call in when it answers; an engine given another format
+    is fed through a converter.
+    """
+
+    __slots__ = ("_create", "audio_formats")
+
+    def __init__(
+        self, create: Callable[[], Engine], audio_formats: tuple[AudioFormat, ...]
+    ) -> None:
+        if not audio_formats:
+            raise ValueError("an engine takes at least one audio format")
+        self._create = create
+        self.audio_formats = audio_formats
+
+    def __call__(self) -> Engine:
+        """A new, unconnected engine for one call."""
+        return self._create()

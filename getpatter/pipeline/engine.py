@@ -29,6 +29,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from typing import Any
 
+from getpatter.audio.convert import AudioConverter
+from getpatter.audio.formats import bytes_per_ms, choose_format, sample_rate
 from getpatter.call import CallControl
 from getpatter.engines.base import (
     AgentAudio,
@@ -53,7 +55,6 @@ from getpatter.observability.metrics import LatencyBreakdown
 from getpatter.pipeline.brains import Brain, CallInfo
 from getpatter.pipeline.chat_context import ChatContext, ChatMessage, ToolCall
 from getpatter.pipeline.chunker import SentenceChunker
-from getpatter.pipeline.formats import AudioConverter, choose_format, sample_rate
 from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
 from getpatter.tts.base import TTSProvider
@@ -674,7 +675,7 @@ class PipelineEngine:
     async def _synthesize(
         self, text: str, item: str, record: _Sentence, turn: _Turn, converter: AudioConverter
     ) -> None:
-        per_ms = _bytes_per_ms(self._carrier)
+        per_ms = bytes_per_ms(self._carrier)
         async for chunk in self._settings.tts.synthesize(text, audio_format=self._tts_format):
             audio = converter.convert(chunk)
             if self._hooks.filters_output_audio:
@@ -720,11 +721,11 @@ class PipelineEngine:
 
     def _stt_seconds_sent(self) -> float:
         """Seconds of audio sent on this call's STT stream (its clock)."""
-        return self._stt_total_bytes / (_bytes_per_ms(self._stt_format) * 1000)
+        return self._stt_total_bytes / (bytes_per_ms(self._stt_format) * 1000)
 
     def _take_stt_seconds(self) -> float:
         sent, self._stt_bytes = self._stt_bytes, 0
-        return sent / (_bytes_per_ms(self._stt_format) * 1000)
+        return sent / (bytes_per_ms(self._stt_format) * 1000)
 
 
 @dataclass
@@ -793,11 +794,6 @@ def _pcm_format(audio_format: AudioFormat) -> AudioFormat:
     if audio_format in ("ulaw_8000", "alaw_8000", "pcm16_8000"):
         return "pcm16_8000"
     return audio_format
-
-
-def _bytes_per_ms(audio_format: AudioFormat) -> float:
-    width = 1 if audio_format in ("ulaw_8000", "alaw_8000") else 2
-    return sample_rate(audio_format) * width / 1000
 
 
 def _transformed(transform: Callable[[str], str], text: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from getpatter.agent import Agent
+from getpatter.engines.base import EngineFactory
 from getpatter.errors import ConfigError
 from getpatter.pipeline.brains import (
     Brain,
@@ -22,7 +23,7 @@ __all__ = ["pipeline_engine_factory"]
 
 def pipeline_engine_factory(
     agent: Agent, on_message: Callable[..., Any] | str | MessageWebhook | None = None
-) -> Callable[[], PipelineEngine]:
+) -> EngineFactory:
     """How to build each call's :class:`PipelineEngine` for ``agent``; checks everything now.
 
     The brain is ``on_message`` (a function, an http(s) URL or a :class:`MessageWebhook`) when
@@ -42,7 +43,14 @@ def pipeline_engine_factory(
         text_transforms=tuple(agent.text_transforms or ()),
         aggressive_first_flush=agent.aggressive_first_flush,
     )
-    return lambda: PipelineEngine(settings)
+    stt_formats = agent.stt.capabilities.input_formats
+    tts_formats = agent.tts.capabilities.output_formats
+    # Best: a format both providers take as they are; then one the STT takes (the pipeline
+    # converts the agent's speech anyway).
+    formats = tuple(f for f in stt_formats if f in tts_formats) + tuple(
+        f for f in stt_formats if f not in tts_formats
+    )
+    return EngineFactory(lambda: PipelineEngine(settings), formats)
 
 
 def _brain_factory(

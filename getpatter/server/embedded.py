@@ -5,27 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from getpatter.agent import Agent
 from getpatter.call import OPEN_TRANSFERS, TransferGuard
-from getpatter.carriers.twilio import Carrier as TwilioCarrier
-from getpatter.engines.base import Engine
+from getpatter.carriers.base import CarrierPort, DialRequest, TransferEnded
+from getpatter.engines.base import EngineFactory
 from getpatter.engines.openai import Realtime
-from getpatter.errors import ConfigError, PatterError
+from getpatter.errors import ConfigError
 from getpatter.observability.cost import telephony_cost
 from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.background import BackgroundServer
+from getpatter.server.desk import ServerDesk
 from getpatter.server.heap import freeze_startup_objects, thaw_startup_objects
 from getpatter.server.registry import CallRegistry
-from getpatter.server.twilio import CALL_PARAM, DIAL_ACTION_PATH, TwilioRoutes
 from getpatter.session import CallCallbacks, CallSession
 
 if TYPE_CHECKING:
-    from getpatter.carriers.twilio.adapter import TwilioAdapter
-    from getpatter.carriers.twilio.webhooks import DialActionCallback, VoiceWebhook
     from getpatter.tunnels import CloudflareTunnel
 
 __all__ = ["EmbeddedServer", "engine_factory"]
@@ -33,11 +30,9 @@ __all__ = ["EmbeddedServer", "engine_factory"]
 logger = logging.getLogger("getpatter.server")
 
 _STOP_TIMEOUT = 10.0
-#: Twilio call statuses of a call that can still take a media stream.
-_LIVE_STATUSES = frozenset({"queued", "ringing", "in-progress"})
 
 
-def engine_factory(agent: Agent, on_message: Any = None) -> Callable[[], Engine]:
+def engine_factory(agent: Agent, on_message: Any = None) -> EngineFactory:
     """How to open the engine connection of each call of ``agent``; checks credentials now.
 
     ``on_message`` (pipeline agents only) replaces the agent's LLM.
@@ -58,42 +53,24 @@ def engine_factory(agent: Agent, on_message: Any = None) -> Callable[[], Engine]
             else Realtime(voice=agent.voice, model=agent.model)
         )
         engine.check_credentials()
-        return engine.create_engine
+        return EngineFactory(engine.create_engine, engine.audio_formats)
     raise ConfigError(
         f"agents in {agent.provider!r} mode cannot take calls yet: use the OpenAI Realtime engine "
         "(the default, or engine=OpenAIRealtime(...))"
     )
 
 
-class _TwilioCallActions:
-    """Transfer and hang-up of Twilio calls, for the call sessions."""
-
-    def __init__(
-        self, adapter: TwilioAdapter, caller_id: str, dial_action: Callable[[], str]
-    ) -> None:
-        self._adapter = adapter
-        self._caller_id = caller_id
-        self._dial_action = dial_action
-
-    async def transfer(self, call_sid: str, number: str, *, time_limit: int | None = None) -> None:
-        from getpatter.carriers.twilio.webhooks import dial_twiml
-
-        twiml = dial_twiml(
-            number, caller_id=self._caller_id, time_limit=time_limit, action=self._dial_action()
-        )
-        await self._adapter.redirect(call_sid, twiml)
-
-    async def hangup(self, call_sid: str) -> None:
-        await self._adapter.hangup(call_sid)
-
-
 class EmbeddedServer:
-    """One process's server for one carrier account and one served agent."""
+    """One process's server for one carrier account and one served agent.
+
+    ``carrier`` is the carrier's :class:`~getpatter.carriers.base.CarrierPort`: the server
+    mounts its routes and asks it for every call action, knowing nothing of the carrier.
+    """
 
     def __init__(
         self,
         *,
-        carrier: TwilioCarrier,
+        carrier: CarrierPort,
         phone_number: str,
         agent: Agent,
         callbacks: CallCallbacks,
@@ -107,9 +84,7 @@ class EmbeddedServer:
         transfer_guard: TransferGuard = OPEN_TRANSFERS,
         verify_with_carrier: bool = False,
     ) -> None:
-        from getpatter.carriers.twilio.adapter import TwilioAdapter
-
-        self._carrier = carrier
+        self._port = carrier
         self._phone_number = phone_number
         self.agent = agent
         self._on_message = on_message
@@ -123,19 +98,15 @@ class EmbeddedServer:
         self._voicemail = voicemail_message
         self._transfer_guard = transfer_guard
         self.registry = CallRegistry(events)
-        self._adapter = TwilioAdapter(carrier)
-        self._actions = _TwilioCallActions(
-            self._adapter, phone_number, lambda: self.twilio.url(DIAL_ACTION_PATH)
-        )
-        self.twilio = TwilioRoutes(
-            auth_token=carrier.auth_token,
+        self.desk = ServerDesk(
             public_host=lambda: self.public_host,
             registry=self.registry,
             new_inbound_call=self._inbound_call,
             on_media_start=self._media_started,
             on_transfer_ended=self._transfer_ended,
-            verify_call=self._call_is_live if verify_with_carrier else None,
+            verify_call=carrier.call_snapshot if verify_with_carrier else None,
         )
+        self._routes = carrier.routes(self.desk)
         self._server: BackgroundServer | None = None
         self._frozen = False
         """What existed once the server was up is frozen out of the collector (until stop)."""
@@ -159,7 +130,7 @@ class EmbeddedServer:
         async def health(_request: Any) -> JSONResponse:
             return JSONResponse({"status": "ok", "active_calls": len(self.registry.active())})
 
-        app = Starlette(routes=[Route("/health", health), *self.twilio.routes()])
+        app = Starlette(routes=[Route("/health", health), *self._routes])
         self._server = BackgroundServer(
             app,
             host=host,
@@ -178,20 +149,26 @@ class EmbeddedServer:
         self._frozen = freeze_startup_objects()
         self.ready.set()
 
+    @property
+    def carrier(self) -> CarrierPort:
+        """The carrier the server serves."""
+        return self._port
+
     async def configure_number(self) -> None:
-        """Point the phone number's voice URL at this server (only when the user asks, WH-7/8)."""
-        url = self.twilio.url("/webhooks/twilio/voice")
+        """Point the phone number at this server (WH-7/8); on failure, say what to set."""
+        url = self._port.inbound_webhook_url()
         try:
-            await self._adapter.configure_number(self._phone_number, url)
+            await self._port.configure_number(self._phone_number)
         except Exception as exc:
             logger.warning(
-                "could not set the voice URL of %s (%s); set it to %s yourself",
+                "could not point %s at this server (%s); set its %s webhook to %s yourself",
                 self._phone_number,
                 exc,
+                self._port.name,
                 url,
             )
         else:
-            logger.info("voice URL of %s set to %s", self._phone_number, url)
+            logger.info("%s now rings this server at %s", self._phone_number, url)
 
     async def wait_stopped(self) -> None:
         """Wait until the server stops."""
@@ -200,7 +177,7 @@ class EmbeddedServer:
 
     async def stop(self) -> None:
         """Hang up calls in progress (each reports its end), then stop serving."""
-        self.twilio.accepting = False
+        self.desk.stop_accepting()
 
         async def end(session: CallSession) -> None:
             with contextlib.suppress(Exception):
@@ -212,7 +189,7 @@ class EmbeddedServer:
                 await self._server.stop(_STOP_TIMEOUT)
             if self._tunnel is not None:
                 await self._tunnel.stop()
-            await self._adapter.aclose()
+            await self._port.aclose()
         finally:
             if self._frozen:
                 self._frozen = False
@@ -228,8 +205,8 @@ class EmbeddedServer:
             engine_factory=self._engine_factory
             if agent is self.agent
             else engine_factory(agent, self._on_message if agent.provider == "pipeline" else None),
-            carrier=self._actions,
-            telephony_provider="twilio",
+            carrier=self._port,
+            telephony_provider=self._port.name,
             callbacks=callbacks,
             events=self._events,
             pricing=self._pricing,
@@ -248,44 +225,20 @@ class EmbeddedServer:
             voicemail_message="",
         )
 
-    async def _call_is_live(self, hook: VoiceWebhook) -> bool:
-        """Whether Twilio has this inbound call ringing or in progress, between these numbers.
-
-        A signed webhook captured earlier and replayed for a call Patter never saw passes the
-        signature check; Twilio's own record of the call does not lie. Fails closed.
-        """
-        try:
-            state = await self._adapter.call_state(hook.call_sid)
-        except PatterError as exc:
-            logger.warning(
-                "call %s: could not check it with Twilio (%s): refused", hook.call_sid, exc
-            )
-            return False
-        if state is None or state[0] not in _LIVE_STATUSES or state[1:] != (hook.to, hook.from_):
-            logger.warning(
-                "voice webhook for call %s, which Twilio does not have live between %s and %s: "
-                "refused",
-                hook.call_sid,
-                hook.from_,
-                hook.to,
-            )
-            return False
-        return True
-
-    def _transfer_ended(self, hook: DialActionCallback) -> None:
+    def _transfer_ended(self, ended: TransferEnded) -> None:
         """The dialed leg of a transfer ended: tell subscribers what it lasted and cost.
 
         Both legs are billed while they are bridged: the transferred call stays up, and the
         dialed leg is a new outbound call. Each is counted at the carrier's minute price.
         """
-        seconds = hook.dial_call_duration or 0
-        cost = 2 * telephony_cost(self._pricing, "twilio", seconds)
+        seconds = ended.duration_seconds
+        cost = 2 * telephony_cost(self._pricing, self._port.name, seconds)
         self._events.emit(
             PatterEventType.TRANSFER_ENDED,
             {
-                "call_id": hook.call_sid,
-                "status": hook.dial_call_status,
-                "dial_call_id": hook.dial_call_sid or "",
+                "call_id": ended.call_id,
+                "status": ended.status,
+                "dial_call_id": ended.dial_call_id,
                 "duration_seconds": seconds,
                 "cost_usd": cost,
             },
@@ -294,9 +247,7 @@ class EmbeddedServer:
     async def _media_started(self, session: CallSession) -> None:
         if self._recording and session.direction == "inbound":
             try:
-                await self._adapter.start_recording(
-                    session.call_sid, self.twilio.url("/webhooks/twilio/recording")
-                )
+                await self._port.start_recording(session.call_sid)
             except Exception as exc:
                 logger.warning("call %s: recording could not start: %s", session.call_sid, exc)
 
@@ -326,25 +277,17 @@ class EmbeddedServer:
             first_message=first_message or None,
             voicemail_message=voicemail,
         )
-        query = {CALL_PARAM: session.patter_id}
+        request = DialRequest(
+            to=to,
+            from_number=from_number,
+            patter_id=session.patter_id,
+            ring_timeout=ring_timeout,
+            machine_detection=machine_detection,
+            wait_for_greeting=bool(voicemail),
+            record=self._recording,
+        )
         try:
-            call_sid = await self._adapter.create_call(
-                to=to,
-                from_=from_number,
-                url=self.twilio.url("/webhooks/twilio/voice", **query),
-                status_callback=self.twilio.url("/webhooks/twilio/status", **query),
-                timeout=ring_timeout,
-                machine_detection=("DetectMessageEnd" if voicemail else "Enable")
-                if machine_detection
-                else None,
-                amd_callback=self.twilio.url("/webhooks/twilio/amd", **query)
-                if machine_detection
-                else None,
-                record=self._recording,
-                recording_callback=self.twilio.url("/webhooks/twilio/recording", **query)
-                if self._recording
-                else None,
-            )
+            call_sid = await self._port.dial(request)
         except BaseException:
             self.registry.remove(session)
             raise

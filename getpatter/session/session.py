@@ -16,11 +16,13 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from getpatter._validation import require_e164
 from getpatter.agent import Agent
+from getpatter.audio.formats import AudioFormat, choose_format, frame_size, silence
 from getpatter.call import OPEN_TRANSFERS, CallControl, TransferGuard, TransferRequest
+from getpatter.carriers.base import TERMINAL_STATES, CarrierActions
 from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.base import (
     AgentAudio,
@@ -32,6 +34,7 @@ from getpatter.engines.base import (
     EngineConfig,
     EngineError,
     EngineEvent,
+    EngineFactory,
     ResponseDone,
     SpeechStarted,
     SpeechStopped,
@@ -53,6 +56,9 @@ from getpatter.session.turns import Turn, turn_metrics
 from getpatter.tool_calls import ToolRunner
 from getpatter.tools import SYSTEM_TOOLS
 
+if TYPE_CHECKING:
+    from getpatter.audio.convert import AudioConverter
+
 __all__ = ["CallCallbacks", "CallSession", "CarrierActions", "Outcome"]
 
 logger = logging.getLogger("getpatter.session")
@@ -63,22 +69,11 @@ Outcome = str
 
 _DTMF_ITEM_PREFIX = "patter-dtmf-"
 """Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
-_TERMINAL_STATUSES = {"completed", "busy", "no-answer", "failed", "canceled"}
 _WAIT_FOR_SPEECH = 15.0
+_WAIT_FOR_GREETING_END = 30.0
+"""How long a voicemail message waits for the machine's greeting to end (its beep)."""
 _MAX_EARLY_AUDIO_FRAMES = 150
 _CALLBACK_DRAIN_TIMEOUT = 10.0
-
-
-class CarrierActions(Protocol):
-    """What the session asks the carrier to do to its call."""
-
-    async def transfer(self, call_sid: str, number: str, *, time_limit: int | None = None) -> None:
-        """Move the call to ``number``; the transferred leg may last ``time_limit`` seconds."""
-        ...
-
-    async def hangup(self, call_sid: str) -> None:
-        """End the call."""
-        ...
 
 
 class CallSession:
@@ -91,7 +86,7 @@ class CallSession:
         direction: str,
         caller: str,
         callee: str,
-        engine_factory: Callable[[], Engine],
+        engine_factory: EngineFactory,
         carrier: CarrierActions,
         telephony_provider: str,
         callbacks: CallCallbacks,
@@ -135,6 +130,12 @@ class CallSession:
         self._handling = asyncio.Lock()
         """Held while an engine event is handled: one at a time, in order."""
         self._outbound: OutboundAudio | None = None
+        self._stream_format: AudioFormat = "ulaw_8000"
+        self._engine_format: AudioFormat = "ulaw_8000"
+        self._to_engine: AudioConverter | None = None
+        self._to_carrier: AudioConverter | None = None
+        self._greeting_end: asyncio.Event | None = None
+        """Set when a machine's greeting ends, while a voicemail message waits for it."""
         self._early_audio: deque[bytes] = deque(maxlen=_MAX_EARLY_AUDIO_FRAMES)
         self._cancelled_items: set[str] = set()
         self._response_items: list[str] = []
@@ -165,8 +166,13 @@ class CallSession:
 
     @property
     def call_id(self) -> str:
-        """The carrier's id of the call (Twilio's CallSid)."""
+        """The carrier's id of the call (Twilio's CallSid, Telnyx's call_control_id)."""
         return self.call_sid
+
+    @property
+    def engine_formats(self) -> tuple[AudioFormat, ...]:
+        """The audio formats this call's engine takes as they are, best first."""
+        return self._engine_factory.audio_formats
 
     @property
     def finished(self) -> bool:
@@ -199,24 +205,32 @@ class CallSession:
         if duration is not None:
             self._status.carrier_duration = duration
         self._emit(PatterEventType.CALL_STATUS, {**self._identity(), "status": status})
-        if status in _TERMINAL_STATUSES:
+        if status in TERMINAL_STATES:
             connected = self._connected_at is not None
             await self.finish(
                 outcome=status if not connected else "completed",
                 ended_by="caller" if connected or status == "completed" else "carrier",
             )
 
-    def on_amd(self, answered_by: str) -> None:
-        """The carrier's answering-machine detection result (``human``, ``machine_end_beep``...).
+    def on_amd(self, answered_by: str, *, greeting_ended: bool = False) -> None:
+        """The carrier's answering-machine detection: ``human``, ``machine``, ``fax`` or
+        ``unknown`` (:data:`~getpatter.carriers.base.MachineResult`).
 
-        A machine gets the voicemail message, if there is one, then a hang-up. Only the first
-        result counts: Twilio sends one per call, so another is a replay.
+        A machine gets the voicemail message, if there is one, once its greeting has ended
+        (``greeting_ended``, now or in a later report), then a hang-up. Only the first result
+        counts, and then only the end of the greeting it waits for: anything else is a replay.
         """
+        waiting = self._greeting_end
+        if greeting_ended and waiting is not None and not waiting.is_set():
+            waiting.set()
+            return
         if self._status.answered_by:
             logger.warning("call %s: a second AMD result (%s) ignored", self.call_sid, answered_by)
             return
         self._status.answered_by = answered_by
-        if (answered_by.startswith("machine") or answered_by == "fax") and not self._finishing:
+        if answered_by in ("machine", "fax") and not self._finishing:
+            if self._voicemail and not greeting_ended:
+                self._greeting_end = asyncio.Event()
             self._spawn(self._machine_answered(answered_by))
 
     async def _machine_answered(self, answered_by: str) -> None:
@@ -231,6 +245,9 @@ class CallSession:
             # The result can arrive before the AI side is connected: give it time to be.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._engine_ready.wait(), _WAIT_FOR_SPEECH)
+            if self._greeting_end is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._greeting_end.wait(), _WAIT_FOR_GREETING_END)
         if self._voicemail and self._engine is not None:
             await self._leave_voicemail()
         else:
@@ -242,15 +259,31 @@ class CallSession:
         payload = {**self._identity(), **details, "call_ended": self._finishing}
         self._emit(PatterEventType.RECORDING, payload)
 
-    def start_media(self, media: MediaOut, custom_params: dict[str, str]) -> bool:
-        """The media stream connected: start the AI side of the call.
+    def start_media(
+        self,
+        media: MediaOut,
+        custom_params: dict[str, str],
+        audio_format: AudioFormat = "ulaw_8000",
+    ) -> bool:
+        """The media stream connected, in ``audio_format``: start the AI side of the call.
 
-        Returns False (and does nothing) for a second start, or once the call has ended.
+        The engine gets the stream's format when it takes it, else its own best one through a
+        converter each way. Returns False (and does nothing) for a second start, or once the
+        call has ended.
         """
         if self._outbound is not None or self._finishing:
             return False
         self._connected_at = (time.time(), time.monotonic())
-        self._outbound = OutboundAudio(media)
+        self._stream_format = audio_format
+        self._engine_format = choose_format(audio_format, self.engine_formats)
+        if self._engine_format != audio_format:
+            from getpatter.audio.convert import AudioConverter
+
+            self._to_engine = AudioConverter(audio_format, self._engine_format)
+            self._to_carrier = AudioConverter(self._engine_format, audio_format)
+        self._outbound = OutboundAudio(
+            media, frame_size=frame_size(audio_format), silence=silence(audio_format)
+        )
         self._outbound.start()
         self._run_task = asyncio.create_task(
             self._run(custom_params), name=f"patter-call-{self.call_sid}"
@@ -278,9 +311,11 @@ class CallSession:
         self._spawn(coro)
 
     async def on_media(self, audio: bytes) -> None:
-        """One frame of caller audio, in the carrier's native format."""
+        """One frame of caller audio, in the stream's format."""
         if self._outbound is not None:
             self._outbound.on_caller_frame()
+        if self._to_engine is not None:
+            audio = self._to_engine.convert(audio)
         engine = self._engine
         if engine is None:
             self._early_audio.append(audio)
@@ -370,7 +405,11 @@ class CallSession:
         await engine.instruct(instruction)
 
     async def send_dtmf(self, digits: str) -> None:
-        """Press keys on the line: their tones follow what the agent is saying."""
+        """Press keys on the line once the agent has finished its sentence.
+
+        A carrier that presses keys itself (``CarrierActions.sends_dtmf``) is asked to; on
+        others the tones are played into the call's audio, after what the agent is saying.
+        """
         from getpatter.audio.dtmf_tones import dtmf_ulaw
 
         tones = dtmf_ulaw(digits)
@@ -379,6 +418,14 @@ class CallSession:
         if outbound is None:
             raise PatterError(f"call {self.call_sid} has no media stream to send keys on")
         await self._wait_played()
+        if self._carrier.sends_dtmf:
+            await self._carrier.send_dtmf(self.call_sid, digits)
+            return
+        if self._stream_format != "ulaw_8000":
+            from getpatter.audio.convert import AudioConverter
+
+            converter = AudioConverter("ulaw_8000", self._stream_format)
+            tones = converter.convert(tones) + converter.flush()
         self._dtmf_seq += 1
         item = f"{_DTMF_ITEM_PREFIX}{self._dtmf_seq}"
         outbound.push(item, tones)
@@ -421,7 +468,7 @@ class CallSession:
                 voice=self.agent.voice,
                 model=self.agent.model,
                 language=self.agent.language,
-                audio_format="ulaw_8000",
+                audio_format=self._engine_format,
                 tools=(*self._tools.declarations(), *SYSTEM_TOOLS),
                 call_id=self.call_sid,
                 caller=self.caller,
@@ -572,7 +619,8 @@ class CallSession:
         if turn is not None and turn.first_audio_at is None:
             turn.first_audio_at = time.monotonic()
             turn.first_item = event.item_id
-        self._outbound.push(event.item_id, event.audio)
+        audio = event.audio if self._to_carrier is None else self._to_carrier.convert(event.audio)
+        self._outbound.push(event.item_id, audio)
         if self._events.has_subscribers(PatterEventType.TTS_CHUNK):
             self._emit(PatterEventType.TTS_CHUNK, {**self._identity(), "bytes": len(event.audio)})
         return new_item

@@ -114,8 +114,8 @@ async def test_voicemail_is_left_after_machine_detection():
         )
         report = await call.ended()
         fake = sandbox.openai.sessions[0]
-    assert [m["answered_by"] for m in machines] == ["machine_end_beep"]
-    assert report["outcome"] == "voicemail" and report["answered_by"] == "machine_end_beep"
+    assert [m["answered_by"] for m in machines] == ["machine"]
+    assert report["outcome"] == "voicemail" and report["answered_by"] == "machine"
     assert report["transcript"][-1] == {
         **report["transcript"][-1],
         "role": "assistant",

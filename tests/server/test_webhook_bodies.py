@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-import getpatter.server.twilio as twilio_routes
+import getpatter.carriers._bodies as webhook_bodies
 from getpatter.testing.sandbox import Sandbox
 
 
@@ -16,7 +16,7 @@ async def _request_head(port: int, body_length: int) -> bytes:
 
 
 async def test_a_trickled_body_gets_408_instead_of_holding_the_connection(monkeypatch):
-    monkeypatch.setattr(twilio_routes, "BODY_READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(webhook_bodies, "BODY_READ_TIMEOUT", 0.3)
     async with Sandbox() as sandbox:
         await sandbox.serve(sandbox.phone.agent("You are a receptionist."))
         connections = []

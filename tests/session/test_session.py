@@ -10,6 +10,7 @@ from getpatter.engines.base import (
     AgentTranscript,
     EngineCapabilities,
     EngineClosed,
+    EngineFactory,
     ResponseDone,
     ToolCallRequest,
 )
@@ -78,6 +79,8 @@ class Engine:
 
 
 class Carrier:
+    sends_dtmf = False
+
     def __init__(self, refuse_transfer=False):
         self.log = []
         self.refuse_transfer = refuse_transfer
@@ -97,7 +100,7 @@ def session(engine, carrier, ends, voicemail="", line=None):
         direction="outbound",
         caller="+15550000001",
         callee="+15550000002",
-        engine_factory=lambda: engine,
+        engine_factory=EngineFactory(lambda: engine, ("ulaw_8000",)),
         carrier=carrier,
         telephony_provider="twilio",
         callbacks=CallCallbacks(on_call_end=ends.append),
@@ -147,7 +150,7 @@ async def test_voicemail_waits_for_its_own_message_despite_a_late_done(late_done
     await asyncio.sleep(0.05)
     engine.queue.put_nowait(AgentAudio(item_id="greeting", audio=b"\x00" * 1600))
     await asyncio.sleep(0.05)
-    call.on_amd("machine_end_beep")
+    call.on_amd("machine", greeting_ended=True)
     await asyncio.sleep(0.05)
     if late_done:
         engine.queue.put_nowait(ResponseDone(status="cancelled"))  # the greeting's, arriving late
@@ -217,7 +220,7 @@ async def test_only_the_first_amd_result_counts():
     call = session(engine, carrier, ends)
     await asyncio.sleep(0.05)
     call.on_amd("human")
-    call.on_amd("machine_end_beep")  # a replayed or forged second result
+    call.on_amd("machine", greeting_ended=True)  # a replayed or forged second result
     await asyncio.sleep(0.1)
     assert carrier.log == []  # not hung up as a machine
     await call.on_media_stopped()

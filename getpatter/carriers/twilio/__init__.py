@@ -9,11 +9,15 @@ The wire code lives in submodules that load the ``twilio`` SDK and pydantic only
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.errors import ConfigError, InputValidationError
+
+if TYPE_CHECKING:
+    from getpatter.carriers.base import CarrierPort
 
 __all__ = ["DEFAULT_BASE_URL", "Carrier"]
 
@@ -77,6 +81,12 @@ class Carrier:
     def provider(self) -> str:
         """The telephony provider name used in metrics and logs."""
         return "twilio"
+
+    def port(self, phone_number: str) -> CarrierPort:
+        """This account as the embedded server uses it, answering ``phone_number``."""
+        from getpatter.carriers.twilio.port import TwilioPort
+
+        return TwilioPort(self, phone_number)
 
 
 def _require_base_url(url: str) -> str:

@@ -20,6 +20,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from getpatter.audio.formats import AudioFormat
+from getpatter.carriers.base import (
+    KeyPressed,
+    MalformedFrame,
+    MarkPlayed,
+    MediaEvent,
+    StreamStarted,
+    StreamStopped,
+)
+
 __all__ = [
     "MAX_FRAME_CHARS",
     "Connected",
@@ -29,6 +39,7 @@ __all__ = [
     "Media",
     "Start",
     "Stop",
+    "TwilioCodec",
     "TwilioFrame",
     "clear_message",
     "mark_message",
@@ -43,14 +54,6 @@ frames built to waste memory and CPU."""
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
 _MAX_COUNT_DIGITS = 18  # keeps int() away from Python's digit limit and within 64-bit values
-
-
-class MalformedFrame(Exception):
-    """A Media Streams frame that breaks the protocol; ``reason`` says how, in a few words."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,14 @@ def parse_frame(message: str | bytes) -> TwilioFrame:
     a missing or mistyped field, a payload that is not base64, a counter that is not a whole
     number, or a DTMF digit outside ``0-9*#A-D``. Fields Twilio may add later are ignored.
     """
+    data = _load(message)
+    event = data.get("event")
+    if event == "media":
+        return _media(data)
+    return _parse_other(event, data)
+
+
+def _load(message: str | bytes) -> dict[str, Any]:
     if not isinstance(message, str):
         raise MalformedFrame("binary frame: Twilio sends JSON text frames only")
     if len(message) > MAX_FRAME_CHARS:
@@ -131,15 +142,62 @@ def parse_frame(message: str | bytes) -> TwilioFrame:
         raise MalformedFrame("not JSON") from None
     if not isinstance(data, dict):
         raise MalformedFrame("not a JSON object")
-    event = data.get("event")
-    if event == "media":
-        return _media(data)
+    return data
+
+
+def _parse_other(event: object, data: dict[str, Any]) -> TwilioFrame:
     parse = _PARSERS.get(event) if isinstance(event, str) else None
     if parse is None:
         if event is None:
             raise MalformedFrame("no 'event' field")
         raise MalformedFrame(f"unknown event {_show(event)}")
     return parse(data)
+
+
+class TwilioCodec:
+    """One Twilio media stream's messages as Patter's neutral events, and back (μ-law 8 kHz).
+
+    ``hidden`` names stream parameters that are Patter's own, kept out of the call's
+    ``custom_params``.
+    """
+
+    audio_format: AudioFormat = "ulaw_8000"
+
+    def __init__(self, hidden: frozenset[str] = frozenset()) -> None:
+        self._hidden = hidden
+        self.stream_sid = ""
+
+    def decode(self, message: str | bytes) -> MediaEvent | None:
+        """The event in one message (see :func:`parse_frame` for what is malformed)."""
+        data = _load(message)
+        event = data.get("event")
+        # The two messages of the per-frame path skip the typed frames of parse_frame.
+        if event == "media":
+            return _media_payload(_object(data, "media"))
+        if event == "mark":
+            return MarkPlayed(_mark_name(data))
+        frame = _parse_other(event, data)
+        if isinstance(frame, Dtmf):
+            return KeyPressed(frame.digit)
+        if isinstance(frame, Start):
+            self.stream_sid = self.stream_sid or frame.stream_sid
+            params = {k: v for k, v in frame.custom_parameters.items() if k not in self._hidden}
+            return StreamStarted(frame.call_sid, params)
+        if isinstance(frame, Stop):
+            return StreamStopped()
+        return None
+
+    def audio(self, frame: bytes) -> str:
+        """The ``media`` message of one frame of agent audio."""
+        return media_message(self.stream_sid, frame)
+
+    def mark(self, name: str) -> str:
+        """The ``mark`` message for ``name``."""
+        return mark_message(self.stream_sid, name)
+
+    def clear(self) -> str:
+        """The ``clear`` message."""
+        return clear_message(self.stream_sid)
 
 
 def media_message(stream_sid: str, payload: bytes) -> str:
@@ -174,6 +232,17 @@ def _quoted(text: str) -> str:
 
 def _media(data: dict[str, Any]) -> Media:
     body = _object(data, "media")
+    audio = _media_payload(body)
+    return Media(
+        audio,
+        body["track"],
+        _count(body["chunk"], "media.chunk"),
+        _count(body["timestamp"], "media.timestamp"),
+    )
+
+
+def _media_payload(body: dict[str, Any]) -> bytes:
+    """The audio of a ``media`` body, once every field of it has been checked."""
     try:
         payload = body["payload"]
         track = body["track"]
@@ -185,11 +254,12 @@ def _media(data: dict[str, Any]) -> Media:
         raise MalformedFrame("media: 'payload' is not a string")
     if not isinstance(track, str):
         raise MalformedFrame("media: 'track' is not a string")
+    _count(chunk, "media.chunk")
+    _count(timestamp, "media.timestamp")
     try:
-        audio = binascii.a2b_base64(payload, strict_mode=True)
+        return binascii.a2b_base64(payload, strict_mode=True)
     except (binascii.Error, ValueError):
         raise MalformedFrame("media: 'payload' is not base64") from None
-    return Media(audio, track, _count(chunk, "media.chunk"), _count(timestamp, "media.timestamp"))
 
 
 def _connected(data: dict[str, Any]) -> Connected:
@@ -216,10 +286,14 @@ def _start(data: dict[str, Any]) -> Start:
 
 
 def _mark(data: dict[str, Any]) -> Mark:
+    return Mark(_mark_name(data))
+
+
+def _mark_name(data: dict[str, Any]) -> str:
     name = _object(data, "mark").get("name")
     if not isinstance(name, str):
         raise MalformedFrame("mark: missing 'name'")
-    return Mark(name)
+    return name
 
 
 def _dtmf(data: dict[str, Any]) -> Dtmf:

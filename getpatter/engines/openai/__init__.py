@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
@@ -11,6 +11,7 @@ from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.errors import ConfigError
 
 if TYPE_CHECKING:
+    from getpatter.audio.formats import AudioFormat
     from getpatter.engines.base import Engine
 
 __all__ = ["Realtime"]
@@ -28,6 +29,9 @@ class Realtime:
     ``/realtime?model=<model>``), so a local fake such as ``http://127.0.0.1:8765/v1`` can stand
     in for OpenAI.
     """
+
+    audio_formats: ClassVar[tuple[AudioFormat, ...]] = ("ulaw_8000", "alaw_8000", "pcm16_24000")
+    """The audio formats OpenAI Realtime takes as they are, best first (phone audio first)."""
 
     api_key: str = field(default="", repr=False)
     voice: str = "alloy"

@@ -1,44 +1,27 @@
-"""Converting audio between the carrier's format and what a provider takes or gives.
+"""Converting a stream of audio from one :data:`~getpatter.audio.formats.AudioFormat` to another.
 
-Nothing is converted when the formats match (the common case on Twilio: Deepgram takes μ-law
-and ElevenLabs produces it). Otherwise one converter per direction and per call keeps the
-resampler's state, so the audio stays continuous across chunks.
+Nothing is converted when the formats match (the common case: a carrier streaming μ-law to an
+engine or provider that takes it). Otherwise one converter per direction and per call keeps
+the resampler's state, so the audio stays continuous across chunks.
 """
 
 from __future__ import annotations
 
-from getpatter.audio import Resampler, alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
-from getpatter.engines.base import AudioFormat
+from getpatter.audio.formats import AudioFormat, sample_rate
+from getpatter.audio.g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
+from getpatter.audio.resample import Resampler
 
-__all__ = ["AudioConverter", "choose_format", "sample_rate"]
-
-_RATES: dict[str, int] = {
-    "ulaw_8000": 8000,
-    "alaw_8000": 8000,
-    "pcm16_8000": 8000,
-    "pcm16_16000": 16000,
-    "pcm16_24000": 24000,
-}
-
-
-def sample_rate(audio_format: AudioFormat) -> int:
-    """The sample rate of ``audio_format``."""
-    return _RATES[audio_format]
-
-
-def choose_format(carrier: AudioFormat, supported: tuple[AudioFormat, ...]) -> AudioFormat:
-    """The carrier's own format when the provider supports it, else the provider's first."""
-    return carrier if carrier in supported else supported[0]
+__all__ = ["AudioConverter"]
 
 
 class AudioConverter:
-    """Streams audio from one format to another; a pass-through when they are the same."""
+    """Streams audio from ``source`` to ``target`` format; a pass-through when they are equal."""
 
     def __init__(self, source: AudioFormat, target: AudioFormat) -> None:
         self.source = source
         self.target = target
         self.passthrough = source == target
-        rate_from, rate_to = _RATES[source], _RATES[target]
+        rate_from, rate_to = sample_rate(source), sample_rate(target)
         self._resampler = Resampler(rate_from, rate_to) if rate_from != rate_to else None
         self._odd = b""
 
