@@ -45,6 +45,7 @@ _redaction.install()
 
 if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
+    from getpatter.carriers.telnyx.adapter import TelnyxAdapter
     from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.integrations import PatterTool, PatterToolResult
     from getpatter.llm.anthropic import AnthropicLLM
@@ -69,6 +70,7 @@ __version__ = "0.1.0"
 
 # Names loaded on first access, so that importing getpatter does not import numpy.
 _LAZY: dict[str, str] = {
+    "TelnyxAdapter": "getpatter.carriers.telnyx.adapter",
     "TwilioAdapter": "getpatter.carriers.twilio.adapter",
     "mix_pcm": "getpatter.audio",
     "resample_24k_to_16k": "getpatter.audio",
@@ -151,6 +153,7 @@ __all__ = [
     "SileroVAD",
     "TTSConfig",
     "Telnyx",
+    "TelnyxAdapter",
     "Tool",
     "TurnMetrics",
     "Twilio",

@@ -213,11 +213,10 @@ class Patter:
 
             if not isinstance(on_message, MessageWebhook):
                 require_callable("on_message", on_message)
-        if not isinstance(self._carrier, Twilio):
+        if self._carrier is None:
             raise ConfigError(
-                "serve() needs a carrier: Patter(carrier=Twilio(), phone_number=..., webhook_url=...)"
-                if self._carrier is None
-                else "Telnyx calls are not supported in this version: use Twilio()"
+                "serve() needs a carrier: Patter(carrier=Twilio() or Telnyx(), phone_number=..., "
+                "webhook_url=...)"
             )
         if self._server is not None:
             raise ConfigError("this Patter is already serving: call disconnect() first")
@@ -233,7 +232,7 @@ class Patter:
             public_host, tunnel_directive = tunnel_directive.hostname, None
         if not public_host and tunnel_directive is None:
             raise ConfigError(
-                "serve() needs the public hostname Twilio calls back: pass "
+                "serve() needs the public hostname the carrier calls back: pass "
                 "Patter(webhook_url='your.host') or tunnel=True"
             )
         server = EmbeddedServer(
@@ -310,11 +309,10 @@ class Patter:
             )
         if ring_timeout is not None:
             require_int("ring_timeout", ring_timeout, minimum=5, maximum=600)
-        if not isinstance(self._carrier, Twilio):
+        if self._carrier is None:
             raise ConfigError(
-                "call() needs a carrier: Patter(carrier=Twilio(), phone_number=..., webhook_url=...)"
-                if self._carrier is None
-                else "Telnyx calls are not supported in this version: use Twilio()"
+                "call() needs a carrier: Patter(carrier=Twilio() or Telnyx(), phone_number=..., "
+                "webhook_url=...)"
             )
         server = await self._running_server()
         return await server.dial(

@@ -205,6 +205,10 @@ class CallDesk(Protocol):
         """
         ...
 
+    async def key_pressed(self, call_id: str, digit: str, *, patter_id: str = "") -> None:
+        """The caller pressed ``digit``, as reported outside the media stream."""
+        ...
+
     def recording_ready(
         self, call_id: str, details: dict[str, object], *, patter_id: str = ""
     ) -> None:

@@ -201,6 +201,12 @@ class ServerDesk:
         if session is not None:
             session.on_amd(result, greeting_ended=greeting_ended)
 
+    async def key_pressed(self, call_id: str, digit: str, *, patter_id: str = "") -> None:
+        """The caller pressed ``digit`` (reported outside the media stream)."""
+        session = self.registry.find(patter_id=patter_id, call_sid=call_id)
+        if session is not None:
+            await session.on_dtmf(digit)
+
     def recording_ready(
         self, call_id: str, details: dict[str, object], *, patter_id: str = ""
     ) -> None:
