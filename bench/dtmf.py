@@ -11,8 +11,8 @@ import timeit
 
 from getpatter.audio.dtmf_tones import DTMF_KEYS, dtmf_ulaw
 from getpatter.testing.fake_realtime._protocol import Codec, tone_chunk
-from getpatter.testing.twilio_simulator.dtmf_detector import DtmfDetector
-from getpatter.testing.twilio_simulator.sound import speech
+from getpatter.testing.phone_network.dtmf_detector import DtmfDetector
+from getpatter.testing.phone_network.sound import speech
 
 FRAME = 160
 FRAMES = 2000

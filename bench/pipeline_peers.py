@@ -47,8 +47,8 @@ from relay_peers import (
 from getpatter.testing.fake_deepgram._protocol import request_id, results
 from getpatter.testing.fake_llm._server import sse
 from getpatter.testing.fake_tts._audio import speech as tone
-from getpatter.testing.twilio_simulator.sound import SILENCE
-from getpatter.testing.twilio_simulator.sound import speech as babble
+from getpatter.testing.phone_network.sound import SILENCE
+from getpatter.testing.phone_network.sound import speech as babble
 
 __all__ = [
     "REPLY_FRAMES",

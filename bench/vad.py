@@ -136,7 +136,7 @@ def main() -> None:
     del streams
 
     from getpatter.audio import ulaw_to_pcm16
-    from getpatter.testing.twilio_simulator.sound import speech
+    from getpatter.testing.phone_network.sound import speech
 
     stream = vad.open_stream(8000)
     events = stream.process(ulaw_to_pcm16(b"\xff" * 8000 + speech(5000) + b"\xff" * 8000))

@@ -74,6 +74,8 @@ LOGGERS = (
     # The Twilio SDK's request log (sync and async clients).
     "twilio.http_client",
     "twilio.async_http_client",
+    # The Telnyx SDK's request options (JSON bodies: stream_auth_token) at DEBUG.
+    "telnyx._base_client",
     # JSON-RPC messages (confirmation tokens in tool arguments and results) at DEBUG.
     "mcp.client.streamable_http",
     "mcp.client.stdio",
@@ -101,7 +103,6 @@ LOGGERS = (
     "getpatter.stt.deepgram",
     "getpatter.stt.deepgram.websocket",
     "getpatter.testing",
-    "getpatter.testing.twilio_simulator.leg",
     "getpatter.tools",
     "getpatter.tts.elevenlabs_ws",
     "getpatter.tunnels",
@@ -116,12 +117,12 @@ _VALUE = r"""(?P<value>[^\s"'<>,;&)}\]\\]+)"""
 _PATTERNS = re.compile(
     # Credential headers; the auth scheme (Bearer, Token, Basic) is kept.
     r"(?<![\w-])(?P<header>authorization|proxy-authorization|xi-api-key|x-api-key|api-key"
-    r"|x-twilio-signature|telnyx-signature-ed25519|cookie|set-cookie)"
+    r"|x-twilio-signature|telnyx-signature-ed25519|x-telnyx-streaming-auth-token|cookie|set-cookie)"
     + _SEP
     + r"(?P<scheme>(?:bearer|token|basic|digest)\s+)?(?!(?:bearer|token|basic|digest)\b)"
     + _VALUE
     # Named fields, in JSON, reprs, keyword arguments and query strings.
-    + r"|(?<![\w-])(?P<field>api[_-]?key|xi_api_key|auth[_-]?token|access[_-]?token"
+    + r"|(?<![\w-])(?P<field>api[_-]?key|xi_api_key|(?:stream_)?auth[_-]?token|access[_-]?token"
     r"|refresh[_-]?token|form[_-]?token|client[_-]?secret|secret|password|token)"
     + _SEP.replace("sep", "fsep")
     + _VALUE.replace("value", "fvalue")

@@ -24,6 +24,10 @@ from getpatter._redaction import LOGGERS, REDACTED, RedactSecrets, redact, regis
         ("> xi-api-key: xi-CANARY-3", "> xi-api-key: <redacted>"),
         ("> X-Twilio-Signature: OvRo7F4QTig2c2r6PhWHv8FqVTw=", "> X-Twilio-Signature: <redacted>"),
         (
+            "> x-telnyx-streaming-auth-token: CANARY-stream",
+            "> x-telnyx-streaming-auth-token: <redacted>",
+        ),
+        (
             "> GET /ws/twilio/media/CANARYa-b_c HTTP/1.1",
             "> GET /ws/twilio/media/<redacted> HTTP/1.1",
         ),
@@ -39,6 +43,15 @@ from getpatter._redaction import LOGGERS, REDACTED, RedactSecrets, redact, regis
         ("arguments={'token': 'CANARY'}", "arguments={'token': '<redacted>'}"),
         ('text=\'{\\"token\\": \\"CANARY\\"}\'', 'text=\'{\\"token\\": \\"<redacted>\\"}\''),
         ("Twilio(auth_token=CANARY)", "Twilio(auth_token=<redacted>)"),
+        # Telnyx: the SDK's request options, the media stream's connected frame
+        (
+            "{'json_data': {'stream_url': 'wss://h/m', 'stream_auth_token': 'CANARY'}}",
+            "{'json_data': {'stream_url': 'wss://h/m', 'stream_auth_token': '<redacted>'}}",
+        ),
+        (
+            '{"connected": {"x-telnyx-streaming-auth-token": "CANARY"}}',
+            '{"connected": {"x-telnyx-streaming-auth-token": "<redacted>"}}',
+        ),
         ("wss://host/v1?api_key=CANARY&model=m", "wss://host/v1?api_key=<redacted>&model=m"),
         # a URL's password
         ("via http://user:CANARY@proxy:8080/", "via http://user:<redacted>@proxy:8080/"),

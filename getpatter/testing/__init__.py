@@ -1,6 +1,6 @@
 """Offline ways to run and test agents: terminal test mode, and the loopback sandbox.
 
-The sandbox names (``Sandbox``, ``TwilioSimulator`` and the fakes of every provider, each
+The sandbox names (``Sandbox``, ``TwilioSimulator``, ``TelnyxSimulator`` and the fakes of every provider, each
 speaking its real wire protocol) load on first use, so that importing test mode stays light.
 """
 
@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     from getpatter.testing.fake_realtime import FakeRealtimeServer
     from getpatter.testing.fake_tts import FakeElevenLabsServer, FakeOpenAITTSServer
     from getpatter.testing.sandbox import Sandbox, SandboxCall
+    from getpatter.testing.telnyx_simulator import TelnyxSimulator
     from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
 
 _LAZY = {
     "Sandbox": "getpatter.testing.sandbox",
     "SandboxCall": "getpatter.testing.sandbox",
     "TwilioSimulator": "getpatter.testing.twilio_simulator",
+    "TelnyxSimulator": "getpatter.testing.telnyx_simulator",
     "SimulatedCall": "getpatter.testing.twilio_simulator",
     "FakeRealtimeServer": "getpatter.testing.fake_realtime",
     "FakeDeepgramServer": "getpatter.testing.fake_deepgram",
@@ -59,6 +61,7 @@ __all__ = [
     "ScriptedLines",
     "SimulatedCall",
     "StdinLines",
+    "TelnyxSimulator",
     "TerminalCall",
     "ToolCall",
     "TwilioSimulator",

@@ -8,7 +8,7 @@ import pytest
 from getpatter.audio import ulaw_to_pcm16
 from getpatter.audio.dtmf_tones import DTMF_KEYS, dtmf_ulaw, sine_peak
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError
-from getpatter.testing.twilio_simulator.dtmf_detector import DtmfDetector
+from getpatter.testing.phone_network.dtmf_detector import DtmfDetector
 
 FRAME = 160
 SILENT = 0xFF

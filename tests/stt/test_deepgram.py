@@ -21,8 +21,8 @@ from getpatter.errors import (
 from getpatter.stt.base import STTEvent, STTProvider, STTSpeechStarted, Transcript, UtteranceEnd
 from getpatter.stt.deepgram import STT, DeepgramStream, DeepgramSTT
 from getpatter.testing.fake_deepgram import FakeDeepgramServer
+from getpatter.testing.phone_network.sound import SILENCE, speech
 from getpatter.testing.scenario import Callee, Say, Scenario
-from getpatter.testing.twilio_simulator.sound import SILENCE, speech
 
 KEY = "dg-CANARY-secret-key-123"
 LINES = ("I want to book a table for two", "at eight tonight")

@@ -10,7 +10,7 @@ import pytest
 from getpatter.audio import ulaw_to_pcm16
 from getpatter.testing._energy_vad import WINDOW_MS, EnergyVad, rms
 from getpatter.testing.babble import babble_loop_pcm16, babble_pcm16
-from getpatter.testing.twilio_simulator.sound import SILENCE, speech
+from getpatter.testing.phone_network.sound import SILENCE, speech
 
 RATE = 8000
 ENERGY_THRESHOLD = 500.0  # the fake Realtime and Deepgram servers' default RMS

@@ -16,8 +16,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from getpatter.audio import pcm16_to_alaw
 from getpatter.errors import ConfigError, InputValidationError
 from getpatter.testing.fake_deepgram import FakeDeepgramServer
+from getpatter.testing.phone_network.sound import speech
 from getpatter.testing.scenario import Callee, Say, Scenario
-from getpatter.testing.twilio_simulator.sound import speech
 
 SCENARIO = Scenario(callee=Callee(steps=(Say("where is my order"),)))
 HEADERS = {"Authorization": "Token any-key-CANARY"}

@@ -27,7 +27,7 @@ Using the official ``twilio`` SDK against it::
     client.api.base_url = sim.base_url
 """
 
-from getpatter.testing.twilio_simulator.call import (
+from getpatter.testing.phone_network.call import (
     CallError,
     DtmfEvent,
     HangupBy,
@@ -38,7 +38,7 @@ from getpatter.testing.twilio_simulator.call import (
     Utterance,
     Webhook,
 )
-from getpatter.testing.twilio_simulator.callee import AGENT_QUIET_MS, VOICEMAIL_GREETING
+from getpatter.testing.phone_network.callee import AGENT_QUIET_MS, VOICEMAIL_GREETING
 from getpatter.testing.twilio_simulator.exchange import PhoneNumber
 from getpatter.testing.twilio_simulator.signature import twilio_signature
 from getpatter.testing.twilio_simulator.simulator import TwilioSimulator

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from getpatter.testing.phone_network.call import SimulatedCall
+from getpatter.testing.phone_network.switchboard import Switchboard
 from getpatter.testing.scenario import Callee
-from getpatter.testing.twilio_simulator.call import SimulatedCall
 from getpatter.testing.twilio_simulator.leg import CallLeg, LegConfig
 from getpatter.testing.twilio_simulator.webhooks import WebhookSender
 
@@ -34,20 +33,15 @@ class PhoneNumber:
     updated: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class Exchange:
+class Exchange(Switchboard[CallLeg]):
     """Numbers, scripted callees and calls of one simulated account."""
 
     def __init__(self, account_sid: str, auth_token: str, webhook_timeout: float) -> None:
+        super().__init__()
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.base_url = ""
         self.webhooks = WebhookSender(auth_token, webhook_timeout)
         self.numbers: dict[str, PhoneNumber] = {}
-        self.callees: dict[str, Callee] = {}
-        self.calls: list[SimulatedCall] = []
-        self.legs: dict[str, CallLeg] = {}
-        self.transfer_talk_s = 1.0
-        self._new_call = asyncio.Event()
 
     def add_number(self, number: PhoneNumber) -> PhoneNumber:
         """Own ``number`` (replacing any earlier entry for the same phone number)."""
@@ -60,9 +54,8 @@ class Exchange:
 
     def dial(self, to: str, from_: str, config: LegConfig) -> CallLeg:
         """Create an outbound call (``queued``); the caller starts its leg."""
-        callee = self.callees.get(to, Callee())
         call = SimulatedCall(
-            new_sid("CA"), self.account_sid, "outbound-api", to, from_, callee, "queued"
+            new_sid("CA"), self.account_sid, "outbound-api", to, from_, self.callee(to), "queued"
         )
         return self._leg(call, config)
 
@@ -75,41 +68,20 @@ class Exchange:
         leg.start()
         return leg
 
-    async def wait_for_call(self, predicate: Callable[[SimulatedCall], bool]) -> SimulatedCall:
-        """The first call (oldest first) matching ``predicate``, waiting for one if needed."""
-        while True:
-            found = next((call for call in self.calls if predicate(call)), None)
-            if found is not None:
-                return found
-            await self._new_call.wait()
-
-    async def shutdown(self, grace: float) -> None:
-        """End every live call as Twilio would (``stop``, callbacks), then stop what is left."""
-        for leg in self.legs.values():
-            if leg.is_live:
-                leg.end("completed" if leg.answered is not None else "canceled", "twilio")
-        tasks = [leg.task for leg in self.legs.values() if leg.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=grace)
-        for leg in self.legs.values():
-            await leg.cancel()
+    async def _close(self) -> None:
         await self.webhooks.aclose()
 
     def _leg(self, call: SimulatedCall, config: LegConfig) -> CallLeg:
-        call._started_at = asyncio.get_running_loop().time()
-        leg = CallLeg(
-            call,
-            config,
-            auth_token=self.auth_token,
-            webhooks=self.webhooks,
-            recordings_url=f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings",
-            transfer_talk_s=self.transfer_talk_s,
+        return self.register(
+            CallLeg(
+                call,
+                config,
+                auth_token=self.auth_token,
+                webhooks=self.webhooks,
+                recordings_url=f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings",
+                transfer_talk_s=self.transfer_talk_s,
+            )
         )
-        self.calls.append(call)
-        self.legs[call.sid] = leg
-        self._new_call.set()
-        self._new_call = asyncio.Event()
-        return leg
 
 
 def new_sid(prefix: str) -> str:

@@ -1,28 +1,31 @@
-"""One call's life in the simulator: ringing, answer, TwiML, media stream, hang-up, callbacks.
+"""One Twilio call's life in the simulator: ringing, answer, TwiML, media stream, callbacks.
 
-A :class:`CallLeg` runs in its own task. Outside events (the app's REST hang-up or redirect,
-the callee hanging up, a time limit, the simulator closing) only *request* a change and set
-the leg's halt event; the leg's task notices at its next wait, stops the media stream (``stop``
-then close) and either runs the new TwiML or finishes the call and sends the final callbacks.
+A :class:`CallLeg` is a :class:`~getpatter.testing.phone_network.leg.BaseLeg`: outside events
+(the app's REST hang-up or redirect, the callee hanging up, a time limit, the simulator
+closing) only *request* a change and set the leg's halt event; the leg's task notices at its
+next wait, stops the media stream (``stop`` then close) and either runs the new TwiML or
+finishes the call and sends the final callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import partial
-from typing import Any, TypeVar
 from urllib.parse import urljoin
 
-from getpatter.testing.twilio_simulator.call import CallError, HangupBy, SimulatedCall
-from getpatter.testing.twilio_simulator.callee import CalleeLine, run_script
+from getpatter.testing.phone_network.call import SimulatedCall
+from getpatter.testing.phone_network.leg import (
+    HUMAN_DETECTION_MS,
+    MACHINE_START_MS,
+    BaseLeg,
+    Halted,
+)
 from getpatter.testing.twilio_simulator.media import MediaStream
-from getpatter.testing.twilio_simulator.sound import BEEP_MS
 from getpatter.testing.twilio_simulator.twiml import (
     ConnectStream,
     Dial,
@@ -39,21 +42,22 @@ from getpatter.testing.twilio_simulator.twiml import (
 )
 from getpatter.testing.twilio_simulator.webhooks import WebhookSender
 
-__all__ = ["API_VERSION", "CallLeg", "LegConfig", "Recording", "rfc2822"]
-
-logger = logging.getLogger(__name__)
+__all__ = [
+    "API_VERSION",
+    "HUMAN_DETECTION_MS",
+    "MACHINE_START_MS",
+    "CallLeg",
+    "LegConfig",
+    "Recording",
+    "rfc2822",
+]
 
 API_VERSION = "2010-04-01"
-HUMAN_DETECTION_MS = 300
-"""How long answering-machine detection takes to report ``human``."""
-MACHINE_START_MS = 1000
-"""How long ``MachineDetection=Enable`` takes to report ``machine_start`` (at most the greeting)."""
 
 _PROGRESS_STATUS = {"initiated": "initiated", "ringing": "ringing", "answered": "in-progress"}
 _SIP_RESPONSE = {"completed": "200", "busy": "486", "no-answer": "487", "canceled": "487"}
 _ANSWERING_VERBS = (Say, Play, Pause, ConnectStream, Dial)
 
-_T = TypeVar("_T")
 _Document = tuple[Verb, ...]
 
 
@@ -100,12 +104,10 @@ class Recording:
     duration_s: int | None = None
 
 
-class _Halted(Exception):
-    """The leg was asked to stop what it is doing (hang up or redirect)."""
-
-
-class CallLeg:
+class CallLeg(BaseLeg):
     """Drives one :class:`SimulatedCall` from dialing to its last callback."""
+
+    carrier = "twilio"
 
     def __init__(
         self,
@@ -117,45 +119,15 @@ class CallLeg:
         recordings_url: str,
         transfer_talk_s: float = 1.0,
     ) -> None:
-        self.call = call
-        self._transfer_talk_s = transfer_talk_s
+        super().__init__(call, transfer_talk_s=transfer_talk_s, time_limit_s=config.time_limit_s)
         self.config = config
-        self.line = CalleeLine(call)
-        self.created = datetime.now(UTC)
-        self.answered: datetime | None = None
-        self.ended: datetime | None = None
         self.recording: Recording | None = None
-        self.task: asyncio.Task[None] | None = None
         self._auth_token = auth_token
         self._webhooks = webhooks
         self._recordings_url = recordings_url
-        self._answered_at: float | None = None
-        self._greeting_end = 0.0
-        self._halt = asyncio.Event()
-        self._end: tuple[str, HangupBy] | None = None
         self._redirect: Callable[[], Awaitable[_Document | None]] | None = None
         self._document_url = ""
-        self._helpers: list[asyncio.Task[None]] = []
-        self._script_started = False
         self._callback_sequence = 0
-
-    @property
-    def is_live(self) -> bool:
-        """True until the call has been asked to end."""
-        return self._end is None
-
-    def start(self, gate: asyncio.Event | None = None) -> None:
-        """Run the call in a task; with ``gate``, only once it is set (the REST reply is out)."""
-        self.task = asyncio.create_task(self._run(gate), name=f"twilio-simulator-{self.call.sid}")
-
-    def end(self, status: str, hangup_by: HangupBy) -> None:
-        """Ask the call to end with final ``status``; later requests are ignored."""
-        if self._end is not None:
-            return
-        self._end = (status, hangup_by)
-        self.call.status = status
-        self._halt.set()
-        self.call._touch()
 
     def hang_up(self, requested: str) -> None:
         """The REST ``Status`` update: cancel a call not yet answered, or complete one.
@@ -207,33 +179,12 @@ class CallLeg:
         self.call._touch()
         return recording
 
-    async def cancel(self) -> None:
-        """Stop the leg's task at once (the simulator is closing and the grace time is over)."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-
-    async def _run(self, gate: asyncio.Event | None) -> None:
-        try:
-            if gate is not None:
-                await gate.wait()
-            await self._drive()
-        except asyncio.CancelledError:
-            self._settle()
-            self.call._done.set()
-            raise
-        except Exception as exc:
-            logger.exception("twilio simulator: call %s crashed", self.call.sid)
-            self._error(0, f"simulator error: {exc!r}")
-            self.end("completed" if self._answered_at is not None else "failed", "twilio")
-        await self._complete()
-
     async def _drive(self) -> None:
         step: Callable[[], Awaitable[_Document | None]] = self._open
         while self._end is None:
             try:
                 document = await step()
-            except _Halted:
+            except Halted:
                 if self._end is not None or self._redirect is None:
                     return
                 step, self._redirect = self._redirect, None
@@ -333,7 +284,7 @@ class CallLeg:
         url = urljoin(self._document_url, action)
         try:
             await self._sleep(talk_s)
-        except _Halted:
+        except Halted:
             self.call.dial_duration_s = round(loop.time() - started)
             params = self._call_params() | self._dial_result()
             await self._webhooks.send(self.call, "dial", url, params, dial.method)
@@ -349,17 +300,9 @@ class CallLeg:
         }
 
     def _answer(self) -> None:
-        if self._answered_at is not None:
+        if not self._mark_answered():
             return
-        loop = asyncio.get_running_loop()
-        self._answered_at = loop.time()
-        self.answered = datetime.now(UTC)
-        self.call.status = "in-progress"
-        callee = self.call.callee
         if self.call.direction == "outbound-api":
-            if callee.answer == "voicemail":
-                greeting = self.line.play_voicemail_greeting(callee.machine_greeting_ms)
-                self._greeting_end = greeting.end
             if self.config.machine_detection and self.config.async_amd:
                 self._spawn(self._detect_async())
             if self.config.record:
@@ -369,26 +312,15 @@ class CallLeg:
                     self.config.recording_callback_method,
                     self.config.recording_events,
                 )
-        if self.config.time_limit_s is not None:
-            self._spawn(self._time_limit(self.config.time_limit_s))
         self.call._touch()
-
-    def _callee_joined(self) -> None:
-        """The first media stream started: the callee's script begins."""
-        if self._script_started:
-            return
-        self._script_started = True
-        hang_up = partial(self.end, "completed", "callee")
-        self._spawn(run_script(self.line, self.call.callee, hang_up, after=self._greeting_end))
 
     def _detection(self) -> tuple[str, int]:
         """``AnsweredBy`` and how long detection took (ms), from the callee and the mode."""
-        callee = self.call.callee
-        if callee.answer != "voicemail":
-            return "human", HUMAN_DETECTION_MS
-        if self.config.machine_detection == "DetectMessageEnd":
-            return "machine_end_beep", callee.machine_greeting_ms + BEEP_MS
-        return "machine_start", min(MACHINE_START_MS, callee.machine_greeting_ms)
+        wait_for_beep = self.config.machine_detection == "DetectMessageEnd"
+        machine, detection_ms = self._machine_detection(wait_for_beep)
+        if not machine:
+            return "human", detection_ms
+        return ("machine_end_beep" if wait_for_beep else "machine_start"), detection_ms
 
     async def _detect_async(self) -> None:
         answered_by, detection_ms = self._detection()
@@ -405,10 +337,6 @@ class CallLeg:
             await self._webhooks.send(
                 self.call, "amd", self.config.amd_callback, params, self.config.amd_callback_method
             )
-
-    async def _time_limit(self, seconds: int) -> None:
-        await asyncio.sleep(seconds)
-        self.end("completed", "twilio")
 
     async def _fetch(
         self, url: str, method: str, extra: dict[str, str] | None = None
@@ -506,66 +434,14 @@ class CallLeg:
             "To": call.to,
         } | ({"AnsweredBy": call.answered_by} if call.answered_by else {})
 
-    def _settle(self) -> None:
-        """Fill in the call's final fields from the end request."""
-        loop = asyncio.get_running_loop()
-        for helper in self._helpers:
-            helper.cancel()
-        status, hangup_by = self._end or ("completed", "twilio")
-        now = loop.time()
-        call = self.call
-        call.status, call.hangup_by = status, hangup_by
-        self.ended = datetime.now(UTC)
-        answered_at = self._answered_at
-        call.duration_s = 0 if answered_at is None else round(now - answered_at)
-        call.outcome = "transferred" if call.transferred_to is not None else status
+    def _settled(self, now: float) -> None:
         if self.recording is not None:
             self.recording.duration_s = round(now - self.recording.started_at)
-        call._touch()
 
-    async def _complete(self) -> None:
-        self._settle()
-        for result in await asyncio.gather(*self._helpers, return_exceptions=True):
-            if isinstance(result, Exception):
-                logger.error("twilio simulator: call %s helper failed: %r", self.call.sid, result)
+    async def _final_webhooks(self) -> None:
         await self._status(self.call.status)
         await self._recording_callback("completed")
-        self.call._done.set()
-        self.call._touch()
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        self._helpers.append(asyncio.create_task(coroutine))
-
-    async def _sleep(self, seconds: float) -> None:
-        await self._guard(asyncio.sleep(seconds))
-
-    async def _guard(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
-        """Await ``coroutine`` unless the leg is halted first (raises :class:`_Halted`)."""
-        if self._halt.is_set():
-            coroutine.close()  # never started: close it, or Python warns it was never awaited
-            raise _Halted
-        work = asyncio.ensure_future(coroutine)
-        halted = asyncio.ensure_future(self._halt.wait())
-        try:
-            await asyncio.wait({work, halted}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            halted.cancel()
-            if not work.done():
-                work.cancel()
-                await asyncio.gather(work, return_exceptions=True)
-        if work.cancelled():
-            raise _Halted
-        return work.result()
-
-    def _check_halt(self) -> None:
-        if self._halt.is_set():
-            raise _Halted
 
     def _verb(self, name: str, argument: str) -> None:
         self.call.verbs.append((name, argument))
-        self.call._touch()
-
-    def _error(self, code: int, message: str) -> None:
-        at_ms = self.call._ms(asyncio.get_running_loop().time())
-        self.call.errors.append(CallError(code, message, at_ms))
         self.call._touch()

@@ -1,68 +1,33 @@
 """One Media Streams WebSocket, as Twilio opens it for ``<Connect><Stream>``.
 
-Twilio side: ``connected``, ``start``, then a ``media`` frame of 160 μ-law bytes every 20 ms
-on a monotonic schedule (catching up after a stall rather than skipping), ``dtmf`` for key
-presses, ``mark`` echoes and a final ``stop``. Numeric fields are strings, as Twilio sends them.
-
-App side: ``media`` goes into a playout buffer that drains in real time (8 bytes a ms, one
-frame's worth per 20 ms tick); a ``mark`` is echoed on the tick after the audio queued before
-it finished playing; ``clear`` drops the buffer and echoes every pending mark at once.
-What plays out is also listened to for in-band DTMF key presses (``SimulatedCall.dtmf_heard``).
-Malformed messages are recorded as Twilio errors (31950 binary frame, 31951 invalid message)
-and ignored, as Twilio does. A ``<Stream>`` URL that is not ``wss://`` is refused (31922).
+The wire format of Twilio's Media Streams over the shared pacing and play-out of
+:class:`~getpatter.testing.phone_network.stream.MediaStream`: ``connected``
+(``protocol: Call``), ``start`` with camelCase fields, 160-byte μ-law ``media`` frames,
+``dtmf`` with ``track: inbound_track``, ``mark`` and ``stop``. Numeric fields are strings, as
+Twilio sends them, and every numbered message carries ``sequenceNumber`` and ``streamSid``.
+App messages must name the stream's ``streamSid`` (error 31951 otherwise). A ``<Stream>`` URL
+that is not ``wss://`` is refused (31922). The handshake carries ``X-Twilio-Signature``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import json
-import logging
 import secrets
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-
-from getpatter.audio.g711 import ULAW_SILENCE
-from getpatter.testing.twilio_simulator.call import (
-    CallError,
-    DtmfEvent,
-    HeardFrame,
-    MarkEvent,
-    SimulatedCall,
-    StreamRecord,
-)
-from getpatter.testing.twilio_simulator.callee import CalleeLine
-from getpatter.testing.twilio_simulator.webhooks import loopback_url, twilio_headers
+from getpatter.testing.phone_network.call import SimulatedCall
+from getpatter.testing.phone_network.callee import CalleeLine
+from getpatter.testing.phone_network.stream import FRAME_BYTES, MAX_BUFFERED_BYTES
+from getpatter.testing.phone_network.stream import MediaStream as _MediaStream
+from getpatter.testing.twilio_simulator.webhooks import twilio_headers
 
 __all__ = ["FRAME_BYTES", "MAX_BUFFERED_BYTES", "MediaStream"]
 
-FRAME_BYTES = 160
-"""One 20 ms frame of 8 kHz μ-law."""
 
-MAX_BUFFERED_BYTES = 8 * 1000 * 300
-"""The playout buffer holds at most five minutes of agent audio; more is dropped."""
+class MediaStream(_MediaStream):
+    """Twilio's end of one ``<Connect><Stream>`` media WebSocket."""
 
-_FRAME_S = 0.02
-_USER_AGENT = "Twilio.TmeWs/1.0"
-
-logger = logging.getLogger("getpatter.testing")
-
-
-@dataclass(frozen=True)
-class _Mark:
-    """A mark waiting in the playout buffer behind the audio sent before it."""
-
-    name: str
-
-
-class MediaStream:
-    """The simulator's end of one media WebSocket, playing ``line`` to the app."""
+    carrier = "twilio"
+    user_agent = "Twilio.TmeWs/1.0"
 
     def __init__(
         self,
@@ -72,94 +37,22 @@ class MediaStream:
         parameters: dict[str, str],
         auth_token: str,
     ) -> None:
-        self.stream_sid = "MZ" + secrets.token_hex(16)
-        self._call = call
-        self._line = line
-        self._url = url
-        self._parameters = parameters
+        super().__init__(call, line, url, parameters)
         self._auth_token = auth_token
-        self._ws: ClientConnection | None = None
-        self._send_lock = asyncio.Lock()
-        self._sequence = 0
-        self._stopped = False
-        self._playout: deque[bytes | _Mark] = deque()
-        self._buffered = 0
-        self._reached: list[_Mark] = []
-        self.next_frame_at = 0.0
 
-    async def run(self, halt: asyncio.Event, on_start: Callable[[], None]) -> None:
-        """Connect, stream until the app closes the socket or ``halt`` is set, then clean up.
+    def _new_stream_id(self) -> str:
+        return "MZ" + secrets.token_hex(16)
 
-        When ``halt`` ends the stream, ``stop`` is sent before the socket is closed.
-        """
-        loop = asyncio.get_running_loop()
-        if not self._url.startswith("wss://"):
-            self._error(31922, f"<Stream url={self._url!r}>: Media Streams only connect to wss://")
-            return
-        try:
-            self._ws = await connect(
-                loopback_url(self._url),
-                additional_headers=twilio_headers(self._auth_token, self._url),
-                user_agent_header=_USER_AGENT,
-                proxy=None,
-                compression=None,
-                open_timeout=10,
-            )
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            self._error(31920, f"media WebSocket {self._url} handshake failed: {exc!r}")
-            return
-        record = StreamRecord(
-            self._url, self.stream_sid, dict(self._parameters), self._call._ms(loop.time())
-        )
-        self._call.streams.append(record)
-        self._call._socket = self
-        self._line.stream = self
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            await self._ws.send(json.dumps(_connected()))
-            await self._send("start", {"start": self._start_body()})
-            on_start()
-            halted = asyncio.create_task(self._wait(halt))
-            tasks = [
-                asyncio.create_task(self._pace()),
-                asyncio.create_task(self._receive()),
-                halted,
-            ]
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # a failure here is a simulator bug: let it surface
-            if halted.done():
-                await self._stop()
-        except ConnectionClosed:
-            logger.debug("the peer closed the connection")
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self._ws.close()
-            record.closed_ms = self._call._ms(loop.time())
-            record.closed_by = "twilio" if self._stopped else "app"
-            self._call._socket = None
-            self._line.stream_closed()
-            self._call._touch()
+    def _refused_url(self) -> str | None:
+        if self._url.startswith("wss://"):
+            return None
+        return f"<Stream url={self._url!r}>: Media Streams only connect to wss://"
 
-    @staticmethod
-    async def _wait(event: asyncio.Event) -> None:
-        await event.wait()
+    def _handshake_headers(self) -> dict[str, str]:
+        return twilio_headers(self._auth_token, self._url)
 
-    async def send_dtmf(self, digit: str) -> None:
-        """Send a ``dtmf`` event for one key."""
-        loop = asyncio.get_running_loop()
-        if await self._send("dtmf", {"dtmf": {"track": "inbound_track", "digit": digit}}):
-            self._call.dtmf_sent.append(DtmfEvent(digit, self._call._ms(loop.time())))
-            self._call._touch()
-
-    async def send_raw(self, data: str | bytes) -> None:
-        """Send ``data`` unchanged (for fault injection)."""
-        if self._ws is None:
-            raise RuntimeError("the media WebSocket is not connected")
-        async with self._send_lock:
-            await self._ws.send(data)
+    def _connected(self) -> dict[str, Any]:
+        return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
 
     def _start_body(self) -> dict[str, Any]:
         return {
@@ -171,159 +64,17 @@ class MediaStream:
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
 
-    async def _send(self, event: str, body: dict[str, Any], *, last: bool = False) -> bool:
-        """Send a numbered message; ``False`` once ``stop`` was sent or the socket closed.
+    def _envelope(self, event: str, sequence: int) -> dict[str, Any]:
+        return {"event": event, "sequenceNumber": str(sequence), "streamSid": self.stream_sid}
 
-        ``last`` marks the message after which nothing more is sent (``stop``).
-        """
-        assert self._ws is not None
-        async with self._send_lock:
-            if self._stopped:
-                return False
-            self._stopped = last
-            self._sequence += 1
-            message = {
-                "event": event,
-                "sequenceNumber": str(self._sequence),
-                "streamSid": self.stream_sid,
-                **body,
-            }
-            try:
-                await self._ws.send(json.dumps(message))
-            except ConnectionClosed:
-                return False
+    def _dtmf_body(self, digit: str) -> dict[str, Any]:
+        return {"track": "inbound_track", "digit": digit}
+
+    def _stop_body(self) -> dict[str, Any]:
+        return {"accountSid": self._call.account_sid, "callSid": self._call.sid}
+
+    def _addressed_to_us(self, data: dict[str, Any], event: str) -> bool:
+        if data.get("streamSid") == self.stream_sid:
             return True
-
-    async def _stop(self) -> None:
-        body = {"stop": {"accountSid": self._call.account_sid, "callSid": self._call.sid}}
-        if await self._send("stop", body, last=True):
-            self._call.stop_sent = True
-
-    async def _pace(self) -> None:
-        """Every 20 ms: play out agent audio, then send the callee's next frame."""
-        loop = asyncio.get_running_loop()
-        origin = loop.time()
-        chunk = 0
-        while True:
-            at = origin + chunk * _FRAME_S
-            self.next_frame_at = at
-            delay = at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await self._play_out(at)
-            payload = base64.b64encode(self._line.frame(at, FRAME_BYTES)).decode("ascii")
-            media = {
-                "track": "inbound",
-                "chunk": str(chunk + 1),
-                "timestamp": str(chunk * 20),
-                "payload": payload,
-            }
-            if not await self._send("media", {"media": media}):
-                return
-            chunk += 1
-
-    async def _play_out(self, at: float) -> None:
-        """Echo the marks whose audio has finished, then play one frame of agent audio."""
-        while self._playout and isinstance(head := self._playout[0], _Mark):
-            self._reached.append(head)
-            self._playout.popleft()
-        reached, self._reached = self._reached, []
-        await self._echo_marks([mark.name for mark in reached])
-        played = bytearray()
-        while self._playout and len(played) < FRAME_BYTES:
-            item = self._playout.popleft()
-            if isinstance(item, _Mark):
-                self._reached.append(item)
-                continue
-            take = FRAME_BYTES - len(played)
-            played += item[:take]
-            if len(item) > take:
-                self._playout.appendleft(item[take:])
-        self._buffered -= len(played)
-        if played:
-            self._call.heard.append(HeardFrame(self._call._ms(at), bytes(played)))
-        # The callee hears silence while the agent sends nothing: that ends a key press too.
-        if keys := self._call._dtmf.feed(bytes(played.ljust(FRAME_BYTES, ULAW_SILENCE))):
-            self._call.dtmf_heard += keys
-        self._line.agent_played(at, len(played))
-        self._call._touch()
-
-    async def _echo_marks(self, names: list[str]) -> None:
-        loop = asyncio.get_running_loop()
-        for name in names:
-            if await self._send("mark", {"mark": {"name": name}}):
-                self._call.marks_echoed.append(MarkEvent(name, self._call._ms(loop.time())))
-
-    async def _receive(self) -> None:
-        assert self._ws is not None
-        try:
-            async for message in self._ws:
-                if isinstance(message, bytes):
-                    self._error(31950, "binary WebSocket frame: Twilio only accepts JSON text")
-                    continue
-                try:
-                    data = json.loads(message)
-                except ValueError:
-                    self._error(31951, f"message is not JSON: {message[:80]!r}")
-                    continue
-                await self._handle(data)
-        except ConnectionClosed:
-            return
-
-    async def _handle(self, data: object) -> None:
-        loop = asyncio.get_running_loop()
-        if not isinstance(data, dict):
-            self._error(31951, f"message is not a JSON object: {data!r:.80}")
-            return
-        event = data.get("event")
-        if event not in ("media", "mark", "clear"):
-            self._error(31951, f"unknown event {event!r}")
-            return
-        if data.get("streamSid") != self.stream_sid:
-            self._error(31951, f"{event} has streamSid {data.get('streamSid')!r}, not ours")
-            return
-        if event == "media":
-            self._queue_audio(data.get("media"))
-        elif event == "mark":
-            mark = data.get("mark")
-            name = mark.get("name") if isinstance(mark, dict) else None
-            if not isinstance(name, str):
-                self._error(31951, "mark without a string mark.name")
-                return
-            self._call.marks_received.append(MarkEvent(name, self._call._ms(loop.time())))
-            self._playout.append(_Mark(name))
-        else:
-            self._call.clears.append(self._call._ms(loop.time()))
-            pending = self._reached + [item for item in self._playout if isinstance(item, _Mark)]
-            self._reached = []
-            self._playout.clear()
-            self._buffered = 0
-            self._line.agent_cleared(loop.time())
-            await self._echo_marks([mark.name for mark in pending])
-        self._call._touch()
-
-    def _queue_audio(self, media: object) -> None:
-        payload = media.get("payload") if isinstance(media, dict) else None
-        if not isinstance(payload, str):
-            self._error(31951, "media without a string media.payload")
-            return
-        try:
-            audio = base64.b64decode(payload, validate=True)
-        except binascii.Error:
-            self._error(31951, "media.payload is not base64")
-            return
-        if self._buffered + len(audio) > MAX_BUFFERED_BYTES:
-            self._error(31951, "playout buffer full (five minutes): audio dropped")
-            return
-        if audio:
-            self._playout.append(audio)
-            self._buffered += len(audio)
-
-    def _error(self, code: int, message: str) -> None:
-        at_ms = self._call._ms(asyncio.get_running_loop().time())
-        self._call.errors.append(CallError(code, message, at_ms))
-        self._call._touch()
-
-
-def _connected() -> dict[str, str]:
-    return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
+        self._error(31951, f"{event} has streamSid {data.get('streamSid')!r}, not ours")
+        return False

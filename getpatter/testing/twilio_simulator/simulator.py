@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from types import TracebackType
 from typing import Literal
+
+from starlette.applications import Starlette
 
 from getpatter._validation import require_e164, require_number, require_str
 from getpatter.errors import ConfigError, InputValidationError
-from getpatter.server.background import BackgroundServer
-from getpatter.testing.scenario import Callee, Press
-from getpatter.testing.twilio_simulator.call import SimulatedCall
+from getpatter.testing.phone_network.call import SimulatedCall
+from getpatter.testing.phone_network.simulator import CarrierSimulator, checked_callee
+from getpatter.testing.scenario import Callee
 from getpatter.testing.twilio_simulator.exchange import Exchange, PhoneNumber, new_sid
 from getpatter.testing.twilio_simulator.leg import LegConfig
 from getpatter.testing.twilio_simulator.rest import build_app
@@ -19,11 +20,9 @@ from getpatter.testing.twilio_simulator.rest import build_app
 __all__ = ["TwilioSimulator"]
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
-_DTMF_KEYS = frozenset("0123456789*#")
-_SHUTDOWN_GRACE_S = 5.0
 
 
-class TwilioSimulator:
+class TwilioSimulator(CarrierSimulator[Exchange]):
     """Twilio Programmable Voice on 127.0.0.1, as seen by an app: REST API, webhooks, media.
 
     Use it as an async context manager; point the app's Twilio REST client at
@@ -58,8 +57,7 @@ class TwilioSimulator:
         require_str("auth_token", auth_token, allow_empty=False)
         timeout = require_number("webhook_timeout", webhook_timeout, minimum=0.1)
         self._exchange = Exchange(account_sid, auth_token, timeout)
-        self._server: BackgroundServer | None = None
-        self._used = False
+        super().__init__(self._exchange)
 
     @property
     def account_sid(self) -> str:
@@ -78,56 +76,9 @@ class TwilioSimulator:
         return self._exchange.base_url
 
     @property
-    def transfer_talk_s(self) -> float:
-        """How long a transferred call stays connected to the number it was transferred to
-        (unless its ``<Dial timeLimit>`` ends it first), in seconds; 1 by default. Applies to
-        calls placed after it is set."""
-        return self._exchange.transfer_talk_s
-
-    @transfer_talk_s.setter
-    def transfer_talk_s(self, seconds: float) -> None:
-        self._exchange.transfer_talk_s = require_number("transfer_talk_s", seconds, minimum=0)
-
-    @property
-    def calls(self) -> list[SimulatedCall]:
-        """Every call so far, oldest first."""
-        return list(self._exchange.calls)
-
-    @property
     def numbers(self) -> dict[str, PhoneNumber]:
         """The account's phone numbers, by E.164 number."""
         return dict(self._exchange.numbers)
-
-    async def __aenter__(self) -> TwilioSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def start(self) -> None:
-        """Start serving on 127.0.0.1 at a free port. A simulator runs once."""
-        if self._used:
-            raise ConfigError("a TwilioSimulator runs only once: create a new one")
-        self._used = True
-        self._server = BackgroundServer(
-            build_app(self._exchange), ws="none", timeout_graceful_shutdown=1
-        )
-        port = await self._server.start()
-        self._exchange.base_url = f"http://127.0.0.1:{port}"
-
-    async def aclose(self) -> None:
-        """End live calls (``stop``, final callbacks), then stop the server. Idempotent."""
-        if self._server is None:
-            return
-        await self._exchange.shutdown(_SHUTDOWN_GRACE_S)
-        await self._server.stop(_SHUTDOWN_GRACE_S)
-        self._server = None
 
     def add_number(
         self,
@@ -149,11 +100,6 @@ class TwilioSimulator:
             PhoneNumber(new_sid("PN"), number, voice_url, voice_method, status_callback)
         )
 
-    def callee_for(self, number: str, callee: Callee) -> None:
-        """Script who answers outbound calls to ``number`` (default: ``Callee()``, silent)."""
-        require_e164("number", number)
-        self._exchange.callees[number] = _checked_callee(callee)
-
     async def place_inbound_call(
         self,
         to: str,
@@ -172,7 +118,7 @@ class TwilioSimulator:
         await ``call.finished()`` for the end.
         """
         require_e164("to", to)
-        callee = _checked_callee(callee if callee is not None else Callee())
+        callee = checked_callee(callee if callee is not None else Callee())
         caller = require_e164("from_", from_ if from_ is not None else callee.number)
         number = self._exchange.numbers.get(to)
         url = voice_url if voice_url is not None else (number.voice_url if number else None)
@@ -192,39 +138,5 @@ class TwilioSimulator:
         self._require_running()
         return self._exchange.ring_in(to, caller, callee, config).call
 
-    def get_call(self, sid: str) -> SimulatedCall:
-        """The call whose sid is ``sid`` (``KeyError`` if none)."""
-        return self._exchange.legs[sid].call
-
-    async def wait_for_call(
-        self,
-        *,
-        to: str | None = None,
-        direction: Literal["inbound", "outbound-api"] | None = None,
-    ) -> SimulatedCall:
-        """The oldest call matching ``to`` and ``direction``, waiting for one if there is none.
-
-        Bound the wait with ``asyncio.timeout``.
-        """
-
-        def matches(call: SimulatedCall) -> bool:
-            return (to is None or call.to == to) and (
-                direction is None or call.direction == direction
-            )
-
-        return await self._exchange.wait_for_call(matches)
-
-    def _require_running(self) -> None:
-        if not self._exchange.base_url:
-            raise ConfigError("the simulator is not running: use 'async with TwilioSimulator()'")
-
-
-def _checked_callee(callee: object) -> Callee:
-    if not isinstance(callee, Callee):
-        raise ConfigError(
-            f"callee must be a getpatter.testing.scenario.Callee, got {type(callee).__name__}"
-        )
-    for step in callee.steps:
-        if isinstance(step, Press) and not set(step.digits) <= _DTMF_KEYS:
-            raise InputValidationError(f"Press({step.digits!r}): DTMF keys are 0-9, '*' and '#'")
-    return callee
+    def _build_app(self) -> Starlette:
+        return build_app(self._exchange)

@@ -13,9 +13,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Protocol
 
+from getpatter.testing.phone_network.call import DtmfEvent, SimulatedCall, Utterance
+from getpatter.testing.phone_network.sound import BEEP_MS, Sound, beep, speech
 from getpatter.testing.scenario import Callee, HangUp, Press, Say
-from getpatter.testing.twilio_simulator.call import SimulatedCall, Utterance
-from getpatter.testing.twilio_simulator.sound import BEEP_MS, Sound, beep, speech
 
 __all__ = ["AGENT_QUIET_MS", "DTMF_GAP_MS", "VOICEMAIL_GREETING", "CalleeLine", "run_script"]
 
@@ -40,8 +40,8 @@ class OpenStream(Protocol):
         """Event-loop time of the next media frame to send."""
         ...
 
-    async def send_dtmf(self, digit: str) -> None:
-        """Send one ``dtmf`` event."""
+    async def send_dtmf(self, digit: str) -> bool:
+        """Send one ``dtmf`` event; ``False`` if the stream could not send it."""
         ...
 
 
@@ -53,6 +53,8 @@ class CalleeLine:
         self._sounds: list[Sound] = []
         self._tick = asyncio.Event()
         self.stream: OpenStream | None = None
+        self.on_key: Callable[[str], None] | None = None
+        """Told of every key the callee presses, stream or not (Telnyx's DTMF webhook)."""
         self.agent_talking_since: float | None = None
         """Event-loop time the agent's current stretch of audio began; ``None`` when quiet."""
         self.agent_audio_end = float("-inf")
@@ -69,6 +71,18 @@ class CalleeLine:
         self._call.said.append(Utterance(text, self._call._ms(start), self._call._ms(sound.end)))
         self._call._touch()
         return sound
+
+    async def press(self, digit: str) -> None:
+        """The callee presses ``digit``: the open stream sends it, ``on_key`` hears of it, and
+        the call records it once if either delivered it."""
+        delivered = self.stream is not None and await self.stream.send_dtmf(digit)
+        if self.on_key is not None:
+            self.on_key(digit)
+            delivered = True
+        if delivered:
+            at_ms = self._call._ms(asyncio.get_running_loop().time())
+            self._call.dtmf_sent.append(DtmfEvent(digit, at_ms))
+            self._call._touch()
 
     def play_voicemail_greeting(self, greeting_ms: int) -> Sound:
         """The answering machine's greeting followed by its beep, from now on."""
@@ -121,7 +135,8 @@ async def run_script(
     :data:`AGENT_QUIET_MS`), or after the previous step when the agent was silent. With
     ``interrupt_after_ms`` it starts that long after the agent's current or next stretch of
     audio began, talking over it. ``Press`` and ``HangUp`` follow the previous step after
-    their ``pause_ms``. Key presses only reach the app while a media stream is open.
+    their ``pause_ms``. Key presses reach the app over the open media stream (and, on Telnyx,
+    as webhooks).
     """
     loop = asyncio.get_running_loop()
     previous_end = max(loop.time(), after)
@@ -139,8 +154,7 @@ async def run_script(
             for i, digit in enumerate(step.digits):
                 if i:
                     await asyncio.sleep(DTMF_GAP_MS / 1000)
-                if line.stream is not None:
-                    await line.stream.send_dtmf(digit)
+                await line.press(digit)
             previous_end = loop.time()
         elif isinstance(step, HangUp):
             await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
