@@ -8,7 +8,8 @@ exception text or stack holds a secret:
   ``'key': 'value'`` pairs in reprs and JSON);
 - named fields such as ``"token": "..."``, ``api_key=...`` or ``auth_token: ...``;
 - the password of a URL (``https://user:password@host``);
-- the single-use token of a media-stream path (``/ws/twilio/media/<token>``) and the key of a
+- the single-use token of a media-stream path (``/ws/twilio/media/<token>``,
+  ``/ws/telnyx/media/<codec>/<token>``) and the key of a
   call's confirmation page (``/confirm-call/<key>``);
 - every value passed to :func:`register_secret`: provider keys and carrier tokens register
   themselves when they are built.
@@ -128,9 +129,10 @@ _PATTERNS = re.compile(
     + _VALUE.replace("value", "fvalue")
     # The password of a URL.
     + r"|(?P<userinfo>\b[a-z][a-z0-9+.-]*://[^\s/@:]*:)(?P<password>[^\s/@]+)(?=@)"
-    # The single-use token that opens a call's media stream, and the key of a call's
-    # confirmation page (getpatter.control.confirmation).
-    + r"|(?P<media>/ws/[\w-]+/media/|/confirm-call/)(?P<mtoken>[^\s/?#\"'<>]+)",
+    # The single-use token that opens a call's media stream (after the codec on Telnyx), and
+    # the key of a call's confirmation page (getpatter.control.confirmation).
+    + r"|(?P<media>/ws/[\w-]+/media/(?:(?:pcmu|pcma|l16)/)?|/confirm-call/)"
+    + r"(?P<mtoken>[^\s/?#\"'<>]+)",
     re.IGNORECASE,
 )
 

@@ -1,9 +1,10 @@
 """The sandbox: a loopback phone network where your agent takes real calls with no account.
 
-A :class:`Sandbox` starts a Twilio simulator and a fake OpenAI Realtime server on 127.0.0.1,
-and a :class:`~getpatter.Patter` whose carrier and engine point at them. For pipeline agents it
+A :class:`Sandbox` starts a carrier simulator (Twilio by default, or Telnyx with
+``carrier="telnyx"``) and a fake OpenAI Realtime server on 127.0.0.1, and a
+:class:`~getpatter.Patter` whose carrier and engine point at them. For pipeline agents it
 also runs fake Deepgram, OpenAI (chat completions) and ElevenLabs servers. Your agent runs through
-the same code as in production: signed webhooks, a token-checked media stream, paced μ-law
+the same code as in production: signed webhooks, a token-checked media stream, paced phone
 audio, the Realtime protocol. The :class:`~getpatter.testing.scenario.Scenario` says what the
 caller does and what the model answers.
 
@@ -24,9 +25,10 @@ import logging
 import random
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from getpatter.agent import Agent
+from getpatter.carriers.telnyx import Carrier as Telnyx
 from getpatter.carriers.twilio import Carrier as Twilio
 from getpatter.client import Patter
 from getpatter.engines.openai import Realtime
@@ -35,8 +37,10 @@ from getpatter.testing.fake_deepgram import FakeDeepgramServer
 from getpatter.testing.fake_llm import FakeOpenAIServer
 from getpatter.testing.fake_realtime import FakeRealtimeServer
 from getpatter.testing.fake_tts import FakeElevenLabsServer
+from getpatter.testing.phone_network import SimulatedCall
 from getpatter.testing.scenario import Callee, Scenario
-from getpatter.testing.twilio_simulator import SimulatedCall, TwilioSimulator
+from getpatter.testing.telnyx_simulator import TelnyxSimulator
+from getpatter.testing.twilio_simulator import TwilioSimulator
 
 __all__ = ["Sandbox", "SandboxCall"]
 
@@ -49,24 +53,32 @@ _DEFAULT_TIMEOUT = 60.0
 _PORTS_FROM, _PORTS_TO = 20000, 32000
 
 
+CarrierName = Literal["twilio", "telnyx"]
+
+
 class SandboxCall:
     """One sandbox call: what the simulated carrier saw, and Patter's end-of-call report."""
 
-    def __init__(self, twilio: SimulatedCall, report: asyncio.Future[dict[str, Any]]) -> None:
-        self.twilio = twilio
+    def __init__(self, simulated: SimulatedCall, report: asyncio.Future[dict[str, Any]]) -> None:
+        self.simulated = simulated
         """The simulator's record: audio heard, marks, clears, statuses, transfer..."""
         self._report = report
 
     @property
+    def twilio(self) -> SimulatedCall:
+        """The simulator's record (the name dates from when the sandbox was Twilio only)."""
+        return self.simulated
+
+    @property
     def call_id(self) -> str:
-        """The call's id (Twilio's CallSid)."""
-        return self.twilio.sid
+        """The call's id (Twilio's CallSid, Telnyx's call_control_id)."""
+        return self.simulated.sid
 
     async def ended(self) -> dict[str, Any]:
         """Wait (at most a minute) for the call to end; return what ``on_call_end`` received."""
         async with asyncio.timeout(_DEFAULT_TIMEOUT):
             report = await asyncio.shield(self._report)
-            await self.twilio.finished()
+            await self.simulated.finished()
         return report
 
 
@@ -74,7 +86,8 @@ class Sandbox:
     """A loopback phone network for one agent: see the module docstring.
 
     ``scenario`` scripts the callee and the model (each model connection plays it from the
-    start). ``phone_number`` is the agent's number on the simulated network.
+    start). ``carrier`` is the simulated network: ``"twilio"`` (the default) or ``"telnyx"``.
+    ``phone_number`` is the agent's number on it.
     ``tts_stall_timeout`` is how long a pipeline agent's TTS may go silent before it counts as
     stalled (for fault tests).
     """
@@ -83,14 +96,21 @@ class Sandbox:
         self,
         scenario: Scenario | None = None,
         *,
+        carrier: CarrierName = "twilio",
         phone_number: str = "+15550009999",
         pricing: dict[str, dict[str, float]] | None = None,
         tts_stall_timeout: float = 10.0,
     ) -> None:
+        if carrier not in ("twilio", "telnyx"):
+            raise ConfigError(f"carrier must be 'twilio' or 'telnyx', got {carrier!r}")
         self.scenario = scenario if scenario is not None else Scenario()
+        self.carrier: CarrierName = carrier
         self.phone_number = phone_number
         self._pricing = pricing
-        self.twilio = TwilioSimulator()
+        self.network: TwilioSimulator | TelnyxSimulator = (
+            TwilioSimulator() if carrier == "twilio" else TelnyxSimulator()
+        )
+        """The carrier simulator: place calls, script callees, read what happened."""
         self.openai = FakeRealtimeServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
         self.deepgram = FakeDeepgramServer(self.scenario, api_key=_FAKE_DEEPGRAM_KEY)
         """Pipeline agents' speech recognition (started by :meth:`serve` for them)."""
@@ -114,17 +134,47 @@ class Sandbox:
             raise ConfigError("use the sandbox inside 'async with Sandbox(...) as sandbox:'")
         return self._phone
 
+    @property
+    def twilio(self) -> TwilioSimulator:
+        """The Twilio simulator (a ``"twilio"`` sandbox only)."""
+        if not isinstance(self.network, TwilioSimulator):
+            raise ConfigError("this sandbox simulates Telnyx: use sandbox.network (or .telnyx)")
+        return self.network
+
+    @property
+    def telnyx(self) -> TelnyxSimulator:
+        """The Telnyx simulator (a ``"telnyx"`` sandbox only)."""
+        if not isinstance(self.network, TelnyxSimulator):
+            raise ConfigError("this sandbox simulates Twilio: use sandbox.network (or .twilio)")
+        return self.network
+
+    @property
+    def voice_webhook_url(self) -> str:
+        """The URL the simulator calls when someone rings the agent."""
+        return f"https://127.0.0.1:{self.port}/webhooks/{self.carrier}/voice"
+
     async def __aenter__(self) -> Sandbox:
-        await self.twilio.start()
-        self.twilio.add_number(self.phone_number)
+        network = self.network
+        await network.start()
+        network.add_number(self.phone_number)
         await self.openai.__aenter__()
         self.port = _free_port()
+        carrier: Twilio | Telnyx
+        if isinstance(network, TwilioSimulator):
+            carrier = Twilio(
+                account_sid=network.account_sid,
+                auth_token=network.auth_token,
+                base_url=network.base_url,
+            )
+        else:
+            carrier = Telnyx(
+                api_key=network.api_key,
+                connection_id=network.connection_id,
+                public_key=network.public_key,
+                base_url=network.base_url,
+            )
         self._phone = Patter(
-            carrier=Twilio(
-                account_sid=self.twilio.account_sid,
-                auth_token=self.twilio.auth_token,
-                base_url=self.twilio.base_url,
-            ),
+            carrier=carrier,
             phone_number=self.phone_number,
             webhook_url=f"127.0.0.1:{self.port}",
             pricing=self._pricing,
@@ -150,7 +200,7 @@ class Sandbox:
             for fake in (self.deepgram, self.llm, self.elevenlabs):
                 await fake.__aexit__(None, None, None)
         await self.openai.__aexit__(None, None, None)
-        await self.twilio.aclose()
+        await self.network.aclose()
 
     async def start_pipeline_fakes(self) -> None:
         """Start the fake Deepgram, OpenAI LLM and ElevenLabs servers (:meth:`serve` does it
@@ -249,11 +299,16 @@ class Sandbox:
 
     async def call_in(self, callee: Callee | None = None) -> SandboxCall:
         """A simulated person calls the agent; ``callee`` defaults to the scenario's."""
-        call = await self.twilio.place_inbound_call(
-            self.phone_number,
-            callee=callee if callee is not None else self.scenario.callee,
-            voice_url=f"https://127.0.0.1:{self.port}/webhooks/twilio/voice",
-        )
+        person = callee if callee is not None else self.scenario.callee
+        network = self.network
+        if isinstance(network, TwilioSimulator):
+            call = await network.place_inbound_call(
+                self.phone_number, callee=person, voice_url=self.voice_webhook_url
+            )
+        else:
+            call = await network.place_inbound_call(
+                self.phone_number, callee=person, webhook_url=self.voice_webhook_url
+            )
         return SandboxCall(call, self._report_future(call.sid))
 
     async def call_out(
@@ -262,9 +317,9 @@ class Sandbox:
         """The agent calls ``to`` (default: the callee's number) through ``phone.call(...)``."""
         person = callee if callee is not None else self.scenario.callee
         number = to or person.number
-        self.twilio.callee_for(number, person)
+        self.network.callee_for(number, person)
         call_sid = await self.phone.call(number, **call_options)
-        return SandboxCall(self.twilio.get_call(call_sid), self._report_future(call_sid))
+        return SandboxCall(self.network.get_call(call_sid), self._report_future(call_sid))
 
     def _report_future(self, call_id: str) -> asyncio.Future[dict[str, Any]]:
         future = self._reports.get(call_id)

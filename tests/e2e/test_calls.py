@@ -14,7 +14,7 @@ def agent(sandbox, first_message=GREETING, **kwargs):
     return sandbox.phone.agent("You are the receptionist.", first_message=first_message, **kwargs)
 
 
-async def test_inbound_call_has_transcript_metrics_cost_and_every_callback():
+async def test_inbound_call_has_transcript_metrics_cost_and_every_callback(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("What are your hours?"), HangUp(pause_ms=2500))),
         replies=(Reply("We are open nine to five."),),
@@ -30,7 +30,7 @@ async def test_inbound_call_has_transcript_metrics_cost_and_every_callback():
     async def on_metrics(data):
         seen["metrics"].append(data)
 
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(
             agent(sandbox),
             on_call_start=on_call_start,
@@ -60,20 +60,21 @@ async def test_inbound_call_has_transcript_metrics_cost_and_every_callback():
     assert turn.latency.total_ms is not None and turn.latency.total_ms >= turn.latency.llm_ttft_ms
     assert metrics.latency_p50.total_ms == turn.latency.total_ms
     assert len(seen["metrics"]) == 1 and seen["metrics"][0]["cost_so_far"].llm > 0
-    assert metrics.cost.llm > 0 and metrics.cost.telephony == pytest.approx(0.0085)
+    minute_price = {"twilio": 0.0085, "telnyx": 0.007}[carrier]
+    assert metrics.cost.llm > 0 and metrics.cost.telephony == pytest.approx(minute_price)
     assert metrics.cost.total == pytest.approx(metrics.cost.llm + metrics.cost.telephony)
-    assert metrics.provider_mode == "openai_realtime" and metrics.telephony_provider == "twilio"
+    assert metrics.provider_mode == "openai_realtime" and metrics.telephony_provider == carrier
     # The caller heard the greeting and the reply, as audio, in real time.
-    assert call.twilio.heard_ms >= 1500
-    assert call.twilio.hangup_by == "callee"
+    assert call.simulated.heard_ms >= 1500
+    assert call.simulated.hangup_by == "callee"
 
 
-async def test_outbound_answered_call():
+async def test_outbound_answered_call(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("Yes, speaking."), HangUp(pause_ms=2500))),
         replies=(Reply("Great, your order is ready."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         call = await sandbox.call_out(first_message="Hi, this is Bright Smile calling.")
         report = await call.ended()
@@ -84,15 +85,23 @@ async def test_outbound_answered_call():
         "Yes, speaking.",
         "Great, your order is ready.",
     ]
-    assert call.twilio.statuses[:3] == ["initiated", "ringing", "in-progress"]
+    # Telnyx reports no ringing: call.initiated, then call.answered.
+    expected = (
+        ["initiated", "ringing", "in-progress"]
+        if carrier == "twilio"
+        else ["initiated", "in-progress"]
+    )
+    assert call.simulated.statuses[: len(expected)] == expected
 
 
 @pytest.mark.parametrize(
     ("answer", "outcome"), [("busy", "busy"), ("no-answer", "no-answer"), ("fail", "failed")]
 )
-async def test_unanswered_outbound_calls_report_their_outcome(answer, outcome):
+async def test_unanswered_outbound_calls_report_their_outcome(carrier, answer, outcome):
     started = []
-    async with Sandbox(Scenario(callee=Callee(answer=answer, ring_ms=100))) as sandbox:
+    async with Sandbox(
+        Scenario(callee=Callee(answer=answer, ring_ms=100)), carrier=carrier
+    ) as sandbox:
         await sandbox.serve(agent(sandbox), on_call_start=started.append)
         call = await sandbox.call_out()
         report = await call.ended()
@@ -102,10 +111,10 @@ async def test_unanswered_outbound_calls_report_their_outcome(answer, outcome):
     assert started == []
 
 
-async def test_voicemail_is_left_after_machine_detection():
+async def test_voicemail_is_left_after_machine_detection(carrier):
     machines = []
     scenario = Scenario(callee=Callee(answer="voicemail", machine_greeting_ms=600))
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox, first_message=""))
         call = await sandbox.call_out(
             machine_detection=True,
@@ -122,26 +131,26 @@ async def test_voicemail_is_left_after_machine_detection():
         "text": "Please call Bright Smile back.",
     }
     assert [r.text for r in fake.responses if r.text] == ["Please call Bright Smile back."]
-    assert call.twilio.hangup_by == "app"
-    assert call.twilio.heard_ms >= 1000
+    assert call.simulated.hangup_by == "app"
+    assert call.simulated.heard_ms >= 1000
 
 
-async def test_machine_without_voicemail_message_hangs_up():
+async def test_machine_without_voicemail_message_hangs_up(carrier):
     async with Sandbox(
-        Scenario(callee=Callee(answer="voicemail", machine_greeting_ms=400))
+        Scenario(callee=Callee(answer="voicemail", machine_greeting_ms=400)), carrier=carrier
     ) as sandbox:
         await sandbox.serve(agent(sandbox, first_message=""))
         call = await sandbox.call_out(machine_detection=True)
         report = await call.ended()
-    assert report["outcome"] == "machine" and call.twilio.hangup_by == "app"
+    assert report["outcome"] == "machine" and call.simulated.hangup_by == "app"
 
 
-async def test_concurrent_calls_keep_their_own_transcripts():
+async def test_concurrent_calls_keep_their_own_transcripts(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("First question?"), HangUp(pause_ms=2500))),
         replies=(Reply("First answer."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         calls = [await sandbox.call_in() for _ in range(3)]
         reports = await asyncio.gather(*(c.ended() for c in calls))
@@ -154,22 +163,30 @@ async def test_concurrent_calls_keep_their_own_transcripts():
         ]
 
 
-async def test_number_voice_url_is_configured_only_when_asked():
-    async with Sandbox() as sandbox:
+def _configured_url(sandbox):
+    """Where the carrier sends the number's calls: Twilio's voice URL, or the webhook URL of
+    the Telnyx Call Control application the number belongs to."""
+    if sandbox.carrier == "twilio":
+        return sandbox.twilio.numbers[sandbox.phone_number].voice_url
+    return sandbox.telnyx.application.webhook_event_url
+
+
+async def test_number_voice_url_is_configured_only_when_asked(carrier):
+    async with Sandbox(carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
-        assert sandbox.twilio.numbers[sandbox.phone_number].voice_url is None
-    async with Sandbox() as sandbox:
+        assert _configured_url(sandbox) is None
+    async with Sandbox(carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox), configure_number=True)
-        expected = f"https://127.0.0.1:{sandbox.port}/webhooks/twilio/voice"
-        assert sandbox.twilio.numbers[sandbox.phone_number].voice_url == expected
+        expected = f"https://127.0.0.1:{sandbox.port}/webhooks/{carrier}/voice"
+        assert _configured_url(sandbox) == expected
 
 
-async def test_ga_realtime_models_speak_the_ga_protocol_end_to_end():
+async def test_ga_realtime_models_speak_the_ga_protocol_end_to_end(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("Hello?"), HangUp(pause_ms=2500))),
         replies=(Reply("Hi, this is the GA model."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox, engine=None, model="gpt-realtime", voice="marin"))
         call = await sandbox.call_in()
         report = await call.ended()
@@ -184,9 +201,9 @@ async def test_ga_realtime_models_speak_the_ga_protocol_end_to_end():
     ]
 
 
-async def test_disconnect_hangs_up_calls_in_progress_and_reports_them():
+async def test_disconnect_hangs_up_calls_in_progress_and_reports_them(carrier):
     started = asyncio.Event()
-    async with Sandbox(Scenario(callee=Callee())) as sandbox:
+    async with Sandbox(Scenario(callee=Callee()), carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox), on_call_start=lambda data: started.set())
         call = await sandbox.call_in()
         async with asyncio.timeout(20):
@@ -194,4 +211,4 @@ async def test_disconnect_hangs_up_calls_in_progress_and_reports_them():
         await sandbox.phone.disconnect()
         report = await call.ended()
     assert report["outcome"] == "completed" and report["ended_by"] == "system"
-    assert call.twilio.hangup_by == "app"
+    assert call.simulated.hangup_by == "app"

@@ -41,8 +41,10 @@ def lines(report: dict) -> list[tuple[str, str]]:
     return [(line["role"], line["text"]) for line in report["transcript"]]
 
 
-async def test_every_tts_request_failing_is_an_error_and_no_unheard_line_is_in_the_transcript():
-    async with Sandbox(two_turns()) as sandbox:
+async def test_every_tts_request_failing_is_an_error_and_no_unheard_line_is_in_the_transcript(
+    carrier,
+):
+    async with Sandbox(two_turns(), carrier=carrier) as sandbox:
         for _ in range(10):
             sandbox.elevenlabs.fail_next(500)
         await sandbox.serve(pipeline_agent(sandbox))
@@ -53,11 +55,11 @@ async def test_every_tts_request_failing_is_an_error_and_no_unheard_line_is_in_t
     assert lines(report) == [("user", "When are you open?"), ("user", "Hello?")]
     assert {e["source"] for e in report["errors"]} == {"tts"}
     assert report["error_count"] == len(report["errors"]) == 3  # greeting and two turns
-    assert call.twilio.heard_ms == 0
+    assert call.simulated.heard_ms == 0
 
 
-async def test_the_llm_refusing_every_turn_is_an_error_with_each_failure_counted():
-    async with Sandbox(two_turns()) as sandbox:
+async def test_the_llm_refusing_every_turn_is_an_error_with_each_failure_counted(carrier):
+    async with Sandbox(two_turns(), carrier=carrier) as sandbox:
         await sandbox.serve(pipeline_agent(sandbox))
         sandbox.llm.fail_next(429, times=10)
         call = await sandbox.call_in()
@@ -72,8 +74,8 @@ async def test_the_llm_refusing_every_turn_is_an_error_with_each_failure_counted
     assert [e["source"] for e in report["errors"]] == ["llm", "llm"]
 
 
-async def test_a_failure_the_agent_recovers_from_is_completed_with_the_error_counted():
-    async with Sandbox(two_turns()) as sandbox:
+async def test_a_failure_the_agent_recovers_from_is_completed_with_the_error_counted(carrier):
+    async with Sandbox(two_turns(), carrier=carrier) as sandbox:
         await sandbox.serve(pipeline_agent(sandbox))
         sandbox.llm.fail_next(500)
         call = await sandbox.call_in()
@@ -83,13 +85,15 @@ async def test_a_failure_the_agent_recovers_from_is_completed_with_the_error_cou
     assert lines(report)[-1] == ("assistant", "Yes, I am here.")  # the reply to turn two
 
 
-async def test_a_realtime_session_that_goes_silent_is_an_error(monkeypatch: pytest.MonkeyPatch):
+async def test_a_realtime_session_that_goes_silent_is_an_error(
+    carrier, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setattr(health, "REPLY_TIMEOUT", 1.0)
     scenario = Scenario(
         callee=Callee(steps=(Say("Hello?", pause_ms=1500), HangUp(pause_ms=1500))),
         replies=(Reply("Hi there."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(sandbox.phone.agent("You are a receptionist.", first_message=GREETING))
         sandbox.openai.silence_next()
         call = await sandbox.call_in()
@@ -100,9 +104,9 @@ async def test_a_realtime_session_that_goes_silent_is_an_error(monkeypatch: pyte
     assert lines(report) == []
 
 
-async def test_the_caller_hanging_up_while_the_ai_connects_is_an_error():
+async def test_the_caller_hanging_up_while_the_ai_connects_is_an_error(carrier):
     scenario = Scenario(callee=Callee(steps=(HangUp(pause_ms=300),)))
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(sandbox.phone.agent("You are a receptionist.", first_message=GREETING))
         sandbox.openai.delay_next_session(3.0)
         call = await sandbox.call_in()
@@ -112,22 +116,22 @@ async def test_the_caller_hanging_up_while_the_ai_connects_is_an_error():
     assert report["error"] == "the caller hung up while the AI connection was being set up"
 
 
-async def test_a_media_frame_over_the_size_limit_ends_the_call_as_an_error():
+async def test_a_media_frame_over_the_size_limit_ends_the_call_as_an_error(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("Are you there?", pause_ms=1500), HangUp(pause_ms=4000))),
         replies=(Reply("Yes, I am here."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(sandbox.phone.agent("You are a receptionist.", first_message=GREETING))
         call = await sandbox.call_in()
         async with asyncio.timeout(20):
-            await call.twilio.wait_until(lambda c: bool(c.streams))
+            await call.simulated.wait_until(lambda c: bool(c.streams))
         await asyncio.sleep(0.2)
         huge = '{"event": "media", "media": {"payload": "' + "A" * (1024 * 1024) + '"}}'
-        await call.twilio.send_raw(huge)
+        await call.simulated.send_raw(huge)
         report = await call.ended()
     assert report["outcome"] == "error"
     assert report["malformed_frames"] == 1
     assert [e["source"] for e in report["errors"]] == ["media"]
     assert "over the size limit" in report["error"]
-    assert call.twilio.hangup_by == "app"
+    assert call.simulated.hangup_by == "app"

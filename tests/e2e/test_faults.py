@@ -89,16 +89,16 @@ async def test_a_media_token_works_once():
                 await connect(stream_url, proxy=None)
 
 
-async def test_malformed_media_frames_are_skipped_and_the_call_goes_on():
+async def test_malformed_media_frames_are_skipped_and_the_call_goes_on(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("Are you there?", pause_ms=1500), HangUp(pause_ms=2500))),
         replies=(Reply("Yes, I am here."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         call = await sandbox.call_in()
         async with asyncio.timeout(20):
-            await call.twilio.wait_until(lambda c: bool(c.streams))
+            await call.simulated.wait_until(lambda c: bool(c.streams))
         await asyncio.sleep(0.2)
         for junk in (
             "not json",
@@ -108,7 +108,7 @@ async def test_malformed_media_frames_are_skipped_and_the_call_goes_on():
             '{"event": "media", "media": {"payload": "' + "A" * 70_000 + '"}}',
             b"\x00\x01binary",
         ):
-            await call.twilio.send_raw(junk)
+            await call.simulated.send_raw(junk)
         report = await call.ended()
     assert report["malformed_frames"] == 6
     assert report["outcome"] == "completed"
@@ -119,7 +119,7 @@ async def test_malformed_media_frames_are_skipped_and_the_call_goes_on():
     ]
 
 
-async def test_realtime_socket_dropped_mid_call_ends_the_call_cleanly():
+async def test_realtime_socket_dropped_mid_call_ends_the_call_cleanly(carrier):
     ends = []
     replied = asyncio.Event()
 
@@ -131,7 +131,7 @@ async def test_realtime_socket_dropped_mid_call_ends_the_call_cleanly():
         callee=Callee(steps=(Say("Hello?"), Say("Hello??", pause_ms=4000))),
         replies=(Reply("Hi there."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox), on_call_end=ends.append, on_transcript=on_transcript)
         call = await sandbox.call_in()
         async with asyncio.timeout(20):
@@ -141,15 +141,15 @@ async def test_realtime_socket_dropped_mid_call_ends_the_call_cleanly():
     assert report["outcome"] == "error"
     assert "dropped" in report["error"]
     assert [e["text"] for e in report["transcript"]][:2] == [GREETING, "Hello?"]
-    assert call.twilio.hangup_by == "app"
+    assert call.simulated.hangup_by == "app"
     assert len(ends) == 1
 
 
-async def test_engine_refusing_to_connect_hangs_up_and_reports_an_error():
-    async with Sandbox() as sandbox:
+async def test_engine_refusing_to_connect_hangs_up_and_reports_an_error(carrier):
+    async with Sandbox(carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         sandbox.openai.fail_next_connect(status=500)
         call = await sandbox.call_in()
         report = await call.ended()
     assert report["outcome"] == "error" and report["error"]
-    assert call.twilio.hangup_by == "app"
+    assert call.simulated.hangup_by == "app"

@@ -145,11 +145,11 @@ async def test_finished_calls_leave_only_small_records_and_their_recordings_stil
     assert event["caller"] == SCENARIO.callee.number and event["callee"] == sandbox.phone_number
 
 
-async def test_a_finished_call_is_freed_by_reference_counting_alone():
+async def test_a_finished_call_is_freed_by_reference_counting_alone(carrier):
     """With the cyclic collector off, a call's session, engine and audio still go at its end."""
     with collector_off():
         earlier = weakref.WeakSet(watched_objects())
-        async with Sandbox(SCENARIO) as sandbox:
+        async with Sandbox(SCENARIO, carrier=carrier) as sandbox:
             await sandbox.serve(
                 sandbox.phone.agent("You are the receptionist.", first_message="Hello.")
             )
@@ -158,10 +158,10 @@ async def test_a_finished_call_is_freed_by_reference_counting_alone():
             assert await leftovers(earlier, collect=False) == []
 
 
-async def test_a_finished_pipeline_call_leaves_nothing_behind():
+async def test_a_finished_pipeline_call_leaves_nothing_behind(carrier):
     gc.collect()
     earlier = weakref.WeakSet(watched_objects())
-    async with Sandbox(SCENARIO) as sandbox:
+    async with Sandbox(SCENARIO, carrier=carrier) as sandbox:
         agent = sandbox.phone.agent(
             "You are the receptionist.",
             first_message="Hello.",

@@ -13,7 +13,7 @@ def agent(sandbox, **kwargs):
     return sandbox.phone.agent("You are the receptionist.", first_message=GREETING, **kwargs)
 
 
-async def test_barge_in_clears_the_carrier_and_truncates_the_model():
+async def test_barge_in_clears_the_carrier_and_truncates_the_model(carrier):
     long_reply = (
         "Let me tell you about every single one of our many dental services in great detail. " * 2
     )
@@ -27,18 +27,18 @@ async def test_barge_in_clears_the_carrier_and_truncates_the_model():
         ),
         replies=(Reply(long_reply), Reply("Sure, you're booked.")),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         call = await sandbox.call_in()
         report = await call.ended()
         fake = sandbox.openai.sessions[0]
-    assert call.twilio.clears, "the carrier never got a clear"
+    assert call.simulated.clears, "the carrier never got a clear"
     (truncation,) = fake.truncations
     full_ms = fake.responses[1].audio_ms
     assert 0 < truncation.audio_end_ms < full_ms
     assert truncation.item_id == fake.responses[1].item_id
     # What the caller heard of the long reply matches what the model was told it said.
-    heard_after_greeting = call.twilio.heard_ms - fake.responses[0].audio_ms
+    heard_after_greeting = call.simulated.heard_ms - fake.responses[0].audio_ms
     assert heard_after_greeting == pytest.approx(
         truncation.audio_end_ms + fake.responses[2].audio_ms, abs=100
     )
@@ -47,22 +47,22 @@ async def test_barge_in_clears_the_carrier_and_truncates_the_model():
     assert len(bargein_turns) == 1 and bargein_turns[0].latency.bargein_ms > 0
 
 
-async def test_barge_in_can_be_disabled():
+async def test_barge_in_can_be_disabled(carrier):
     scenario = Scenario(
         callee=Callee(
             steps=(Say("Hi."), Say("Wait!", interrupt_after_ms=300), HangUp(pause_ms=3000))
         ),
         replies=(Reply("A reply long enough to be talked over by the caller."), Reply("Okay.")),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox, barge_in_threshold_ms=0))
         call = await sandbox.call_in()
         await call.ended()
-        assert call.twilio.clears == []
+        assert call.simulated.clears == []
         assert sandbox.openai.sessions[0].truncations == []
 
 
-async def test_a_tool_call_runs_the_handler_and_returns_its_result():
+async def test_a_tool_call_runs_the_handler_and_returns_its_result(carrier):
     calls = []
 
     @tool
@@ -80,7 +80,7 @@ async def test_a_tool_call_runs_the_handler_and_returns_its_result():
             ),
         ),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox, tools=[check_price]))
         call = await sandbox.call_in()
         report = await call.ended()
@@ -93,7 +93,7 @@ async def test_a_tool_call_runs_the_handler_and_returns_its_result():
     assert declared == ["check_price", "transfer_call", "end_call"]
 
 
-async def test_transfer_tool_moves_the_call_after_the_agent_speaks():
+async def test_transfer_tool_moves_the_call_after_the_agent_speaks(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("Can I talk to a person?"),)),
         replies=(
@@ -103,15 +103,15 @@ async def test_transfer_tool_moves_the_call_after_the_agent_speaks():
             ),
         ),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         call = await sandbox.call_in()
         report = await call.ended()
-    assert call.twilio.transferred_to == "+15550100200"
+    assert call.simulated.transferred_to == "+15550100200"
     assert report["outcome"] == "transferred" and report["ended_by"] == "agent"
 
 
-async def test_hangup_from_call_control_in_a_tool():
+async def test_hangup_from_call_control_in_a_tool(carrier):
     @tool
     async def finish(context: dict) -> str:
         """End the call."""
@@ -122,32 +122,32 @@ async def test_hangup_from_call_control_in_a_tool():
         callee=Callee(steps=(Say("That's all, thanks."),)),
         replies=(Reply("Goodbye!", tool_call=ToolCall("finish", {})),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox, tools=[finish]))
         call = await sandbox.call_in()
         report = await call.ended()
     assert report["outcome"] == "completed" and report["ended_by"] == "agent"
-    assert call.twilio.hangup_by == "app"
+    assert call.simulated.hangup_by == "app"
 
 
-async def test_end_call_system_tool_hangs_up():
+async def test_end_call_system_tool_hangs_up(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Say("Bye now."),)),
         replies=(Reply("", tool_call=ToolCall("end_call", {"reason": "caller said goodbye"})),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         call = await sandbox.call_in()
         report = await call.ended()
-    assert report["ended_by"] == "agent" and call.twilio.hangup_by == "app"
+    assert report["ended_by"] == "agent" and call.simulated.hangup_by == "app"
 
 
-async def test_key_presses_reach_the_model_as_dtmf_text():
+async def test_key_presses_reach_the_model_as_dtmf_text(carrier):
     scenario = Scenario(
         callee=Callee(steps=(Press("5", pause_ms=1800), HangUp(pause_ms=3000))),
         replies=(Reply("You pressed five."),),
     )
-    async with Sandbox(scenario) as sandbox:
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(agent(sandbox))
         call = await sandbox.call_in()
         report = await call.ended()
@@ -162,9 +162,11 @@ async def test_key_presses_reach_the_model_as_dtmf_text():
     assert ("user", "[DTMF: 5]") in [(e["role"], e["text"]) for e in report["transcript"]]
 
 
-async def test_recording_is_started_for_inbound_calls():
-    async with Sandbox(Scenario(callee=Callee(steps=(HangUp(pause_ms=2000),)))) as sandbox:
+async def test_recording_is_started_for_inbound_calls(carrier):
+    async with Sandbox(
+        Scenario(callee=Callee(steps=(HangUp(pause_ms=2000),))), carrier=carrier
+    ) as sandbox:
         await sandbox.serve(agent(sandbox), recording=True)
         call = await sandbox.call_in()
         await call.ended()
-    assert call.twilio.recording_sid is not None
+    assert call.simulated.recording_sid is not None

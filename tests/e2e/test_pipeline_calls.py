@@ -42,8 +42,8 @@ def two_turns(*replies: Reply) -> Scenario:
     )
 
 
-async def test_a_pipeline_call_has_turns_metrics_and_cost_per_provider() -> None:
-    async with asyncio.timeout(60), Sandbox(two_turns()) as sandbox:
+async def test_a_pipeline_call_has_turns_metrics_and_cost_per_provider(carrier) -> None:
+    async with asyncio.timeout(60), Sandbox(two_turns(), carrier=carrier) as sandbox:
         await sandbox.serve(pipeline_agent(sandbox))
         call = await sandbox.call_in()
         report = await call.ended()
@@ -67,7 +67,7 @@ async def test_a_pipeline_call_has_turns_metrics_and_cost_per_provider() -> None
     assert cost.stt > 0 and cost.llm > 0 and cost.tts > 0 and cost.telephony > 0
 
 
-async def test_barge_in_mid_sentence_clears_the_line_and_truncates_the_context() -> None:
+async def test_barge_in_mid_sentence_clears_the_line_and_truncates_the_context(carrier) -> None:
     long_reply = "Let me tell you about every one of our many dental services in detail. " * 3
     scenario = Scenario(
         callee=Callee(
@@ -79,18 +79,18 @@ async def test_barge_in_mid_sentence_clears_the_line_and_truncates_the_context()
         ),
         replies=(Reply(long_reply), Reply("Sure, you're booked.")),
     )
-    async with asyncio.timeout(60), Sandbox(scenario) as sandbox:
+    async with asyncio.timeout(60), Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(pipeline_agent(sandbox))
         call = await sandbox.call_in()
         report = await call.ended()
-    assert call.twilio.clears, "the carrier never got a clear"
+    assert call.simulated.clears, "the carrier never got a clear"
     second_request = sandbox.llm.requests[1].body["messages"]
     heard = [m["content"] for m in second_request if m["role"] == "assistant"][-1]
     assert heard and len(heard) < len(long_reply.strip()) and long_reply.startswith(heard)
     assert report["transcript"][-1]["text"] == "Sure, you're booked."
 
 
-async def test_a_tool_call_and_a_guardrail_and_hooks_shape_what_is_said() -> None:
+async def test_a_tool_call_and_a_guardrail_and_hooks_shape_what_is_said(carrier) -> None:
     booked: list[dict[str, Any]] = []
 
     @tool
@@ -109,7 +109,7 @@ async def test_a_tool_call_and_a_guardrail_and_hooks_shape_what_is_said() -> Non
     )
     hooks = PipelineHooks(before_synthesize=lambda sentence: sentence.replace("Done", "All set"))
     guard = Guardrail("rivals", blocked_terms=["competitorco"], replacement="Goodbye for now.")
-    async with asyncio.timeout(60), Sandbox(scenario) as sandbox:
+    async with asyncio.timeout(60), Sandbox(scenario, carrier=carrier) as sandbox:
         agent = pipeline_agent(sandbox, tools=[book], hooks=hooks, guardrails=[guard])
         await sandbox.serve(agent)
         report = await (await sandbox.call_in()).ended()
@@ -120,7 +120,7 @@ async def test_a_tool_call_and_a_guardrail_and_hooks_shape_what_is_said() -> Non
     assert report["transcript"][-1]["text"] == "Goodbye for now."
 
 
-async def test_on_message_as_a_url_gets_the_message_and_its_answer_is_spoken() -> None:
+async def test_on_message_as_a_url_gets_the_message_and_its_answer_is_spoken(carrier) -> None:
     received: list[dict[str, Any]] = []
 
     async def brain(request: Request) -> JSONResponse:
@@ -131,7 +131,7 @@ async def test_on_message_as_a_url_gets_the_message_and_its_answer_is_spoken() -
     server = BackgroundServer(Starlette(routes=[Route("/brain", brain, methods=["POST"])]))
     port = await server.start()
     try:
-        async with asyncio.timeout(60), Sandbox(two_turns()) as sandbox:
+        async with asyncio.timeout(60), Sandbox(two_turns(), carrier=carrier) as sandbox:
             webhook = MessageWebhook(f"http://127.0.0.1:{port}/brain", allow_private=True)
             await sandbox.serve(pipeline_agent(sandbox, llm=False), on_message=webhook)
             report = await (await sandbox.call_in()).ended()
@@ -143,7 +143,7 @@ async def test_on_message_as_a_url_gets_the_message_and_its_answer_is_spoken() -
     assert sandbox.llm.requests == []
 
 
-async def test_provider_faults_give_error_events_and_the_call_goes_on() -> None:
+async def test_provider_faults_give_error_events_and_the_call_goes_on(carrier) -> None:
     errors: list[dict[str, Any]] = []
     scenario = Scenario(
         callee=Callee(
@@ -156,12 +156,12 @@ async def test_provider_faults_give_error_events_and_the_call_goes_on() -> None:
         ),
         replies=(Reply("One."), Reply("Two."), Reply("Three.")),
     )
-    async with asyncio.timeout(60), Sandbox(scenario) as sandbox:
+    async with asyncio.timeout(60), Sandbox(scenario, carrier=carrier) as sandbox:
         sandbox.phone.events.on("error", lambda event: errors.append(event))
         await sandbox.serve(pipeline_agent(sandbox))
         sandbox.llm.fail_next(429)
         call = await sandbox.call_in()
-        await call.twilio.wait_until(lambda c: len(sandbox.llm.requests) >= 1)
+        await call.simulated.wait_until(lambda c: len(sandbox.llm.requests) >= 1)
         await sandbox.deepgram.drop()
         sandbox.llm.fail_next(500)
         report = await call.ended()
@@ -172,10 +172,13 @@ async def test_provider_faults_give_error_events_and_the_call_goes_on() -> None:
     assert ("assistant", "Three.") in [(t["role"], t["text"]) for t in report["transcript"]]
 
 
-async def test_a_tts_stall_is_an_error_and_the_next_turn_is_answered() -> None:
+async def test_a_tts_stall_is_an_error_and_the_next_turn_is_answered(carrier) -> None:
     errors: list[dict[str, Any]] = []
     scenario = two_turns(Reply("This answer stalls halfway through its audio."), Reply("Bye."))
-    async with asyncio.timeout(60), Sandbox(scenario, tts_stall_timeout=1.0) as sandbox:
+    async with (
+        asyncio.timeout(60),
+        Sandbox(scenario, tts_stall_timeout=1.0, carrier=carrier) as sandbox,
+    ):
         sandbox.phone.events.on("error", lambda event: errors.append(event))
         await sandbox.serve(pipeline_agent(sandbox, first_message=""))
         sandbox.elevenlabs.stall_next(after_bytes=800, seconds=30)
@@ -185,11 +188,13 @@ async def test_a_tts_stall_is_an_error_and_the_next_turn_is_answered() -> None:
     assert report["transcript"][-1]["text"] == "Bye."
 
 
-async def test_one_agent_serves_concurrent_and_later_calls_with_a_shared_silero_vad() -> None:
+async def test_one_agent_serves_concurrent_and_later_calls_with_a_shared_silero_vad(
+    carrier,
+) -> None:
     from getpatter import SileroVAD
 
     vad = SileroVAD()
-    async with asyncio.timeout(60), Sandbox(two_turns()) as sandbox:
+    async with asyncio.timeout(60), Sandbox(two_turns(), carrier=carrier) as sandbox:
         await sandbox.serve(pipeline_agent(sandbox, vad=vad, first_message=""))
         first, second = await asyncio.gather(sandbox.call_in(), sandbox.call_in())
         reports = await asyncio.gather(first.ended(), second.ended())
