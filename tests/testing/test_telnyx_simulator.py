@@ -468,6 +468,7 @@ async def test_inbound_call_is_answered_and_streams_pcmu_both_ways(sim, app):
 async def test_l16_streams_at_16_khz_big_endian_and_is_heard_as_ulaw(sim, app):
     app.answer = {
         "stream_codec": "L16",
+        "stream_track": "both_tracks",
         "stream_bidirectional_codec": "L16",
         "extra_body": {"stream_bidirectional_sampling_rate": 16000},
     }
@@ -483,12 +484,16 @@ async def test_l16_streams_at_16_khz_big_endian_and_is_heard_as_ulaw(sim, app):
         await call.wait_until(lambda c: c.heard_ms >= 400)
         await app.client.calls.actions.hangup(call.sid)
         await call.finished()
+        await session.closed.wait()
     assert session.start["start"]["media_format"] == {
         "encoding": "L16",
         "sample_rate": 16000,
         "channels": 1,
     }
     assert {len(p) for p in session.payloads()} == {640}
+    outbound = session.payloads("outbound")
+    assert len(outbound) == len(session.payloads()) and {len(p) for p in outbound} == {640}
+    assert any(max(map(abs, _be_samples(p))) > 2000 for p in outbound)  # the agent's tone
     assert call.heard_ms == 400
     stream = call.streams[0]
     assert (stream.codec, stream.sample_rate, stream.bidirectional_codec) == ("L16", 16000, "L16")
