@@ -366,6 +366,7 @@ async def test_sdk_dials_and_the_call_reaches_the_app(sim, app):
         assert status.data is not None and status.data.is_alive is True
         await app.client.calls.actions.hangup(call_control_id)
         await call.finished()
+        await session.closed.wait()
     assert app.events(call) == [
         "call.initiated",
         "call.answered",
@@ -796,6 +797,8 @@ async def test_closing_the_simulator_ends_live_calls(app):
             async with asyncio.timeout(10):
                 session = await other.session()
             await simulator.aclose()
+            async with asyncio.timeout(10):
+                await session.closed.wait()
             assert call.is_finished and call.hangup_by == "telnyx"
             assert session.messages[-1]["event"] == "stop"
             assert other.events(call)[-1] == "call.hangup"
