@@ -366,6 +366,7 @@ async def test_sdk_dials_and_the_call_reaches_the_app(sim, app):
         assert status.data is not None and status.data.is_alive is True
         await app.client.calls.actions.hangup(call_control_id)
         await call.finished()
+        await session.closed.wait()
     assert app.events(call) == [
         "call.initiated",
         "call.answered",
@@ -468,6 +469,7 @@ async def test_inbound_call_is_answered_and_streams_pcmu_both_ways(sim, app):
 async def test_l16_streams_at_16_khz_big_endian_and_is_heard_as_ulaw(sim, app):
     app.answer = {
         "stream_codec": "L16",
+        "stream_track": "both_tracks",
         "stream_bidirectional_codec": "L16",
         "extra_body": {"stream_bidirectional_sampling_rate": 16000},
     }
@@ -483,12 +485,16 @@ async def test_l16_streams_at_16_khz_big_endian_and_is_heard_as_ulaw(sim, app):
         await call.wait_until(lambda c: c.heard_ms >= 400)
         await app.client.calls.actions.hangup(call.sid)
         await call.finished()
+        await session.closed.wait()
     assert session.start["start"]["media_format"] == {
         "encoding": "L16",
         "sample_rate": 16000,
         "channels": 1,
     }
     assert {len(p) for p in session.payloads()} == {640}
+    outbound = session.payloads("outbound")
+    assert len(outbound) == len(session.payloads()) and {len(p) for p in outbound} == {640}
+    assert any(max(map(abs, _be_samples(p))) > 2000 for p in outbound)  # the agent's tone
     assert call.heard_ms == 400
     stream = call.streams[0]
     assert (stream.codec, stream.sample_rate, stream.bidirectional_codec) == ("L16", 16000, "L16")
@@ -513,7 +519,7 @@ async def test_marks_are_echoed_at_once_when_idle_and_clear_returns_queued_ones(
         await app.client.calls.actions.hangup(call.sid)
         await call.finished()
     assert [m["mark"] for m in session.events("mark")] == [{"name": "idle"}, {"name": "long"}]
-    assert call.marks_echoed[0].at_ms - call.marks_received[0].at_ms < 20
+    assert call.heard_ms > 0 and call.marks_echoed[0].at_ms < call.heard[0].at_ms
     assert len(call.clears) == 1 and call.heard_ms < 2500
     assert call.marks_echoed[1].at_ms >= call.clears[0]
 
@@ -613,7 +619,7 @@ async def test_time_limit_ends_the_call(sim, app):
     async with asyncio.timeout(10):
         await call.finished()
     assert (call.hangup_cause, call.hangup_by, call.stop_sent) == ("time_limit", "telnyx", True)
-    assert call.duration_s == 1
+    assert call.duration_s is not None and call.duration_s >= 1
 
 
 # --- transfer, recording, answering machines ----------------------------------------------
@@ -791,6 +797,8 @@ async def test_closing_the_simulator_ends_live_calls(app):
             async with asyncio.timeout(10):
                 session = await other.session()
             await simulator.aclose()
+            async with asyncio.timeout(10):
+                await session.closed.wait()
             assert call.is_finished and call.hangup_by == "telnyx"
             assert session.messages[-1]["event"] == "stop"
             assert other.events(call)[-1] == "call.hangup"
