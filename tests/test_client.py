@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 
 from getpatter import ConfigError, ErrorCode, InputValidationError, Patter, Telnyx, Twilio
@@ -54,8 +56,16 @@ def test_secrets_never_appear_in_repr():
     phone = Patter(carrier=carrier, phone_number="+15550001234")
     assert "super-secret-token-CANARY" not in repr(carrier)
     assert "super-secret-token-CANARY" not in repr(phone)
-    telnyx = Telnyx(api_key="KEY-CANARY-secret", connection_id="123", public_key="pub-secret")
-    assert "KEY-CANARY-secret" not in repr(telnyx) and "pub-secret" not in repr(telnyx)
+    public = base64.b64encode(b"p" * 32).decode()
+    telnyx = Telnyx(api_key="KEY-CANARY-secret", connection_id="123", public_key=public)
+    assert "KEY-CANARY-secret" not in repr(telnyx) and public not in repr(telnyx)
+
+
+def test_telnyx_public_key_must_be_an_ed25519_key():
+    with pytest.raises(InputValidationError, match="32-byte Ed25519 key"):
+        Telnyx(api_key="KEY-CANARY", connection_id="1", public_key="pub-secret")
+    with pytest.raises(InputValidationError, match="base_url"):
+        Telnyx(api_key="KEY-CANARY", connection_id="1", base_url="ftp://x")
 
 
 def test_carrier_requires_a_phone_number():

@@ -88,21 +88,28 @@ class LiveLine:
 
 
 class SandboxLine:
-    """The sandbox's loopback phone network: a Twilio simulator and a scripted fake model.
+    """The sandbox's loopback phone network: a carrier simulator and a scripted fake model.
 
     Every number answers as :func:`sandbox_callee` says. ``ms_per_char`` sets how fast both
     simulated sides talk (60 is about natural speed; tests use less). ``scenario`` replaces the
     scripted model's replies (its ``callee`` is unused: each number answers as above).
+    ``carrier`` is the simulated network, ``"twilio"`` or ``"telnyx"``.
     """
 
     mode: Literal["live", "sandbox"] = "sandbox"
 
-    def __init__(self, *, ms_per_char: int = 60, scenario: Scenario | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ms_per_char: int = 60,
+        scenario: Scenario | None = None,
+        carrier: Literal["twilio", "telnyx"] = "twilio",
+    ) -> None:
         from getpatter.testing.sandbox import Sandbox
 
         self._ms_per_char = ms_per_char
         self._sandbox: Sandbox = Sandbox(
-            scenario if scenario is not None else sandbox_scenario(ms_per_char)
+            scenario if scenario is not None else sandbox_scenario(ms_per_char), carrier=carrier
         )
         self._entered = False
 
@@ -129,7 +136,7 @@ class SandboxLine:
         await self._sandbox.serve(agent, **options)
 
     def before_dial(self, to: str) -> None:
-        self._sandbox.twilio.callee_for(to, sandbox_callee(to, self._ms_per_char))
+        self._sandbox.network.callee_for(to, sandbox_callee(to, self._ms_per_char))
 
     async def aclose(self) -> None:
         if self._entered:

@@ -46,8 +46,14 @@ def transferring(
     )
 
 
-def service_with(scenario: Scenario, **options: Any) -> CallService:
-    return CallService(line=SandboxLine(ms_per_char=FAST, scenario=scenario), **options)
+def service_with(scenario: Scenario, carrier: str = "twilio", **options: Any) -> CallService:
+    line = SandboxLine(ms_per_char=FAST, scenario=scenario, carrier=carrier)  # type: ignore[arg-type]
+    return CallService(line=line, **options)
+
+
+@pytest.fixture(params=["twilio", "telnyx"])
+def carrier(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def follow_up_of(scenario: Scenario) -> Scenario:
@@ -66,13 +72,13 @@ async def audit_of(service: CallService, tool_name: str) -> list[Any]:
     return [e for e in await service.audit.entries() if e.tool == tool_name]
 
 
-async def test_the_in_call_model_cannot_transfer_to_a_premium_number() -> None:
+async def test_the_in_call_model_cannot_transfer_to_a_premium_number(carrier: str) -> None:
     scenario = transferring(PREMIUM)
-    async with asyncio.timeout(40), service_with(scenario) as service:
+    async with asyncio.timeout(40), service_with(scenario, carrier) as service:
         record = await service.place_call(PERSON, goal="Say hello")
         record = await service.wait(record.call_id, 30)
         model = service.line.sandbox.openai.sessions[0]
-        simulated = service.line.sandbox.twilio.get_call(record.call_id)
+        simulated = service.line.sandbox.network.get_call(record.call_id)
         refusals = await audit_of(service, "transfer_call")
     assert record.status == "completed" and record.outcome == "completed"  # the call went on
     assert simulated.transferred_to is None
@@ -125,7 +131,9 @@ async def test_a_tool_handler_transfer_is_refused_and_the_model_reads_the_rule()
     ]
 
 
-async def test_an_allowed_transfer_inherits_the_time_left_and_its_leg_counts_toward_spend() -> None:
+async def test_an_allowed_transfer_inherits_the_time_left_and_its_leg_counts_toward_spend(
+    carrier: str,
+) -> None:
     scenario = transferring(DESK)
     leg_counted = asyncio.Event()
     ended: set[str] = set()
@@ -136,11 +144,11 @@ async def test_an_allowed_transfer_inherits_the_time_left_and_its_leg_counts_tow
                 leg_counted.set()
             ended.add(call.call_id)
 
-    async with asyncio.timeout(40), service_with(scenario) as service:
+    async with asyncio.timeout(40), service_with(scenario, carrier) as service:
         service.subscribe(on_change)
-        service.line.sandbox.twilio.transfer_talk_s = 2
+        service.line.sandbox.network.transfer_talk_s = 2
         record = await service.place_call(PERSON, max_duration_sec=60)
-        simulated = service.line.sandbox.twilio.get_call(record.call_id)
+        simulated = service.line.sandbox.network.get_call(record.call_id)
         record = await service.wait(record.call_id, 30)
         async with asyncio.timeout(10):
             await simulated.finished()
@@ -152,7 +160,7 @@ async def test_an_allowed_transfer_inherits_the_time_left_and_its_leg_counts_tow
     assert record.outcome == "transferred" and simulated.transferred_to == DESK
     assert simulated.dial_time_limit is not None and 50 <= simulated.dial_time_limit < 60
     assert [(e.outcome, e.client) for e in transfers] == [("ok", "agent")]
-    leg_cost = 2 * telephony_cost(PriceTable(), "twilio", 2)
+    leg_cost = 2 * telephony_cost(PriceTable(), carrier, 2)
     assert legs[0].cost_usd == pytest.approx(leg_cost)
     assert spend == pytest.approx(ended[0].cost_usd + leg_cost)
     assert record.cost_usd == pytest.approx(ended[0].cost_usd + leg_cost)
@@ -179,12 +187,12 @@ async def test_no_transfer_once_the_days_spend_is_reached() -> None:
     await audit.aclose()
 
 
-async def test_the_service_transfer_is_audited_once() -> None:
+async def test_the_service_transfer_is_audited_once(carrier: str) -> None:
     scenario = Scenario(replies=(Reply("Hello."), Reply("Bye.")), ms_per_char=FAST)
-    async with asyncio.timeout(40), service_with(scenario) as service:
-        service.line.sandbox.twilio.transfer_talk_s = 0.5
+    async with asyncio.timeout(40), service_with(scenario, carrier) as service:
+        service.line.sandbox.network.transfer_talk_s = 0.5
         record = await service.place_call(PERSON, max_duration_sec=30)
-        simulated = service.line.sandbox.twilio.get_call(record.call_id)
+        simulated = service.line.sandbox.network.get_call(record.call_id)
         await simulated.wait_until(lambda call: call.heard_ms > 200)
         with pytest.raises(PolicyError):
             await service.transfer(record.call_id, PREMIUM)

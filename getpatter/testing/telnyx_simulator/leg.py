@@ -25,7 +25,12 @@ from typing import Any
 from getpatter.testing.phone_network.call import HangupBy, SimulatedCall
 from getpatter.testing.phone_network.leg import BaseLeg, Halted
 from getpatter.testing.scenario import Callee
-from getpatter.testing.telnyx_simulator.account import CallControlApplication, iso, new_uuid
+from getpatter.testing.telnyx_simulator.account import (
+    CallControlApplication,
+    iso,
+    new_call_control_id,
+    new_uuid,
+)
 from getpatter.testing.telnyx_simulator.media import TelnyxMediaStream
 from getpatter.testing.telnyx_simulator.params import (
     ApiError,
@@ -67,6 +72,17 @@ def call_ended() -> ApiError:
 
 def _bad_state(detail: str) -> ApiError:
     return ApiError(422, "10015", "Invalid call state", detail)
+
+
+@dataclass(frozen=True)
+class _TargetLeg:
+    """The leg a call is transferred to."""
+
+    call_control_id: str
+    client_state: str | None
+    url: str | None
+    to: str
+    from_: str
 
 
 @dataclass
@@ -355,27 +371,73 @@ class TelnyxLeg(BaseLeg):
         )
 
     async def _bridge(self, params: dict[str, Any]) -> None:
-        """The transfer target answers and talks (until the time limit, if sooner)."""
+        """The transfer target answers and talks (until the time limit, if sooner).
+
+        The target is a new leg with its own ``call_control_id``: its events
+        (``call.initiated``, ``call.answered``, ``call.bridged``, ``call.hangup``) carry the
+        transfer's ``target_leg_client_state`` and go to the transfer's ``webhook_url`` (else
+        the call's).
+        """
         to, time_limit = params["to"], params.get("time_limit_secs")
         self.call.transferred_to, self.call.dial_time_limit = to, time_limit
         self.call._touch()
+        target = _TargetLeg(
+            new_call_control_id(),
+            params.get("target_leg_client_state"),
+            params.get("webhook_url") or self.webhook_url or self.application.webhook_event_url,
+            to,
+            params.get("from") or self.call.from_,
+        )
+        self._notify_target(target, "call.initiated", direction="outgoing", state="bridging")
         await self._sleep(self._callee_for(to).ring_ms / 1000)
+        answered = datetime.now(UTC)
+        self._notify_target(target, "call.answered", start_time=iso(answered))
+        self._notify_target(target, "call.bridged")
         self._notify("call.bridged")
         talk_s = (
             self._transfer_talk_s if time_limit is None else min(self._transfer_talk_s, time_limit)
         )
         loop = asyncio.get_running_loop()
         started = loop.time()
+        limited = time_limit is not None and time_limit <= self._transfer_talk_s
         try:
             await self._sleep(talk_s)
         except Halted:
             self.call.dial_duration_s = round(loop.time() - started)
+            self._target_hung_up(target, answered, "normal_clearing")
             raise
         self.call.dial_duration_s = round(talk_s)
-        if time_limit is not None and time_limit <= self._transfer_talk_s:
+        self._target_hung_up(target, answered, "time_limit" if limited else "normal_clearing")
+        if limited:
             self._hang_up("completed", "telnyx", "time_limit")
         else:
             self._hang_up("completed", "app", "normal_clearing", "unknown")
+
+    def _target_hung_up(self, target: _TargetLeg, answered: datetime, cause: str) -> None:
+        self._notify_target(
+            target,
+            "call.hangup",
+            start_time=iso(answered),
+            end_time=iso(datetime.now(UTC)),
+            hangup_cause=cause,
+            hangup_source="unknown",
+            state="hangup",
+        )
+
+    def _notify_target(self, target: _TargetLeg, event_type: str, **fields: Any) -> None:
+        """Queue an event of a transfer's target leg (not recorded as the call's status)."""
+        if not target.url:
+            return
+        payload: dict[str, Any] = {
+            "call_control_id": target.call_control_id,
+            "call_leg_id": new_uuid(),
+            "call_session_id": self.call_session_id,
+            "connection_id": self.application.id,
+            "client_state": target.client_state,
+            "from": target.from_,
+            "to": target.to,
+        }
+        self._events.put(self._webhooks.event(event_type, target.url, payload | fields))
 
     async def _detect(self, mode: str) -> None:
         """Answering-machine detection: the result, then the end of a machine's greeting."""
