@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from getpatter.control import AuditLog, CallService, SafetyPolicy
+from getpatter.control.lines import SandboxLine
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PolicyError
 from getpatter.testing.scenario import Callee
 
@@ -21,7 +22,7 @@ def sandbox(**options) -> CallService:
 
 async def connected(service: CallService, call_id: str) -> None:
     """Wait until the callee has heard the agent's greeting (the call is live)."""
-    simulated = service.line.sandbox.twilio.get_call(call_id)
+    simulated = service.line.sandbox.network.get_call(call_id)
     await simulated.wait_until(lambda call: call.heard_ms > 200)
 
 
@@ -88,8 +89,10 @@ async def test_a_call_over_its_time_limit_is_hung_up_and_reported_as_timeout() -
         assert simulated.hangup_by == "app"
 
 
-async def test_control_keys_instruction_verbatim_sentence_and_hangup() -> None:
-    async with asyncio.timeout(40), sandbox() as service:
+@pytest.mark.parametrize("carrier", ["twilio", "telnyx"])
+async def test_control_keys_instruction_verbatim_sentence_and_hangup(carrier: str) -> None:
+    line = SandboxLine(ms_per_char=FAST, carrier=carrier)  # type: ignore[arg-type]
+    async with asyncio.timeout(40), CallService(line=line) as service:
         record = await service.place_call(PERSON)
         with pytest.raises(Exception, match="not connected yet"):
             await service.say(record.call_id, "Too early")
@@ -97,7 +100,7 @@ async def test_control_keys_instruction_verbatim_sentence_and_hangup() -> None:
         await service.send_dtmf(record.call_id, "42#")
         await service.instruct(record.call_id, "Offer the five pm slot.")
         await service.say(record.call_id, "Your order number is four two.")
-        simulated = service.line.sandbox.twilio.get_call(record.call_id)
+        simulated = service.line.sandbox.network.get_call(record.call_id)
         await simulated.wait_until(lambda call: call.dtmf_heard == "42#")
         await service.hangup(record.call_id)
         record = await service.wait(record.call_id, 20)

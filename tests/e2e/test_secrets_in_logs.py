@@ -24,7 +24,7 @@ SCENARIO = Scenario(
     callee=Callee(steps=(Say("When are you open?"), HangUp(pause_ms=1500))),
     replies=(Reply("From nine to five."),),
 )
-MEDIA_TOKEN = re.compile(r"/ws/twilio/media/(?!<redacted>)")
+MEDIA_TOKEN = re.compile(r"/ws/(?:twilio/media|telnyx/media/(?:pcmu|pcma|l16))/(?!<redacted>)")
 
 
 @contextmanager
@@ -78,6 +78,21 @@ async def test_a_realtime_call_logs_its_handshakes_without_the_key() -> None:
     assert_hidden(log, secrets)
     assert "websockets.client DEBUG > Authorization: Bearer <redacted>" in log  # to OpenAI
     assert "websockets.server DEBUG < Authorization: Bearer <redacted>" in log  # the fake
+
+
+async def test_a_telnyx_call_logs_its_requests_and_stream_without_the_key_or_token() -> None:
+    with debug_log() as lines:
+        async with asyncio.timeout(60), Sandbox(SCENARIO, carrier="telnyx") as sandbox:
+            await sandbox.serve(sandbox.phone.agent("You are a receptionist.", first_message="Hi."))
+            report = await (await sandbox.call_in()).ended()
+            secrets = [*sandbox_keys(), sandbox.telnyx.api_key]
+    assert report["outcome"] == "completed"
+    log = "\n".join(lines)
+    for secret in secrets:
+        assert secret not in log
+    assert not MEDIA_TOKEN.search(log), "a media-stream token was logged"
+    assert "/ws/telnyx/media/pcmu/<redacted>" in log
+    assert "telnyx._base_client DEBUG" in log  # the SDK's requests were logged, redacted
 
 
 async def test_a_pipeline_call_logs_its_handshakes_without_the_keys() -> None:
