@@ -166,9 +166,9 @@ class Patter:
         service passes its safety policy here (``getpatter.control``). Without one, transfers
         to any valid number go ahead.
 
-        ``verify_with_carrier=True`` asks Twilio, before an AI session is opened for a new
-        inbound call, whether that call is really ringing or in progress between the numbers
-        the webhook names (one REST request per inbound call). It closes the one gap signatures
+        ``verify_with_carrier=True`` asks the carrier, before an AI session is opened for a new
+        inbound call, whether that call is really live (on Twilio also: between the numbers the
+        webhook names; one REST request per inbound call). It closes the one gap signatures
         leave: a signed webhook captured and replayed for a call this server never saw.
         """
         from getpatter.call import OPEN_TRANSFERS
