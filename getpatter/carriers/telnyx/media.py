@@ -19,6 +19,7 @@ import sys
 from typing import Any, Literal, Protocol
 
 from getpatter.audio.formats import AudioFormat
+from getpatter.carriers._frames import MAX_FRAME_CHARS, load_frame, show
 from getpatter.carriers.base import (
     KeyPressed,
     MalformedFrame,
@@ -37,8 +38,6 @@ __all__ = [
     "streamable",
 ]
 
-MAX_FRAME_CHARS = 64 * 1024
-"""Longest text frame accepted (a 20 ms L16 frame is under 1 KiB)."""
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
 #: Telnyx's codec name and sample rate for each format Patter may stream a call in.
@@ -86,7 +85,7 @@ class TelnyxCodec:
 
     def decode(self, message: str | bytes) -> MediaEvent | None:
         """The event in one message; ``None`` for messages with nothing to act on."""
-        data = _load(message)
+        data = load_frame(message, "Telnyx")
         event = data.get("event")
         if event == "media":
             return self._media(_object(data, "media"))
@@ -98,7 +97,7 @@ class TelnyxCodec:
         if event == "dtmf":
             digit = _object(data, "dtmf").get("digit")
             if not isinstance(digit, str) or digit not in _DTMF_DIGITS:
-                raise MalformedFrame(f"dtmf: digit {_show(digit)} is not one of 0-9 * # A-D")
+                raise MalformedFrame(f"dtmf: digit {show(digit)} is not one of 0-9 * # A-D")
             if self._keys is not None and not self._keys.accept(self._call_id, digit, "stream"):
                 return None
             return KeyPressed(digit)
@@ -110,7 +109,7 @@ class TelnyxCodec:
             return None
         if event is None:
             raise MalformedFrame("no 'event' field")
-        raise MalformedFrame(f"unknown event {_show(event)}")
+        raise MalformedFrame(f"unknown event {show(event)}")
 
     def audio(self, frame: bytes) -> str:
         """The ``media`` message of one frame of agent audio."""
@@ -157,7 +156,7 @@ class TelnyxCodec:
             rate = media_format.get("sample_rate")
             if encoding != self._encoding or (rate is not None and rate != self._rate):
                 raise MalformedFrame(
-                    f"start: the stream is {_show(encoding)} at {_show(rate)} Hz, not the "
+                    f"start: the stream is {show(encoding)} at {show(rate)} Hz, not the "
                     f"{self._encoding} at {self._rate} Hz asked for"
                 )
         params = body.get("custom_parameters") or {}
@@ -175,27 +174,8 @@ def _swap16(audio: bytes) -> bytes:
     return bytes(swapped)
 
 
-def _load(message: str | bytes) -> dict[str, Any]:
-    if not isinstance(message, str):
-        raise MalformedFrame("binary frame: Telnyx sends JSON text frames only")
-    if len(message) > MAX_FRAME_CHARS:
-        raise MalformedFrame(f"frame of {len(message)} characters, over {MAX_FRAME_CHARS}")
-    try:
-        data = json.loads(message)
-    except (ValueError, RecursionError):
-        raise MalformedFrame("not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedFrame("not a JSON object")
-    return data
-
-
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     if not isinstance(value, dict):
         raise MalformedFrame(f"{key}: missing {key!r} object")
     return value
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

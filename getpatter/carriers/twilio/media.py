@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from getpatter.audio.formats import AudioFormat
+from getpatter.carriers._frames import MAX_FRAME_CHARS, load_frame, show
 from getpatter.carriers.base import (
     KeyPressed,
     MalformedFrame,
@@ -47,10 +48,6 @@ __all__ = [
     "parse_frame",
 ]
 
-MAX_FRAME_CHARS = 64 * 1024
-"""Longest text frame accepted. A 20 ms media frame is about 400 characters and a ``start``
-frame with a few custom parameters under 2 KiB, so 64 KiB leaves ample room while refusing
-frames built to waste memory and CPU."""
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
 _MAX_COUNT_DIGITS = 18  # keeps int() away from Python's digit limit and within 64-bit values
@@ -124,25 +121,11 @@ def parse_frame(message: str | bytes) -> TwilioFrame:
     a missing or mistyped field, a payload that is not base64, a counter that is not a whole
     number, or a DTMF digit outside ``0-9*#A-D``. Fields Twilio may add later are ignored.
     """
-    data = _load(message)
+    data = load_frame(message, "Twilio")
     event = data.get("event")
     if event == "media":
         return _media(data)
     return _parse_other(event, data)
-
-
-def _load(message: str | bytes) -> dict[str, Any]:
-    if not isinstance(message, str):
-        raise MalformedFrame("binary frame: Twilio sends JSON text frames only")
-    if len(message) > MAX_FRAME_CHARS:
-        raise MalformedFrame(f"frame of {len(message)} characters, over {MAX_FRAME_CHARS}")
-    try:
-        data = json.loads(message)
-    except (ValueError, RecursionError):
-        raise MalformedFrame("not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedFrame("not a JSON object")
-    return data
 
 
 def _parse_other(event: object, data: dict[str, Any]) -> TwilioFrame:
@@ -150,7 +133,7 @@ def _parse_other(event: object, data: dict[str, Any]) -> TwilioFrame:
     if parse is None:
         if event is None:
             raise MalformedFrame("no 'event' field")
-        raise MalformedFrame(f"unknown event {_show(event)}")
+        raise MalformedFrame(f"unknown event {show(event)}")
     return parse(data)
 
 
@@ -169,7 +152,7 @@ class TwilioCodec:
 
     def decode(self, message: str | bytes) -> MediaEvent | None:
         """The event in one message (see :func:`parse_frame` for what is malformed)."""
-        data = _load(message)
+        data = load_frame(message, "Twilio")
         event = data.get("event")
         # The two messages of the per-frame path skip the typed frames of parse_frame.
         if event == "media":
@@ -299,7 +282,7 @@ def _mark_name(data: dict[str, Any]) -> str:
 def _dtmf(data: dict[str, Any]) -> Dtmf:
     digit = _object(data, "dtmf").get("digit")
     if not isinstance(digit, str) or digit not in _DTMF_DIGITS:
-        raise MalformedFrame(f"dtmf: digit {_show(digit)} is not one of 0-9 * # A-D")
+        raise MalformedFrame(f"dtmf: digit {show(digit)} is not one of 0-9 * # A-D")
     return Dtmf(digit)
 
 
@@ -339,9 +322,4 @@ def _count(value: object, where: str) -> int:
         return value
     if value is None:
         raise MalformedFrame(f"{where}: missing")
-    raise MalformedFrame(f"{where}: {_show(value)} is not a whole number")
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    raise MalformedFrame(f"{where}: {show(value)} is not a whole number")
