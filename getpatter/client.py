@@ -17,8 +17,7 @@ from getpatter._validation import (
     require_str,
 )
 from getpatter.agent import Agent, build_agent
-from getpatter.carriers.telnyx import Carrier as Telnyx
-from getpatter.carriers.twilio import Carrier as Twilio
+from getpatter.carriers.base import CarrierConfig
 from getpatter.errors import ConfigError
 from getpatter.observability.events import EventBus, default_event_bus
 from getpatter.observability.pricing import PriceTable
@@ -52,13 +51,13 @@ class Patter:
 
     def __init__(
         self,
-        carrier: Twilio | Telnyx | None = None,
+        carrier: CarrierConfig | None = None,
         phone_number: str = "",
         webhook_url: str = "",
         tunnel: CloudflareTunnel | Static | Ngrok | bool | None = None,
         pricing: dict[str, dict[str, float]] | None = None,
     ) -> None:
-        if carrier is not None and not isinstance(carrier, Twilio | Telnyx):
+        if carrier is not None and not isinstance(carrier, CarrierConfig):
             raise ConfigError(
                 f"carrier must be Twilio(...), Telnyx(...) or None, got {type(carrier).__name__}"
             )
@@ -95,7 +94,7 @@ class Patter:
         self._server_starting: asyncio.Event | None = None
 
     @property
-    def carrier(self) -> Twilio | Telnyx | None:
+    def carrier(self) -> CarrierConfig | None:
         """The configured carrier, or ``None``."""
         return self._carrier
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from getpatter.audio.formats import AudioFormat
 
@@ -35,6 +35,7 @@ __all__ = [
     "CallSnapshot",
     "CallState",
     "CarrierActions",
+    "CarrierConfig",
     "CarrierPort",
     "DialRequest",
     "KeyPressed",
@@ -309,4 +310,19 @@ class CarrierPort(CarrierActions, Protocol):
 
     async def aclose(self) -> None:
         """Release the REST client."""
+        ...
+
+
+@runtime_checkable
+class CarrierConfig(Protocol):
+    """A carrier's account settings, as ``Patter(carrier=...)`` takes them (``Twilio()``,
+    ``Telnyx()``): they name the provider and open the port a server runs on."""
+
+    @property
+    def provider(self) -> str:
+        """The provider name of metrics, prices and logs."""
+        ...
+
+    def port(self, phone_number: str) -> CarrierPort:
+        """The account as the embedded server uses it, answering ``phone_number``."""
         ...
