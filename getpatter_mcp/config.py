@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_AUDIT_DB",
     "DEFAULT_SYSTEM_PROMPT",
     "SETTINGS",
+    "CarrierName",
     "ServerConfig",
     "Setting",
     "build_service",
@@ -140,7 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_TARGET = {s.target: s for s in SETTINGS}
 
-Carrier = Literal["twilio", "telnyx"]
+CarrierName = Literal["twilio", "telnyx"]
+"""The carriers :class:`ServerConfig` can configure (``ServerConfig.carrier``)."""
 
 
 @dataclass(frozen=True)
@@ -150,22 +152,26 @@ class _CarrierSettings:
     title: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    number: str
+    """The setting holding the number calls come from (one of ``required``)."""
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self.required + self.optional
 
 
-_CARRIERS: dict[Carrier, _CarrierSettings] = {
+_CARRIERS: dict[CarrierName, _CarrierSettings] = {
     "twilio": _CarrierSettings(
         "Twilio",
         ("twilio_account_sid", "twilio_auth_token", "twilio_phone_number"),
         ("twilio_base_url",),
+        "twilio_phone_number",
     ),
     "telnyx": _CarrierSettings(
         "Telnyx",
         ("telnyx_api_key", "telnyx_connection_id", "telnyx_phone_number"),
         ("telnyx_public_key",),
+        "telnyx_phone_number",
     ),
 }
 _WAYS_IN = ("webhook_url", "tunnel")
@@ -238,11 +244,10 @@ class ServerConfig:
                 "TWILIO_ACCOUNT_SID must start with 'AC' (find it on the Twilio console home "
                 "page); an API key SID ('SK...') is not an account SID"
             )
-        number = _CARRIERS[carrier].required[-1]
-        if not is_e164(getattr(self, number)):
+        if not is_e164(self.phone_number):
             raise ConfigError(
-                f"{_named(number)}={getattr(self, number)!r} is not an E.164 number: write "
-                "'+', the country code and the number, e.g. '+15550001234'"
+                f"{_named(_CARRIERS[carrier].number)}={self.phone_number!r} is not an E.164 "
+                "number: write '+', the country code and the number, e.g. '+15550001234'"
             )
         if self.webhook_url:
             try:
@@ -257,7 +262,7 @@ class ServerConfig:
                 "sandbox mode"
             )
 
-    def _check_carrier_settings(self) -> Carrier | None:
+    def _check_carrier_settings(self) -> CarrierName | None:
         """The carrier the settings name, or None for the sandbox; refuse a partial set."""
         given = {
             name: [f for f in spec.fields if getattr(self, f)] for name, spec in _CARRIERS.items()
@@ -279,7 +284,7 @@ class ServerConfig:
                 "your own server or tunnel (PATTER_WEBHOOK_URL), or have Patter start a tunnel "
                 "(PATTER_TUNNEL=cloudflare), not both"
             )
-        carrier: Carrier | None = next((name for name, found in given.items() if found), None)
+        carrier: CarrierName | None = next((name for name, found in given.items() if found), None)
         if carrier is None:
             if ways_in:
                 raise ConfigError(
@@ -315,7 +320,7 @@ class ServerConfig:
         return "sandbox" if self.carrier is None else "live"
 
     @property
-    def carrier(self) -> Carrier | None:
+    def carrier(self) -> CarrierName | None:
         """``"twilio"`` or ``"telnyx"``, whichever carrier's settings are given; None in the
         sandbox."""
         for name, spec in _CARRIERS.items():
@@ -327,7 +332,7 @@ class ServerConfig:
     def phone_number(self) -> str:
         """The number live calls come from (the carrier's), or ``""`` in the sandbox."""
         carrier = self.carrier
-        return "" if carrier is None else str(getattr(self, _CARRIERS[carrier].required[-1]))
+        return "" if carrier is None else str(getattr(self, _CARRIERS[carrier].number))
 
     def __repr__(self) -> str:
         shown = []
