@@ -115,6 +115,32 @@ def test_settings_of_two_carriers_exit_naming_both() -> None:
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("way_in", "said"),
+    [
+        ({"PATTER_WEBHOOK_URL": "agent.example.com"}, "Telnyx reaches this machine at agent."),
+        ({"PATTER_TUNNEL": "cloudflare"}, "through a Cloudflare quick tunnel opened for this run"),
+    ],
+)
+def test_live_mode_is_announced_with_its_carrier_and_way_in(
+    way_in: dict[str, str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from getpatter_mcp.cli import _announce_mode
+    from getpatter_mcp.config import load_config
+
+    telnyx = {
+        "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
+        "TELNYX_CONNECTION_ID": "1494404757140276705",
+        "TELNYX_PHONE_NUMBER": "+15550004321",
+        "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
+    }
+    _announce_mode(load_config({**telnyx, **way_in}))
+    err = capsys.readouterr().err
+    assert "live mode: real calls from +15550004321 through Telnyx" in err
+    assert said in err
+    assert "CANARY" not in err
+
+
 def test_a_short_http_token_is_refused_before_serving() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "getpatter_mcp", "--http", "--port", "0", "--token", "short"],
