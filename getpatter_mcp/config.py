@@ -9,7 +9,8 @@ With no carrier settings at all the server runs in **sandbox** mode: calls go th
 loopback phone network, nothing is dialed and no AI service is paid; the in-call agent is the
 sandbox's scripted model even when ``OPENAI_API_KEY`` is set. Live mode needs one carrier's
 settings, Twilio (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_PHONE_NUMBER``) or
-Telnyx (``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID``, ``TELNYX_PHONE_NUMBER``), a way for the
+Telnyx (``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID``, ``TELNYX_PHONE_NUMBER``,
+``TELNYX_PUBLIC_KEY``, which checks every webhook's signature), a way for the
 carrier to reach this machine (``PATTER_WEBHOOK_URL``, a public hostname of your own, or
 ``PATTER_TUNNEL=cloudflare``, a Cloudflare quick tunnel started with the server, which points
 the number at it), and ``OPENAI_API_KEY``, because a real person cannot talk to the scripted
@@ -154,6 +155,8 @@ class _CarrierSettings:
     optional: tuple[str, ...]
     number: str
     """The setting holding the number calls come from (one of ``required``)."""
+    hints: tuple[tuple[str, str], ...] = ()
+    """What to say about a required setting that is missing, when its name is not enough."""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -169,9 +172,17 @@ _CARRIERS: dict[CarrierName, _CarrierSettings] = {
     ),
     "telnyx": _CarrierSettings(
         "Telnyx",
-        ("telnyx_api_key", "telnyx_connection_id", "telnyx_phone_number"),
-        ("telnyx_public_key",),
+        ("telnyx_api_key", "telnyx_connection_id", "telnyx_phone_number", "telnyx_public_key"),
+        (),
         "telnyx_phone_number",
+        (
+            (
+                "telnyx_public_key",
+                "TELNYX_PUBLIC_KEY is your account's public key (Telnyx portal, Keys & "
+                "Credentials > Public Key): every webhook is checked with it, so that nobody "
+                "who finds the server's address can start calls or forge their events. ",
+            ),
+        ),
     ),
 }
 _WAYS_IN = ("webhook_url", "tunnel")
@@ -184,7 +195,7 @@ class ServerConfig:
 
     The mode follows the carrier settings. One carrier's required settings (``twilio_*``:
     account SID, auth token, phone number; or ``telnyx_*``: API key, connection id, phone
-    number) plus one way in (``webhook_url``, or ``tunnel="cloudflare"``) give ``"live"``, which
+    number, public key) plus one way in (``webhook_url``, or ``tunnel="cloudflare"``) give ``"live"``, which
     also needs ``openai_api_key``; no carrier setting gives ``"sandbox"``. Anything in between,
     settings of both carriers, or both ways in are a :class:`ConfigError` naming what to set.
     ``audit_db=None`` keeps the audit log in memory. ``repr`` masks the auth token, the API keys
@@ -303,10 +314,11 @@ class ServerConfig:
         if missing:
             required = ", ".join(_named(f) for f in spec.required)
             shown = [_named(f) for f in given[carrier] + ways_in]
+            hints = "".join(hint for f, hint in spec.hints if not getattr(self, f))
             raise ConfigError(
                 f"live calls through {spec.title} need {required}, and PATTER_WEBHOOK_URL or "
                 f"PATTER_TUNNEL (how {spec.title} reaches this machine). Not set: "
-                f"{'; '.join(missing)}. Set the missing ones to place real calls through "
+                f"{'; '.join(missing)}. {hints}Set the missing ones to place real calls through "
                 f"{spec.title}, or unset {_listed(shown)} to run in sandbox mode"
             )
         return carrier

@@ -411,6 +411,7 @@ TELNYX = {
     "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
     "TELNYX_CONNECTION_ID": "1494404757140276705",
     "TELNYX_PHONE_NUMBER": "+15550004321",
+    "TELNYX_PUBLIC_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     "PATTER_WEBHOOK_URL": "agent.example.com",
     "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
     "PATTER_ALLOWED_PREFIXES": "+1555",
@@ -444,6 +445,7 @@ async def test_from_config_reads_telnyx_from_the_environment_and_a_file(tmp_path
         "[telnyx]\n"
         f'api_key = "{TELNYX["TELNYX_API_KEY"]}"\n'
         'connection_id = "42"\nphone_number = "+15550004321"\n'
+        f'public_key = "{TELNYX["TELNYX_PUBLIC_KEY"]}"\n'
         '[server]\ntunnel = "cloudflare"\n'
         '[audit]\ndb = ":memory:"\n'
         f'[openai]\napi_key = "{TELNYX["OPENAI_API_KEY"]}"\n'

@@ -132,6 +132,7 @@ def test_live_mode_is_announced_with_its_carrier_and_way_in(
         "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
         "TELNYX_CONNECTION_ID": "1494404757140276705",
         "TELNYX_PHONE_NUMBER": "+15550004321",
+        "TELNYX_PUBLIC_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
         "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
     }
     _announce_mode(load_config({**telnyx, **way_in}))

@@ -31,10 +31,12 @@ LIVE = {
     "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
 }
 
+PUBLIC_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # base64 of a 32-byte Ed25519 key
 TELNYX = {
     "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
     "TELNYX_CONNECTION_ID": "1494404757140276705",
     "TELNYX_PHONE_NUMBER": "+15550004321",
+    "TELNYX_PUBLIC_KEY": PUBLIC_KEY,
     "PATTER_WEBHOOK_URL": "agent.example.com",
     "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
 }
@@ -319,18 +321,19 @@ def test_server_config_checks_what_it_is_given() -> None:
 
 
 def test_telnyx_settings_are_live_mode_through_telnyx() -> None:
-    config = load_config({**TELNYX, "TELNYX_PUBLIC_KEY": "telnyx-public-key-base64"})
+    config = load_config(TELNYX)
     assert (config.mode, config.carrier) == ("live", "telnyx")
     assert config.phone_number == "+15550004321"
     assert config.telnyx_connection_id == "1494404757140276705"
-    assert config.telnyx_public_key == "telnyx-public-key-base64"
+    assert config.telnyx_public_key == PUBLIC_KEY
     assert config.audit_db == DEFAULT_AUDIT_DB
     assert load_config(LIVE).carrier == "twilio"
     assert load_config({}).carrier is None
 
 
 @pytest.mark.parametrize(
-    "missing", ["TELNYX_API_KEY", "TELNYX_CONNECTION_ID", "TELNYX_PHONE_NUMBER"]
+    "missing",
+    ["TELNYX_API_KEY", "TELNYX_CONNECTION_ID", "TELNYX_PHONE_NUMBER", "TELNYX_PUBLIC_KEY"],
 )
 def test_partial_telnyx_settings_are_refused_naming_what_is_missing(missing: str) -> None:
     env = {k: v for k, v in TELNYX.items() if k != missing}
@@ -339,10 +342,18 @@ def test_partial_telnyx_settings_are_refused_naming_what_is_missing(missing: str
     assert "Telnyx" in caught.value.message and "sandbox" in caught.value.message
 
 
-def test_an_optional_carrier_setting_alone_is_a_partial_setup() -> None:
+def test_the_telnyx_public_key_is_required_and_says_why() -> None:
+    # The carrier refuses to serve unsigned webhooks: say so before anything starts.
+    env = {k: v for k, v in TELNYX.items() if k != "TELNYX_PUBLIC_KEY"}
+    with pytest.raises(ConfigError, match="Not set: TELNYX_PUBLIC_KEY") as caught:
+        load_config(env)
+    assert "Keys & Credentials > Public Key" in caught.value.message
+
+
+def test_one_carrier_setting_alone_is_a_partial_setup() -> None:
     # Not a silent sandbox: the setting would be ignored.
     with pytest.raises(ConfigError, match="TELNYX_API_KEY, TELNYX_CONNECTION_ID"):
-        load_config({"TELNYX_PUBLIC_KEY": "telnyx-public-key-base64"})
+        load_config({"TELNYX_PUBLIC_KEY": PUBLIC_KEY})
     with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN"):
         load_config({"TWILIO_BASE_URL": "http://127.0.0.1:8080"})
 
@@ -389,7 +400,7 @@ def test_telnyx_file_settings_are_read(tmp_path: Path) -> None:
 api_key = "KEY-from-the-file-CANARY"
 connection_id = "1494404757140276705"
 phone_number = "+15550004321"
-public_key = "telnyx-public-key-base64"
+public_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 [server]
 tunnel = "cloudflare"
@@ -401,7 +412,7 @@ api_key = "sk-CANARY-file"
     config = load_config({"TELNYX_CONNECTION_ID": "42"}, path)
     assert config.carrier == "telnyx"
     assert config.telnyx_api_key == "KEY-from-the-file-CANARY"
-    assert config.telnyx_public_key == "telnyx-public-key-base64"
+    assert config.telnyx_public_key == PUBLIC_KEY
     assert config.telnyx_connection_id == "42"  # environment over file
     assert config.tunnel == "cloudflare"
     assert config.webhook_url == ""
