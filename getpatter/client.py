@@ -142,7 +142,7 @@ class Patter:
         tunnel: bool = False,
         *,
         host: str = "0.0.0.0",
-        configure_number: bool = False,
+        configure_number: bool | None = None,
         transfer_guard: TransferGuard | None = None,
         verify_with_carrier: bool = False,
     ) -> None:
@@ -151,9 +151,16 @@ class Patter:
         Webhooks, media streams and ``/health`` share ``port`` on ``host``. Every call reports
         its end to ``on_call_end`` exactly once; calls in progress when the server stops are hung
         up and reported. ``voicemail_message`` is left on answering machines by outbound calls
-        placed with ``machine_detection=True``. ``configure_number=True`` points the number's
-        voice URL at this server. The dashboard is not part of this version: ``dashboard=True``
-        and a ``dashboard_token`` are refused.
+        placed with ``machine_detection=True``. The dashboard is not part of this version:
+        ``dashboard=True`` and a ``dashboard_token`` are refused.
+
+        ``configure_number`` points the phone number at this server before it reports ready
+        (spec WH-7). By default (``None``) that happens when the public hostname comes from a
+        tunnel that picks a new one every run (``tunnel=True`` here or on :class:`Patter`,
+        ``CloudflareTunnel()``), which would otherwise leave the number ringing an old address;
+        a ``webhook_url`` or ``Static``/``Ngrok`` hostname is yours to set once, so the number
+        is left alone. ``True`` or ``False`` decides either way. When the carrier refuses,
+        serving goes on and a warning gives the URL to set by hand (WH-8).
 
         ``on_message`` (pipeline agents) answers each finished caller utterance instead of an
         LLM: a function ``(message)`` or ``(message, call)`` returning the text to speak, or an
@@ -191,7 +198,8 @@ class Patter:
         require_str("voicemail_message", voicemail_message)
         require_bool("tunnel", tunnel)
         require_str("host", host, allow_empty=False)
-        require_bool("configure_number", configure_number)
+        if configure_number is not None:
+            require_bool("configure_number", configure_number)
         require_bool("verify_with_carrier", verify_with_carrier)
         if transfer_guard is not None and not callable(getattr(transfer_guard, "transfer", None)):
             raise ConfigError(
@@ -234,6 +242,9 @@ class Patter:
                 "serve() needs the public hostname the carrier calls back: pass "
                 "Patter(webhook_url='your.host') or tunnel=True"
             )
+        if configure_number is None:
+            # A quick tunnel's hostname is new every run: the number must follow it.
+            configure_number = tunnel_directive is not None
         server = EmbeddedServer(
             carrier=self._carrier.port(self._phone_number),
             phone_number=self._phone_number,

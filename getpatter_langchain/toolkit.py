@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.tools import BaseTool, BaseToolkit
@@ -41,6 +43,27 @@ class PatterToolkit(BaseToolkit):
         # BaseToolkit's generated __init__ types no fields; pydantic takes them as keywords.
         fields: dict[str, Any] = {"service": service, "wait_seconds": wait_seconds}
         super().__init__(**fields)
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | None = None,
+        *,
+        env: Mapping[str, str] = os.environ,
+        wait_seconds: float | None = None,
+    ) -> PatterToolkit:
+        """A toolkit over the service ``getpatter-mcp`` would run with the same settings.
+
+        The environment and the TOML file at ``path`` (default: ``$PATTER_CONFIG``) are read as
+        ``getpatter-mcp`` reads them (``getpatter-mcp --help`` lists them): the Twilio or the
+        Telnyx carrier, ``PATTER_WEBHOOK_URL`` or ``PATTER_TUNNEL=cloudflare``, the in-call
+        agent, the safety policy and the audit log; with no carrier settings, the sandbox.
+        Raises :class:`~getpatter.errors.ConfigError` naming what to set. The service starts
+        with the first call; close it with :meth:`aclose` (or :meth:`close`).
+        """
+        from getpatter_mcp.config import build_service, load_config
+
+        return cls(build_service(load_config(env, path)), wait_seconds=wait_seconds)
 
     def get_tools(self) -> list[BaseTool]:
         """Make a call; read, hang up, transfer it; press keys on it."""

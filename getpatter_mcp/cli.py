@@ -50,16 +50,26 @@ call and every request is written to an audit log."""
 
 _EPILOG = """\
 modes:
-  With no TWILIO_* settings the server runs in SANDBOX mode: calls go through
+  With no carrier settings the server runs in SANDBOX mode: calls go through
   Patter's loopback phone network, nothing is dialed and no AI service is paid,
-  so every tool can be tried safely. Live calls need all of TWILIO_ACCOUNT_SID,
-  TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER, PATTER_WEBHOOK_URL and OPENAI_API_KEY;
-  a partial set is an error, never a silent fallback to the sandbox.
+  so every tool can be tried safely. Live calls need one carrier's settings
+  (Twilio or Telnyx, below), a way for the carrier to reach this machine
+  (PATTER_WEBHOOK_URL, or PATTER_TUNNEL=cloudflare) and OPENAI_API_KEY; a
+  partial set, or both carriers, is an error, never a silent fallback to the
+  sandbox.
 
 environment (a non-empty variable overrides the --config file):
-  carrier  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER,
-           TWILIO_BASE_URL, PATTER_WEBHOOK_URL (the public hostname Twilio calls
-           back), PATTER_HOST and PATTER_PORT (the webhook server, 0.0.0.0:8000)
+  twilio   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER, and
+           TWILIO_BASE_URL (optional: a regional REST host)
+  telnyx   TELNYX_API_KEY, TELNYX_CONNECTION_ID (the Call Control application),
+           TELNYX_PHONE_NUMBER, and TELNYX_PUBLIC_KEY (Keys & Credentials > Public
+           Key in the portal: every webhook's signature is checked with it)
+  server   PATTER_WEBHOOK_URL (the public hostname of your server or tunnel,
+           which the carrier calls back), or PATTER_TUNNEL=cloudflare (no server
+           of your own: a Cloudflare quick tunnel, needs cloudflared, is opened
+           at start and the number is pointed at it); PATTER_HOST and
+           PATTER_PORT (the webhook server: 0.0.0.0:8000, 127.0.0.1 behind
+           PATTER_TUNNEL)
   agent    OPENAI_API_KEY, OPENAI_BASE_URL, PATTER_VOICE, PATTER_MODEL,
            PATTER_SYSTEM_PROMPT
   policy   PATTER_ALLOWED_PREFIXES (e.g. "+1555,+4420"; live calls are refused
@@ -139,8 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="TOML file with [twilio], [openai], [agent], [server], [policy], [audit], "
-        "[sandbox] and [mcp] sections (default: $PATTER_CONFIG)",
+        help="TOML file with [twilio] or [telnyx], [openai], [agent], [server], [policy], "
+        "[audit], [sandbox] and [mcp] sections (default: $PATTER_CONFIG)",
     )
     parser.add_argument(
         "--wait-seconds",
@@ -381,15 +391,22 @@ async def _until_stopped(
 
 
 def _announce_mode(config: ServerConfig) -> None:
-    if config.mode == "sandbox":
+    if config.carrier is None:
         _notice(
             "sandbox mode: calls go through Patter's loopback phone network; nothing is dialed "
-            "and no AI service is paid (set the TWILIO_* variables for real calls)"
+            "and no AI service is paid (set the TWILIO_* or TELNYX_* variables for real calls)"
         )
         return
+    carrier = config.carrier.capitalize()
+    reached = (
+        "through a Cloudflare quick tunnel opened for this run, at the webhook address above "
+        f"(set on {config.phone_number} at start)"
+        if config.tunnel
+        else f"at {config.webhook_url}"
+    )
     _notice(
-        f"live mode: real calls from {config.twilio_phone_number} through Twilio; Twilio reaches "
-        f"this machine at {config.webhook_url} (webhook server on {config.host}:{config.port})"
+        f"live mode: real calls from {config.phone_number} through {carrier}; {carrier} reaches "
+        f"this machine {reached} (webhook server on {config.host}:{config.port})"
     )
     if not config.policy.allowed_prefixes:
         _notice(

@@ -3,20 +3,27 @@
 :func:`load_config` reads every setting from the environment and/or a TOML file (``--config`` or
 ``PATTER_CONFIG``); a non-empty environment variable wins over the file, and an empty one counts
 as unset. :func:`build_service` turns the result into the :class:`CallService` the server wraps.
+``getpatter_langchain.PatterToolkit.from_config`` reads the same settings.
 
 With no carrier settings at all the server runs in **sandbox** mode: calls go through Patter's
 loopback phone network, nothing is dialed and no AI service is paid; the in-call agent is the
-sandbox's scripted model even when ``OPENAI_API_KEY`` is set. Live mode needs all four carrier
-settings (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_PHONE_NUMBER``,
-``PATTER_WEBHOOK_URL``) and ``OPENAI_API_KEY``, because a real person cannot talk to the scripted
-model; a partial set is refused rather than silently falling back to the sandbox.
+sandbox's scripted model even when ``OPENAI_API_KEY`` is set. Live mode needs one carrier's
+settings, Twilio (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_PHONE_NUMBER``) or
+Telnyx (``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID``, ``TELNYX_PHONE_NUMBER``,
+``TELNYX_PUBLIC_KEY``, which checks every webhook's signature), a way for the
+carrier to reach this machine (``PATTER_WEBHOOK_URL``, a public hostname of your own, or
+``PATTER_TUNNEL=cloudflare``, a Cloudflare quick tunnel started with the server, which points
+the number at it), and ``OPENAI_API_KEY``, because a real person cannot talk to the scripted
+model. A partial set, both carriers, or both ways in are refused, never a silent fallback to the
+sandbox.
 
 The file mirrors the variables in sections (every key is optional)::
 
     [twilio]            # account_sid, auth_token, phone_number, base_url
+    [telnyx]            # api_key, connection_id, phone_number, public_key
     [openai]            # api_key, base_url
     [agent]             # voice, model, system_prompt
-    [server]            # webhook_url, host, port  (the webhook server Twilio calls)
+    [server]            # webhook_url or tunnel, host, port  (the webhook server carriers call)
     [policy]            # allowed_prefixes = ["+1555"], max_calls_per_day = 20, ...
     [audit]             # db = "~/.getpatter/audit.sqlite3"  (":memory:" keeps it in memory)
     [sandbox]           # ms_per_char = 60
@@ -39,12 +46,15 @@ from getpatter.control.policy import ENV_VARS, SafetyPolicy
 from getpatter.errors import ConfigError, PatterError
 
 if TYPE_CHECKING:
+    from getpatter.carriers.telnyx import Carrier as Telnyx
+    from getpatter.carriers.twilio import Carrier as Twilio
     from getpatter.control.service import CallService
 
 __all__ = [
     "DEFAULT_AUDIT_DB",
     "DEFAULT_SYSTEM_PROMPT",
     "SETTINGS",
+    "CarrierName",
     "ServerConfig",
     "Setting",
     "build_service",
@@ -65,7 +75,12 @@ DEFAULT_SYSTEM_PROMPT = (
 
 _MEMORY = ":memory:"
 _MASK = "'***'"
-_SECRET_FIELDS = frozenset({"twilio_auth_token", "openai_api_key", "mcp_token"})
+_SECRET_FIELDS = frozenset({"twilio_auth_token", "telnyx_api_key", "openai_api_key", "mcp_token"})
+_TUNNELS = ("cloudflare",)
+"""The tunnels ``PATTER_TUNNEL`` can start (an ngrok hostname you run is ``PATTER_WEBHOOK_URL``)."""
+_TUNNEL_HOST = "127.0.0.1"
+"""Where the webhook server listens behind a tunnel unless ``PATTER_HOST`` says: the tunnel
+reaches it over loopback, and nothing else on the network needs to."""
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -105,7 +120,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TWILIO_AUTH_TOKEN", "twilio.auth_token", "str", "twilio_auth_token"),
     Setting("TWILIO_PHONE_NUMBER", "twilio.phone_number", "str", "twilio_phone_number"),
     Setting("TWILIO_BASE_URL", "twilio.base_url", "str", "twilio_base_url"),
+    Setting("TELNYX_API_KEY", "telnyx.api_key", "str", "telnyx_api_key"),
+    Setting("TELNYX_CONNECTION_ID", "telnyx.connection_id", "str", "telnyx_connection_id"),
+    Setting("TELNYX_PHONE_NUMBER", "telnyx.phone_number", "str", "telnyx_phone_number"),
+    Setting("TELNYX_PUBLIC_KEY", "telnyx.public_key", "str", "telnyx_public_key"),
     Setting("PATTER_WEBHOOK_URL", "server.webhook_url", "str", "webhook_url"),
+    Setting("PATTER_TUNNEL", "server.tunnel", "str", "tunnel"),
     Setting("PATTER_HOST", "server.host", "str", "host"),
     Setting("PATTER_PORT", "server.port", "int", "port"),
     Setting("OPENAI_API_KEY", "openai.api_key", "str", "openai_api_key"),
@@ -121,25 +141,77 @@ SETTINGS: tuple[Setting, ...] = (
 """Every setting :func:`load_config` reads; a later policy entry may depend on an earlier one."""
 
 _BY_TARGET = {s.target: s for s in SETTINGS}
-_CARRIER_FIELDS = ("twilio_account_sid", "twilio_auth_token", "twilio_phone_number", "webhook_url")
+
+CarrierName = Literal["twilio", "telnyx"]
+"""The carriers :class:`ServerConfig` can configure (``ServerConfig.carrier``)."""
+
+
+@dataclass(frozen=True)
+class _CarrierSettings:
+    """One carrier's settings: those a live server needs, and the optional ones."""
+
+    title: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    number: str
+    """The setting holding the number calls come from (one of ``required``)."""
+    hints: tuple[tuple[str, str], ...] = ()
+    """What to say about a required setting that is missing, when its name is not enough."""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+_CARRIERS: dict[CarrierName, _CarrierSettings] = {
+    "twilio": _CarrierSettings(
+        "Twilio",
+        ("twilio_account_sid", "twilio_auth_token", "twilio_phone_number"),
+        ("twilio_base_url",),
+        "twilio_phone_number",
+    ),
+    "telnyx": _CarrierSettings(
+        "Telnyx",
+        ("telnyx_api_key", "telnyx_connection_id", "telnyx_phone_number", "telnyx_public_key"),
+        (),
+        "telnyx_phone_number",
+        (
+            (
+                "telnyx_public_key",
+                "TELNYX_PUBLIC_KEY is your account's public key (Telnyx portal, Keys & "
+                "Credentials > Public Key): every webhook is checked with it, so that nobody "
+                "who finds the server's address can start calls or forge their events. ",
+            ),
+        ),
+    ),
+}
+_WAYS_IN = ("webhook_url", "tunnel")
+"""How a carrier reaches the webhook server: a hostname of your own, or a tunnel Patter starts."""
 
 
 @dataclass(frozen=True, repr=False)
 class ServerConfig:
     """What the MCP server runs with; build it with :func:`load_config`.
 
-    The mode follows the carrier settings: all four of ``twilio_account_sid``,
-    ``twilio_auth_token``, ``twilio_phone_number`` and ``webhook_url`` give ``"live"`` (which also
-    needs ``openai_api_key``), none gives ``"sandbox"``; anything in between is a
-    :class:`ConfigError`. ``audit_db=None`` keeps the audit log in memory. ``repr`` masks the
-    auth token, the API key and the MCP token.
+    The mode follows the carrier settings. One carrier's required settings (``twilio_*``:
+    account SID, auth token, phone number; or ``telnyx_*``: API key, connection id, phone
+    number, public key) plus one way in (``webhook_url``, or ``tunnel="cloudflare"``) give ``"live"``, which
+    also needs ``openai_api_key``; no carrier setting gives ``"sandbox"``. Anything in between,
+    settings of both carriers, or both ways in are a :class:`ConfigError` naming what to set.
+    ``audit_db=None`` keeps the audit log in memory. ``repr`` masks the auth token, the API keys
+    and the MCP token.
     """
 
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_phone_number: str = ""
     twilio_base_url: str = ""
+    telnyx_api_key: str = ""
+    telnyx_connection_id: str = ""
+    telnyx_phone_number: str = ""
+    telnyx_public_key: str = ""
     webhook_url: str = ""
+    tunnel: str = ""
     host: str = "0.0.0.0"
     port: int = 8000
     openai_api_key: str = ""
@@ -167,43 +239,112 @@ class ServerConfig:
                 raise ConfigError(
                     f"{_named(name)} must not be empty: leave it unset for the default"
                 )
-        given = [name for name in _CARRIER_FIELDS if getattr(self, name)]
-        if not given:
+        if self.tunnel:
+            object.__setattr__(self, "tunnel", self.tunnel.strip().lower())
+            if self.tunnel not in _TUNNELS:
+                raise ConfigError(
+                    f"PATTER_TUNNEL={self.tunnel!r} is not a tunnel Patter can start: use "
+                    "'cloudflare' (a Cloudflare quick tunnel, needs cloudflared), or run your own "
+                    "(ngrok, a reverse proxy) and set PATTER_WEBHOOK_URL to its hostname"
+                )
+        carrier = self._check_carrier_settings()
+        if carrier is None:
             return
-        missing = [_BY_TARGET[name].env for name in _CARRIER_FIELDS if name not in given]
-        if missing:
-            raise ConfigError(
-                f"live calls need all four carrier settings, but {', '.join(missing)} "
-                f"{'is' if len(missing) == 1 else 'are'} not set (only "
-                f"{', '.join(_BY_TARGET[n].env for n in given)} {'is' if len(given) == 1 else 'are'}). "
-                "Set the missing ones to place real calls through Twilio, or unset all four to "
-                "run in sandbox mode"
-            )
-        if not self.twilio_account_sid.startswith("AC"):
+        if carrier == "twilio" and not self.twilio_account_sid.startswith("AC"):
             raise ConfigError(
                 "TWILIO_ACCOUNT_SID must start with 'AC' (find it on the Twilio console home "
                 "page); an API key SID ('SK...') is not an account SID"
             )
-        if not is_e164(self.twilio_phone_number):
+        if not is_e164(self.phone_number):
             raise ConfigError(
-                f"TWILIO_PHONE_NUMBER={self.twilio_phone_number!r} is not an E.164 number: write "
-                "'+', the country code and the number, e.g. '+15550001234'"
+                f"{_named(_CARRIERS[carrier].number)}={self.phone_number!r} is not an E.164 "
+                "number: write '+', the country code and the number, e.g. '+15550001234'"
             )
-        try:
-            require_hostname("PATTER_WEBHOOK_URL", self.webhook_url)
-        except PatterError as exc:
-            raise ConfigError(exc.message) from None
+        if self.webhook_url:
+            try:
+                require_hostname("PATTER_WEBHOOK_URL", self.webhook_url)
+            except PatterError as exc:
+                raise ConfigError(exc.message) from None
         if not self.openai_api_key:
             raise ConfigError(
                 "OPENAI_API_KEY is not set: live calls need it, because the in-call agent runs on "
                 "OpenAI Realtime (only the sandbox has a scripted model). Set OPENAI_API_KEY, or "
-                "unset the TWILIO_* and PATTER_WEBHOOK_URL settings to run in sandbox mode"
+                f"unset the {carrier.upper()}_* settings and {self._way_in_named()} to run in "
+                "sandbox mode"
             )
+
+    def _check_carrier_settings(self) -> CarrierName | None:
+        """The carrier the settings name, or None for the sandbox; refuse a partial set."""
+        given = {
+            name: [f for f in spec.fields if getattr(self, f)] for name, spec in _CARRIERS.items()
+        }
+        ways_in = [f for f in _WAYS_IN if getattr(self, f)]
+        if given["twilio"] and given["telnyx"]:
+            raise ConfigError(
+                "settings of two carriers are given ("
+                + "; ".join(
+                    f"{spec.title}: {', '.join(_named(f) for f in given[name])}"
+                    for name, spec in _CARRIERS.items()
+                )
+                + "), but a server places calls through one: unset the TWILIO_* or the TELNYX_* "
+                "settings"
+            )
+        if len(ways_in) > 1:
+            raise ConfigError(
+                "PATTER_WEBHOOK_URL and PATTER_TUNNEL are both set: give the public hostname of "
+                "your own server or tunnel (PATTER_WEBHOOK_URL), or have Patter start a tunnel "
+                "(PATTER_TUNNEL=cloudflare), not both"
+            )
+        carrier: CarrierName | None = next((name for name, found in given.items() if found), None)
+        if carrier is None:
+            if ways_in:
+                raise ConfigError(
+                    f"{_named(ways_in[0])} is set but no carrier is: live calls need "
+                    + " or ".join(
+                        f"{spec.title}'s {_listed([_named(f) for f in spec.required])}"
+                        for spec in _CARRIERS.values()
+                    )
+                    + f". Set one carrier's, or unset {_named(ways_in[0])} to run in sandbox mode"
+                )
+            return None
+        spec = _CARRIERS[carrier]
+        missing = [_named(f) for f in spec.required if not getattr(self, f)]
+        if not ways_in:
+            missing.append("PATTER_WEBHOOK_URL or PATTER_TUNNEL")
+        if missing:
+            required = ", ".join(_named(f) for f in spec.required)
+            shown = [_named(f) for f in given[carrier] + ways_in]
+            hints = "".join(hint for f, hint in spec.hints if not getattr(self, f))
+            raise ConfigError(
+                f"live calls through {spec.title} need {required}, and PATTER_WEBHOOK_URL or "
+                f"PATTER_TUNNEL (how {spec.title} reaches this machine). Not set: "
+                f"{'; '.join(missing)}. {hints}Set the missing ones to place real calls through "
+                f"{spec.title}, or unset {_listed(shown)} to run in sandbox mode"
+            )
+        return carrier
+
+    def _way_in_named(self) -> str:
+        return "PATTER_TUNNEL" if self.tunnel else "PATTER_WEBHOOK_URL"
 
     @property
     def mode(self) -> Literal["live", "sandbox"]:
         """``"live"`` with carrier credentials, ``"sandbox"`` without."""
-        return "live" if self.twilio_account_sid else "sandbox"
+        return "sandbox" if self.carrier is None else "live"
+
+    @property
+    def carrier(self) -> CarrierName | None:
+        """``"twilio"`` or ``"telnyx"``, whichever carrier's settings are given; None in the
+        sandbox."""
+        for name, spec in _CARRIERS.items():
+            if any(getattr(self, f) for f in spec.required):
+                return name
+        return None
+
+    @property
+    def phone_number(self) -> str:
+        """The number live calls come from (the carrier's), or ``""`` in the sandbox."""
+        carrier = self.carrier
+        return "" if carrier is None else str(getattr(self, _CARRIERS[carrier].number))
 
     def __repr__(self) -> str:
         shown = []
@@ -217,8 +358,10 @@ def load_config(env: Mapping[str, str] = os.environ, path: str | None = None) ->
     """Read the server's configuration from ``env`` and the TOML file at ``path``.
 
     ``path`` defaults to ``env["PATTER_CONFIG"]``; with neither, only ``env`` is read. A setting
-    in ``env`` (non-empty) wins over the file. Raises :class:`ConfigError` naming the variable (or
-    the file key) of any bad value, and for a partial carrier setup.
+    in ``env`` (non-empty) wins over the file. Behind a tunnel (``PATTER_TUNNEL``) the webhook
+    server listens on 127.0.0.1 unless ``PATTER_HOST`` says otherwise: the tunnel reaches it over
+    loopback. Raises :class:`ConfigError` naming the variable (or the file key) of any bad value,
+    and for a partial carrier setup.
     """
     path = path or env.get("PATTER_CONFIG", "").strip() or None
     raw = _read_file(path) if path is not None else {}
@@ -242,6 +385,8 @@ def load_config(env: Mapping[str, str] = os.environ, path: str | None = None) ->
                 raise ConfigError(f"{source}: {exc.message}") from None
         else:
             values[setting.target] = parsed
+    if values.get("tunnel") and "host" not in values:
+        values["host"] = _TUNNEL_HOST
     audit_db = values.pop("audit_db", None)
     config = ServerConfig(policy=policy, **values)
     if audit_db == _MEMORY:
@@ -254,8 +399,10 @@ def load_config(env: Mapping[str, str] = os.environ, path: str | None = None) ->
 def build_service(config: ServerConfig) -> CallService:
     """The :class:`CallService` ``config`` describes (not started yet).
 
-    Sandbox mode gives :meth:`CallService.sandbox`; live mode a Twilio line with an OpenAI
-    Realtime agent speaking ``config.system_prompt`` plus each call's goal.
+    Sandbox mode gives :meth:`CallService.sandbox`; live mode a line through the configured
+    carrier (Twilio or Telnyx) with an OpenAI Realtime agent speaking ``config.system_prompt``
+    plus each call's goal. With ``tunnel="cloudflare"`` the phone opens a Cloudflare quick tunnel
+    when the service starts, and points the number at it (``Patter.serve``'s default).
     """
     from getpatter.control.audit import AuditLog
     from getpatter.control.service import CallService
@@ -268,18 +415,15 @@ def build_service(config: ServerConfig) -> CallService:
             audit=AuditLog(config.audit_db),
             ms_per_char=config.sandbox_ms_per_char,
         )
-    from getpatter.carriers.twilio import Carrier
     from getpatter.client import Patter
     from getpatter.engines.openai import Realtime
+    from getpatter.tunnels import CloudflareTunnel
 
     phone = Patter(
-        carrier=Carrier(
-            account_sid=config.twilio_account_sid,
-            auth_token=config.twilio_auth_token,
-            base_url=config.twilio_base_url,
-        ),
-        phone_number=config.twilio_phone_number,
+        carrier=_carrier(config),
+        phone_number=config.phone_number,
         webhook_url=config.webhook_url,
+        tunnel=CloudflareTunnel() if config.tunnel == "cloudflare" else None,
     )
     engine = Realtime(
         api_key=config.openai_api_key,
@@ -295,6 +439,24 @@ def build_service(config: ServerConfig) -> CallService:
         audit=AuditLog(config.audit_db),
         port=config.port,
         host=config.host,
+    )
+
+
+def _carrier(config: ServerConfig) -> Twilio | Telnyx:
+    """The carrier of a live ``config``: it checks the credentials and registers the secret."""
+    from getpatter.carriers.telnyx import Carrier as Telnyx
+    from getpatter.carriers.twilio import Carrier as Twilio
+
+    if config.carrier == "telnyx":
+        return Telnyx(
+            api_key=config.telnyx_api_key,
+            connection_id=config.telnyx_connection_id,
+            public_key=config.telnyx_public_key,
+        )
+    return Twilio(
+        account_sid=config.twilio_account_sid,
+        auth_token=config.twilio_auth_token,
+        base_url=config.twilio_base_url,
     )
 
 
@@ -376,3 +538,7 @@ def _check_int(name: str, value: object) -> None:
 
 def _named(target: str) -> str:
     return _BY_TARGET[target].env
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]

@@ -1,8 +1,13 @@
+import asyncio
 import base64
 
 import pytest
+from fake_cloudflared import HOSTNAME, free_port
+from fake_cloudflared import install as install_fake_cloudflared
 
 from getpatter import ConfigError, ErrorCode, InputValidationError, Patter, Telnyx, Twilio
+from getpatter.engines.openai import Realtime
+from getpatter.testing.twilio_simulator import TwilioSimulator
 from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
 SID = "AC" + "0" * 32
@@ -108,3 +113,71 @@ def test_pricing_overrides_apply():
 
 def test_events_is_the_process_wide_bus():
     assert Patter().events is Patter().events
+
+
+# ------------------------------------------------------------------ serve(): binding the number
+
+OLD_URL = "https://old-run.trycloudflare.com/webhooks/twilio/voice"
+NUMBER = "+15550001234"
+
+
+async def _serve_until_ready(phone, **options):
+    """Start ``phone.serve()``, wait until it takes calls, then stop it."""
+    agent = phone.agent(system_prompt="You answer.", engine=Realtime(api_key="sk-test-CANARY-rt"))
+    serving = asyncio.create_task(phone.serve(agent, port=free_port(), host="127.0.0.1", **options))
+    try:
+        ready = asyncio.create_task(phone.ready())
+        await asyncio.wait({ready, serving}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            ready.cancel()
+            await serving
+        await ready
+    finally:
+        await phone.disconnect()
+        await asyncio.wait_for(serving, 30)
+
+
+@pytest.mark.parametrize(
+    ("on_patter", "on_serve", "rings"),
+    [
+        ({"tunnel": True}, {}, HOSTNAME),
+        ({}, {"tunnel": True}, HOSTNAME),
+        ({"tunnel": CloudflareTunnel()}, {}, HOSTNAME),
+        ({"tunnel": True}, {"configure_number": False}, None),
+        ({"tunnel": Static(hostname="agent.example.com")}, {}, None),
+        ({"tunnel": Ngrok(hostname="agent.ngrok.app")}, {}, None),
+        ({"webhook_url": "agent.example.com"}, {}, None),
+        ({"webhook_url": "agent.example.com"}, {"configure_number": True}, "agent.example.com"),
+    ],
+)
+async def test_serve_points_the_number_at_a_tunnel_by_default(
+    tmp_path, monkeypatch, on_patter, on_serve, rings
+):
+    install_fake_cloudflared(tmp_path, monkeypatch)
+    async with TwilioSimulator() as sim:
+        sim.add_number(NUMBER, voice_url=OLD_URL)
+        carrier = Twilio(
+            account_sid=sim.account_sid, auth_token=sim.auth_token, base_url=sim.base_url
+        )
+        await _serve_until_ready(
+            Patter(carrier=carrier, phone_number=NUMBER, **on_patter), **on_serve
+        )
+        voice_url = sim.numbers[NUMBER].voice_url
+    assert voice_url == (OLD_URL if rings is None else f"https://{rings}/webhooks/twilio/voice")
+
+
+async def test_a_number_the_tunnel_cannot_configure_still_serves(tmp_path, monkeypatch, caplog):
+    install_fake_cloudflared(tmp_path, monkeypatch)
+    async with TwilioSimulator() as sim:  # the account does not own the number
+        carrier = Twilio(
+            account_sid=sim.account_sid, auth_token=sim.auth_token, base_url=sim.base_url
+        )
+        await _serve_until_ready(Patter(carrier=carrier, phone_number=NUMBER, tunnel=True))
+    assert f"set its twilio webhook to https://{HOSTNAME}/webhooks/twilio/voice" in caplog.text
+
+
+async def test_serve_refuses_a_configure_number_that_is_not_a_bool():
+    carrier = Twilio(account_sid=SID, auth_token="tok-CANARY-value")
+    phone = Patter(carrier=carrier, phone_number=NUMBER, webhook_url="agent.example.com")
+    with pytest.raises(ConfigError, match="configure_number"):
+        await phone.serve(phone.agent(system_prompt="x"), configure_number="yes")

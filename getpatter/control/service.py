@@ -63,7 +63,7 @@ _SANDBOX_PROMPT = (
 class CallService:
     """Places, follows and controls calls for external agents; see the module docstring.
 
-    ``phone`` must have a carrier (Twilio); ``agent`` is the in-call agent, whose system prompt
+    ``phone`` must have a carrier (Twilio or Telnyx); ``agent`` is the in-call agent, whose system prompt
     gets each call's goal appended. Build a sandbox service, which dials nobody, with
     :meth:`sandbox`. ``port``/``host``/``recording`` go to ``phone.serve()``.
     """
@@ -83,7 +83,7 @@ class CallService:
         if line is None:
             if not isinstance(phone, Patter):
                 raise ConfigError(
-                    "CallService needs phone=Patter(carrier=Twilio(...), ...), "
+                    "CallService needs phone=Patter(carrier=Twilio(...) or Telnyx(...), ...), "
                     "or use CallService.sandbox() to try it without an account"
                 )
             line = LiveLine(phone, port=port, host=host, recording=recording)

@@ -8,8 +8,9 @@ tool handler or ``on_message`` through ``CallControl.transfer()``, and MCP/LangC
 - the destination passes the same rules as a dialed number (do-not-call list, premium and
   special numbers, allowlist), and the number transferred to is the one that was checked;
 - a transfer is refused once the day's spend has reached the cap;
-- the transferred leg may last only what is left of the call's time limit (Twilio
-  ``<Dial timeLimit>``), and what it costs is added to the day's spend when it ends;
+- the transferred leg may last only what is left of the call's time limit (the carrier enforces
+  it, e.g. Twilio's ``<Dial timeLimit>``), and what it costs is added to the day's spend when it
+  ends;
 - every request lands in the audit log (``transfer_call``: ok, refused with its rule, error).
 
 A refusal raises :class:`~getpatter.errors.PolicyError`; the in-call model gets it as a tool

@@ -11,6 +11,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,8 @@ from langchain_core.tools import BaseTool
 from pydantic import ValidationError
 
 from getpatter.control import CallService, SafetyPolicy
+from getpatter.errors import ConfigError
+from getpatter.tunnels import CloudflareTunnel
 from getpatter_langchain import PROGRESS_EVENT, PatterCallTool, PatterToolkit
 
 module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -400,3 +403,61 @@ def test_importing_without_langchain_names_the_extra() -> None:
     )
     assert result.returncode != 0
     assert 'pip install "getpatter[langchain]"' in result.stderr
+
+
+# ------------------------------------------------------------------ configured like getpatter-mcp
+
+TELNYX = {
+    "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
+    "TELNYX_CONNECTION_ID": "1494404757140276705",
+    "TELNYX_PHONE_NUMBER": "+15550004321",
+    "TELNYX_PUBLIC_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    "PATTER_WEBHOOK_URL": "agent.example.com",
+    "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
+    "PATTER_ALLOWED_PREFIXES": "+1555",
+    "PATTER_AUDIT_DB": ":memory:",
+}
+
+
+async def test_from_config_without_carrier_settings_is_the_sandbox() -> None:
+    toolkit = PatterToolkit.from_config(env={"PATTER_MAX_CALLS_PER_DAY": "4"}, wait_seconds=5)
+    try:
+        assert toolkit.service.mode == "sandbox"
+        assert toolkit.service.policy.max_calls_per_day == 4
+        assert toolkit.wait_seconds == 5
+    finally:
+        await toolkit.service.aclose()
+
+
+async def test_from_config_reads_telnyx_from_the_environment_and_a_file(tmp_path: Path) -> None:
+    from getpatter.carriers.telnyx import Carrier as Telnyx
+
+    toolkit = PatterToolkit.from_config(env=TELNYX)
+    try:
+        phone = toolkit.service.line.phone
+        assert toolkit.service.mode == "live"
+        assert isinstance(phone.carrier, Telnyx) and phone.phone_number == "+15550004321"
+        assert toolkit.service.policy.allowed_prefixes == ("+1555",)
+    finally:
+        await toolkit.service.aclose()
+    path = tmp_path / "patter.toml"
+    path.write_text(
+        "[telnyx]\n"
+        f'api_key = "{TELNYX["TELNYX_API_KEY"]}"\n'
+        'connection_id = "42"\nphone_number = "+15550004321"\n'
+        f'public_key = "{TELNYX["TELNYX_PUBLIC_KEY"]}"\n'
+        '[server]\ntunnel = "cloudflare"\n'
+        '[audit]\ndb = ":memory:"\n'
+        f'[openai]\napi_key = "{TELNYX["OPENAI_API_KEY"]}"\n'
+    )
+    toolkit = PatterToolkit.from_config(str(path), env={})
+    try:
+        assert isinstance(toolkit.service.line.phone.carrier, Telnyx)
+        assert isinstance(toolkit.service.line.phone.tunnel, CloudflareTunnel)
+    finally:
+        await toolkit.service.aclose()
+
+
+def test_from_config_refuses_a_partial_carrier_naming_what_to_set() -> None:
+    with pytest.raises(ConfigError, match="TELNYX_CONNECTION_ID"):
+        PatterToolkit.from_config(env={"TELNYX_API_KEY": TELNYX["TELNYX_API_KEY"]})

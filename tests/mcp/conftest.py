@@ -1,7 +1,8 @@
 """Running the ``getpatter-mcp`` command as a real process, for the tests of this folder.
 
-Every server runs in sandbox mode (no TWILIO_* variables) at 15 ms of speech per character, so
-a call takes about six seconds. Test modules import these helpers (``from conftest import ...``).
+Every server runs in sandbox mode (no TWILIO_* or TELNYX_* variables) at 15 ms of speech per
+character, so a call takes about six seconds. Test modules import these helpers
+(``from conftest import ...``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def server_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "PATTER_", "OPENAI_")) and k != "PYTEST_CURRENT_TEST"
+        if not k.startswith(("TWILIO_", "TELNYX_", "PATTER_", "OPENAI_"))
+        and k != "PYTEST_CURRENT_TEST"
     }
     return {**env, **SANDBOX_ENV, **extra}
 

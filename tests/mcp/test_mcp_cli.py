@@ -57,11 +57,27 @@ def assert_sandbox_call_completed(call: dict[str, Any], progress: list[Any]) -> 
 def test_help_describes_sandbox_mode_and_the_settings() -> None:
     script = Path(sys.executable).with_name("getpatter-mcp")
     done = subprocess.run(
-        [str(script), "--help"], capture_output=True, text=True, timeout=30, check=False
+        [str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        # The installed script, running the code under test wherever it is checked out.
+        env={**server_env(), "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     assert done.returncode == 0, done.stderr
     assert "SANDBOX mode" in done.stdout
-    for words in ("--http", "--token", "PATTER_ALLOWED_PREFIXES", "claude_desktop_config.json"):
+    for words in (
+        "--http",
+        "--token",
+        "PATTER_ALLOWED_PREFIXES",
+        "claude_desktop_config.json",
+        "TWILIO_AUTH_TOKEN",
+        "TELNYX_API_KEY",
+        "TELNYX_PHONE_NUMBER",
+        "PATTER_TUNNEL=cloudflare",
+        "[telnyx]",
+    ):
         assert words in done.stdout
 
 
@@ -78,6 +94,52 @@ def test_a_partial_carrier_setup_exits_with_the_missing_variable_named() -> None
     assert done.returncode == 2
     assert "TWILIO_AUTH_TOKEN" in done.stderr
     assert done.stdout == ""
+
+
+def test_settings_of_two_carriers_exit_naming_both() -> None:
+    env = server_env(
+        TWILIO_ACCOUNT_SID="AC0123456789abcdef0123456789abcdef",
+        TELNYX_API_KEY="KEY-telnyx-CANARY-key-value",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "getpatter_mcp"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "two carriers" in done.stderr and "TELNYX_API_KEY" in done.stderr
+    assert "CANARY" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("way_in", "said"),
+    [
+        ({"PATTER_WEBHOOK_URL": "agent.example.com"}, "Telnyx reaches this machine at agent."),
+        ({"PATTER_TUNNEL": "cloudflare"}, "through a Cloudflare quick tunnel opened for this run"),
+    ],
+)
+def test_live_mode_is_announced_with_its_carrier_and_way_in(
+    way_in: dict[str, str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from getpatter_mcp.cli import _announce_mode
+    from getpatter_mcp.config import load_config
+
+    telnyx = {
+        "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
+        "TELNYX_CONNECTION_ID": "1494404757140276705",
+        "TELNYX_PHONE_NUMBER": "+15550004321",
+        "TELNYX_PUBLIC_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
+    }
+    _announce_mode(load_config({**telnyx, **way_in}))
+    err = capsys.readouterr().err
+    assert "live mode: real calls from +15550004321 through Telnyx" in err
+    assert said in err
+    assert "CANARY" not in err
 
 
 def test_a_short_http_token_is_refused_before_serving() -> None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
+from fake_cloudflared import HOSTNAME, free_port
+from fake_cloudflared import install as install_fake_cloudflared
 
+from getpatter.carriers.telnyx import Carrier as Telnyx
 from getpatter.control.policy import ENV_VARS
 from getpatter.errors import ConfigError
+from getpatter.testing.twilio_simulator import TwilioSimulator
+from getpatter.tunnels import CloudflareTunnel
 from getpatter_mcp.config import (
     DEFAULT_AUDIT_DB,
     DEFAULT_SYSTEM_PROMPT,
@@ -23,6 +30,18 @@ LIVE = {
     "PATTER_WEBHOOK_URL": "agent.example.com",
     "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
 }
+
+PUBLIC_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # base64 of a 32-byte Ed25519 key
+TELNYX = {
+    "TELNYX_API_KEY": "KEY-telnyx-CANARY-key-value",
+    "TELNYX_CONNECTION_ID": "1494404757140276705",
+    "TELNYX_PHONE_NUMBER": "+15550004321",
+    "TELNYX_PUBLIC_KEY": PUBLIC_KEY,
+    "PATTER_WEBHOOK_URL": "agent.example.com",
+    "OPENAI_API_KEY": "sk-openai-CANARY-key-value",
+}
+TWILIO_ONLY = {k: v for k, v in LIVE.items() if k.startswith("TWILIO_")}
+TELNYX_ONLY = {k: v for k, v in TELNYX.items() if k.startswith("TELNYX_")}
 
 
 def test_no_carrier_settings_is_sandbox_mode_with_defaults() -> None:
@@ -294,3 +313,194 @@ def test_server_config_checks_what_it_is_given() -> None:
         ServerConfig(port="8000")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
         ServerConfig(twilio_account_sid="AC1")
+    with pytest.raises(ConfigError, match="TELNYX_CONNECTION_ID"):
+        ServerConfig(telnyx_api_key="KEY-CANARY-x")
+
+
+# ------------------------------------------------------------------ Telnyx
+
+
+def test_telnyx_settings_are_live_mode_through_telnyx() -> None:
+    config = load_config(TELNYX)
+    assert (config.mode, config.carrier) == ("live", "telnyx")
+    assert config.phone_number == "+15550004321"
+    assert config.telnyx_connection_id == "1494404757140276705"
+    assert config.telnyx_public_key == PUBLIC_KEY
+    assert config.audit_db == DEFAULT_AUDIT_DB
+    assert load_config(LIVE).carrier == "twilio"
+    assert load_config({}).carrier is None
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["TELNYX_API_KEY", "TELNYX_CONNECTION_ID", "TELNYX_PHONE_NUMBER", "TELNYX_PUBLIC_KEY"],
+)
+def test_partial_telnyx_settings_are_refused_naming_what_is_missing(missing: str) -> None:
+    env = {k: v for k, v in TELNYX.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing) as caught:
+        load_config(env)
+    assert "Telnyx" in caught.value.message and "sandbox" in caught.value.message
+
+
+def test_the_telnyx_public_key_is_required_and_says_why() -> None:
+    # The carrier refuses to serve unsigned webhooks: say so before anything starts.
+    env = {k: v for k, v in TELNYX.items() if k != "TELNYX_PUBLIC_KEY"}
+    with pytest.raises(ConfigError, match="Not set: TELNYX_PUBLIC_KEY") as caught:
+        load_config(env)
+    assert "Keys & Credentials > Public Key" in caught.value.message
+
+
+def test_one_carrier_setting_alone_is_a_partial_setup() -> None:
+    # Not a silent sandbox: the setting would be ignored.
+    with pytest.raises(ConfigError, match="TELNYX_API_KEY, TELNYX_CONNECTION_ID"):
+        load_config({"TELNYX_PUBLIC_KEY": PUBLIC_KEY})
+    with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN"):
+        load_config({"TWILIO_BASE_URL": "http://127.0.0.1:8080"})
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [TWILIO_ONLY, {"TWILIO_ACCOUNT_SID": LIVE["TWILIO_ACCOUNT_SID"]}, {"TWILIO_BASE_URL": "x"}],
+)
+def test_settings_of_both_carriers_are_refused(extra: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="two carriers") as caught:
+        load_config({**TELNYX, **extra})
+    for name in extra:
+        assert name in caught.value.message
+    assert "TELNYX_API_KEY" in caught.value.message
+    assert "unset the TWILIO_* or the TELNYX_* settings" in caught.value.message
+
+
+@pytest.mark.parametrize("way_in", ["PATTER_WEBHOOK_URL", "PATTER_TUNNEL"])
+def test_a_way_in_without_a_carrier_names_both_carriers(way_in: str) -> None:
+    value = "cloudflare" if way_in == "PATTER_TUNNEL" else "agent.example.com"
+    with pytest.raises(ConfigError, match=f"{way_in} is set but no carrier is") as caught:
+        load_config({way_in: value})
+    for name in ("TWILIO_AUTH_TOKEN", "TELNYX_CONNECTION_ID", "sandbox"):
+        assert name in caught.value.message
+
+
+def test_telnyx_number_must_be_e164() -> None:
+    with pytest.raises(ConfigError, match="TELNYX_PHONE_NUMBER='555-0001'"):
+        load_config({**TELNYX, "TELNYX_PHONE_NUMBER": "555-0001"})
+
+
+def test_telnyx_without_an_openai_key_is_refused() -> None:
+    env = {k: v for k, v in TELNYX.items() if k != "OPENAI_API_KEY"}
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY") as caught:
+        load_config(env)
+    assert "TELNYX_*" in caught.value.message
+
+
+def test_telnyx_file_settings_are_read(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[telnyx]
+api_key = "KEY-from-the-file-CANARY"
+connection_id = "1494404757140276705"
+phone_number = "+15550004321"
+public_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+[server]
+tunnel = "cloudflare"
+
+[openai]
+api_key = "sk-CANARY-file"
+""",
+    )
+    config = load_config({"TELNYX_CONNECTION_ID": "42"}, path)
+    assert config.carrier == "telnyx"
+    assert config.telnyx_api_key == "KEY-from-the-file-CANARY"
+    assert config.telnyx_public_key == PUBLIC_KEY
+    assert config.telnyx_connection_id == "42"  # environment over file
+    assert config.tunnel == "cloudflare"
+    assert config.webhook_url == ""
+
+
+def test_the_telnyx_key_is_masked_in_repr_and_not_echoed(tmp_path: Path) -> None:
+    config = load_config(TELNYX)
+    assert TELNYX["TELNYX_API_KEY"] not in repr(config)
+    assert "telnyx_api_key='***'" in repr(config)
+    assert TELNYX["TELNYX_PHONE_NUMBER"] in repr(config)
+    with pytest.raises(ConfigError) as caught:
+        load_config({}, _write(tmp_path, "[telnyx]\napi_key = 123456789\n"))
+    assert "123456789" not in caught.value.message and "telnyx.api_key" in caught.value.message
+
+
+async def test_build_service_live_through_telnyx(caplog: pytest.LogCaptureFixture) -> None:
+    config = load_config({**TELNYX, "PATTER_AUDIT_DB": ":memory:"})
+    service = build_service(config)  # not started: nothing listens, nothing is dialed
+    try:
+        phone = service.line.phone
+        assert service.mode == "live"
+        assert isinstance(phone.carrier, Telnyx)
+        assert phone.carrier.connection_id == "1494404757140276705"
+        assert phone.phone_number == "+15550004321"
+        assert phone.webhook_url == "agent.example.com"
+        # Built, the carrier keeps its key out of every log, as the Twilio token is.
+        logging.getLogger("getpatter").warning("key is %s", TELNYX["TELNYX_API_KEY"])
+        assert "key is <redacted>" in caplog.text
+    finally:
+        await service.aclose()
+
+
+# ------------------------------------------------------------------ PATTER_TUNNEL
+
+
+def test_a_tunnel_replaces_the_webhook_url_and_listens_on_loopback() -> None:
+    env = {k: v for k, v in LIVE.items() if k != "PATTER_WEBHOOK_URL"}
+    config = load_config({**env, "PATTER_TUNNEL": "Cloudflare"})
+    assert (config.mode, config.tunnel, config.webhook_url) == ("live", "cloudflare", "")
+    assert config.host == "127.0.0.1"  # cloudflared reaches it over loopback
+    assert load_config({**env, "PATTER_TUNNEL": "cloudflare", "PATTER_HOST": "::"}).host == "::"
+    assert load_config(LIVE).host == "0.0.0.0"
+
+
+def test_a_tunnel_and_a_webhook_url_are_refused_together() -> None:
+    with pytest.raises(ConfigError, match="PATTER_WEBHOOK_URL and PATTER_TUNNEL are both set"):
+        load_config({**LIVE, "PATTER_TUNNEL": "cloudflare"})
+
+
+@pytest.mark.parametrize("value", ["ngrok", "true", "agent.example.com"])
+def test_only_tunnels_patter_starts_are_accepted(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"PATTER_TUNNEL=.*'cloudflare'.*PATTER_WEBHOOK_URL"):
+        load_config({**TELNYX_ONLY, "PATTER_TUNNEL": value})
+
+
+async def test_build_service_with_a_tunnel_gives_the_phone_a_cloudflare_tunnel() -> None:
+    env = {k: v for k, v in TELNYX.items() if k != "PATTER_WEBHOOK_URL"}
+    config = load_config({**env, "PATTER_TUNNEL": "cloudflare", "PATTER_AUDIT_DB": ":memory:"})
+    service = build_service(config)
+    try:
+        assert isinstance(service.line.phone.tunnel, CloudflareTunnel)
+        assert service.line.phone.webhook_url == ""
+    finally:
+        await service.aclose()
+
+
+async def test_a_live_line_behind_a_tunnel_points_the_number_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_fake_cloudflared(tmp_path, monkeypatch)
+    number = LIVE["TWILIO_PHONE_NUMBER"]
+    async with TwilioSimulator() as sim:
+        sim.add_number(number, voice_url="https://last-run.trycloudflare.com/webhooks/twilio/voice")
+        env = {
+            "TWILIO_ACCOUNT_SID": sim.account_sid,
+            "TWILIO_AUTH_TOKEN": sim.auth_token,
+            "TWILIO_BASE_URL": sim.base_url,
+            "TWILIO_PHONE_NUMBER": number,
+            "PATTER_TUNNEL": "cloudflare",
+            "PATTER_PORT": str(free_port()),
+            "PATTER_AUDIT_DB": ":memory:",
+            "OPENAI_API_KEY": LIVE["OPENAI_API_KEY"],
+        }
+        service = build_service(load_config(env))
+        try:
+            async with asyncio.timeout(30):
+                await service.start()
+            voice_url = sim.numbers[number].voice_url
+        finally:
+            await service.aclose()
+    assert voice_url == f"https://{HOSTNAME}/webhooks/twilio/voice"
