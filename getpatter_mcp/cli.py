@@ -62,8 +62,9 @@ environment (a non-empty variable overrides the --config file):
   twilio   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER, and
            TWILIO_BASE_URL (optional: a regional REST host)
   telnyx   TELNYX_API_KEY, TELNYX_CONNECTION_ID (the Call Control application),
-           TELNYX_PHONE_NUMBER, and TELNYX_PUBLIC_KEY (Keys & Credentials > Public
-           Key in the portal: every webhook's signature is checked with it)
+           TELNYX_PHONE_NUMBER, TELNYX_PUBLIC_KEY (Keys & Credentials > Public
+           Key in the portal: every webhook's signature is checked with it), and
+           TELNYX_BASE_URL (optional: another Call Control API host)
   server   PATTER_WEBHOOK_URL (the public hostname of your server or tunnel,
            which the carrier calls back), or PATTER_TUNNEL=cloudflare (no server
            of your own: a Cloudflare quick tunnel, needs cloudflared, is opened

@@ -20,7 +20,7 @@ sandbox.
 The file mirrors the variables in sections (every key is optional)::
 
     [twilio]            # account_sid, auth_token, phone_number, base_url
-    [telnyx]            # api_key, connection_id, phone_number, public_key
+    [telnyx]            # api_key, connection_id, phone_number, public_key, base_url
     [openai]            # api_key, base_url
     [agent]             # voice, model, system_prompt
     [server]            # webhook_url or tunnel, host, port  (the webhook server carriers call)
@@ -124,6 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TELNYX_CONNECTION_ID", "telnyx.connection_id", "str", "telnyx_connection_id"),
     Setting("TELNYX_PHONE_NUMBER", "telnyx.phone_number", "str", "telnyx_phone_number"),
     Setting("TELNYX_PUBLIC_KEY", "telnyx.public_key", "str", "telnyx_public_key"),
+    Setting("TELNYX_BASE_URL", "telnyx.base_url", "str", "telnyx_base_url"),
     Setting("PATTER_WEBHOOK_URL", "server.webhook_url", "str", "webhook_url"),
     Setting("PATTER_TUNNEL", "server.tunnel", "str", "tunnel"),
     Setting("PATTER_HOST", "server.host", "str", "host"),
@@ -173,7 +174,7 @@ _CARRIERS: dict[CarrierName, _CarrierSettings] = {
     "telnyx": _CarrierSettings(
         "Telnyx",
         ("telnyx_api_key", "telnyx_connection_id", "telnyx_phone_number", "telnyx_public_key"),
-        (),
+        ("telnyx_base_url",),
         "telnyx_phone_number",
         (
             (
@@ -210,6 +211,7 @@ class ServerConfig:
     telnyx_connection_id: str = ""
     telnyx_phone_number: str = ""
     telnyx_public_key: str = ""
+    telnyx_base_url: str = ""
     webhook_url: str = ""
     tunnel: str = ""
     host: str = "0.0.0.0"
@@ -452,6 +454,7 @@ def _carrier(config: ServerConfig) -> Twilio | Telnyx:
             api_key=config.telnyx_api_key,
             connection_id=config.telnyx_connection_id,
             public_key=config.telnyx_public_key,
+            base_url=config.telnyx_base_url,
         )
     return Twilio(
         account_sid=config.twilio_account_sid,

@@ -401,6 +401,7 @@ api_key = "KEY-from-the-file-CANARY"
 connection_id = "1494404757140276705"
 phone_number = "+15550004321"
 public_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+base_url = "http://127.0.0.1:9/v2"
 
 [server]
 tunnel = "cloudflare"
@@ -414,6 +415,7 @@ api_key = "sk-CANARY-file"
     assert config.telnyx_api_key == "KEY-from-the-file-CANARY"
     assert config.telnyx_public_key == PUBLIC_KEY
     assert config.telnyx_connection_id == "42"  # environment over file
+    assert config.telnyx_base_url == "http://127.0.0.1:9/v2"
     assert config.tunnel == "cloudflare"
     assert config.webhook_url == ""
 
