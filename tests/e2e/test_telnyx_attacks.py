@@ -176,3 +176,17 @@ async def test_unsigned_webhooks_are_taken_only_when_asked_for():
         report = await call.ended()
     assert answer.status_code == 200
     assert report["outcome"] == "completed"
+
+
+async def test_verify_with_carrier_refuses_a_signed_event_for_a_call_telnyx_does_not_have():
+    started = []
+    async with Sandbox(scenario(), carrier="telnyx") as sandbox:
+        await sandbox.serve(agent(sandbox), on_call_start=started.append, verify_with_carrier=True)
+        body = initiated_event("v3:never-existed", event_id="ev-unknown-call")
+        refused = await post(sandbox, body, sandbox.telnyx.signed_headers(body))
+        assert (await health(sandbox))["active_calls"] == 0
+        call = await sandbox.call_in()  # a real call is checked, found alive, and answered
+        report = await call.ended()
+    assert refused.status_code == 200
+    assert report["outcome"] == "completed"
+    assert [s["call_id"] for s in started] == [call.call_id]
