@@ -1,22 +1,30 @@
 """What relaying a phone call costs Patter: CPU per 20 ms frame, per call-second, and under load.
 
-Run ``python bench/relay.py [--calls 1,50,100,150] [--seconds 20]``. It prints numbers, with
-the targets beside them, and asserts nothing. Everything runs on 127.0.0.1.
+Run ``python bench/relay.py [--calls 1,50,100,150] [--seconds 20] [--carriers twilio,telnyx]
+[--repeat 1]``. It prints numbers, with the targets beside them, and asserts nothing. Everything
+runs on 127.0.0.1. Each part has a row per carrier (Twilio and Telnyx by default), measured back
+to back, and the ratio of the second carrier's figures to the first's: the target is Telnyx
+within 10% of Twilio.
 
 1. Micro-benchmarks of the code a call runs for each frame, with stub sockets: caller audio
    through ``ServerDesk._relay`` -> ``CallSession.on_media`` -> ``RealtimeEngine.send_audio``;
    agent audio through ``RealtimeEngine._stream`` -> ``CallSession._handle`` ->
-   ``OutboundAudio`` -> the Twilio codec; and each echoed mark back through ``_relay``.
+   ``OutboundAudio`` -> the carrier's codec (``TwilioCodec``, ``TelnyxCodec("ulaw_8000")``);
+   and each echoed mark back through ``_relay``. The carriers' runs alternate.
 2. Whole calls: ``Patter.serve()`` runs in its own process (``bench/relay_server.py``) so its
-   CPU can be read alone from ``/proc``; this process plays N Twilio media streams and a lean
-   fake OpenAI Realtime server (``bench/relay_peers.py``). Each call sends a caller frame every
-   20 ms and gets a 2 s response every 3 s. Reported: Patter's CPU per call-second, outbound
-   frames more than 20 ms late, the relay latency (fake writes a response's first delta ->
-   caller receives its first frame), and this process's own CPU and send lateness, which tell
-   when the load generator, not Patter, is the limit.
+   CPU can be read alone from ``/proc``; this process rings it as the carrier would (Twilio: a
+   signed voice webhook and TwiML; Telnyx: a signed ``call.initiated`` event answered through a
+   fake Call Control REST API), plays N media streams and a lean fake OpenAI Realtime server
+   (``bench/relay_peers.py``). Each call sends a caller frame every 20 ms and gets a 2 s
+   response every 3 s. Reported: Patter's CPU per call-second, outbound frames more than 20 ms
+   late, the relay latency (fake writes a response's first delta -> caller receives its first
+   frame), and this process's own CPU and send lateness, which tell when the load generator,
+   not Patter, is the limit. The machine's noise moves these figures by more than 10% from one
+   run to the next: ``--repeat K`` runs each carrier K times at each N (rounds alternating
+   which goes first) and compares the medians.
 
 ``--profile py-spy`` (py-spy on PATH) or ``--profile cprofile`` profiles the Patter process
-during the measured window and prints its top functions.
+during each measured window and prints its top functions.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import argparse
 import asyncio
 import os
 import platform
+from statistics import median
 
 from relay_frames import FrameCosts, frame_costs
 from relay_load import (
@@ -147,16 +156,21 @@ def late_within(late: float, base: float) -> bool:
     return max(late, base) < TARGET_LATE_PCT and late - base < LATE_NOISE_PP
 
 
-def ratio_line(base: LoadResult, other: LoadResult) -> str:
-    """``other`` against ``base`` at the same N: CPU per call-second and late frames."""
-    cpu = other.cpu_ms_per_call_s / base.cpu_ms_per_call_s
-    sched = (other.patter_runtime_s / other.window_s) / (base.patter_runtime_s / base.window_s)
+def ratio_line(base: list[LoadResult], other: list[LoadResult]) -> str:
+    """``other`` against ``base`` at the same N (medians of their runs): CPU per call-second
+    and late frames."""
+    cpu = median(r.cpu_ms_per_call_s for r in other) / median(r.cpu_ms_per_call_s for r in base)
+    sched = median(r.patter_runtime_s / r.window_s for r in other) / median(
+        r.patter_runtime_s / r.window_s for r in base
+    )
     cpu_ok = "ok" if cpu <= 1 + TOLERANCE else "OVER"
-    late = _ratio(other.late_pct, base.late_pct) if base.late_pct else "-"
-    late_ok = "ok" if late_within(other.late_pct, base.late_pct) else "OVER"
+    base_late, other_late = median(r.late_pct for r in base), median(r.late_pct for r in other)
+    late = _ratio(other_late, base_late) if base_late else "-"
+    late_ok = "ok" if late_within(other_late, base_late) else "OVER"
+    runs = f" (medians of {len(base)} runs each)" if len(base) > 1 else ""
     return (
         f"CPU per call-second {cpu:.2f} {cpu_ok} (scheduler time {sched:.2f}); late frames "
-        f"{other.late_pct:.2f}% / {base.late_pct:.2f}% = {late} {late_ok}"
+        f"{other_late:.2f}% / {base_late:.2f}% = {late} {late_ok}{runs}"
     )
 
 
@@ -178,22 +192,26 @@ def print_load_checks(results: list[LoadResult]) -> None:
 
 
 async def run_loads(
-    calls: list[int], seconds: float, profile: str, carriers: list[str]
+    calls: list[int], seconds: float, profile: str, carriers: list[str], repeat: int = 1
 ) -> list[LoadResult]:
     print_load_header(seconds)
     results: list[LoadResult] = []
     ratios: list[str] = []
     for count in calls:
-        at_n = [await run_load(count, seconds, profile, carrier) for carrier in carriers]
-        for result in at_n:
-            print_load_row(result)
-        results += at_n
-        if len(at_n) == 2:
-            ratio = ratio_line(*at_n)
+        runs: dict[str, list[LoadResult]] = {carrier: [] for carrier in carriers}
+        for round_ in range(repeat):
+            # Every other round starts with the other carrier, so neither always goes first.
+            for carrier in carriers if round_ % 2 == 0 else carriers[::-1]:
+                result = await run_load(count, seconds, profile, carrier)
+                print_load_row(result)
+                runs[carrier].append(result)
+                results.append(result)
+        if len(carriers) == 2:
+            ratio = ratio_line(runs[carriers[0]], runs[carriers[1]])
             print(f"   {'':>5} {'ratio':<7} | {ratio}")
-            names = "/".join(r.carrier.capitalize() for r in reversed(at_n))
+            names = f"{carriers[1].capitalize()}/{carriers[0].capitalize()}"
             ratios.append(f"{count:>5} calls, {names}: {ratio}")
-        behind = [r.carrier for r in at_n if r.generator_behind]
+        behind = sorted({r.carrier for rs in runs.values() for r in rs if r.generator_behind})
         if behind:
             print(
                 f"   load generator behind at {count} calls ({', '.join(behind)}: send p99 > "
@@ -218,7 +236,8 @@ async def run_loads(
         "  p99 = that lateness. relay: fake writes a response's first delta -> caller receives",
         "  that response's first frame. bench: this process (load generator + fake Realtime);",
         "  send p99 = how late its caller frames left, echo p99 = how late it echoed marks.",
-        "ratio: the second carrier's figure / the first's at the same N. CPU is the Patter CPU",
+        "ratio: the second carrier's figure / the first's at the same N (with --repeat, of their",
+        "  medians; rounds alternate which carrier runs first). CPU is the Patter CPU",
         "  column (10 ms clock ticks); scheduler time is the same from schedstat (ns, all",
         "  threads). Late frames count as within the target when within 10% or, both under 1%,",
         f"  less than {LATE_NOISE_PP:g} percentage points apart; '-': the first carrier had none.",
@@ -236,6 +255,12 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(CARRIERS),
         help="carriers to compare, in order (the ratios are the second's / the first's)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each carrier at each N; the ratios compare their medians",
+    )
     parser.add_argument("--profile", choices=("none", "py-spy", "cprofile"), default="none")
     parser.add_argument("--skip-micro", action="store_true", help="skip part 1")
     args = parser.parse_args(argv)
@@ -249,7 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     if not args.skip_micro:
         print_frame_costs(frame_costs(tuple(carriers)))
-    results = asyncio.run(run_loads(calls, args.seconds, args.profile, carriers))
+    if args.repeat < 1:
+        parser.error("--repeat: at least 1")
+    results = asyncio.run(run_loads(calls, args.seconds, args.profile, carriers, args.repeat))
     for result in results:
         if result.profile:
             print(

@@ -1,9 +1,11 @@
-"""The two peers of the relay benchmark: Twilio callers and a fake OpenAI Realtime server.
+"""The peers of the relay benchmark: Twilio and Telnyx callers, a fake OpenAI Realtime server,
+and a fake Telnyx Call Control REST API (which only answers calls).
 
-Both live in the benchmark process and speak WebSocket through a minimal framing of their own
-(asyncio protocols, no extensions, whole messages), so the load they cost stays small next to
-the Patter process they drive; the ``websockets`` library would cost several times more per
-message. Client frames carry a zero mask (valid framing; it leaves the payload as is).
+They live in the benchmark process as asyncio protocols. The callers and the Realtime fake speak
+WebSocket through a minimal framing of their own (no extensions, whole messages), so the load
+they cost stays small next to the Patter process they drive; the ``websockets`` library would
+cost several times more per message. Client frames carry a zero mask (valid framing; it leaves
+the payload as is). The REST fake speaks just enough HTTP/1.1 for the ``telnyx`` SDK.
 
 Agent audio carries its own position: the first four bytes of every 160-byte frame the fake
 sends are the connection number (2 bytes), the response number and the frame's index in the
