@@ -1,13 +1,18 @@
 """Part 1 of ``bench/relay.py``: the CPU of Patter's per-frame code, with stub sockets.
 
 Each measurement runs the functions a call runs, wired to stubs that never block: caller media
-through ``ServerDesk._relay`` (with Twilio's media codec) -> ``CallSession.on_media`` ->
+through ``ServerDesk._relay`` (with the carrier's media codec) -> ``CallSession.on_media`` ->
 ``RealtimeEngine.send_audio``; agent audio through ``RealtimeEngine._stream`` ->
 ``CallSession._handle`` -> ``OutboundAudio`` -> the codec's messages; echoed marks back through
 ``_relay``. Coroutines are stepped directly
 (they never suspend on a stub), except ``OutboundAudio``'s send loop, which runs on an event
 loop with ``frame_ms=0`` so that it sends its queue without pacing. Socket I/O and the event
 loop are left out here: part 2 measures them.
+
+Each carrier-specific row is measured for every carrier asked for (``twilio``: ``TwilioCodec``;
+``telnyx``: ``TelnyxCodec("ulaw_8000")``), with the same frames in each carrier's shape, and the
+carriers' runs alternate (best of 7 each) so that both see the same machine. The two rows that
+never touch the carrier (``on_media`` and ``decode_audio_delta``) are measured once.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from typing import Any
 from relay_server import PHONE_NUMBER
 
 from getpatter.agent import build_agent
-from getpatter.carriers.twilio.media import TwilioCodec, mark_message, media_message, parse_frame
+from getpatter.carriers.base import MediaCodec
+from getpatter.carriers.telnyx.media import TelnyxCodec
+from getpatter.carriers.twilio.media import TwilioCodec
 from getpatter.engines.base import EngineFactory
 from getpatter.engines.openai import Realtime
 from getpatter.engines.openai.engine import RealtimeEngine
@@ -36,16 +43,17 @@ from getpatter.server.registry import CallRegistry
 from getpatter.session import CallCallbacks, CallSession
 from getpatter.session.outbound import OutboundAudio
 
-__all__ = ["FrameCosts", "frame_costs"]
+__all__ = ["CARRIERS", "FrameCosts", "frame_costs"]
 
 MODEL = "gpt-realtime"
 STREAM_SID = "MZ" + "a" * 32
 CALL_SID = "CA" + "c" * 32
+TELNYX_STREAM_ID = "32de0dea-53cb-4b21-89a4-9e5f1b4a3c2d"
+_CALLER_AUDIO = base64.b64encode(bytes(0x80 | (i * 11) % 0x7F for i in range(160))).decode()
 
 
 def twilio_media_json(seq: int) -> str:
     """A caller ``media`` message as Twilio sends it (160 bytes of μ-law)."""
-    payload = bytes(0x80 | (i * 11) % 0x7F for i in range(160))
     return json.dumps(
         {
             "event": "media",
@@ -54,12 +62,80 @@ def twilio_media_json(seq: int) -> str:
                 "track": "inbound",
                 "chunk": str(seq),
                 "timestamp": str(seq * 20),
-                "payload": base64.b64encode(payload).decode(),
+                "payload": _CALLER_AUDIO,
             },
             "streamSid": STREAM_SID,
         },
         separators=(",", ":"),
     )
+
+
+def twilio_mark_json(seq: int) -> str:
+    """Twilio's echo of our mark number ``seq``."""
+    return json.dumps(
+        {
+            "event": "mark",
+            "sequenceNumber": str(seq + 3),
+            "streamSid": STREAM_SID,
+            "mark": {"name": str(seq + 1)},
+        },
+        separators=(",", ":"),
+    )
+
+
+def telnyx_media_json(seq: int) -> str:
+    """A caller ``media`` message as Telnyx sends it (160 bytes of PCMU, inbound track)."""
+    return json.dumps(
+        {
+            "event": "media",
+            "sequence_number": str(seq + 2),
+            "stream_id": TELNYX_STREAM_ID,
+            "media": {
+                "track": "inbound",
+                "chunk": str(seq),
+                "timestamp": str(seq * 20),
+                "payload": _CALLER_AUDIO,
+            },
+        },
+        separators=(",", ":"),
+    )
+
+
+def telnyx_mark_json(seq: int) -> str:
+    """Telnyx's echo of our mark number ``seq``."""
+    return json.dumps(
+        {
+            "event": "mark",
+            "sequence_number": str(seq + 3),
+            "stream_id": TELNYX_STREAM_ID,
+            "mark": {"name": str(seq + 1)},
+        },
+        separators=(",", ":"),
+    )
+
+
+def _twilio_codec() -> TwilioCodec:
+    codec = TwilioCodec()
+    codec.stream_sid = STREAM_SID
+    return codec
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One carrier as part 1 needs it: a fresh codec of a started stream, and the caller's
+    media frame and mark echo in its shape."""
+
+    provider: str
+    codec: Callable[[], MediaCodec]
+    media_json: Callable[[int], str]
+    mark_json: Callable[[int], str]
+
+
+WIRES = {
+    "twilio": Wire("twilio", _twilio_codec, twilio_media_json, twilio_mark_json),
+    "telnyx": Wire("telnyx", lambda: TelnyxCodec("ulaw_8000"), telnyx_media_json, telnyx_mark_json),
+}
+CARRIERS = tuple(WIRES)
 
 
 def realtime_delta_json() -> str:
@@ -123,7 +199,7 @@ class _NoActions:
         return None
 
 
-def _session() -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
+def _session(provider: str = "twilio") -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
     """A real CallSession with a connected RealtimeEngine whose socket is a stub."""
     engine_config = Realtime(api_key="sk-bench", base_url="http://127.0.0.1:9/v1", model=MODEL)
     agent = build_agent("Benchmark agent.", engine=engine_config)
@@ -137,7 +213,7 @@ def _session() -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
         callee=PHONE_NUMBER,
         engine_factory=EngineFactory(lambda: engine, ("ulaw_8000",)),
         carrier=_NoActions(),
-        telephony_provider="twilio",
+        telephony_provider=provider,
         callbacks=CallCallbacks(),
         events=EventBus(),
         pricing=PriceTable(None),
@@ -147,11 +223,11 @@ def _session() -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
     return session, engine, socket_
 
 
-def _desk() -> ServerDesk:
+def _desk(provider: str) -> ServerDesk:
     return ServerDesk(
         public_host=lambda: "127.0.0.1",
         registry=CallRegistry(),
-        new_inbound_call=lambda caller, callee, sid: _session()[0],
+        new_inbound_call=lambda caller, callee, sid: _session(provider)[0],
     )
 
 
@@ -170,20 +246,29 @@ def _drive(coro: Any) -> Any:
     raise RuntimeError("the benchmarked coroutine suspended")
 
 
-def per_op_us(prepare: Callable[[int], Callable[[], object]], ops: int, repeat: int = 7) -> float:
+Prepare = Callable[[int], Callable[[], object]]
+
+
+def per_op_us(prepare: Prepare, ops: int, repeat: int = 7) -> float:
     """Best µs per operation: ``prepare(ops)`` (untimed) returns a run of ``ops`` operations."""
-    best = float("inf")
+    return per_op_each([prepare], ops, repeat)[0]
+
+
+def per_op_each(prepares: list[Prepare], ops: int, repeat: int = 7) -> list[float]:
+    """:func:`per_op_us` of each of ``prepares``, their runs alternating."""
+    best = [float("inf")] * len(prepares)
     for _ in range(repeat):
-        run = prepare(ops)
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        start = time.perf_counter()
-        run()
-        elapsed = time.perf_counter() - start
-        if gc_was_enabled:
-            gc.enable()
-        best = min(best, elapsed / ops)
-    return best * 1e6
+        for index, prepare in enumerate(prepares):
+            run = prepare(ops)
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            start = time.perf_counter()
+            run()
+            elapsed = time.perf_counter() - start
+            if gc_was_enabled:
+                gc.enable()
+            best[index] = min(best[index], elapsed / ops)
+    return [value * 1e6 for value in best]
 
 
 def repeated(operation: Callable[[], object]) -> Callable[[int], Callable[[], object]]:
@@ -197,63 +282,61 @@ def repeated(operation: Callable[[], object]) -> Callable[[int], Callable[[], ob
     return prepare
 
 
-def inbound_relay(ops: int) -> Callable[[], object]:
+def inbound_relay(wire: Wire) -> Prepare:
     """``ops`` caller media frames through the real ``_relay`` loop into the engine stub."""
-    session, _, _ = _session()
-    websocket = _CarrierSocket([twilio_media_json(7)] * ops)
-    relay = _desk()._relay(websocket, session, _codec())  # type: ignore[arg-type]
-    return lambda: _drive(relay)
+
+    def prepare(ops: int) -> Callable[[], object]:
+        session, _, _ = _session(wire.provider)
+        websocket = _CarrierSocket([wire.media_json(7)] * ops)
+        relay = _desk(wire.provider)._relay(websocket, session, wire.codec())  # type: ignore[arg-type]
+        return lambda: _drive(relay)
+
+    return prepare
 
 
-def _codec() -> TwilioCodec:
-    codec = TwilioCodec()
-    codec.stream_sid = STREAM_SID
-    return codec
-
-
-def mark_relay(ops: int) -> Callable[[], object]:
+def mark_relay(wire: Wire) -> Prepare:
     """``ops`` echoed marks through ``_relay`` -> ``CallSession.on_mark`` -> ``OutboundAudio``."""
-    session, _, _ = _session()
-    websocket = _CarrierSocket(
-        [
-            json.dumps(
-                {
-                    "event": "mark",
-                    "sequenceNumber": str(i + 3),
-                    "streamSid": STREAM_SID,
-                    "mark": {"name": str(i + 1)},
-                },
-                separators=(",", ":"),
-            )
-            for i in range(ops)
-        ]
-    )
-    codec = _codec()
-    outbound = OutboundAudio(_MediaOut(websocket, codec))  # type: ignore[arg-type]
-    outbound._pending_marks.update((str(i + 1), ("item_C1", (i + 1) * 20)) for i in range(ops))
-    session._outbound = outbound
-    relay = _desk()._relay(websocket, session, codec)  # type: ignore[arg-type]
-    return lambda: _drive(relay)
+
+    def prepare(ops: int) -> Callable[[], object]:
+        session, _, _ = _session(wire.provider)
+        websocket = _CarrierSocket([wire.mark_json(i) for i in range(ops)])
+        codec = wire.codec()
+        outbound = OutboundAudio(_MediaOut(websocket, codec))  # type: ignore[arg-type]
+        outbound._pending_marks.update((str(i + 1), ("item_C1", (i + 1) * 20)) for i in range(ops))
+        session._outbound = outbound
+        relay = _desk(wire.provider)._relay(websocket, session, codec)  # type: ignore[arg-type]
+        return lambda: _drive(relay)
+
+    return prepare
 
 
-def delta_to_frames(ops: int) -> Callable[[], object]:
+def delta_to_frames(wire: Wire) -> Prepare:
     """``ops`` audio deltas through ``RealtimeEngine._stream`` and ``CallSession._handle``."""
-    session, engine, _ = _session()
-    session._outbound = OutboundAudio(_MediaOut(_CarrierSocket(), _codec()))  # type: ignore[arg-type]
-    stream = engine._stream(_EngineSocket(realtime_delta_json()))  # type: ignore[arg-type]
 
-    def run() -> None:
-        for _ in range(ops):
-            _drive(session._handle(_drive(stream.__anext__())))
+    def prepare(ops: int) -> Callable[[], object]:
+        session, engine, _ = _session(wire.provider)
+        out = _MediaOut(_CarrierSocket(), wire.codec())  # type: ignore[arg-type]
+        session._outbound = OutboundAudio(out)
+        stream = engine._stream(_EngineSocket(realtime_delta_json()))  # type: ignore[arg-type]
 
-    return run
+        def run() -> None:
+            for _ in range(ops):
+                _drive(session._handle(_drive(stream.__anext__())))
+
+        return run
+
+    return prepare
 
 
-def outbound_frames(ops: int) -> Callable[[], object]:
+def outbound_frames(wire: Wire) -> Prepare:
     """``ops`` queued frames sent by ``OutboundAudio``'s real send loop, unpaced (frame_ms=0)."""
+    return lambda ops: _outbound_frames(wire, ops)
+
+
+def _outbound_frames(wire: Wire, ops: int) -> Callable[[], object]:
     loop = asyncio.new_event_loop()
     websocket = _CarrierSocket()
-    out = _MediaOut(websocket, _codec())  # type: ignore[arg-type]
+    out = _MediaOut(websocket, wire.codec())  # type: ignore[arg-type]
     outbound = OutboundAudio(out, frame_ms=0)
     for _ in range(ops // 5):
         outbound.push("item_C1", bytes(range(160)) * 5)
@@ -274,7 +357,9 @@ def outbound_frames(ops: int) -> Callable[[], object]:
 
 @dataclass
 class FrameCosts:
-    parse_media: float
+    """µs per frame of one carrier (``on_media`` and ``decode_share`` are the same for all)."""
+
+    decode_media: float
     on_media: float
     inbound: float
     decode_share: float
@@ -288,21 +373,42 @@ class FrameCosts:
         return self.delta_share + self.outbound_send + self.mark_back
 
 
-def frame_costs() -> FrameCosts:
-    media = twilio_media_json(7)
+def frame_costs(carriers: tuple[str, ...] = CARRIERS) -> dict[str, FrameCosts]:
+    """Each carrier's per-frame costs, measured alternately."""
+    wires = [WIRES[name] for name in carriers]
     session, _, _ = _session()
     payload = bytes(160)
     delta = json.loads(realtime_delta_json())
-    return FrameCosts(
-        parse_media=per_op_us(repeated(lambda: parse_frame(media)), 20000),
-        on_media=per_op_us(repeated(lambda: _drive(session.on_media(payload))), 20000),
-        inbound=per_op_us(inbound_relay, 20000),
-        decode_share=per_op_us(repeated(lambda: decode_audio_delta(delta)), 20000) / 5,
-        delta_share=per_op_us(delta_to_frames, 4000) / 5,
-        build_messages=per_op_us(
-            repeated(lambda: (media_message(STREAM_SID, payload), mark_message(STREAM_SID, "42"))),
-            20000,
-        ),
-        outbound_send=per_op_us(outbound_frames, 20000),
-        mark_back=per_op_us(mark_relay, 20000),
-    )
+    shared_on_media = per_op_us(repeated(lambda: _drive(session.on_media(payload))), 20000)
+    shared_decode = per_op_us(repeated(lambda: decode_audio_delta(delta)), 20000) / 5
+
+    def decode(wire: Wire) -> Prepare:
+        codec, media = wire.codec(), wire.media_json(7)
+        return repeated(lambda: codec.decode(media))
+
+    def build(wire: Wire) -> Prepare:
+        codec = wire.codec()
+        return repeated(lambda: (codec.audio(payload), codec.mark("42")))
+
+    def each(make: Callable[[Wire], Prepare], ops: int) -> list[float]:
+        return per_op_each([make(wire) for wire in wires], ops)
+
+    decode_media = each(decode, 20000)
+    inbound = each(inbound_relay, 20000)
+    delta_share = [value / 5 for value in each(delta_to_frames, 4000)]
+    build_messages = each(build, 20000)
+    outbound_send = each(outbound_frames, 20000)
+    mark_back = each(mark_relay, 20000)
+    return {
+        name: FrameCosts(
+            decode_media=decode_media[i],
+            on_media=shared_on_media,
+            inbound=inbound[i],
+            decode_share=shared_decode,
+            delta_share=delta_share[i],
+            build_messages=build_messages[i],
+            outbound_send=outbound_send[i],
+            mark_back=mark_back[i],
+        )
+        for i, name in enumerate(carriers)
+    }

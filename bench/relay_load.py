@@ -1,10 +1,14 @@
 """Part 2 of ``bench/relay.py``: whole calls through ``Patter.serve()`` under load.
 
 Patter runs in its own process (``relay_server.py``) so that its CPU can be read alone from
-``/proc/<pid>/stat``. This process rings it N times as Twilio would (signed voice webhook,
-TwiML, media stream with ``connected`` and ``start``), then sends each call a caller frame
-every 20 ms on a monotonic schedule while the fake Realtime server (``relay_peers.py``) answers
-each call with a 2 s response every 3 s. After a warm-up, one window is measured; the calls then
+``/proc/<pid>/stat``. This process rings it N times as one carrier would, then sends each call a
+caller frame every 20 ms on a monotonic schedule while the fake Realtime server
+(``relay_peers.py``) answers each call with a 2 s response every 3 s. As Twilio: a signed voice
+webhook, TwiML, a media stream with ``connected`` and ``start``. As Telnyx: a ``call.initiated``
+event (direction ``incoming``) signed with a test Ed25519 key whose public half Patter was
+given; Patter answers it with a REST ``answer`` command to a fake Call Control API
+(``relay_peers.FakeTelnyxRest``) whose ``stream_url`` the caller then opens, sending
+``connected`` and ``start`` (PCMU 8 kHz). After a warm-up, one window is measured; the calls then
 play out their last responses, send ``stop`` and close, and the Patter process is stopped.
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import pstats
 import shutil
@@ -21,20 +26,33 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from relay_peers import CallerStats, FakeRealtime, TwilioCaller
-from relay_server import ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER
+from relay_peers import (
+    CallerStats,
+    FakeRealtime,
+    FakeTelnyxRest,
+    MediaCaller,
+    TelnyxCaller,
+    TwilioCaller,
+)
+from relay_server import ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER, TELNYX_CONNECTION_ID
 
+from getpatter.testing.telnyx_simulator.signature import WebhookSigner
 from getpatter.testing.twilio_simulator import twilio_signature
 
-__all__ = ["LoadResult", "percentile", "run_load"]
+__all__ = ["CARRIERS", "LoadResult", "percentile", "run_load"]
+
+CARRIERS = ("twilio", "telnyx")
 
 MODEL = "gpt-realtime"
 FRAMES_PER_S = 50
@@ -72,6 +90,9 @@ class LoadResult:
     failed_calls: int
     server_log: list[str]
     profile: str
+    carrier: str = "twilio"
+    rest_actions: dict[str, int] = field(default_factory=dict)
+    """Call Control commands Patter sent the fake Telnyx REST API, by action."""
 
     @property
     def patter_cpu_s(self) -> float:
@@ -132,9 +153,17 @@ def free_port() -> int:
 class PatterProcess:
     """``bench/relay_server.py`` in a child process."""
 
-    def __init__(self, port: int, realtime_url: str, workdir: Path, cprofile_path: str) -> None:
+    def __init__(
+        self,
+        port: int,
+        realtime_url: str,
+        workdir: Path,
+        cprofile_path: str,
+        carrier_args: Sequence[str] = (),
+    ) -> None:
         self.port = port
         self._args = [str(Path(__file__).with_name("relay_server.py")), str(port), realtime_url]
+        self._carrier_args = list(carrier_args)
         self._cprofile = cprofile_path
         self.log_path = workdir / "patter-stderr.txt"
         self.proc: asyncio.subprocess.Process | None = None
@@ -156,6 +185,7 @@ class PatterProcess:
                 sys.executable,
                 *self._args,
                 MODEL,
+                *self._carrier_args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
                 env=env,
@@ -257,7 +287,93 @@ async def place_call(
     return caller, stop
 
 
-async def pace(callers: list[TwilioCaller], start: float, until: float) -> None:
+class TelnyxLine:
+    """Places calls as Telnyx would: signs ``call.initiated`` events with a test Ed25519 key,
+    and runs the fake Call Control REST API that Patter answers them through."""
+
+    def __init__(self) -> None:
+        self.signer = WebhookSigner()
+        self.rest = FakeTelnyxRest()
+
+    def server_args(self) -> list[str]:
+        """The Patter process's carrier arguments (see ``relay_server.py``)."""
+        return ["telnyx", self.signer.public_key, self.rest.base_url]
+
+    async def place_call(
+        self, client: httpx.AsyncClient, port: int, index: int, stats: CallerStats
+    ) -> tuple[TelnyxCaller, dict[str, Any]]:
+        """Post a signed incoming ``call.initiated``, await Patter's ``answer`` command, open
+        the media stream it names and start it."""
+        host = f"127.0.0.1:{port}"
+        call_id = f"v3:relay-bench-{index:08d}"
+        stream_id = str(uuid.UUID(int=index))
+        session_id = str(uuid.uuid4())
+        caller_number = f"+1555{index:07d}"
+        path = "/webhooks/telnyx/voice"
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        event = {
+            "data": {
+                "record_type": "event",
+                "event_type": "call.initiated",
+                "id": str(uuid.uuid4()),
+                "occurred_at": now,
+                "payload": {
+                    "call_control_id": call_id,
+                    "call_leg_id": str(uuid.uuid4()),
+                    "call_session_id": session_id,
+                    "connection_id": TELNYX_CONNECTION_ID,
+                    "from": caller_number,
+                    "to": PHONE_NUMBER,
+                    "direction": "incoming",
+                    "state": "parked",
+                    "start_time": now,
+                },
+            },
+            "meta": {"attempt": 1, "delivered_to": f"https://{host}{path}"},
+        }
+        body = json.dumps(event, separators=(",", ":")).encode()
+        answered = self.rest.answered(call_id)
+        response = await client.post(
+            f"http://{host}{path}",
+            content=body,
+            headers={"Content-Type": "application/json", **self.signer.headers(body)},
+        )
+        response.raise_for_status()
+        async with asyncio.timeout(30):
+            stream_path = urlsplit(await answered).path
+        loop = asyncio.get_running_loop()
+        _, caller = await loop.create_connection(
+            lambda: TelnyxCaller(host=host, path=stream_path, stream_id=stream_id, stats=stats),
+            "127.0.0.1",
+            port,
+        )
+        await caller.opened
+        caller.send_json({"event": "connected", "version": "1.0.0"})
+        caller.send_json(
+            {
+                "event": "start",
+                "sequence_number": "1",
+                "stream_id": stream_id,
+                "start": {
+                    "user_id": "relay-bench-user",
+                    "call_control_id": call_id,
+                    "call_session_id": session_id,
+                    "from": caller_number,
+                    "to": PHONE_NUMBER,
+                    "media_format": {"encoding": "PCMU", "sample_rate": 8000, "channels": 1},
+                },
+            }
+        )
+        stop = {
+            "event": "stop",
+            "sequence_number": "999999",
+            "stream_id": stream_id,
+            "stop": {"call_control_id": call_id},
+        }
+        return caller, stop
+
+
+async def pace(callers: Sequence[MediaCaller], start: float, until: float) -> None:
     """Send every caller a frame every 20 ms on a monotonic schedule, phases spread evenly."""
     loop = asyncio.get_running_loop()
     count = len(callers)
@@ -381,19 +497,31 @@ def _short(frame: str) -> str:
     return frame
 
 
-async def run_load(calls: int, seconds: float, profile: str) -> LoadResult:
-    """Run ``calls`` concurrent calls through a fresh Patter process; measure ``seconds``."""
+async def run_load(calls: int, seconds: float, profile: str, carrier: str = "twilio") -> LoadResult:
+    """Run ``calls`` concurrent calls of ``carrier`` (``twilio`` or ``telnyx``) through a fresh
+    Patter process; measure ``seconds``."""
+    if carrier not in CARRIERS:
+        raise ValueError(f"unknown carrier {carrier!r}: one of {', '.join(CARRIERS)}")
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
         fake = FakeRealtime(every=RESPONSE_EVERY_S, seconds=RESPONSE_S)
         await fake.start()
+        telnyx = TelnyxLine() if carrier == "telnyx" else None
+        if telnyx is not None:
+            await telnyx.rest.start()
         profiler = Profiler(profile, seconds, Path(tmp))
-        server = PatterProcess(free_port(), fake.base_url, Path(tmp), profiler.cprofile_path)
+        server = PatterProcess(
+            free_port(),
+            fake.base_url,
+            Path(tmp),
+            profiler.cprofile_path,
+            telnyx.server_args() if telnyx is not None else (),
+        )
         stats = CallerStats()
-        callers: list[tuple[TwilioCaller, dict[str, Any]]] = []
+        callers: list[tuple[MediaCaller, dict[str, Any]]] = []
         try:
             await server.start()
             idle_ms = await _cpu_ms_per_s(server.pid, IDLE_S)
-            callers = await _ring(server.port, calls, stats)
+            callers = await _ring(server.port, calls, stats, telnyx)
             async with asyncio.timeout(60):
                 await fake.wait_sessions(len(callers))
             window = await _measure(server, [c for c, _ in callers], stats, seconds, profiler)
@@ -408,6 +536,8 @@ async def run_load(calls: int, seconds: float, profile: str) -> LoadResult:
                 caller.abort()
             await server.stop()
             await fake.close()
+            if telnyx is not None:
+                await telnyx.rest.close()
         report = profiler.report()
         log = [line for line in server.errors().splitlines() if line.strip()]
     t0, t1, patter_user, patter_system, patter_runtime, bench_cpu = window
@@ -439,6 +569,8 @@ async def run_load(calls: int, seconds: float, profile: str) -> LoadResult:
         failed_calls=calls - len(callers),
         server_log=log,
         profile=report,
+        carrier=carrier,
+        rest_actions=dict(telnyx.rest.actions) if telnyx is not None else {},
     )
 
 
@@ -449,14 +581,16 @@ async def _cpu_ms_per_s(pid: int, seconds: float) -> float:
 
 
 async def _ring(
-    port: int, calls: int, stats: CallerStats
-) -> list[tuple[TwilioCaller, dict[str, Any]]]:
-    """Place ``calls`` calls, 16 at a time; the ones that fail to connect are left out."""
+    port: int, calls: int, stats: CallerStats, telnyx: TelnyxLine | None = None
+) -> list[tuple[MediaCaller, dict[str, Any]]]:
+    """Place ``calls`` calls, 16 at a time, as Twilio (or as Telnyx through ``telnyx``); the
+    ones that fail to connect are left out."""
     gate = asyncio.Semaphore(16)
+    place = place_call if telnyx is None else telnyx.place_call
 
-    async def one(client: httpx.AsyncClient, index: int) -> tuple[TwilioCaller, dict[str, Any]]:
+    async def one(client: httpx.AsyncClient, index: int) -> tuple[MediaCaller, dict[str, Any]]:
         async with gate:
-            return await place_call(client, port, index, stats)
+            return await place(client, port, index, stats)
 
     async with httpx.AsyncClient(trust_env=False, timeout=30) as client:
         placed = await asyncio.gather(
@@ -467,7 +601,7 @@ async def _ring(
 
 async def _measure(
     server: PatterProcess,
-    callers: list[TwilioCaller],
+    callers: Sequence[MediaCaller],
     stats: CallerStats,
     seconds: float,
     profiler: Profiler,

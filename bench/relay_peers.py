@@ -1,9 +1,11 @@
-"""The two peers of the relay benchmark: Twilio callers and a fake OpenAI Realtime server.
+"""The peers of the relay benchmark: Twilio and Telnyx callers, a fake OpenAI Realtime server,
+and a fake Telnyx Call Control REST API (which only answers calls).
 
-Both live in the benchmark process and speak WebSocket through a minimal framing of their own
-(asyncio protocols, no extensions, whole messages), so the load they cost stays small next to
-the Patter process they drive; the ``websockets`` library would cost several times more per
-message. Client frames carry a zero mask (valid framing; it leaves the payload as is).
+They live in the benchmark process as asyncio protocols. The callers and the Realtime fake speak
+WebSocket through a minimal framing of their own (no extensions, whole messages), so the load
+they cost stays small next to the Patter process they drive; the ``websockets`` library would
+cost several times more per message. Client frames carry a zero mask (valid framing; it leaves
+the payload as is). The REST fake speaks just enough HTTP/1.1 for the ``telnyx`` SDK.
 
 Agent audio carries its own position: the first four bytes of every 160-byte frame the fake
 sends are the connection number (2 bytes), the response number and the frame's index in the
@@ -20,16 +22,25 @@ import hashlib
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 try:
     from websockets.speedups import apply_mask
 except ImportError:  # pragma: no cover - the pure-Python fallback of the same function
     from websockets.utils import apply_mask
 
-__all__ = ["CallerStats", "FakeRealtime", "TwilioCaller"]
+__all__ = [
+    "CallerStats",
+    "FakeRealtime",
+    "FakeTelnyxRest",
+    "MediaCaller",
+    "TelnyxCaller",
+    "TwilioCaller",
+]
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _TEXT, _CLOSE, _PING, _PONG = 0x1, 0x8, 0x9, 0xA
@@ -317,7 +328,110 @@ class _RealtimeConnection(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(server.every, self._respond)
 
 
-# --------------------------------------------------------------------------- Twilio callers
+# --------------------------------------------------------------------------- fake Telnyx REST
+
+
+class FakeTelnyxRest:
+    """Telnyx's Call Control REST API reduced to what a benchmark call needs, on 127.0.0.1.
+
+    Every ``POST /v2/calls/{call_control_id}/actions/{action}`` is answered 200
+    ``{"data":{"result":"ok"}}`` and counted in ``actions``; an ``answer`` hands the
+    ``stream_url`` of its JSON body to whoever awaits :meth:`answered` for that call. Other
+    requests get 404. HTTP/1.1 with keep-alive and ``Content-Length`` bodies (what the SDK sends).
+    """
+
+    def __init__(self) -> None:
+        self.actions: Counter[str] = Counter()
+        self.unexpected = 0
+        self._answers: dict[str, asyncio.Future[str]] = {}
+        self._server: asyncio.Server | None = None
+        self._connections: list[_RestConnection] = []
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v2"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._connection, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for connection in self._connections:
+                connection.abort()
+            await self._server.wait_closed()
+
+    def answered(self, call_id: str) -> asyncio.Future[str]:
+        """The ``stream_url`` Patter will answer ``call_id`` with (ask before the call rings)."""
+        future = self._answers.get(call_id)
+        if future is None:
+            future = self._answers[call_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def request(self, method: bytes, target: bytes, body: bytes) -> tuple[int, bytes]:
+        """Status and JSON body of the answer to one request."""
+        parts = unquote(target.decode("latin-1").split("?", 1)[0]).split("/")
+        # ['', 'v2', 'calls', call_control_id, 'actions', action]
+        if method != b"POST" or len(parts) != 6 or parts[1:3] != ["v2", "calls"]:
+            self.unexpected += 1
+            return 404, b'{"errors":[{"code":"10005","title":"Resource not found"}]}'
+        call_id, action = parts[3], parts[5]
+        self.actions[action] += 1
+        if action == "answer":
+            future = self._answers.pop(call_id, None)
+            if future is not None and not future.done():
+                future.set_result(str(json.loads(body).get("stream_url", "")))
+        return 200, b'{"data":{"result":"ok"}}'
+
+    def _connection(self) -> _RestConnection:
+        connection = _RestConnection(self)
+        self._connections.append(connection)
+        return connection
+
+
+class _RestConnection(asyncio.Protocol):
+    def __init__(self, server: FakeTelnyxRest) -> None:
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._buf = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        while self._transport is not None:
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self._buf[:end]
+            size = int(_header(head, b"content-length") or b"0")
+            if len(self._buf) < end + 4 + size:
+                return
+            body = self._buf[end + 4 : end + 4 + size]
+            self._buf = self._buf[end + 4 + size :]
+            method, target = head.split(b"\r\n", 1)[0].split(b" ")[:2]
+            status, answer = self._server.request(method, target, body)
+            reason = b"OK" if status == 200 else b"Not Found"
+            self._transport.write(
+                b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % (status, reason, len(answer))
+                + answer
+            )
+
+
+# --------------------------------------------------------------------------- Twilio and Telnyx callers
 
 
 @dataclass
@@ -338,19 +452,24 @@ class CallerStats:
 _MEDIA_PAYLOAD = base64.b64encode(bytes(0x80 | (i * 11) % 0x7F for i in range(FRAME_BYTES)))
 
 
-class TwilioCaller(asyncio.Protocol):
-    """One simulated Twilio media stream: sends caller frames on demand, echoes marks on time.
+class MediaCaller(asyncio.Protocol):
+    """One simulated carrier media stream: sends caller frames on demand, echoes marks on time.
 
     The caller plays the agent audio it receives at real time (a frame starts when it arrives or
     when the previous one ends) and echoes each ``mark`` when the audio before it has played.
+    Twilio and Telnyx send agent audio, marks and clears in the same shape as far as a caller
+    needs (``{"event":"media"`` ... ``"payload":"``), so only the caller's own ``media``
+    message differs: a subclass sets its three constant parts around the counters.
     """
+
+    _media_head = b""
+    """From the start of a caller ``media`` message to its sequence number."""
 
     def __init__(
         self,
         *,
         host: str,
         path: str,
-        stream_sid: str,
         stats: CallerStats,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -366,9 +485,10 @@ class TwilioCaller(asyncio.Protocol):
         self._head = b""
         self._play_end = 0.0
         self._close_sent = False
-        self._media_tail = (
-            b'","payload":"' + _MEDIA_PAYLOAD + b'"},"streamSid":"' + stream_sid.encode() + b'"}'
-        )
+        self._media_middle = b""
+        """From after the sequence number to the chunk number."""
+        self._media_tail = b""
+        """From after the timestamp to the end of the message."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         self.opened: asyncio.Future[None] = loop.create_future()
@@ -451,12 +571,11 @@ class TwilioCaller(asyncio.Protocol):
 
     def send_media(self, seq: int, lateness: float) -> None:
         """Caller frame number ``seq`` (from 0), sent ``lateness`` seconds after it was due."""
-        number = str(seq + 1).encode()
         message = (
-            b'{"event":"media","sequenceNumber":"'
+            self._media_head
             + str(seq + 3).encode()
-            + b'","media":{"track":"inbound","chunk":"'
-            + number
+            + self._media_middle
+            + str(seq + 1).encode()
             + b'","timestamp":"'
             + str(seq * 20).encode()
             + self._media_tail
@@ -477,3 +596,45 @@ class TwilioCaller(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+
+class TwilioCaller(MediaCaller):
+    """A Twilio media stream (``sequenceNumber``, ``streamSid`` after the ``media`` object)."""
+
+    _media_head = b'{"event":"media","sequenceNumber":"'
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        path: str,
+        stream_sid: str,
+        stats: CallerStats,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(host=host, path=path, stats=stats, clock=clock)
+        self._media_middle = b'","media":{"track":"inbound","chunk":"'
+        self._media_tail = (
+            b'","payload":"' + _MEDIA_PAYLOAD + b'"},"streamSid":"' + stream_sid.encode() + b'"}'
+        )
+
+
+class TelnyxCaller(MediaCaller):
+    """A Telnyx media stream (snake_case ``sequence_number``, ``stream_id`` before ``media``)."""
+
+    _media_head = b'{"event":"media","sequence_number":"'
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        path: str,
+        stream_id: str,
+        stats: CallerStats,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(host=host, path=path, stats=stats, clock=clock)
+        self._media_middle = (
+            b'","stream_id":"' + stream_id.encode() + b'","media":{"track":"inbound","chunk":"'
+        )
+        self._media_tail = b'","payload":"' + _MEDIA_PAYLOAD + b'"}}'
