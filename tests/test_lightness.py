@@ -21,6 +21,8 @@ HEAVY = (
     "langchain_core",
     "google",
     "phonenumbers",
+    "telnyx",
+    "nacl",
 )
 
 
@@ -42,3 +44,11 @@ def test_import_getpatter_imports_no_provider_sdk_or_numpy():
 def test_audio_names_load_numpy_only_when_used():
     loaded = imported_after("import getpatter; getpatter.mix_pcm")
     assert "numpy" in loaded
+
+
+def test_the_twilio_sandbox_and_the_demo_need_no_telnyx_extra():
+    # ``pip install getpatter && getpatter demo`` has neither the telnyx SDK nor PyNaCl.
+    loaded = imported_after(
+        "from getpatter.testing import Sandbox; import getpatter.demo; Sandbox()"
+    )
+    assert loaded.isdisjoint({"telnyx", "nacl"}), sorted(loaded & {"telnyx", "nacl"})

@@ -25,7 +25,7 @@ import logging
 import random
 import socket
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from getpatter.agent import Agent
 from getpatter.carriers.telnyx import Carrier as Telnyx
@@ -39,8 +39,10 @@ from getpatter.testing.fake_realtime import FakeRealtimeServer
 from getpatter.testing.fake_tts import FakeElevenLabsServer
 from getpatter.testing.phone_network import SimulatedCall
 from getpatter.testing.scenario import Callee, Scenario
-from getpatter.testing.telnyx_simulator import TelnyxSimulator
 from getpatter.testing.twilio_simulator import TwilioSimulator
+
+if TYPE_CHECKING:
+    from getpatter.testing.telnyx_simulator import TelnyxSimulator
 
 __all__ = ["Sandbox", "SandboxCall"]
 
@@ -108,7 +110,7 @@ class Sandbox:
         self.phone_number = phone_number
         self._pricing = pricing
         self.network: TwilioSimulator | TelnyxSimulator = (
-            TwilioSimulator() if carrier == "twilio" else TelnyxSimulator()
+            TwilioSimulator() if carrier == "twilio" else _telnyx_simulator()
         )
         """The carrier simulator: place calls, script callees, read what happened."""
         self.openai = FakeRealtimeServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
@@ -144,7 +146,7 @@ class Sandbox:
     @property
     def telnyx(self) -> TelnyxSimulator:
         """The Telnyx simulator (a ``"telnyx"`` sandbox only)."""
-        if not isinstance(self.network, TelnyxSimulator):
+        if isinstance(self.network, TwilioSimulator):
             raise ConfigError("this sandbox simulates Twilio: use sandbox.network (or .twilio)")
         return self.network
 
@@ -326,6 +328,18 @@ class Sandbox:
         if future is None:
             future = self._reports[call_id] = asyncio.get_running_loop().create_future()
         return future
+
+
+def _telnyx_simulator() -> TelnyxSimulator:
+    """A Telnyx simulator; it signs webhooks with PyNaCl, from the ``telnyx`` extra."""
+    try:
+        from getpatter.testing.telnyx_simulator import TelnyxSimulator
+    except ImportError as exc:
+        raise ConfigError(
+            f"Sandbox(carrier='telnyx') needs the telnyx extra ({exc.name} is missing): "
+            "pip install 'getpatter[telnyx]'"
+        ) from None
+    return TelnyxSimulator()
 
 
 def _free_port() -> int:
