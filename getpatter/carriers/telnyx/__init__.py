@@ -87,6 +87,14 @@ class Carrier:
                 "Telnyx(public_key=...). To accept unsigned webhooks anyway (anyone who finds "
                 "the URL could then start calls), pass Telnyx(verify_webhooks=False)"
             )
+        if self.verify_webhooks:
+            try:
+                import nacl.signing  # noqa: F401  (the SDK checks signatures with PyNaCl)
+            except ImportError:
+                raise ConfigError(
+                    "checking Telnyx webhook signatures needs PyNaCl: "
+                    "pip install 'getpatter[telnyx]'"
+                ) from None
         from getpatter.carriers.telnyx.port import TelnyxPort
 
         return TelnyxPort(self, phone_number)
