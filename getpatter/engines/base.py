@@ -20,6 +20,7 @@ from getpatter.observability.metrics import LatencyBreakdown
 __all__ = [
     "VERBATIM_PREFIX",
     "AgentAudio",
+    "AgentInterrupted",
     "AgentTextDelta",
     "AgentTranscript",
     "AudioFormat",
@@ -55,6 +56,17 @@ class EngineCapabilities:
     text of its speech as it is generated, so the session can screen it with guardrails."""
     screens_output: bool = False
     """The engine applies the agent's guardrails itself, before anything is spoken."""
+    speaks_verbatim: bool = True
+    """:meth:`Engine.say` speaks the text exactly (a greeting, a voicemail, ``CallControl.say``)."""
+    takes_instructions: bool = True
+    """:meth:`Engine.instruct` changes the agent's next replies mid-call."""
+    decides_interruptions: bool = False
+    """The engine decides when the caller has interrupted the agent and emits
+    :class:`AgentInterrupted`; the session then only clears the line, and never interrupts the
+    engine on its own barge-in timer."""
+    truncates_to_heard: bool = True
+    """:meth:`Engine.interrupt` cuts the engine's record of the agent's message to what the
+    caller heard. False: the engine corrects its own transcript after an interruption."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,14 @@ class AgentTextDelta:
 
 
 @dataclass(frozen=True)
+class AgentInterrupted:
+    """The engine stopped the agent because the caller talked over it (engines that
+    declare ``decides_interruptions``): what it already sent is not to be played."""
+
+    item_id: str = ""
+
+
+@dataclass(frozen=True)
 class ToolCallRequest:
     """The model asks to run a tool; answer with :meth:`Engine.send_tool_result`."""
 
@@ -178,6 +198,7 @@ class EngineClosed:
 
 EngineEvent = (
     AgentAudio
+    | AgentInterrupted
     | AgentTextDelta
     | SpeechStarted
     | SpeechStopped
@@ -234,22 +255,31 @@ class Engine(Protocol):
 
 
 class EngineFactory:
-    """How to open each call's engine, and the audio formats that engine takes as they are.
+    """How to open each call's engine: the audio formats it takes as they are, and what it
+    can do (:class:`EngineCapabilities`, known before any call so callers can act on it).
 
     ``audio_formats`` (best first) is known before any engine is built, so a carrier can
     choose the format it streams a call in when it answers; an engine given another format
     is fed through a converter.
     """
 
-    __slots__ = ("_create", "audio_formats")
+    __slots__ = ("_create", "audio_formats", "capabilities", "name")
 
     def __init__(
-        self, create: Callable[[], Engine], audio_formats: tuple[AudioFormat, ...]
+        self,
+        create: Callable[[], Engine],
+        audio_formats: tuple[AudioFormat, ...],
+        capabilities: EngineCapabilities | None = None,
+        *,
+        name: str = "engine",
     ) -> None:
         if not audio_formats:
             raise ValueError("an engine takes at least one audio format")
         self._create = create
         self.audio_formats = audio_formats
+        self.capabilities = capabilities if capabilities is not None else EngineCapabilities()
+        self.name = name
+        """How errors name the engine, e.g. ``"OpenAI Realtime"``."""
 
     def __call__(self) -> Engine:
         """A new, unconnected engine for one call."""

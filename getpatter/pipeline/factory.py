@@ -50,7 +50,9 @@ def pipeline_engine_factory(
     formats = tuple(f for f in stt_formats if f in tts_formats) + tuple(
         f for f in stt_formats if f not in tts_formats
     )
-    return EngineFactory(lambda: PipelineEngine(settings), formats)
+    return EngineFactory(
+        lambda: PipelineEngine(settings), formats, PipelineEngine.capabilities, name="pipeline"
+    )
 
 
 def _brain_factory(

@@ -53,7 +53,14 @@ def engine_factory(agent: Agent, on_message: Any = None) -> EngineFactory:
             else Realtime(voice=agent.voice, model=agent.model)
         )
         engine.check_credentials()
-        return EngineFactory(engine.create_engine, engine.audio_formats)
+        from getpatter.engines.openai.engine import RealtimeEngine
+
+        return EngineFactory(
+            engine.create_engine,
+            engine.audio_formats,
+            RealtimeEngine.capabilities,
+            name="OpenAI Realtime",
+        )
     raise ConfigError(
         f"agents in {agent.provider!r} mode cannot take calls yet: use the OpenAI Realtime engine "
         "(the default, or engine=OpenAIRealtime(...))"

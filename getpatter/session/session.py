@@ -26,10 +26,10 @@ from getpatter.carriers.base import TERMINAL_STATES, CarrierActions
 from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.base import (
     AgentAudio,
+    AgentInterrupted,
     AgentTextDelta,
     AgentTranscript,
     Engine,
-    EngineCapabilities,
     EngineClosed,
     EngineConfig,
     EngineError,
@@ -118,7 +118,7 @@ class CallSession:
         self._turns: list[TurnMetrics] = []
         self._turn: Turn | None = None
         self._engine: Engine | None = None
-        self._capabilities = EngineCapabilities()
+        self._capabilities = engine_factory.capabilities
         # Held weakly: a session must not refer to itself through its parts, or only a full
         # collection of the cyclic garbage collector could free a finished call.
         self._health = CallHealth(_weakly(self._health_error))
@@ -391,7 +391,12 @@ class CallSession:
         await self._end_by_agent(outcome, hangup=True)
 
     async def say(self, text: str) -> None:
-        """Speak ``text`` verbatim once the agent has finished its current sentence."""
+        """Speak ``text`` verbatim once the agent has finished its current sentence.
+
+        Refused with :class:`~getpatter.errors.ConfigError` when the engine cannot speak a
+        text verbatim (``EngineCapabilities.speaks_verbatim``).
+        """
+        self._require_ability("speaks_verbatim", "speak a text verbatim")
         engine = self._live_engine()
         await self._wait_played()
         self._responding = True
@@ -399,7 +404,12 @@ class CallSession:
         await engine.say(text)
 
     async def instruct(self, instruction: str) -> None:
-        """Give the in-call agent a new instruction; it applies from its next reply."""
+        """Give the in-call agent a new instruction; it applies from its next reply.
+
+        Refused with :class:`~getpatter.errors.ConfigError` when the engine takes no
+        instruction mid-call (``EngineCapabilities.takes_instructions``).
+        """
+        self._require_ability("takes_instructions", "take a new instruction mid-call")
         engine = self._live_engine()
         self._history.append({"role": "system", "text": instruction, "timestamp": time.time()})
         await engine.instruct(instruction)
@@ -432,6 +442,12 @@ class CallSession:
         outbound.end_item(item)
         await outbound.send_now()
 
+    def _require_ability(self, ability: str, action: str) -> None:
+        if not getattr(self._capabilities, ability):
+            raise ConfigError(
+                f"the {self._engine_factory.name} engine of call {self.call_sid} cannot {action}"
+            )
+
     def _live_engine(self) -> Engine:
         """The engine of a connected call, or a clear error saying why there is none."""
         if self._finishing:
@@ -461,7 +477,6 @@ class CallSession:
         try:
             variables = await self._call_started(custom_params)
             engine = self._engine_factory()
-            self._capabilities = engine.capabilities
             self._screen = self._output_screen()
             config = EngineConfig(
                 instructions=self.agent.instructions(variables),
@@ -583,6 +598,8 @@ class CallSession:
                 await self._outbound.send_now()
         elif isinstance(event, AgentTextDelta):
             await self._agent_text(event)
+        elif isinstance(event, AgentInterrupted):
+            await self._engine_interrupted()
         elif isinstance(event, SpeechStarted):
             self._speech_started()
         elif isinstance(event, SpeechStopped):
@@ -629,6 +646,8 @@ class CallSession:
         self._speech_started_at = time.monotonic()
         threshold = self.agent.barge_in_threshold_ms
         outbound = self._outbound
+        if self._capabilities.decides_interruptions:
+            return  # the engine tells us (AgentInterrupted)
         if threshold <= 0 or outbound is None or not outbound.speaking:
             return
         if self._barge_in_task is None or self._barge_in_task.done():
@@ -815,8 +834,22 @@ class CallSession:
         await outbound.clear()
         if item.startswith(_DTMF_ITEM_PREFIX):
             return None
-        await engine.interrupt(item, played)
+        if self._capabilities.truncates_to_heard:
+            await engine.interrupt(item, played)
         return item, played
+
+    async def _engine_interrupted(self) -> None:
+        """The engine stopped the agent for the caller: clear the line, and report it."""
+        heard_at = self._speech_started_at
+        interrupted = await self._silence_agent()
+        if interrupted is None:
+            return
+        item, played = interrupted
+        bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
+        self._emit(
+            PatterEventType.BARGE_IN,
+            {**self._identity(), "item_id": item, "played_ms": played, "bargein_ms": bargein_ms},
+        )
 
     async def _leave_voicemail(self) -> None:
         engine = self._engine

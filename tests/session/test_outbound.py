@@ -1,7 +1,6 @@
 """Paced outbound audio: frames at real-time speed, marks, clear, and what was played."""
 
 import asyncio
-import itertools
 
 from getpatter.session.outbound import OutboundAudio
 
@@ -44,8 +43,9 @@ async def test_frames_are_paced_marked_and_padded():
     assert [len(a[2]) for a in audio] == [160, 160, 160]
     assert audio[2][2] == b"\x01" * 80 + b"\xff" * 80
     assert marks == ["1", "2", "3"]
-    gaps = [b[1] - a[1] for a, b in itertools.pairwise(audio)]
-    assert all(g >= 0.015 for g in gaps)  # paced, never a burst
+    # Paced, never ahead of real time (a busy machine may make a frame late, never early).
+    offsets = [frame[1] - audio[0][1] for frame in audio]
+    assert all(offset >= n * 0.020 - 0.005 for n, offset in enumerate(offsets))
     assert out.speaking
     for name in marks[:2]:
         out.on_mark(name)

@@ -4,17 +4,19 @@ import asyncio
 
 import pytest
 
-from getpatter import Patter, PatterError
+from getpatter import ConfigError, Patter, PatterError
 from getpatter.engines.base import (
     AgentAudio,
+    AgentInterrupted,
     AgentTranscript,
     EngineCapabilities,
     EngineClosed,
     EngineFactory,
     ResponseDone,
+    SpeechStarted,
     ToolCallRequest,
 )
-from getpatter.observability.events import EventBus
+from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
 from getpatter.session import CallCallbacks, CallSession
 
@@ -94,17 +96,17 @@ class Carrier:
         self.log.append(("hangup",))
 
 
-def session(engine, carrier, ends, voicemail="", line=None):
+def session(engine, carrier, ends, voicemail="", line=None, capabilities=None, events=None):
     call = CallSession(
         agent=Patter.agent("You help."),
         direction="outbound",
         caller="+15550000001",
         callee="+15550000002",
-        engine_factory=EngineFactory(lambda: engine, ("ulaw_8000",)),
+        engine_factory=EngineFactory(lambda: engine, ("ulaw_8000",), capabilities, name="Scripted"),
         carrier=carrier,
         telephony_provider="twilio",
         callbacks=CallCallbacks(on_call_end=ends.append),
-        events=EventBus(),
+        events=events or EventBus(),
         pricing=PriceTable(),
         call_sid="CA1",
         voicemail_message=voicemail,
@@ -225,3 +227,50 @@ async def test_only_the_first_amd_result_counts():
     assert carrier.log == []  # not hung up as a machine
     await call.on_media_stopped()
     assert ends[0]["answered_by"] == "human" and ends[0]["outcome"] == "completed"
+
+
+class SlowLine(Line):
+    """A line whose playback takes real time, so the agent is still speaking when cut off."""
+
+    def __init__(self):
+        self.cleared = 0
+
+    async def send_mark(self, name):
+        asyncio.get_running_loop().call_later(0.02, self.call.on_mark, name)
+
+    async def send_clear(self):
+        self.cleared += 1
+
+
+async def test_say_and_instruct_are_refused_naming_an_engine_that_cannot_do_them():
+    engine, ends = Engine(), []
+    limited = EngineCapabilities(speaks_verbatim=False, takes_instructions=False)
+    call = session(engine, Carrier(), ends, capabilities=limited)
+    await asyncio.sleep(0.05)
+    with pytest.raises(ConfigError, match="the Scripted engine of call CA1 cannot speak a text"):
+        await call.say("Your order number is 42.")
+    with pytest.raises(ConfigError, match="cannot take a new instruction mid-call"):
+        await call.instruct("Offer the five pm slot.")
+    assert [c for c in engine.commands if c[0] in ("say", "instruct")] == []
+    await call.on_media_stopped()
+
+
+async def test_an_engine_that_decides_interruptions_is_followed_not_second_guessed():
+    engine, ends, bus = Engine(), [], EventBus()
+    barge_ins, barged_in = [], asyncio.Event()
+    bus.on(PatterEventType.BARGE_IN, lambda payload: (barge_ins.append(payload), barged_in.set()))
+    line = SlowLine()
+    own_mind = EngineCapabilities(decides_interruptions=True, truncates_to_heard=False)
+    call = session(engine, Carrier(), ends, line=line, capabilities=own_mind, events=bus)
+    await asyncio.sleep(0.05)
+    engine.queue.put_nowait(AgentAudio(item_id="reply", audio=b"\x01" * 8000))  # one second
+    await asyncio.sleep(0.2)
+    engine.queue.put_nowait(SpeechStarted())  # our VAD's opinion: not acted on
+    await asyncio.sleep(Patter.agent("x").barge_in_threshold_ms / 1000 + 0.2)
+    assert line.cleared == 0 and barge_ins == []
+    engine.queue.put_nowait(AgentInterrupted(item_id="reply"))  # the engine's decision
+    async with asyncio.timeout(5):
+        await barged_in.wait()
+    assert line.cleared == 1 and barge_ins[0]["item_id"] == "reply"
+    assert ("interrupt", "reply") not in engine.commands  # it corrects its own transcript
+    await call.on_media_stopped()
