@@ -242,3 +242,67 @@ async def test_faults_refuse_drop_and_silence() -> None:
                 async with asyncio.timeout(0.3):
                     await client.until("agent_response")
         assert fake.conversations[1].replies == []
+
+
+async def test_the_official_sdk_holds_a_conversation_with_a_private_agent() -> None:
+    from elevenlabs.client import ElevenLabs
+    from elevenlabs.conversational_ai.conversation import (
+        AudioInterface,
+        ClientTools,
+        Conversation,
+        ConversationInitiationData,
+    )
+
+    loop = asyncio.get_running_loop()
+    responses: asyncio.Queue[str] = asyncio.Queue()
+    heard: list[bytes] = []
+
+    class Line(AudioInterface):
+        def start(self, input_callback: Any) -> None:
+            self.send = input_callback
+
+        def stop(self) -> None:
+            pass
+
+        def output(self, audio: bytes) -> None:
+            heard.append(audio)
+
+        def interrupt(self) -> None:
+            pass
+
+    def on_response(text: str) -> None:
+        loop.call_soon_threadsafe(responses.put_nowait, text)
+
+    tools = ClientTools()
+    tools.register("order_status", lambda parameters: f"order {parameters['order']} ships")
+    line = Line()
+    async with FakeConvAIServer(SCENARIO, api_key=KEY) as fake, asyncio.timeout(20):
+        fake.add_agent(
+            "private-agent", private=True, audio_format="pcm_16000", first_message="Hi {{name}}."
+        )
+        conversation = Conversation(
+            ElevenLabs(api_key=KEY, base_url=fake.base_url),
+            "private-agent",
+            requires_auth=True,
+            audio_interface=line,
+            client_tools=tools,
+            config=ConversationInitiationData(dynamic_variables={"name": "Jane"}),
+            callback_agent_response=on_response,
+        )
+        await asyncio.to_thread(conversation.start_session)
+        try:
+            assert await responses.get() == "Hi Jane."
+            for start in range(0, 16000 * 2 * 12 // 10, 8000):
+                pcm = (voice(600, 16000) + silence(600, 16000))[start : start + 8000]
+                await asyncio.to_thread(line.send, pcm)
+            assert await responses.get() == "Let me check."
+            assert await fake.ping() == 1
+        finally:
+            await asyncio.to_thread(conversation.end_session)
+            conversation_id = await asyncio.to_thread(conversation.wait_for_session_end)
+        record = fake.conversations[0]
+        assert record.signed and conversation_id == record.conversation_id
+        assert record.dynamic_variables == {"name": "Jane"}
+        assert [result.result for result in record.tool_results] == ["order 42 ships"]
+        assert record.transcripts == ["Where is my order?"] and record.pongs == [1]
+        assert heard
