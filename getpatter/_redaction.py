@@ -124,7 +124,8 @@ _PATTERNS = re.compile(
     + _VALUE
     # Named fields, in JSON, reprs, keyword arguments and query strings.
     + r"|(?<![\w-])(?P<field>api[_-]?key|xi_api_key|(?:stream_)?auth[_-]?token|access[_-]?token"
-    r"|refresh[_-]?token|form[_-]?token|client[_-]?secret|secret|password|token)"
+    r"|refresh[_-]?token|form[_-]?token|client[_-]?secret|secret|password|token"
+    r"|conversation_signature)"
     + _SEP.replace("sep", "fsep")
     + _VALUE.replace("value", "fvalue")
     # The password of a URL.

@@ -53,6 +53,11 @@ from getpatter._redaction import LOGGERS, REDACTED, RedactSecrets, redact, regis
             '{"connected": {"x-telnyx-streaming-auth-token": "<redacted>"}}',
         ),
         ("wss://host/v1?api_key=CANARY&model=m", "wss://host/v1?api_key=<redacted>&model=m"),
+        # an ElevenLabs signed conversation URL
+        (
+            "GET /v1/convai/conversation?agent_id=a&conversation_signature=CANARY-s&source=x",
+            "GET /v1/convai/conversation?agent_id=a&conversation_signature=<redacted>&source=x",
+        ),
         # a URL's password
         ("via http://user:CANARY@proxy:8080/", "via http://user:<redacted>@proxy:8080/"),
     ],
