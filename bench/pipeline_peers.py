@@ -38,6 +38,7 @@ from relay_peers import (
     _TEXT,
     FRAME_BYTES,
     FrameReader,
+    LoopbackServer,
     TwilioCaller,
     _accept_key,
     _header,
@@ -145,7 +146,7 @@ class CallerVoice:
 # --------------------------------------------------------------------------- fake Deepgram
 
 
-class FakeDeepgram:
+class FakeDeepgram(LoopbackServer["_DeepgramConnection"]):
     """A lean Deepgram ``/v1/listen`` WebSocket server on 127.0.0.1 (see the module docstring).
 
     With ``answer_finalize`` every ``Finalize`` Patter sends (its VAD heard the caller stop) is
@@ -153,34 +154,18 @@ class FakeDeepgram:
     :meth:`final`. ``final_sent[(call, turn & 0xFF)]`` is when each final was written.
     """
 
+    url_scheme = "ws"
+
     def __init__(self, *, answer_finalize: bool) -> None:
+        super().__init__()
         self.answer_finalize = answer_finalize
         self.final_sent: dict[tuple[int, int], float] = {}
         self.audio_frames = 0
         self.finalizes = 0
         self.unmapped_finals = 0
         self.encodings: set[str] = set()
-        self.connections: list[_DeepgramConnection] = []
         self._calls: dict[int, _DeepgramConnection] = {}
         self._opened = asyncio.Event()
-        self._server: asyncio.Server | None = None
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for connection in self.connections:
-                connection.abort()
-            await self._server.wait_closed()
 
     async def wait_connections(self, count: int) -> None:
         """Wait until ``count`` streams have opened."""
@@ -203,10 +188,8 @@ class FakeDeepgram:
     def tagged(self, call: int, connection: _DeepgramConnection) -> None:
         self._calls[call] = connection
 
-    def _connection(self) -> _DeepgramConnection:
-        connection = _DeepgramConnection(self)
-        self.connections.append(connection)
-        return connection
+    def _new_connection(self) -> _DeepgramConnection:
+        return _DeepgramConnection(self)
 
 
 class _DeepgramConnection(asyncio.Protocol):
@@ -320,40 +303,20 @@ class _DeepgramConnection(asyncio.Protocol):
 # --------------------------------------------------------------------------- fake TTS and LLM
 
 
-class FakeSpeechAPIs:
+class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
     """ElevenLabs HTTP streaming TTS and OpenAI streamed chat completions, instant, on one
     lean HTTP/1.1 (keep-alive) server on 127.0.0.1 (see the module docstring)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.tts_requests = 0
         self.llm_requests = 0
         self.refused = 0
         self.tts_formats: set[str] = set()
         self._tone = tone("ulaw_8000", REPLY_FRAMES * 20)
-        self._server: asyncio.Server | None = None
-        self._connections: list[_HTTPConnection] = []
-        self.port = 0
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for connection in self._connections:
-                connection.abort()
-            await self._server.wait_closed()
-
-    def _connection(self) -> _HTTPConnection:
-        connection = _HTTPConnection(self)
-        self._connections.append(connection)
-        return connection
+    def _new_connection(self) -> _HTTPConnection:
+        return _HTTPConnection(self)
 
     def answer(self, target: bytes, body: bytes) -> bytes:
         """The whole HTTP response to ``POST target`` with ``body``."""

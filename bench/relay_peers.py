@@ -25,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote
 
 try:
@@ -134,31 +134,28 @@ def _header(head: bytes, name: bytes) -> bytes:
 # --------------------------------------------------------------------------- fake Realtime
 
 
-class FakeRealtime:
-    """A lean OpenAI Realtime server on 127.0.0.1.
+class _Abortable(Protocol):
+    def abort(self) -> None: ...
 
-    It answers ``session.update`` with ``session.updated`` (GA shape for GA models, beta for
-    ``*-realtime-preview*``), ignores caller audio (counting it), and every ``every`` seconds per
-    connection sends a response: ``response.created``, ``seconds`` of μ-law audio as 100 ms
-    audio deltas written back to back, then ``response.done`` with a small usage.
-    ``first_delta_sent[(connection, response)]`` is when each response's first delta was written.
-    """
 
-    def __init__(self, *, every: float = 3.0, seconds: float = 2.0, seed: int = 7) -> None:
-        self.every = every
-        self.frames_per_response = round(seconds / FRAME_S)
-        self.first_delta_sent: dict[tuple[int, int], float] = {}
-        self.appends = 0
-        self.sessions = 0
-        self.connections: list[_RealtimeConnection] = []
-        self._session_opened = asyncio.Event()
-        self._rng = random.Random(seed)
+_C = TypeVar("_C", bound=_Abortable)
+
+
+class LoopbackServer(Generic[_C]):
+    """A lean asyncio server on a free 127.0.0.1 port. It keeps its connections (each built by
+    :meth:`_new_connection`) in ``connections`` and aborts them when it closes."""
+
+    url_scheme = "http"
+    url_path = ""
+
+    def __init__(self) -> None:
+        self.connections: list[_C] = []
         self._server: asyncio.Server | None = None
         self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.url_scheme}://127.0.0.1:{self.port}{self.url_path}"
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -172,6 +169,37 @@ class FakeRealtime:
                 connection.abort()
             await self._server.wait_closed()
 
+    def _connection(self) -> _C:
+        connection = self._new_connection()
+        self.connections.append(connection)
+        return connection
+
+    def _new_connection(self) -> _C:
+        raise NotImplementedError
+
+
+class FakeRealtime(LoopbackServer["_RealtimeConnection"]):
+    """A lean OpenAI Realtime server on 127.0.0.1.
+
+    It answers ``session.update`` with ``session.updated`` (GA shape for GA models, beta for
+    ``*-realtime-preview*``), ignores caller audio (counting it), and every ``every`` seconds per
+    connection sends a response: ``response.created``, ``seconds`` of μ-law audio as 100 ms
+    audio deltas written back to back, then ``response.done`` with a small usage.
+    ``first_delta_sent[(connection, response)]`` is when each response's first delta was written.
+    """
+
+    url_path = "/v1"
+
+    def __init__(self, *, every: float = 3.0, seconds: float = 2.0, seed: int = 7) -> None:
+        super().__init__()
+        self.every = every
+        self.frames_per_response = round(seconds / FRAME_S)
+        self.first_delta_sent: dict[tuple[int, int], float] = {}
+        self.appends = 0
+        self.sessions = 0
+        self._session_opened = asyncio.Event()
+        self._rng = random.Random(seed)
+
     async def wait_sessions(self, count: int) -> None:
         """Wait until ``count`` sessions have been configured."""
         while self.sessions < count:
@@ -182,10 +210,8 @@ class FakeRealtime:
         self.sessions += 1
         self._session_opened.set()
 
-    def _connection(self) -> _RealtimeConnection:
-        connection = _RealtimeConnection(self, len(self.connections) + 1)
-        self.connections.append(connection)
-        return connection
+    def _new_connection(self) -> _RealtimeConnection:
+        return _RealtimeConnection(self, len(self.connections) + 1)
 
     def first_response_delay(self) -> float:
         """Spread the connections' responses over the period, as real calls would be."""
@@ -331,7 +357,7 @@ class _RealtimeConnection(asyncio.Protocol):
 # --------------------------------------------------------------------------- fake Telnyx REST
 
 
-class FakeTelnyxRest:
+class FakeTelnyxRest(LoopbackServer["_RestConnection"]):
     """Telnyx's Call Control REST API reduced to what a benchmark call needs, on 127.0.0.1.
 
     Every ``POST /v2/calls/{call_control_id}/actions/{action}`` is answered 200
@@ -340,29 +366,13 @@ class FakeTelnyxRest:
     requests get 404. HTTP/1.1 with keep-alive and ``Content-Length`` bodies (what the SDK sends).
     """
 
+    url_path = "/v2"
+
     def __init__(self) -> None:
+        super().__init__()
         self.actions: Counter[str] = Counter()
         self.unexpected = 0
         self._answers: dict[str, asyncio.Future[str]] = {}
-        self._server: asyncio.Server | None = None
-        self._connections: list[_RestConnection] = []
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v2"
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._connection, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for connection in self._connections:
-                connection.abort()
-            await self._server.wait_closed()
 
     def answered(self, call_id: str) -> asyncio.Future[str]:
         """The ``stream_url`` Patter will answer ``call_id`` with (ask before the call rings)."""
@@ -386,10 +396,8 @@ class FakeTelnyxRest:
                 future.set_result(str(json.loads(body).get("stream_url", "")))
         return 200, b'{"data":{"result":"ok"}}'
 
-    def _connection(self) -> _RestConnection:
-        connection = _RestConnection(self)
-        self._connections.append(connection)
-        return connection
+    def _new_connection(self) -> _RestConnection:
+        return _RestConnection(self)
 
 
 class _RestConnection(asyncio.Protocol):

@@ -58,6 +58,8 @@ class PatterToolkit(BaseToolkit):
         ``getpatter-mcp`` reads them (``getpatter-mcp --help`` lists them): the Twilio or the
         Telnyx carrier, ``PATTER_WEBHOOK_URL`` or ``PATTER_TUNNEL=cloudflare``, the in-call
         agent, the safety policy and the audit log; with no carrier settings, the sandbox.
+        ``PATTER_MCP_TOKEN`` (``[mcp] token``) guards the MCP server's HTTP transport only, so
+        a file shared with ``getpatter-mcp`` may hold it: the toolkit has no transport to guard.
         Raises :class:`~getpatter.errors.ConfigError` naming what to set. The service starts
         with the first call; close it with :meth:`aclose` (or :meth:`close`).
         """

@@ -71,6 +71,9 @@ def test_telnyx_public_key_must_be_an_ed25519_key():
         Telnyx(api_key="KEY-CANARY", connection_id="1", public_key="pub-secret")
     with pytest.raises(InputValidationError, match="base_url"):
         Telnyx(api_key="KEY-CANARY", connection_id="1", base_url="ftp://x")
+    key = base64.b64encode(b"k" * 32).decode()
+    with pytest.raises(ConfigError, match="would leave the public key unused"):
+        Telnyx(api_key="KEY-CANARY", connection_id="1", public_key=key, verify_webhooks=False)
 
 
 def test_carrier_requires_a_phone_number():

@@ -260,7 +260,6 @@ class DialRequest:
     wait_for_greeting: bool = False
     """Report a machine only once its greeting ended (a voicemail message will be left)."""
     record: bool = False
-    time_limit: int | None = None
 
 
 @dataclass(frozen=True)

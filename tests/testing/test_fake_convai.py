@@ -262,13 +262,13 @@ async def test_the_official_sdk_holds_a_conversation_with_a_private_agent() -> N
             self.send = input_callback
 
         def stop(self) -> None:
-            pass
+            """Nothing to release: the test owns no device."""
 
         def output(self, audio: bytes) -> None:
             heard.append(audio)
 
         def interrupt(self) -> None:
-            pass
+            """Nothing is buffered: every chunk was kept in ``heard`` as it came."""
 
     def on_response(text: str) -> None:
         loop.call_soon_threadsafe(responses.put_nowait, text)

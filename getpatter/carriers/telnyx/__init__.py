@@ -62,6 +62,12 @@ class Carrier:
             )
         if public_key:
             _require_public_key(public_key)
+            if not self.verify_webhooks:
+                raise ConfigError(
+                    "Telnyx(verify_webhooks=False) would leave the public key unused: keep the "
+                    "key (TELNYX_PUBLIC_KEY) and drop verify_webhooks=False, or unset the key to "
+                    "accept unsigned webhooks"
+                )
         base_url = _require_base_url(
             env_fallback(self.base_url.strip(), "TELNYX_BASE_URL") or DEFAULT_BASE_URL
         )

@@ -73,7 +73,6 @@ class TelnyxPort:
             webhook_url=desk.public_url(WEBHOOK_PATH),
             client_state=client_state(request.patter_id),
             timeout_secs=request.ring_timeout,
-            time_limit_secs=request.time_limit,
             machine_detection=detection,
             record=request.record,
         )
