@@ -9,6 +9,11 @@ arrives and the next agent frame is due within a frame's time, that frame goes o
 event-loop wakeup, up to one frame early; the pacer's own timer sends it only when caller frames
 stop. Waking a quiet process costs far more CPU than the few microseconds a frame needs, so
 riding the caller's clock saves a wakeup per agent frame.
+
+Key presses are the exception: a DTMF tone must reach the far end without a gap, or the
+detector there hears the key twice (or not at all). Their audio is queued with
+:meth:`OutboundAudio.push_whole` and goes to the carrier at once, to play from its buffer; a
+busy event loop cannot cut it. Speech after it waits until it has played.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ class _Frame:
     audio: bytes
     end_ms: int
     """How much of the item has been sent once this frame is out."""
+    paced: bool = True
+    """False for audio that must play without a gap: it is sent without waiting its turn."""
 
 
 class OutboundAudio:
@@ -106,16 +113,29 @@ class OutboundAudio:
         for frame in buffer.push(audio):
             self._enqueue(item_id, frame)
 
+    def push_whole(self, item_id: str, audio: bytes) -> None:
+        """Queue complete message ``item_id`` to be sent at once rather than paced.
+
+        For audio a gap would corrupt, such as DTMF tones: the carrier plays it from its buffer.
+        The last partial frame is padded with silence, as :meth:`end_item` does.
+        """
+        buffer = FrameBuffer(self._frame_size, silence=self._silence)
+        frames = buffer.push(audio)
+        if buffer.buffered:
+            frames.append(buffer.flush(pad=True))
+        for frame in frames:
+            self._enqueue(item_id, frame, paced=False)
+
     def end_item(self, item_id: str) -> None:
         """The message is complete: send its last partial frame, padded with silence."""
         buffer = self._buffers.pop(item_id, None)
         if buffer is not None and buffer.buffered:
             self._enqueue(item_id, buffer.flush(pad=True))
 
-    def _enqueue(self, item_id: str, frame: bytes) -> None:
+    def _enqueue(self, item_id: str, frame: bytes, *, paced: bool = True) -> None:
         end_ms = self._sent_ms.get(item_id, 0) + self._frame_ms
         self._sent_ms[item_id] = end_ms
-        self._queue.append(_Frame(item_id, frame, end_ms))
+        self._queue.append(_Frame(item_id, frame, end_ms, paced))
         self._wakeup.set()
 
     @property
@@ -183,7 +203,7 @@ class OutboundAudio:
                 await self._wakeup.wait()
                 continue
             delay = self._next_at - time.monotonic()
-            if delay > 0:
+            if delay > 0 and self._queue[0].paced:
                 tick = self._tick = loop.create_future()
                 self._timer = loop.call_later(delay, _wake, tick)
                 try:

@@ -438,8 +438,7 @@ class CallSession:
             tones = converter.convert(tones) + converter.flush()
         self._dtmf_seq += 1
         item = f"{_DTMF_ITEM_PREFIX}{self._dtmf_seq}"
-        outbound.push(item, tones)
-        outbound.end_item(item)
+        outbound.push_whole(item, tones)
         await outbound.send_now()
 
     def _require_ability(self, ability: str, action: str) -> None:

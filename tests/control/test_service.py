@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -244,3 +245,31 @@ async def test_a_live_service_with_no_allowlist_dials_nobody() -> None:
         assert refused.value.rule == "allowlist"
         assert network.twilio.calls == []
         await service.aclose()
+
+
+async def test_keys_reach_the_callee_whole_while_the_event_loop_stalls() -> None:
+    """A key press is never cut by a late wakeup: each tone plays from the carrier's buffer."""
+    from getpatter.audio.dtmf_tones import dtmf_ulaw
+
+    keys = "1234567890#"
+    tones_ms = len(dtmf_ulaw(keys)) // 8
+
+    async def stall() -> None:
+        while True:  # a busy process: the loop is blocked for 45 ms, every 30 ms
+            time.sleep(0.045)  # noqa: ASYNC251 -- blocking the loop is the point
+            await asyncio.sleep(0.03)
+
+    async with asyncio.timeout(40), sandbox() as service:
+        record = await service.place_call(PERSON)
+        await connected(service, record.call_id)
+        simulated = service.line.sandbox.network.get_call(record.call_id)
+        staller = asyncio.create_task(stall())
+        try:
+            await service.send_dtmf(record.call_id, keys)
+            heard_before = simulated.heard_ms
+            await simulated.wait_until(lambda call: call.heard_ms >= heard_before + tones_ms)
+        finally:
+            staller.cancel()
+        await service.hangup(record.call_id)
+        await service.wait(record.call_id, 20)
+    assert simulated.dtmf_heard == keys

@@ -87,3 +87,22 @@ async def test_a_caller_frame_sends_the_next_frame_if_due_within_a_frame():
     assert await audio_after_caller_frame() == 2  # due in two frames' time: it waits
     await out.stop()
     assert [s[2] for s in media.sent if s[0] == "mark"] == ["1", "2"]
+
+
+async def test_whole_audio_goes_out_at_once_and_speech_after_it_waits_its_turn():
+    media = Recorder()
+    # One-second frames: anything paced would take seconds, so only an unpaced burst is quick.
+    out = OutboundAudio(media, frame_size=4, frame_ms=1000)
+    out.start()
+    out.push_whole("keys", b"\x07" * 10)  # two whole frames and a padded half frame
+    out.push("speech", b"\x01" * 4)
+    await media.wait_until(lambda sent: [s[0] for s in sent].count("audio") == 3)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    audio = [s[2] for s in media.sent if s[0] == "audio"]
+    await out.stop()
+    assert audio == [b"\x07" * 4, b"\x07" * 4, b"\x07\x07\xff\xff"]  # speech still waits
+    assert [s[2] for s in media.sent if s[0] == "mark"] == ["1", "2", "3"]
+    for name in ("1", "2", "3"):
+        out.on_mark(name)
+    assert out.played_ms("keys") == 3000
