@@ -127,6 +127,9 @@ class Agent:
 
     def describe(self, *, on_message: object = None) -> str:
         """One line naming what answers: the engine and model, or the pipeline's parts."""
+        if isinstance(self.engine, ConvAI):
+            voice = f" / {self.engine.voice}" if self.engine.voice else ""
+            return f"{self.provider}, agent {self.engine.agent_id}{voice}"
         if self.provider != "pipeline":
             return f"{self.provider}, {self.model} / {self.voice}"
         if on_message is not None:

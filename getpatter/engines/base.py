@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from getpatter.audio.formats import AudioFormat
 from getpatter.call import CallControl
+from getpatter.errors import ConfigError
 from getpatter.observability.cost import PipelineUsage, RealtimeUsage
 from getpatter.observability.metrics import LatencyBreakdown
 
@@ -67,6 +68,9 @@ class EngineCapabilities:
     truncates_to_heard: bool = True
     """:meth:`Engine.interrupt` cuts the engine's record of the agent's message to what the
     caller heard. False: the engine corrects its own transcript after an interruption."""
+    greets_itself: bool = False
+    """The engine speaks ``EngineConfig.greeting`` itself as the conversation starts; the
+    session does not ask for it with :meth:`Engine.say`."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,13 @@ class EngineConfig:
     session's task needs to wake up: under load, the time other calls' work takes."""
     stream_agent_text: bool = False
     """Emit :class:`AgentTextDelta` events (engines that declare ``streams_agent_text``)."""
+    greeting: str = ""
+    """The first message, for engines that declare ``greets_itself`` ("" for none)."""
+    variables: dict[str, str] = field(default_factory=dict)
+    """The agent's variables for this call (already substituted into ``instructions``)."""
+    has_system_prompt: bool = True
+    """False when the user gave no system prompt: an engine whose agent is configured
+    elsewhere then keeps that agent's own prompt."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,9 @@ class EngineClosed:
 
     error: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+    """The engine ended the conversation on purpose (its agent said goodbye): the call is
+    complete, and the session hangs up."""
 
 
 EngineEvent = (
@@ -284,3 +298,12 @@ class EngineFactory:
     def __call__(self) -> Engine:
         """A new, unconnected engine for one call."""
         return self._create()
+
+    def require(self, ability: str, action: str, *, whose: str = "") -> None:
+        """Raise :class:`ConfigError` when the engine lacks ``ability`` (a capability name).
+
+        The message names the engine and ``action`` (what was asked, e.g. "speak a text
+        verbatim"); ``whose`` ends the engine's description (e.g. " of call CA12").
+        """
+        if not getattr(self.capabilities, ability):
+            raise ConfigError(f"the {self.name} engine{whose} cannot {action}")

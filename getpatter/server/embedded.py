@@ -21,6 +21,7 @@ from getpatter.server.desk import ServerDesk
 from getpatter.server.heap import freeze_startup_objects, thaw_startup_objects
 from getpatter.server.registry import CallRegistry
 from getpatter.session import CallCallbacks, CallSession
+from getpatter.session.session import VOICEMAIL_ACTION
 
 if TYPE_CHECKING:
     from getpatter.tunnels import CloudflareTunnel
@@ -46,25 +47,8 @@ def engine_factory(agent: Agent, on_message: Any = None) -> EngineFactory:
             "on_message= is for pipeline agents (stt= and tts=); an engine agent produces its "
             "own replies"
         )
-    if agent.provider == "openai_realtime":
-        engine = (
-            agent.engine
-            if isinstance(agent.engine, Realtime)
-            else Realtime(voice=agent.voice, model=agent.model)
-        )
-        engine.check_credentials()
-        from getpatter.engines.openai.engine import RealtimeEngine
-
-        return EngineFactory(
-            engine.create_engine,
-            engine.audio_formats,
-            RealtimeEngine.capabilities,
-            name="OpenAI Realtime",
-        )
-    raise ConfigError(
-        f"agents in {agent.provider!r} mode cannot take calls yet: use the OpenAI Realtime engine "
-        "(the default, or engine=OpenAIRealtime(...))"
-    )
+    engine = agent.engine or Realtime(voice=agent.voice, model=agent.model)
+    return engine.factory()
 
 
 class EmbeddedServer:
@@ -96,6 +80,8 @@ class EmbeddedServer:
         self.agent = agent
         self._on_message = on_message
         self._engine_factory = engine_factory(agent, on_message)
+        if voicemail_message:
+            self._engine_factory.require("speaks_verbatim", VOICEMAIL_ACTION)
         self._callbacks = callbacks
         self._events = events
         self._pricing = pricing

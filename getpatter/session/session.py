@@ -68,6 +68,7 @@ logger = logging.getLogger("getpatter.session")
 Outcome = str
 
 _DTMF_ITEM_PREFIX = "patter-dtmf-"
+VOICEMAIL_ACTION = "leave a voicemail_message (it must be spoken verbatim): remove it"
 """Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
 _WAIT_FOR_SPEECH = 15.0
 _WAIT_FOR_GREETING_END = 30.0
@@ -119,6 +120,8 @@ class CallSession:
         self._turn: Turn | None = None
         self._engine: Engine | None = None
         self._capabilities = engine_factory.capabilities
+        if voicemail_message:
+            engine_factory.require("speaks_verbatim", VOICEMAIL_ACTION)
         # Held weakly: a session must not refer to itself through its parts, or only a full
         # collection of the cyclic garbage collector could free a finished call.
         self._health = CallHealth(_weakly(self._health_error))
@@ -442,10 +445,7 @@ class CallSession:
         await outbound.send_now()
 
     def _require_ability(self, ability: str, action: str) -> None:
-        if not getattr(self._capabilities, ability):
-            raise ConfigError(
-                f"the {self._engine_factory.name} engine of call {self.call_sid} cannot {action}"
-            )
+        self._engine_factory.require(ability, action, whose=f" of call {self.call_sid}")
 
     def _live_engine(self) -> Engine:
         """The engine of a connected call, or a clear error saying why there is none."""
@@ -477,6 +477,8 @@ class CallSession:
             variables = await self._call_started(custom_params)
             engine = self._engine_factory()
             self._screen = self._output_screen()
+            greeting = self.agent.greeting(variables, self._first_message_override)
+            greets_itself = self._capabilities.greets_itself
             config = EngineConfig(
                 instructions=self.agent.instructions(variables),
                 voice=self.agent.voice,
@@ -490,17 +492,20 @@ class CallSession:
                 control=self.control(),
                 play_now=self._play_now,
                 stream_agent_text=self._screen is not None,
+                greeting=greeting if greets_itself else "",
+                variables={**(self.agent.variables or {}), **variables},
+                has_system_prompt=bool(self.agent.system_prompt),
             )
             await engine.connect(config)
             while self._early_audio:  # frames arriving meanwhile join the queue, in order
                 await engine.send_audio(self._early_audio.popleft())
             self._engine = engine
             self._engine_ready.set()
-            greeting = self.agent.greeting(variables, self._first_message_override)
             if greeting:
                 self._responding = True
                 self._health.owe()
-                await engine.say(greeting)
+                if not greets_itself:
+                    await engine.say(greeting)
             self._listening = True
             async for event in engine.events():
                 async with self._handling:
@@ -618,8 +623,11 @@ class CallSession:
             if event.fatal:
                 self._fail(event.message, recorded=True)
                 await self._abort_call()
-        elif isinstance(event, EngineClosed) and event.error and not self._finishing:
-            self._fail(f"the AI connection dropped: {event.error}")
+        elif isinstance(event, EngineClosed) and not self._finishing:
+            if event.error:
+                self._fail(f"the AI connection dropped: {event.error}")
+            elif event.finished:
+                await self._end_by_agent("completed", hangup=True)
 
     def _agent_audio(self, event: AgentAudio) -> bool:
         """Queue agent audio; True when it starts a new message."""

@@ -31,8 +31,10 @@ from getpatter.agent import Agent
 from getpatter.carriers.telnyx import Carrier as Telnyx
 from getpatter.carriers.twilio import Carrier as Twilio
 from getpatter.client import Patter
+from getpatter.engines.elevenlabs import ConvAI
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError
+from getpatter.testing.fake_convai import FakeConvAIServer
 from getpatter.testing.fake_deepgram import FakeDeepgramServer
 from getpatter.testing.fake_llm import FakeOpenAIServer
 from getpatter.testing.fake_realtime import FakeRealtimeServer
@@ -52,6 +54,9 @@ _FAKE_OPENAI_KEY = "sk-sandbox"
 _FAKE_DEEPGRAM_KEY = "dg-sandbox"
 _FAKE_ELEVENLABS_KEY = "el-sandbox"
 _DEFAULT_TIMEOUT = 60.0
+_CONVAI_OVERRIDES = frozenset(
+    {"agent.first_message", "agent.language", "agent.prompt.prompt", "tts.voice_id"}
+)
 _PORTS_FROM, _PORTS_TO = 20000, 32000
 
 
@@ -120,6 +125,10 @@ class Sandbox:
         """Pipeline agents' LLM: OpenAI chat completions, answering with the scenario's replies."""
         self.elevenlabs = FakeElevenLabsServer(self.scenario, api_key=_FAKE_ELEVENLABS_KEY)
         """Pipeline agents' text-to-speech."""
+        self.convai = FakeConvAIServer(self.scenario, api_key=_FAKE_ELEVENLABS_KEY)
+        """ElevenLabs Conversational AI, for agents with ``engine=ElevenLabsConvAI(...)``
+        (started by :meth:`serve` for them)."""
+        self._convai_started = False
         self._pipeline_fakes = False
         self._tts_stall_timeout = tts_stall_timeout
         self.port = 0
@@ -201,6 +210,9 @@ class Sandbox:
             self._pipeline_fakes = False
             for fake in (self.deepgram, self.llm, self.elevenlabs):
                 await fake.__aexit__(None, None, None)
+        if self._convai_started:
+            self._convai_started = False
+            await self.convai.__aexit__(None, None, None)
         await self.openai.__aexit__(None, None, None)
         await self.network.aclose()
 
@@ -212,6 +224,13 @@ class Sandbox:
                 await fake.__aenter__()
             self._pipeline_fakes = True
 
+    async def start_convai(self) -> None:
+        """Start the fake ElevenLabs Conversational AI server (:meth:`serve` does it for
+        ConvAI agents)."""
+        if not self._convai_started:
+            await self.convai.__aenter__()
+            self._convai_started = True
+
     def offline(self, agent: Agent, *, with_llm: bool = True) -> Agent:
         """``agent`` with its services pointed at the sandbox's fakes.
 
@@ -222,10 +241,8 @@ class Sandbox:
         """
         if agent.provider == "pipeline":
             return self._offline_pipeline(agent, with_llm=with_llm)
-        if agent.provider != "openai_realtime":
-            raise ConfigError(
-                f"the sandbox runs OpenAI Realtime and pipeline agents; this one is {agent.provider!r}"
-            )
+        if isinstance(agent.engine, ConvAI):
+            return self._offline_convai(agent, agent.engine)
         engine = Realtime(
             api_key=_FAKE_OPENAI_KEY,
             base_url=self.openai.base_url,
@@ -233,6 +250,34 @@ class Sandbox:
             model=agent.model,
         )
         return dataclasses.replace(agent, engine=engine)
+
+    def _offline_convai(self, agent: Agent, engine: ConvAI) -> Agent:
+        """The agent's ConvAI engine pointed at the fake, where its agent is registered.
+
+        The fake agent is private (reached by a signed URL) when the engine has an API key,
+        as on ElevenLabs, takes the engine's audio format, and allows every override Patter
+        may send.
+        """
+        if not self._convai_started:
+            raise ConfigError(
+                "start the ConvAI fake first: 'await sandbox.start_convai()' "
+                "(sandbox.serve() does it for you)"
+            )
+        agent_id = engine.agent_id or "agent_sandbox"
+        private = bool(engine.api_key)
+        self.convai.add_agent(
+            agent_id,
+            private=private,
+            audio_format=engine.audio_format,
+            allow_overrides=_CONVAI_OVERRIDES,
+        )
+        offline = dataclasses.replace(
+            engine,
+            api_key=_FAKE_ELEVENLABS_KEY if private else "",
+            agent_id=agent_id,
+            base_url=self.convai.base_url,
+        )
+        return dataclasses.replace(agent, engine=offline)
 
     def _offline_pipeline(self, agent: Agent, *, with_llm: bool) -> Agent:
         if not self._pipeline_fakes:
@@ -265,6 +310,8 @@ class Sandbox:
             raise ConfigError("the sandbox is already serving an agent")
         if agent.provider == "pipeline":
             await self.start_pipeline_fakes()
+        if isinstance(agent.engine, ConvAI):
+            await self.start_convai()
         user_on_call_end: Callable[[dict[str, Any]], Any] | None = serve_options.pop(
             "on_call_end", None
         )

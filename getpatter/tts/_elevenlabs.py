@@ -156,7 +156,7 @@ def require_language_code(owner: str, value: object) -> str | None:
 
 def status_error(owner: str, status: int, body: bytes) -> PatterError:
     """The Patter error for an HTTP error answer from ElevenLabs (spec issue 5 mapping)."""
-    detail = _detail(body)
+    detail = error_detail(body)
     suffix = f": {detail}" if detail else ""
     if status in (401, 403):
         return AuthenticationError(
@@ -172,7 +172,7 @@ def status_error(owner: str, status: int, body: bytes) -> PatterError:
     )
 
 
-def _detail(body: bytes) -> str:
+def error_detail(body: bytes) -> str:
     """The message inside an ElevenLabs error body (``{"detail": {"message": ...}}``)."""
     text = body.decode("utf-8", "replace").strip()
     try:

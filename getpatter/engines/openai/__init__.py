@@ -12,7 +12,7 @@ from getpatter.errors import ConfigError
 
 if TYPE_CHECKING:
     from getpatter.audio.formats import AudioFormat
-    from getpatter.engines.base import Engine
+    from getpatter.engines.base import Engine, EngineFactory
 
 __all__ = ["Realtime"]
 
@@ -70,3 +70,16 @@ class Realtime:
 
         self.check_credentials()
         return RealtimeEngine(self.api_key, base_url=self.base_url)
+
+    def factory(self) -> EngineFactory:
+        """How to open each call's engine; checks the credentials now."""
+        from getpatter.engines.base import EngineFactory
+        from getpatter.engines.openai.engine import RealtimeEngine
+
+        self.check_credentials()
+        return EngineFactory(
+            self.create_engine,
+            self.audio_formats,
+            RealtimeEngine.capabilities,
+            name="OpenAI Realtime",
+        )
