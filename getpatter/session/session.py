@@ -284,8 +284,9 @@ class CallSession:
 
             self._to_engine = AudioConverter(audio_format, self._engine_format)
             self._to_carrier = AudioConverter(self._engine_format, audio_format)
+        # Frames are padded with one repeated byte: PCM16's zero sample is the byte 0 twice.
         self._outbound = OutboundAudio(
-            media, frame_size=frame_size(audio_format), silence=silence(audio_format)
+            media, frame_size=frame_size(audio_format), silence=silence(audio_format)[:1]
         )
         self._outbound.start()
         self._run_task = asyncio.create_task(
@@ -771,6 +772,8 @@ class CallSession:
         bargein, self._pending_bargein_ms = self._pending_bargein_ms, None
         metrics = turn_metrics(turn, first_sent_at=first_sent, bargein_ms=bargein, stages=stages)
         self._turns.append(metrics)
+        if self._connected_at is not None:  # minute-priced parts cost what the call has lasted
+            self._meter.set_duration(time.monotonic() - self._connected_at[1])
         payload = {**self._identity(), "turn": metrics, "cost_so_far": self._meter.breakdown()}
         self._emit(PatterEventType.TURN_COMPLETED, payload)
         if self._callbacks.on_metrics is not None:

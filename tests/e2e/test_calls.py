@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+from getpatter import ElevenLabsConvAI
+from getpatter.errors import ConfigError
 from getpatter.testing.sandbox import Sandbox
 from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
 
@@ -14,7 +16,7 @@ def agent(sandbox, first_message=GREETING, **kwargs):
     return sandbox.phone.agent("You are the receptionist.", first_message=first_message, **kwargs)
 
 
-async def test_inbound_call_has_transcript_metrics_cost_and_every_callback(carrier):
+async def test_inbound_call_has_transcript_metrics_cost_and_every_callback(carrier, engine):
     scenario = Scenario(
         callee=Callee(steps=(Say("What are your hours?"), HangUp(pause_ms=2500))),
         replies=(Reply("We are open nine to five."),),
@@ -32,7 +34,7 @@ async def test_inbound_call_has_transcript_metrics_cost_and_every_callback(carri
 
     async with Sandbox(scenario, carrier=carrier) as sandbox:
         await sandbox.serve(
-            agent(sandbox),
+            agent(sandbox, **engine),
             on_call_start=on_call_start,
             on_transcript=on_transcript,
             on_metrics=on_metrics,
@@ -63,19 +65,20 @@ async def test_inbound_call_has_transcript_metrics_cost_and_every_callback(carri
     minute_price = {"twilio": 0.0085, "telnyx": 0.007}[carrier]
     assert metrics.cost.llm > 0 and metrics.cost.telephony == pytest.approx(minute_price)
     assert metrics.cost.total == pytest.approx(metrics.cost.llm + metrics.cost.telephony)
-    assert metrics.provider_mode == "openai_realtime" and metrics.telephony_provider == carrier
+    mode = "elevenlabs_convai" if engine else "openai_realtime"
+    assert metrics.provider_mode == mode and metrics.telephony_provider == carrier
     # The caller heard the greeting and the reply, as audio, in real time.
     assert call.simulated.heard_ms >= 1500
     assert call.simulated.hangup_by == "callee"
 
 
-async def test_outbound_answered_call(carrier):
+async def test_outbound_answered_call(carrier, engine):
     scenario = Scenario(
         callee=Callee(steps=(Say("Yes, speaking."), HangUp(pause_ms=2500))),
         replies=(Reply("Great, your order is ready."),),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox))
+        await sandbox.serve(agent(sandbox, **engine))
         call = await sandbox.call_out(first_message="Hi, this is Bright Smile calling.")
         report = await call.ended()
     assert report["direction"] == "outbound" and report["outcome"] == "completed"
@@ -135,6 +138,19 @@ async def test_voicemail_is_left_after_machine_detection(carrier):
     assert call.simulated.heard_ms >= 1000
 
 
+async def test_a_voicemail_message_is_refused_for_an_engine_that_cannot_say_it_verbatim():
+    convai = ElevenLabsConvAI(api_key="el-CANARY", agent_id="agent_e2e")
+    refused = "ElevenLabs ConvAI engine cannot leave a voicemail_message"
+    async with Sandbox(Scenario(callee=Callee(answer="voicemail"))) as sandbox:
+        with pytest.raises(ConfigError, match=refused):
+            await sandbox.serve(agent(sandbox, engine=convai), voicemail_message="Call us back.")
+    async with Sandbox(Scenario(callee=Callee(answer="voicemail"))) as sandbox:
+        await sandbox.serve(agent(sandbox, engine=convai))
+        with pytest.raises(ConfigError, match=refused):
+            await sandbox.call_out(machine_detection=True, voicemail_message="Call us back.")
+        assert sandbox.network.calls == []
+
+
 async def test_machine_without_voicemail_message_hangs_up(carrier):
     async with Sandbox(
         Scenario(callee=Callee(answer="voicemail", machine_greeting_ms=400)), carrier=carrier
@@ -145,13 +161,13 @@ async def test_machine_without_voicemail_message_hangs_up(carrier):
     assert report["outcome"] == "machine" and call.simulated.hangup_by == "app"
 
 
-async def test_concurrent_calls_keep_their_own_transcripts(carrier):
+async def test_concurrent_calls_keep_their_own_transcripts(carrier, engine):
     scenario = Scenario(
         callee=Callee(steps=(Say("First question?"), HangUp(pause_ms=2500))),
         replies=(Reply("First answer."),),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox))
+        await sandbox.serve(agent(sandbox, **engine))
         calls = [await sandbox.call_in() for _ in range(3)]
         reports = await asyncio.gather(*(c.ended() for c in calls))
     assert {r["call_id"] for r in reports} == {c.call_id for c in calls}
@@ -201,10 +217,10 @@ async def test_ga_realtime_models_speak_the_ga_protocol_end_to_end(carrier):
     ]
 
 
-async def test_disconnect_hangs_up_calls_in_progress_and_reports_them(carrier):
+async def test_disconnect_hangs_up_calls_in_progress_and_reports_them(carrier, engine):
     started = asyncio.Event()
     async with Sandbox(Scenario(callee=Callee()), carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox), on_call_start=lambda data: started.set())
+        await sandbox.serve(agent(sandbox, **engine), on_call_start=lambda data: started.set())
         call = await sandbox.call_in()
         async with asyncio.timeout(20):
             await started.wait()

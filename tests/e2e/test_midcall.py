@@ -2,11 +2,12 @@
 
 import pytest
 
-from getpatter import tool
+from getpatter import ElevenLabsConvAI, tool
 from getpatter.testing.sandbox import Sandbox
 from getpatter.testing.scenario import Callee, HangUp, Press, Reply, Say, Scenario, ToolCall
 
 GREETING = "Hello, Bright Smile Dental."
+CONVAI = ElevenLabsConvAI(api_key="el-CANARY", agent_id="agent_e2e")
 
 
 def agent(sandbox, **kwargs):
@@ -47,6 +48,41 @@ async def test_barge_in_clears_the_carrier_and_truncates_the_model(carrier):
     assert len(bargein_turns) == 1 and bargein_turns[0].latency.bargein_ms > 0
 
 
+async def test_convai_interruption_clears_the_carrier_and_keeps_the_heard_words(carrier):
+    long_reply = (
+        "Let me tell you about every single one of our many dental services in great detail. " * 2
+    )
+    scenario = Scenario(
+        callee=Callee(
+            steps=(
+                Say("Tell me about your services."),
+                Say("Stop, just book me in.", interrupt_after_ms=1200),
+                HangUp(pause_ms=2500),
+            )
+        ),
+        replies=(Reply(long_reply), Reply("Sure, you're booked.")),
+    )
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
+        await sandbox.serve(agent(sandbox, engine=CONVAI))
+        call = await sandbox.call_in()
+        report = await call.ended()
+        fake = sandbox.convai.conversations[0]
+    assert call.simulated.clears, "the carrier never got a clear"
+    interrupted = [reply for reply in fake.replies if reply.interrupted]
+    assert len(interrupted) == 1 and fake.interruptions
+    heard = interrupted[0].heard
+    assert heard and long_reply.startswith(heard) and len(heard) < len(long_reply.strip())
+    # The transcript keeps what the caller heard of the long reply, as ElevenLabs corrected it.
+    assert [(e["role"], e["text"]) for e in report["transcript"]] == [
+        ("assistant", GREETING),
+        ("user", "Tell me about your services."),
+        ("assistant", heard),
+        ("user", "Stop, just book me in."),
+        ("assistant", "Sure, you're booked."),
+    ]
+    assert report["outcome"] == "completed" and report["error"] is None
+
+
 async def test_barge_in_can_be_disabled(carrier):
     scenario = Scenario(
         callee=Callee(
@@ -62,7 +98,7 @@ async def test_barge_in_can_be_disabled(carrier):
         assert sandbox.openai.sessions[0].truncations == []
 
 
-async def test_a_tool_call_runs_the_handler_and_returns_its_result(carrier):
+async def test_a_tool_call_runs_the_handler_and_returns_its_result(carrier, engine):
     calls = []
 
     @tool
@@ -81,19 +117,25 @@ async def test_a_tool_call_runs_the_handler_and_returns_its_result(carrier):
         ),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox, tools=[check_price]))
+        await sandbox.serve(agent(sandbox, tools=[check_price], **engine))
         call = await sandbox.call_in()
         report = await call.ended()
-        fake = sandbox.openai.sessions[0]
+        realtime = None if engine else sandbox.openai.sessions[0]
+        convai = sandbox.convai.conversations[0] if engine else None
     assert calls == [("cleaning", call.call_id)]
-    (output,) = fake.tool_outputs
-    assert output.output == '{"price": "eighty dollars"}'
     assert report["transcript"][-1]["text"] == 'A cleaning is {"price": "eighty dollars"}.'
-    declared = [t["name"] for t in fake.session_config["tools"]]
-    assert declared == ["check_price", "transfer_call", "end_call"]
+    if realtime is not None:
+        (output,) = realtime.tool_outputs
+        assert output.output == '{"price": "eighty dollars"}'
+        declared = [t["name"] for t in realtime.session_config["tools"]]
+        assert declared == ["check_price", "transfer_call", "end_call"]
+    if convai is not None:  # a client tool: its declaration lives on the ElevenLabs agent
+        (result,) = convai.tool_results
+        assert (result.tool_name, result.result) == ("check_price", '{"price": "eighty dollars"}')
+        assert not result.is_error
 
 
-async def test_transfer_tool_moves_the_call_after_the_agent_speaks(carrier):
+async def test_transfer_tool_moves_the_call_after_the_agent_speaks(carrier, engine):
     scenario = Scenario(
         callee=Callee(steps=(Say("Can I talk to a person?"),)),
         replies=(
@@ -104,14 +146,14 @@ async def test_transfer_tool_moves_the_call_after_the_agent_speaks(carrier):
         ),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox))
+        await sandbox.serve(agent(sandbox, **engine))
         call = await sandbox.call_in()
         report = await call.ended()
     assert call.simulated.transferred_to == "+15550100200"
     assert report["outcome"] == "transferred" and report["ended_by"] == "agent"
 
 
-async def test_hangup_from_call_control_in_a_tool(carrier):
+async def test_hangup_from_call_control_in_a_tool(carrier, engine):
     @tool
     async def finish(context: dict) -> str:
         """End the call."""
@@ -123,42 +165,45 @@ async def test_hangup_from_call_control_in_a_tool(carrier):
         replies=(Reply("Goodbye!", tool_call=ToolCall("finish", {})),),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox, tools=[finish]))
+        await sandbox.serve(agent(sandbox, tools=[finish], **engine))
         call = await sandbox.call_in()
         report = await call.ended()
     assert report["outcome"] == "completed" and report["ended_by"] == "agent"
     assert call.simulated.hangup_by == "app"
 
 
-async def test_end_call_system_tool_hangs_up(carrier):
+async def test_end_call_system_tool_hangs_up(carrier, engine):
     scenario = Scenario(
         callee=Callee(steps=(Say("Bye now."),)),
         replies=(Reply("", tool_call=ToolCall("end_call", {"reason": "caller said goodbye"})),),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox))
+        await sandbox.serve(agent(sandbox, **engine))
         call = await sandbox.call_in()
         report = await call.ended()
     assert report["ended_by"] == "agent" and call.simulated.hangup_by == "app"
 
 
-async def test_key_presses_reach_the_model_as_dtmf_text(carrier):
+async def test_key_presses_reach_the_model_as_dtmf_text(carrier, engine):
     scenario = Scenario(
         callee=Callee(steps=(Press("5", pause_ms=1800), HangUp(pause_ms=3000))),
         replies=(Reply("You pressed five."),),
     )
     async with Sandbox(scenario, carrier=carrier) as sandbox:
-        await sandbox.serve(agent(sandbox))
+        await sandbox.serve(agent(sandbox, **engine))
         call = await sandbox.call_in()
         report = await call.ended()
-        fake = sandbox.openai.sessions[0]
-    texts = [
-        part.get("text")
-        for event in fake.received
-        if event["type"] == "conversation.item.create"
-        for part in event["item"].get("content", [])
-    ]
+        if engine:
+            texts = sandbox.convai.conversations[0].user_messages
+        else:
+            texts = [
+                part.get("text")
+                for event in sandbox.openai.sessions[0].received
+                if event["type"] == "conversation.item.create"
+                for part in event["item"].get("content", [])
+            ]
     assert "[DTMF: 5]" in texts
+    assert report["transcript"][-1]["text"] == "You pressed five."
     assert ("user", "[DTMF: 5]") in [(e["role"], e["text"]) for e in report["transcript"]]
 
 

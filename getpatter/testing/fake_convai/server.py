@@ -159,6 +159,13 @@ class FakeConvAIServer:
             conversation.ws.transport.abort()
         await conversation.finished.wait()
 
+    async def end(self, index: int = -1) -> None:
+        """End conversation ``index`` as ElevenLabs does when its agent ends the call: a
+        normal close (code 1000)."""
+        conversation = self._conversation(index, "end")
+        await conversation.ws.close(1000, "conversation ended")
+        await conversation.finished.wait()
+
     async def ping(self, index: int = -1) -> int:
         """Send a ``ping`` on conversation ``index`` and wait for the ``pong``; returns its
         ``event_id``. Bound the wait with ``asyncio.timeout``: a client may never answer."""
