@@ -13,9 +13,9 @@ from websockets.http11 import Request, Response
 
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.errors import ConfigError, InputValidationError
+from getpatter.testing._fake_audio import new_id
 from getpatter.testing.fake_convai._conversation import Conversation
 from getpatter.testing.fake_convai.records import AUDIO_FORMATS, FakeAgent, FakeConversation
-from getpatter.testing.fake_realtime._protocol import new_id
 from getpatter.testing.scenario import Scenario
 
 __all__ = ["FakeConvAIServer"]

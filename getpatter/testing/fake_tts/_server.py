@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.errors import ConfigError, InputValidationError
 from getpatter.server.background import BackgroundServer
-from getpatter.testing.fake_realtime._protocol import CHUNK_MS
+from getpatter.testing._fake_audio import CHUNK_MS
 from getpatter.testing.fake_tts.records import TTSRequest
 from getpatter.testing.scenario import Scenario
 
