@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import http
 import json
 from abc import ABC, abstractmethod
 from collections import deque
@@ -12,7 +11,7 @@ from typing import ClassVar, Generic, Protocol, Self, TypeVar
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from getpatter._validation import require_int, require_str
+from getpatter._validation import require_error_status, require_int, require_str
 from getpatter.errors import ConfigError, InputValidationError
 from getpatter.testing.scenario import Scenario
 
@@ -98,14 +97,7 @@ class LoopbackWebSocketServer(ABC, Generic[AcceptedT]):
 
     def fail_next_connect(self, status: int = 500) -> None:
         """Refuse the next WebSocket handshake with HTTP ``status``; each call refuses one more."""
-        require_int("fail_next_connect status", status, minimum=400, maximum=599)
-        try:
-            http.HTTPStatus(status)
-        except ValueError:
-            raise InputValidationError(
-                f"fail_next_connect status={status} is not a known HTTP status: use e.g. 500"
-            ) from None
-        self._failures.append(status)
+        self._failures.append(require_error_status("fail_next_connect status", status))
 
     @abstractmethod
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
