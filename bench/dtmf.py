@@ -10,7 +10,7 @@ from __future__ import annotations
 import timeit
 
 from getpatter.audio.dtmf_tones import DTMF_KEYS, dtmf_ulaw
-from getpatter.testing.fake_realtime._protocol import Codec, tone_chunk
+from getpatter.testing._fake_audio import Codec, tone_chunk
 from getpatter.testing.phone_network.dtmf_detector import DtmfDetector
 from getpatter.testing.phone_network.sound import speech
 

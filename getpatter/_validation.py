@@ -6,6 +6,7 @@ Each helper raises a :class:`ConfigError` (wrong type or missing value) or an
 
 from __future__ import annotations
 
+import http
 import math
 import re
 from collections.abc import Callable
@@ -70,6 +71,18 @@ def require_int(
     if maximum is not None and value > maximum:
         raise ConfigError(f"{param} must be <= {maximum}, got {value}")
     return value
+
+
+def require_error_status(param: str, value: object) -> int:
+    """Return ``value`` if it is a known HTTP error status (400 to 599)."""
+    status = require_int(param, value, minimum=400, maximum=599)
+    try:
+        http.HTTPStatus(status)
+    except ValueError:
+        raise InputValidationError(
+            f"{param}={status} is not a known HTTP status: use e.g. 500"
+        ) from None
+    return status
 
 
 def require_number(param: str, value: object, *, minimum: float | None = None) -> float:

@@ -7,7 +7,8 @@ import pytest
 
 from getpatter.audio import Resampler, pcm16_to_ulaw
 from getpatter.audio.dtmf_tones import DTMF_KEYS, dtmf_ulaw, sine_peak
-from getpatter.testing.fake_realtime._protocol import PCM24, Codec, tone_chunk
+from getpatter.testing._fake_audio import Codec, tone_chunk
+from getpatter.testing.fake_realtime._protocol import PCM24
 from getpatter.testing.phone_network.dtmf_detector import DtmfDetector
 from getpatter.testing.phone_network.sound import beep, speech
 

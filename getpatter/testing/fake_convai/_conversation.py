@@ -18,13 +18,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from getpatter.testing._energy_vad import WINDOW_MS, EnergyVad, rms
+from getpatter.testing._fake_audio import CHUNK_MS, Codec, new_id, tone_chunk
 from getpatter.testing.fake_convai.records import (
     AgentReply,
     FakeAgent,
     FakeConversation,
     ToolResult,
 )
-from getpatter.testing.fake_realtime._protocol import CHUNK_MS, Codec, new_id, tone_chunk
 from getpatter.testing.scenario import Reply, ToolCall
 
 logger = logging.getLogger("getpatter.testing")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import http
-import json
 import secrets
-from collections import deque
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from getpatter._validation import require_int, require_number, require_str
-from getpatter.errors import ConfigError, InputValidationError
+from getpatter.errors import InputValidationError
+from getpatter.testing._fake_audio import new_id
+from getpatter.testing._loopback_ws import LoopbackWebSocketServer, json_response
 from getpatter.testing.fake_convai._conversation import Conversation
 from getpatter.testing.fake_convai.records import AUDIO_FORMATS, FakeAgent, FakeConversation
-from getpatter.testing.fake_realtime._protocol import new_id
 from getpatter.testing.scenario import Scenario
 
 __all__ = ["FakeConvAIServer"]
@@ -24,7 +23,7 @@ _WS_PATH = "/v1/convai/conversation"
 _SIGNED_URL_PATH = "/v1/convai/conversation/get-signed-url"
 
 
-class FakeConvAIServer:
+class FakeConvAIServer(LoopbackWebSocketServer[Conversation]):
     """A local ElevenLabs Conversational AI API for offline calls and tests.
 
     Use it as ``async with FakeConvAIServer(scenario, api_key=...) as fake:``, register agents
@@ -34,6 +33,10 @@ class FakeConvAIServer:
     be quiet to end a turn.
     """
 
+    _label = "FakeConvAIServer"
+    _scheme = "http"
+    _noun = "conversation"
+
     def __init__(
         self,
         scenario: Scenario | None = None,
@@ -42,49 +45,15 @@ class FakeConvAIServer:
         speedup: float = 4.0,
         silence_ms: int = 500,
     ) -> None:
-        if scenario is not None and not isinstance(scenario, Scenario):
-            raise ConfigError(
-                f"FakeConvAIServer scenario must be a Scenario, got {type(scenario).__name__}"
-            )
-        if api_key is not None:
-            require_str("FakeConvAIServer api_key", api_key, allow_empty=False)
+        super().__init__(scenario, api_key)
         if require_number("FakeConvAIServer speedup", speedup) <= 0:
             raise InputValidationError(f"FakeConvAIServer speedup must be > 0, got {speedup!r}")
         require_int("FakeConvAIServer silence_ms", silence_ms, minimum=20, maximum=10_000)
-        self._scenario = scenario if scenario is not None else Scenario()
-        self._api_key = api_key
         self._speedup = float(speedup)
         self._silence_ms = silence_ms
         self._agents: dict[str, FakeAgent] = {}
         self._signatures: dict[str, str] = {}
-        self._failures: deque[int] = deque()
         self._silent_next = 0
-        self._conversations: list[Conversation] = []
-        self._server: Server | None = None
-        self._port = 0
-
-    async def __aenter__(self) -> FakeConvAIServer:
-        self._server = await serve(
-            self._handle, "127.0.0.1", 0, process_request=self._check_request, compression=None
-        )
-        self._port = next(iter(self._server.sockets)).getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``: the API root, as the SDK's ``base_url`` expects it."""
-        if not self._port:
-            raise ConfigError(
-                "FakeConvAIServer.base_url is known once the server runs: "
-                "read it inside 'async with FakeConvAIServer(...) as fake'"
-            )
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def url(self) -> str:
@@ -94,7 +63,7 @@ class FakeConvAIServer:
     @property
     def conversations(self) -> list[FakeConversation]:
         """One record per accepted WebSocket, in connect order."""
-        return [conversation.record for conversation in self._conversations]
+        return [conversation.record for conversation in self._connections]
 
     def add_agent(
         self,
@@ -135,17 +104,6 @@ class FakeConvAIServer:
         self._agents[agent_id] = agent
         return agent
 
-    def fail_next_connect(self, status: int = 500) -> None:
-        """Refuse the next WebSocket handshake with HTTP ``status``; each call refuses one more."""
-        require_int("fail_next_connect status", status, minimum=400, maximum=599)
-        try:
-            http.HTTPStatus(status)
-        except ValueError:
-            raise InputValidationError(
-                f"fail_next_connect status={status} is not a known HTTP status: use e.g. 500"
-            ) from None
-        self._failures.append(status)
-
     def silence_next(self) -> None:
         """The next conversation is confirmed, then the agent never speaks or answers again
         (an agent that accepted the call and went silent); each call silences one more."""
@@ -153,11 +111,7 @@ class FakeConvAIServer:
 
     async def drop(self, index: int = -1) -> None:
         """Cut conversation ``index`` abruptly, with no close frame (a network drop)."""
-        conversation = self._conversation(index, "drop")
-        if not conversation.record.closed:
-            conversation.record.dropped = True
-            conversation.ws.transport.abort()
-        await conversation.finished.wait()
+        await self._drop(self._nth(index, "drop index"))
 
     async def end(self, index: int = -1) -> None:
         """End conversation ``index`` as ElevenLabs does when its agent ends the call: a
@@ -169,19 +123,9 @@ class FakeConvAIServer:
     async def ping(self, index: int = -1) -> int:
         """Send a ``ping`` on conversation ``index`` and wait for the ``pong``; returns its
         ``event_id``. Bound the wait with ``asyncio.timeout``: a client may never answer."""
-        return await self._conversation(index, "ping").ping()
+        return await self._nth(index, "ping index").ping()
 
-    def _conversation(self, index: int, action: str) -> Conversation:
-        require_int(f"{action} index", index)
-        try:
-            return self._conversations[index]
-        except IndexError:
-            raise InputValidationError(
-                f"{action} index={index} is out of range: "
-                f"{len(self._conversations)} conversation(s) so far"
-            ) from None
-
-    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         query = parse_qs(url.query)
         agent_id = query.get("agent_id", [""])[0]
@@ -216,15 +160,13 @@ class FakeConvAIServer:
         signature = secrets.token_urlsafe(24)
         self._signatures[signature] = agent_id
         query = urlencode({"agent_id": agent_id, "conversation_signature": signature})
-        return _json(connection, 200, {"signed_url": f"{self.url}?{query}"})
+        return json_response(connection, 200, {"signed_url": f"{self.url}?{query}"})
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        request = ws.request
-        assert request is not None  # the handshake has set it before the handler runs
+    def _accept(self, ws: ServerConnection, request: Request) -> Conversation:
         query = parse_qs(urlsplit(request.path).query)
         agent = self._agents[query["agent_id"][0]]
         record = FakeConversation(
-            index=len(self._conversations),
+            index=len(self._connections),
             agent_id=agent.agent_id,
             conversation_id=new_id("conv"),
             path=request.path,
@@ -233,20 +175,11 @@ class FakeConvAIServer:
         )
         silent = self._silent_next > 0
         self._silent_next -= silent
-        conversation = Conversation(
+        return Conversation(
             ws, record, agent, speedup=self._speedup, silence_ms=self._silence_ms, silent=silent
         )
-        self._conversations.append(conversation)
-        await conversation.run()
 
 
 def _error(connection: ServerConnection, status: int, code: str, message: str) -> Response:
     """An HTTP error with the ``detail`` body ElevenLabs' API uses."""
-    return _json(connection, status, {"detail": {"status": code, "message": message}})
-
-
-def _json(connection: ServerConnection, status: int, body: object) -> Response:
-    response = connection.respond(status, json.dumps(body))
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
-    return response
+    return json_response(connection, status, {"detail": {"status": code, "message": message}})

@@ -18,17 +18,14 @@ from websockets.exceptions import ConnectionClosed
 
 from getpatter.engines.base import VERBATIM_PREFIX
 from getpatter.testing._energy_vad import WINDOW_MS, EnergyVad, rms
+from getpatter.testing._fake_audio import CHUNK_MS, Codec, new_id, tone_chunk
 from getpatter.testing.fake_realtime._protocol import (
     BETA_NAMES,
-    CHUNK_MS,
     ClientError,
-    Codec,
     check_update,
     default_session,
     merge,
-    new_id,
     read_settings,
-    tone_chunk,
 )
 from getpatter.testing.fake_realtime._usage import UsageMeter
 from getpatter.testing.fake_realtime.records import (

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import secrets
-import struct
 import time
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, Literal
+from typing import Any
+
+from getpatter.testing._fake_audio import Codec, new_id
 
 DEFAULT_SILENCE_MS = 500
-CHUNK_MS = 100
-"""Reply audio is sent in chunks this long."""
-
-_TONE_HZ = 400  # divides 8000 and 24000 into whole periods
-_TONE_AMPLITUDE = 6000
 _RMS_PER_THRESHOLD = 1000.0
 
 # GA event names the beta protocol spells differently; None: the beta API has no such event.
@@ -56,53 +49,11 @@ class ClientError(Exception):
         self.param = param
 
 
-def new_id(prefix: str) -> str:
-    """An id shaped like the real ones: ``item_…``, ``resp_…``, ``call_…``."""
-    return f"{prefix}_{secrets.token_hex(10)}"
-
-
-@dataclass(frozen=True, eq=False)
-class Codec:
-    """One wire audio format: its name in each dialect and its conversion to PCM16."""
-
-    law: Literal["pcm", "ulaw", "alaw"]
-    rate: int
-    ga: dict[str, Any]
-    beta: str
-
-    @property
-    def bytes_per_ms(self) -> int:
-        return self.rate // 1000 * (2 if self.law == "pcm" else 1)
-
-    def to_pcm16(self, data: bytes) -> bytes:
-        if self.law == "pcm":
-            return data
-        from getpatter.audio.g711 import alaw_to_pcm16, ulaw_to_pcm16
-
-        return ulaw_to_pcm16(data) if self.law == "ulaw" else alaw_to_pcm16(data)
-
-    def from_pcm16(self, pcm: bytes) -> bytes:
-        if self.law == "pcm":
-            return pcm
-        from getpatter.audio.g711 import pcm16_to_alaw, pcm16_to_ulaw
-
-        return pcm16_to_ulaw(pcm) if self.law == "ulaw" else pcm16_to_alaw(pcm)
-
-
 PCM24 = Codec("pcm", 24000, {"type": "audio/pcm", "rate": 24000}, "pcm16")
 _PCMU = Codec("ulaw", 8000, {"type": "audio/pcmu"}, "g711_ulaw")
 _PCMA = Codec("alaw", 8000, {"type": "audio/pcma"}, "g711_alaw")
 _GA_FORMATS = {"audio/pcm": PCM24, "audio/pcmu": _PCMU, "audio/pcma": _PCMA}
 _BETA_FORMATS = {"pcm16": PCM24, "g711_ulaw": _PCMU, "g711_alaw": _PCMA}
-
-
-@cache
-def tone_chunk(codec: Codec) -> bytes:
-    """One chunk of a 400 Hz tone in ``codec``: whole periods, so chunks join seamlessly."""
-    count = codec.rate * CHUNK_MS // 1000
-    step = 2 * math.pi * _TONE_HZ / codec.rate
-    samples = [round(_TONE_AMPLITUDE * math.sin(step * n)) for n in range(count)]
-    return codec.from_pcm16(struct.pack(f"<{count}h", *samples))
 
 
 @dataclass(frozen=True)

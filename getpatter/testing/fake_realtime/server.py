@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import http
-import json
 from collections import deque
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from getpatter._validation import require_callable, require_int, require_number, require_str
+from getpatter._validation import require_callable, require_number
 from getpatter.errors import ConfigError, InputValidationError
+from getpatter.testing._loopback_ws import LoopbackWebSocketServer, json_response
 from getpatter.testing.fake_realtime._connection import Connection
 from getpatter.testing.fake_realtime.records import FakeRealtimeSession
 from getpatter.testing.scenario import Scenario
@@ -22,7 +21,7 @@ __all__ = ["FakeRealtimeServer"]
 _PATH = "/v1/realtime"
 
 
-class FakeRealtimeServer:
+class FakeRealtimeServer(LoopbackWebSocketServer[Connection]):
     """A local OpenAI Realtime API for offline calls and tests.
 
     Use it as ``async with FakeRealtimeServer(scenario) as fake:`` and point the client at
@@ -35,6 +34,10 @@ class FakeRealtimeServer:
     time reply audio is sent.
     """
 
+    _label = "FakeRealtimeServer"
+    _scheme = "http"
+    _root = "/v1"
+
     def __init__(
         self,
         scenario: Scenario | None = None,
@@ -43,12 +46,7 @@ class FakeRealtimeServer:
         scenario_for: Callable[[FakeRealtimeSession], Scenario] | None = None,
         speedup: float = 4.0,
     ) -> None:
-        if scenario is not None and not isinstance(scenario, Scenario):
-            raise ConfigError(
-                f"FakeRealtimeServer scenario must be a Scenario, got {type(scenario).__name__}"
-            )
-        if api_key is not None:
-            require_str("FakeRealtimeServer api_key", api_key, allow_empty=False)
+        super().__init__(scenario, api_key)
         if scenario_for is not None:
             require_callable("FakeRealtimeServer scenario_for", scenario_for)
             if scenario is not None:
@@ -58,39 +56,10 @@ class FakeRealtimeServer:
                 )
         if require_number("FakeRealtimeServer speedup", speedup) <= 0:
             raise InputValidationError(f"FakeRealtimeServer speedup must be > 0, got {speedup!r}")
-        self._scenario = scenario if scenario is not None else Scenario()
         self._scenario_for = scenario_for
-        self._api_key = api_key
         self._speedup = float(speedup)
-        self._failures: deque[int] = deque()
         self._silent_next = 0
         self._session_delays: deque[float] = deque()
-        self._connections: list[Connection] = []
-        self._server: Server | None = None
-        self._port = 0
-
-    async def __aenter__(self) -> FakeRealtimeServer:
-        self._server = await serve(
-            self._handle, "127.0.0.1", 0, process_request=self._check_handshake, compression=None
-        )
-        self._port = next(iter(self._server.sockets)).getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/v1``: the API root, as ``OPENAI_BASE_URL`` expects it."""
-        if not self._port:
-            raise ConfigError(
-                "FakeRealtimeServer.base_url is known once the server runs: "
-                "read it inside 'async with FakeRealtimeServer(...) as fake'"
-            )
-        return f"http://127.0.0.1:{self._port}/v1"
 
     @property
     def url(self) -> str:
@@ -101,17 +70,6 @@ class FakeRealtimeServer:
     def sessions(self) -> list[FakeRealtimeSession]:
         """One record per accepted connection, in connect order."""
         return [connection.record for connection in self._connections]
-
-    def fail_next_connect(self, status: int = 500) -> None:
-        """Refuse the next handshake with HTTP ``status``; each call refuses one more."""
-        require_int("fail_next_connect status", status, minimum=400, maximum=599)
-        try:
-            http.HTTPStatus(status)
-        except ValueError:
-            raise InputValidationError(
-                f"fail_next_connect status={status} is not a known HTTP status: use e.g. 500"
-            ) from None
-        self._failures.append(status)
 
     def silence_next(self) -> None:
         """The next connection confirms its session, then never answers or reports anything
@@ -127,20 +85,9 @@ class FakeRealtimeServer:
 
     async def drop(self, session_index: int = -1) -> None:
         """Cut connection ``session_index`` abruptly, with no close frame (a network drop)."""
-        require_int("drop session_index", session_index)
-        try:
-            connection = self._connections[session_index]
-        except IndexError:
-            raise InputValidationError(
-                f"drop session_index={session_index} is out of range: "
-                f"{len(self._connections)} connection(s) so far"
-            ) from None
-        if not connection.record.closed:
-            connection.record.dropped = True
-            connection.ws.transport.abort()
-        await connection.finished.wait()
+        await self._drop(self._nth(session_index, "drop session_index"))
 
-    def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if self._failures:
             return _http_error(
                 connection,
@@ -166,9 +113,7 @@ class FakeRealtimeServer:
             )
         return None
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        request = ws.request
-        assert request is not None  # the handshake has set it before the handler runs
+    def _accept(self, ws: ServerConnection, request: Request) -> Connection:
         record = FakeRealtimeSession(
             index=len(self._connections),
             model=parse_qs(urlsplit(request.path).query)["model"][0],
@@ -187,15 +132,10 @@ class FakeRealtimeServer:
         silent = self._silent_next > 0
         self._silent_next -= silent
         delay = self._session_delays.popleft() if self._session_delays else 0.0
-        connection = Connection(ws, record, self._speedup, silent=silent, session_delay=delay)
-        self._connections.append(connection)
-        await connection.run()
+        return Connection(ws, record, self._speedup, silent=silent, session_delay=delay)
 
 
 def _http_error(connection: ServerConnection, status: int, code: str, message: str) -> Response:
     """An HTTP error response with the JSON body the real API sends."""
     body = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
-    response = connection.respond(status, json.dumps(body))
-    del response.headers["Content-Type"]
-    response.headers["Content-Type"] = "application/json"
-    return response
+    return json_response(connection, status, body)

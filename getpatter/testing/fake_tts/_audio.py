@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from getpatter.testing.fake_realtime._protocol import CHUNK_MS, Codec, tone_chunk
+from getpatter.testing._fake_audio import CHUNK_MS, Codec, tone_chunk
 
 # Codec's dialect names belong to the Realtime fake; only the law and the rate matter here.
 _FORMATS: dict[str, Codec] = {

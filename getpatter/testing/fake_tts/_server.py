@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
-from getpatter._validation import require_int, require_number, require_str
+from getpatter._validation import require_error_status, require_int, require_number, require_str
 from getpatter.errors import ConfigError, InputValidationError
 from getpatter.server.background import BackgroundServer
-from getpatter.testing.fake_realtime._protocol import CHUNK_MS
+from getpatter.testing._fake_audio import CHUNK_MS
 from getpatter.testing.fake_tts.records import TTSRequest
 from getpatter.testing.scenario import Scenario
 
@@ -124,14 +124,7 @@ class FakeTTSServer(ABC):
 
     def fail_next(self, status: int = 500) -> None:
         """Answer the next request with HTTP ``status``; each call fails one more request."""
-        require_int("fail_next status", status, minimum=400, maximum=599)
-        try:
-            http.HTTPStatus(status)
-        except ValueError:
-            raise InputValidationError(
-                f"fail_next status={status} is not a known HTTP status: use e.g. 500"
-            ) from None
-        self._faults.append(Fail(status))
+        self._faults.append(Fail(require_error_status("fail_next status", status)))
 
     def stall_next(self, *, after_bytes: int = 0, seconds: float = 30.0) -> None:
         """Make the next request stop sending audio for ``seconds`` after ``after_bytes``
