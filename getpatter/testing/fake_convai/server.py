@@ -116,7 +116,7 @@ class FakeConvAIServer(LoopbackWebSocketServer[Conversation]):
     async def end(self, index: int = -1) -> None:
         """End conversation ``index`` as ElevenLabs does when its agent ends the call: a
         normal close (code 1000)."""
-        conversation = self._conversation(index, "end")
+        conversation = self._nth(index, "end index")
         await conversation.ws.close(1000, "conversation ended")
         await conversation.finished.wait()
 
