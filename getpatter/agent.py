@@ -222,10 +222,11 @@ def build_agent(
         if llm is not None:
             _warn_llm_ignored()
             llm = None
-        if isinstance(engine, ConvAI) and checked_guardrails:
+        abilities = engine.capabilities
+        if checked_guardrails and not (abilities.screens_output or abilities.streams_agent_text):
             raise ConfigError(
-                "guardrails= cannot screen an ElevenLabsConvAI agent: it speaks its replies "
-                "directly, with no text step to check. Remove guardrails=, or use "
+                f"guardrails= cannot screen an {_engine_name(engine)} agent: it speaks its "
+                "replies directly, with no text step to check. Remove guardrails=, or use "
                 "OpenAIRealtime(...) or a pipeline (stt= and tts=)"
             )
         provider = engine.provider
@@ -327,13 +328,18 @@ def _refuse_pipeline_only(
         )
 
 
+def _engine_name(engine: Engine) -> str:
+    """The engine's class as users import it from getpatter."""
+    return "OpenAIRealtime" if isinstance(engine, Realtime) else "ElevenLabsConvAI"
+
+
 def _engine_voice_and_model(engine: Engine, voice: str, model: str) -> tuple[str, str]:
     """The agent's voice and model with ``engine``: the engine's own.
 
     ``voice=``/``model=`` of ``agent()`` are fallbacks for an engine that does not set them; an
     explicit value that differs from the engine's is refused, as it would be ignored.
     """
-    flat = "OpenAIRealtime" if isinstance(engine, Realtime) else "ElevenLabsConvAI"
+    flat = _engine_name(engine)
     if voice != DEFAULT_VOICE and engine.voice and voice != engine.voice:
         raise ConfigError(
             f"voice={voice!r} conflicts with {flat}(voice={engine.voice!r}): the engine speaks "

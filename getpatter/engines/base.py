@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from getpatter.audio.formats import AudioFormat
 from getpatter.call import CallControl
+from getpatter.engines.capabilities import EngineCapabilities
 from getpatter.errors import ConfigError
 from getpatter.observability.cost import PipelineUsage, RealtimeUsage
 from getpatter.observability.metrics import LatencyBreakdown
@@ -42,35 +43,6 @@ __all__ = [
 #: How an engine asks its model to speak a text verbatim (greeting, voicemail, ``say``). The
 #: sandbox's fake model, like an obedient real one, says exactly the text after this prefix.
 VERBATIM_PREFIX = "Say exactly the following text, word for word, and nothing else: "
-
-
-@dataclass(frozen=True)
-class EngineCapabilities:
-    """What an engine does by itself. The call session acts on these, never on engine classes."""
-
-    answers_speech_turns: bool = True
-    """Every caller turn the engine reports with :class:`SpeechStopped` gets a response without
-    being asked (a speech-to-speech model with its own turn detection). False: the engine
-    answers only the turns it transcribed, and emits :class:`UserTranscript` before each."""
-    streams_agent_text: bool = False
-    """With ``EngineConfig.stream_agent_text`` the engine emits :class:`AgentTextDelta`, the
-    text of its speech as it is generated, so the session can screen it with guardrails."""
-    screens_output: bool = False
-    """The engine applies the agent's guardrails itself, before anything is spoken."""
-    speaks_verbatim: bool = True
-    """:meth:`Engine.say` speaks the text exactly (a greeting, a voicemail, ``CallControl.say``)."""
-    takes_instructions: bool = True
-    """:meth:`Engine.instruct` changes the agent's next replies mid-call."""
-    decides_interruptions: bool = False
-    """The engine decides when the caller has interrupted the agent and emits
-    :class:`AgentInterrupted`; the session then only clears the line, and never interrupts the
-    engine on its own barge-in timer."""
-    truncates_to_heard: bool = True
-    """:meth:`Engine.interrupt` cuts the engine's record of the agent's message to what the
-    caller heard. False: the engine corrects its own transcript after an interruption."""
-    greets_itself: bool = False
-    """The engine speaks ``EngineConfig.greeting`` itself as the conversation starts; the
-    session does not ask for it with :meth:`Engine.say`."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
+from getpatter.engines.capabilities import EngineCapabilities
 from getpatter.engines.elevenlabs.endpoint import (
     AGENT_FORMATS,
     BASE_URL_ENV,
@@ -24,7 +25,19 @@ if TYPE_CHECKING:
     from getpatter.audio.formats import AudioFormat
     from getpatter.engines.base import Engine, EngineFactory
 
-__all__ = ["ConvAI"]
+__all__ = ["CONVAI_CAPABILITIES", "ConvAI"]
+
+CONVAI_CAPABILITIES = EngineCapabilities(
+    answers_speech_turns=True,
+    speaks_verbatim=False,
+    takes_instructions=True,
+    decides_interruptions=True,
+    truncates_to_heard=False,
+    greets_itself=True,
+)
+"""ConvAI answers every caller turn, decides interruptions and corrects its own transcript; it
+speaks its first message itself and takes new context as ``contextual_update``, but it cannot
+be made to speak a given text verbatim, and speaks with no text step guardrails could screen."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,11 @@ class ConvAI:
         return "elevenlabs_convai"
 
     @property
+    def capabilities(self) -> EngineCapabilities:
+        """What a ConvAI engine does by itself (:data:`CONVAI_CAPABILITIES`)."""
+        return CONVAI_CAPABILITIES
+
+    @property
     def audio_formats(self) -> tuple[AudioFormat, ...]:
         """The Patter audio format the agent takes as it is (what carriers should stream)."""
         return (AGENT_FORMATS[self.audio_format],)
@@ -111,12 +129,8 @@ class ConvAI:
     def factory(self) -> EngineFactory:
         """How to open each call's engine; checks the credentials now."""
         from getpatter.engines.base import EngineFactory
-        from getpatter.engines.elevenlabs.engine import ConvAIEngine
 
         self.check_credentials()
         return EngineFactory(
-            self.create_engine,
-            self.audio_formats,
-            ConvAIEngine.capabilities,
-            name="ElevenLabs ConvAI",
+            self.create_engine, self.audio_formats, self.capabilities, name="ElevenLabs ConvAI"
         )

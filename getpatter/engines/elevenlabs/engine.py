@@ -38,7 +38,6 @@ from getpatter.engines.base import (
     AgentAudio,
     AgentInterrupted,
     AgentTranscript,
-    EngineCapabilities,
     EngineClosed,
     EngineConfig,
     EngineError,
@@ -48,6 +47,7 @@ from getpatter.engines.base import (
     ToolCallRequest,
     UserTranscript,
 )
+from getpatter.engines.elevenlabs import CONVAI_CAPABILITIES
 from getpatter.engines.elevenlabs.endpoint import (
     conversation_url,
     fetch_signed_url,
@@ -100,17 +100,7 @@ class ConvAIEngine:
     :meth:`events` in one task while other tasks send audio and commands.
     """
 
-    #: ConvAI answers every caller turn, decides interruptions and corrects its own transcript;
-    #: it speaks its first message itself and takes new context as ``contextual_update``, but
-    #: it cannot be made to speak a given text verbatim.
-    capabilities = EngineCapabilities(
-        answers_speech_turns=True,
-        speaks_verbatim=False,
-        takes_instructions=True,
-        decides_interruptions=True,
-        truncates_to_heard=False,
-        greets_itself=True,
-    )
+    capabilities = CONVAI_CAPABILITIES
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
+from getpatter.engines.capabilities import EngineCapabilities
 from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.errors import ConfigError
 
@@ -14,7 +15,11 @@ if TYPE_CHECKING:
     from getpatter.audio.formats import AudioFormat
     from getpatter.engines.base import Engine, EngineFactory
 
-__all__ = ["Realtime"]
+__all__ = ["REALTIME_CAPABILITIES", "Realtime"]
+
+REALTIME_CAPABILITIES = EngineCapabilities(answers_speech_turns=True, streams_agent_text=True)
+"""The model answers each turn its server VAD detects; the transcript of its audio streams
+alongside the audio (``response.output_audio_transcript.delta``), so guardrails can screen it."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,11 @@ class Realtime:
         object.__setattr__(self, "base_url", base_url.strip().rstrip("/"))
 
     @property
+    def capabilities(self) -> EngineCapabilities:
+        """What a Realtime engine does by itself (:data:`REALTIME_CAPABILITIES`)."""
+        return REALTIME_CAPABILITIES
+
+    @property
     def provider(self) -> Literal["openai_realtime"]:
         """The provider-mode string (spec EN-9)."""
         return "openai_realtime"
@@ -74,12 +84,8 @@ class Realtime:
     def factory(self) -> EngineFactory:
         """How to open each call's engine; checks the credentials now."""
         from getpatter.engines.base import EngineFactory
-        from getpatter.engines.openai.engine import RealtimeEngine
 
         self.check_credentials()
         return EngineFactory(
-            self.create_engine,
-            self.audio_formats,
-            RealtimeEngine.capabilities,
-            name="OpenAI Realtime",
+            self.create_engine, self.audio_formats, self.capabilities, name="OpenAI Realtime"
         )

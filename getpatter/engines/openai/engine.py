@@ -30,7 +30,6 @@ from getpatter.engines.base import (
     AgentAudio,
     AgentTextDelta,
     AgentTranscript,
-    EngineCapabilities,
     EngineClosed,
     EngineConfig,
     EngineError,
@@ -41,6 +40,7 @@ from getpatter.engines.base import (
     ToolCallRequest,
     UserTranscript,
 )
+from getpatter.engines.openai import REALTIME_CAPABILITIES
 from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.engines.openai.events import (
     AUDIO_DELTA_TYPES,
@@ -104,9 +104,7 @@ class RealtimeEngine:
     connection closed are dropped: :meth:`events` reports the closure.
     """
 
-    #: The model answers each turn its server VAD detects; the transcript of its audio streams
-    #: alongside the audio (``response.output_audio_transcript.delta``).
-    capabilities = EngineCapabilities(answers_speech_turns=True, streams_agent_text=True)
+    capabilities = REALTIME_CAPABILITIES
 
     def __init__(
         self,
