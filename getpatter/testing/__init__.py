@@ -13,6 +13,7 @@ from getpatter.testing.scenario import Callee, HangUp, Press, Reply, Say, Scenar
 from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
 
 if TYPE_CHECKING:
+    from getpatter.testing.fake_convai import FakeConvAIServer
     from getpatter.testing.fake_deepgram import FakeDeepgramServer
     from getpatter.testing.fake_llm import FakeAnthropicServer, FakeOpenAIServer
     from getpatter.testing.fake_realtime import FakeRealtimeServer
@@ -28,6 +29,7 @@ _LAZY = {
     "TelnyxSimulator": "getpatter.testing.telnyx_simulator",
     "SimulatedCall": "getpatter.testing.twilio_simulator",
     "FakeRealtimeServer": "getpatter.testing.fake_realtime",
+    "FakeConvAIServer": "getpatter.testing.fake_convai",
     "FakeDeepgramServer": "getpatter.testing.fake_deepgram",
     "FakeOpenAIServer": "getpatter.testing.fake_llm",
     "FakeAnthropicServer": "getpatter.testing.fake_llm",
@@ -46,6 +48,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Callee",
     "FakeAnthropicServer",
+    "FakeConvAIServer",
     "FakeDeepgramServer",
     "FakeElevenLabsServer",
     "FakeOpenAIServer",

@@ -3,7 +3,8 @@
 A :class:`Sandbox` starts a carrier simulator (Twilio by default, or Telnyx with
 ``carrier="telnyx"``) and a fake OpenAI Realtime server on 127.0.0.1, and a
 :class:`~getpatter.Patter` whose carrier and engine point at them. For pipeline agents it
-also runs fake Deepgram, OpenAI (chat completions) and ElevenLabs servers. Your agent runs through
+also runs fake Deepgram, OpenAI (chat completions) and ElevenLabs servers, and for
+``ElevenLabsConvAI`` agents a fake ElevenLabs Conversational AI server. Your agent runs through
 the same code as in production: signed webhooks, a token-checked media stream, paced phone
 audio, the Realtime protocol. The :class:`~getpatter.testing.scenario.Scenario` says what the
 caller does and what the model answers.
