@@ -247,6 +247,9 @@ async def _run(config: ServerConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+_BACKLOG = 2048  # uvicorn's default
+
+
 def _bind(host: str, port: int) -> socket.socket:
     """Bind the HTTP port now, so a busy port is a clear error before anything starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -255,6 +258,9 @@ def _bind(host: str, port: int) -> socket.socket:
         if os.name != "nt":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        # Listening now, not when uvicorn starts: the URL is announced before the app's startup
+        # has run, and a client that connects meanwhile must wait in the backlog, not be refused.
+        sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()
         raise PatterError(

@@ -334,3 +334,18 @@ def test_http_accepts_localhost_as_a_host_name(http_server: HttpServer) -> None:
     }
     reply = httpx.post(http_server.url, json=INITIALIZE, headers=headers, timeout=10)
     assert reply.status_code == 200
+
+
+def test_the_http_port_accepts_connections_as_soon_as_it_is_announced() -> None:
+    """The URL is printed before the app's startup runs: a client connecting then waits in the
+    backlog instead of being refused (which made HTTP clients fail on a busy machine)."""
+    import socket
+
+    from getpatter_mcp.cli import _bind
+
+    listener = _bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=5):
+            pass
+    finally:
+        listener.close()
