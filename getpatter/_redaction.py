@@ -94,6 +94,7 @@ LOGGERS = (
     "getpatter.agent",
     "getpatter.control",
     "getpatter.cost",
+    "getpatter.engines.elevenlabs",
     "getpatter.engines.openai",
     "getpatter.events",
     "getpatter.guardrails",

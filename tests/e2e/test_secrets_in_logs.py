@@ -126,3 +126,23 @@ async def test_the_stream_input_tts_logs_its_handshake_without_the_key() -> None
     log = "\n".join(lines)
     assert key not in log
     assert "websockets.client DEBUG > xi-api-key: <redacted>" in log
+
+
+async def test_a_convai_call_logs_its_handshakes_without_the_key_or_signature() -> None:
+    from getpatter import ElevenLabsConvAI
+
+    engine = ElevenLabsConvAI(api_key="el-CANARY-convai", agent_id="agent_logs")
+    with debug_log() as lines:
+        async with asyncio.timeout(60), Sandbox(SCENARIO) as sandbox:
+            await sandbox.serve(
+                sandbox.phone.agent("You are a receptionist.", first_message="Hi.", engine=engine)
+            )
+            report = await (await sandbox.call_in()).ended()
+            secrets = [*sandbox_keys(), sandbox.twilio.auth_token]
+            path = sandbox.convai.conversations[0].path
+    assert report["outcome"] == "completed"
+    log = "\n".join(lines)
+    assert_hidden(log, secrets)
+    signature = path.split("conversation_signature=")[1].split("&")[0]
+    assert len(signature) > 20 and signature not in log
+    assert "GET /v1/convai/conversation?agent_id=agent_logs" in log  # the handshake was logged

@@ -34,6 +34,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.audio.convert import AudioConverter
+from getpatter.engines._websocket import WebSocketEngine
 from getpatter.engines.base import (
     AgentAudio,
     AgentInterrupted,
@@ -93,7 +94,7 @@ class _Turn:
     """Patter stopped it (:meth:`ConvAIEngine.interrupt`): its remaining audio is not played."""
 
 
-class ConvAIEngine:
+class ConvAIEngine(WebSocketEngine):
     """One call's ElevenLabs conversation; implements :class:`~getpatter.engines.base.Engine`.
 
     Create one per call (``ElevenLabsConvAI(...).create_engine()``), :meth:`connect`, iterate
@@ -101,6 +102,8 @@ class ConvAIEngine:
     """
 
     capabilities = CONVAI_CAPABILITIES
+    _provider = "ElevenLabs"
+    _log = logger
 
     def __init__(
         self,
@@ -118,9 +121,7 @@ class ConvAIEngine:
         self._voice = require_str("ConvAIEngine voice", voice)
         self._timeout = require_number("connect_timeout", connect_timeout, minimum=0.001)
         self._quiet = require_number("turn_quiet", turn_quiet, minimum=0.001)
-        self._ws: ClientConnection | None = None
-        self._closing = False
-        self._events_started = False
+        super().__init__()
         self._to_agent: AudioConverter | None = None
         self._from_agent: AudioConverter | None = None
         self._tool_names: frozenset[str] = frozenset()
@@ -292,20 +293,6 @@ class ConvAIEngine:
             }
         )
 
-    def events(self) -> AsyncIterator[EngineEvent]:
-        """The conversation's events, ending with exactly one :class:`EngineClosed`."""
-        ws = self._connection()
-        if self._events_started:
-            raise RuntimeError("ConvAIEngine.events() can be iterated only once per call")
-        self._events_started = True
-        return self._stream(ws)
-
-    async def close(self) -> None:
-        """Close the WebSocket. Safe to call more than once."""
-        self._closing = True
-        if self._ws is not None:
-            await self._ws.close()
-
     # ----------------------------------------------------------------- events
 
     async def _stream(self, ws: ClientConnection) -> AsyncIterator[EngineEvent]:
@@ -468,17 +455,6 @@ class ConvAIEngine:
             return
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps({"type": "pong", "event_id": event_id}))
-
-    def _connection(self) -> ClientConnection:
-        if self._ws is None:
-            raise RuntimeError("ConvAIEngine is not connected: await connect(config) first")
-        return self._ws
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        try:
-            await self._connection().send(json.dumps(message))
-        except ConnectionClosed:
-            logger.debug("command dropped: the ElevenLabs connection is closed")
 
 
 def client_data(config: EngineConfig, voice: str) -> dict[str, Any]:

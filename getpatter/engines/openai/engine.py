@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from getpatter._validation import require_int, require_number, require_str
+from getpatter.engines._websocket import WebSocketEngine
 from getpatter.engines.base import (
     VERBATIM_PREFIX,
     AgentAudio,
@@ -96,7 +97,7 @@ _AUDIO_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
 _AUDIO_APPEND_TAIL = '"}'
 
 
-class RealtimeEngine:
+class RealtimeEngine(WebSocketEngine):
     """One call's OpenAI Realtime session; implements :class:`~getpatter.engines.base.Engine`.
 
     Create one per call (``Realtime(...).create_engine()``), :meth:`connect`, iterate
@@ -105,6 +106,8 @@ class RealtimeEngine:
     """
 
     capabilities = REALTIME_CAPABILITIES
+    _provider = "OpenAI Realtime"
+    _log = logger
 
     def __init__(
         self,
@@ -116,10 +119,8 @@ class RealtimeEngine:
         self._api_key = require_str("RealtimeEngine api_key", api_key, allow_empty=False)
         self._base_url = require_str("RealtimeEngine base_url", base_url, allow_empty=False)
         self._timeout = require_number("connect_timeout", connect_timeout, minimum=0.001)
-        self._ws: ClientConnection | None = None
+        super().__init__()
         self._bytes_per_ms = 8
-        self._closing = False
-        self._events_started = False
         self._fatal: ErrorDetails | None = None
         self._response_active = False
         self._interrupted_item = ""
@@ -286,20 +287,6 @@ class RealtimeEngine:
             {"type": "response.create"},
         )
 
-    def events(self) -> AsyncIterator[EngineEvent]:
-        """The session's events, ending with exactly one :class:`EngineClosed`. Iterate once."""
-        ws = self._connection()
-        if self._events_started:
-            raise RuntimeError("RealtimeEngine.events() can be iterated only once per call")
-        self._events_started = True
-        return self._stream(ws)
-
-    async def close(self) -> None:
-        """Close the WebSocket. Safe to call more than once."""
-        self._closing = True
-        if self._ws is not None:
-            await self._ws.close()
-
     async def _stream(self, ws: ClientConnection) -> AsyncIterator[EngineEvent]:
         # A closed socket ends the loop; how it closed is reported below from the close code.
         with contextlib.suppress(ConnectionClosed):
@@ -404,19 +391,6 @@ class RealtimeEngine:
             error=f"OpenAI Realtime connection closed unexpectedly (close code {close})",
             details={"close_code": close, "close_reason": ws.close_reason or ""},
         )
-
-    def _connection(self) -> ClientConnection:
-        if self._ws is None:
-            raise RuntimeError("RealtimeEngine is not connected: await connect(config) first")
-        return self._ws
-
-    async def _send(self, *messages: dict[str, Any]) -> None:
-        ws = self._connection()
-        try:
-            for message in messages:
-                await ws.send(json.dumps(message))
-        except ConnectionClosed:
-            logger.debug("command dropped: the OpenAI Realtime connection is closed")
 
 
 async def _wait_for_session_updated(ws: ClientConnection) -> None:
