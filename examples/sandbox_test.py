@@ -41,3 +41,25 @@ async def test_my_on_message_brain_on_a_pipeline_call():
         await sandbox.serve(agent, on_message=brain)
         report = await (await sandbox.call_in()).ended()
     assert report["transcript"][-1]["text"] == "Order 42 shipped yesterday."
+
+
+async def test_my_elevenlabs_agent_runs_my_tool():
+    """An ElevenLabs conversational agent, bridged by Patter: the agent's client tool runs here.
+
+    The sandbox stands in for ElevenLabs; on the real one, declare ``order_status`` on the agent
+    as a client tool too.
+    """
+    from getpatter import ElevenLabsConvAI
+
+    scenario = Scenario(
+        callee=Callee(steps=(Say("Where is order 42?"), HangUp(pause_ms=2500))),
+        replies=(
+            Reply("Order 42 {result}.", tool_call=ToolCall("order_status", {"order_id": "42"})),
+        ),
+    )
+    async with Sandbox(scenario) as sandbox:
+        engine = ElevenLabsConvAI.for_twilio(api_key="x", agent_id="agent_orders")
+        agent = sandbox.phone.agent("", engine=engine, tools=[order_status])
+        await sandbox.serve(agent)
+        report = await (await sandbox.call_in()).ended()
+    assert report["transcript"][-1]["text"] == "Order 42 shipped yesterday."

@@ -39,4 +39,4 @@ def test_sandbox_example_passes_under_pytest():
         cwd=EXAMPLES.parent,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout
