@@ -32,8 +32,9 @@ class Line(Protocol):
         """The :class:`Patter` whose server takes the calls."""
         ...
 
-    def prepare_agent(self, agent: Agent) -> Agent:
-        """``agent`` as this line runs it (the sandbox points its engine at the fake model)."""
+    async def prepare_agent(self, agent: Agent) -> Agent:
+        """``agent`` as this line runs it (the sandbox starts the fakes ``agent`` needs and
+        points its engine at them)."""
         ...
 
     async def serve(self, agent: Agent, options: dict[str, Any]) -> None:
@@ -66,7 +67,7 @@ class LiveLine:
     def phone(self) -> Patter:
         return self._phone
 
-    def prepare_agent(self, agent: Agent) -> Agent:
+    async def prepare_agent(self, agent: Agent) -> Agent:
         return agent
 
     async def serve(self, agent: Agent, options: dict[str, Any]) -> None:
@@ -93,7 +94,9 @@ class SandboxLine:
     Every number answers as :func:`sandbox_callee` says. ``ms_per_char`` sets how fast both
     simulated sides talk (60 is about natural speed; tests use less). ``scenario`` replaces the
     scripted model's replies (its ``callee`` is unused: each number answers as above).
-    ``carrier`` is the simulated network, ``"twilio"`` or ``"telnyx"``.
+    ``carrier`` is the simulated network, ``"twilio"`` or ``"telnyx"``. The fake model speaks
+    the agent's engine's protocol: OpenAI Realtime, or ElevenLabs ConvAI for an agent with
+    ``engine=ElevenLabsConvAI(...)``.
     """
 
     mode: Literal["live", "sandbox"] = "sandbox"
@@ -128,7 +131,10 @@ class SandboxLine:
             await self._sandbox.__aenter__()
             self._entered = True
 
-    def prepare_agent(self, agent: Agent) -> Agent:
+    async def prepare_agent(self, agent: Agent) -> Agent:
+        """Start the sandbox and the fakes ``agent`` needs; return it pointed at them."""
+        await self.start()
+        await self._sandbox.start_fakes(agent)
         return self._sandbox.offline(agent)
 
     async def serve(self, agent: Agent, options: dict[str, Any]) -> None:

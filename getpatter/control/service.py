@@ -129,7 +129,9 @@ class CallService:
         """A service on the sandbox's loopback phone network: nothing is dialed, no AI is paid.
 
         The people called follow :func:`~getpatter.control.lines.sandbox_callee`; the in-call
-        agent is the sandbox's scripted model whatever ``agent`` says.
+        agent is the sandbox's scripted model whatever ``agent`` says, reached through the
+        agent's engine: a fake OpenAI Realtime, or for ``engine=ElevenLabsConvAI(...)`` a fake
+        ElevenLabs ConvAI server (so the engine's limits hold, e.g. no verbatim :meth:`say`).
         """
         line = SandboxLine(ms_per_char=ms_per_char)
         return cls(agent=agent, line=line, policy=policy, audit=audit)
@@ -151,9 +153,7 @@ class CallService:
         async with self._start_lock:
             if self._started:
                 return
-            if isinstance(self._line, SandboxLine):
-                await self._line.start()
-            self._agent = self._line.prepare_agent(self._agent)
+            self._agent = await self._line.prepare_agent(self._agent)
             options = {
                 "on_call_start": self._on_call_start,
                 "on_transcript": self._on_transcript,

@@ -232,6 +232,14 @@ class Sandbox:
             await self.convai.__aenter__()
             self._convai_started = True
 
+    async def start_fakes(self, agent: Agent) -> None:
+        """Start the fakes ``agent`` needs besides the Realtime one: the pipeline fakes, or the
+        ConvAI fake (:meth:`serve` does it)."""
+        if agent.provider == "pipeline":
+            await self.start_pipeline_fakes()
+        if isinstance(agent.engine, ConvAI):
+            await self.start_convai()
+
     def offline(self, agent: Agent, *, with_llm: bool = True) -> Agent:
         """``agent`` with its services pointed at the sandbox's fakes.
 
@@ -309,10 +317,7 @@ class Sandbox:
         """Start ``phone.serve(agent, ...)`` in the background and wait until it takes calls."""
         if self._serving is not None:
             raise ConfigError("the sandbox is already serving an agent")
-        if agent.provider == "pipeline":
-            await self.start_pipeline_fakes()
-        if isinstance(agent.engine, ConvAI):
-            await self.start_convai()
+        await self.start_fakes(agent)
         user_on_call_end: Callable[[dict[str, Any]], Any] | None = serve_options.pop(
             "on_call_end", None
         )

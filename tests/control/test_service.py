@@ -273,3 +273,23 @@ async def test_keys_reach_the_callee_whole_while_the_event_loop_stalls() -> None
         await service.hangup(record.call_id)
         await service.wait(record.call_id, 20)
     assert simulated.dtmf_heard == keys
+
+
+async def test_a_convai_agent_runs_on_the_fake_convai() -> None:
+    from getpatter import ElevenLabsConvAI
+    from getpatter.agent import build_agent
+
+    agent = build_agent("You call people.", engine=ElevenLabsConvAI(agent_id="agent_calls"))
+    async with asyncio.timeout(40), sandbox(agent=agent) as service:
+        record = await service.place_call(PERSON, goal="Confirm Friday's delivery")
+        await connected(service, record.call_id)
+        await service.instruct(record.call_id, "Offer the five pm slot.")
+        record = await service.wait(record.call_id, 30)
+        assert record.status == "completed"
+        assert [line.role for line in record.transcript][:2] == ["agent", "user"]
+        assert record.transcript[0].text.startswith("Hi, this is an AI assistant calling.")
+        (conversation,) = service.line.sandbox.convai.conversations
+        assert conversation.agent_id == "agent_calls"
+        assert conversation.prompt.endswith("The goal of this call: Confirm Friday's delivery")
+        assert conversation.contextual_updates == ["Offer the five pm slot."]
+        assert service.line.sandbox.openai.sessions == []
