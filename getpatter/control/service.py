@@ -40,6 +40,7 @@ from getpatter.control.record import CallRecord
 from getpatter.control.transfers import PolicyTransferGuard
 from getpatter.errors import ConfigError, InputValidationError, PatterError, PolicyError
 from getpatter.observability.events import PatterEventType
+from getpatter.session.session import VOICEMAIL_ACTION
 
 __all__ = ["CallPlan", "CallService", "acting_for"]
 
@@ -54,6 +55,7 @@ _MAX_GOAL_CHARS = 4000
 _MAX_MESSAGE_CHARS = 1000
 _MAX_REF_CHARS = 200
 _KEPT_ENDED_CALLS = 500
+_SAY_ACTION = "speak a text verbatim: use instruct to have the agent say it in its own words"
 _SANDBOX_PROMPT = (
     "You are a polite assistant placing a phone call for your user. Say who you are, pursue "
     "the goal below, keep it short, and end the call once the goal is reached."
@@ -311,6 +313,9 @@ class CallService:
         _require_text("first_message", first_message, _MAX_MESSAGE_CHARS)
         _require_text("client_ref", client_ref, _MAX_REF_CHARS)
         _require_text("voicemail_message", voicemail_message, _MAX_MESSAGE_CHARS)
+        if voicemail_message:
+            # Refused before a person confirms a call that could not be dialed.
+            self._require_engine("speaks_verbatim", VOICEMAIL_ACTION)
         dialed = self.policy.check_destination(to, live=self.mode == "live")
         return CallPlan(
             # It names the plan for the model, which sees it; the person's part is the secret.
@@ -496,8 +501,13 @@ class CallService:
             return record
 
     async def say(self, call_id: str, text: str) -> CallRecord:
-        """Have the agent say ``text`` word for word, after its current sentence."""
+        """Have the agent say ``text`` word for word, after its current sentence.
+
+        Raises :class:`ConfigError` naming the engine when it cannot speak a text verbatim
+        (ElevenLabs ConvAI): :meth:`instruct` gives such an agent the words to use instead.
+        """
         async with self._audited("say", {"call_id": call_id, "text": text}, call_id=call_id):
+            self._require_engine("speaks_verbatim", _SAY_ACTION)
             _require_text("text", text, _MAX_MESSAGE_CHARS, allow_empty=False)
             await self._session(call_id).say(text)
             return self.get_call(call_id)
@@ -512,6 +522,13 @@ class CallService:
             record.instructions.append(instruction)
             self._changed_now(record)
             return record
+
+    def _require_engine(self, ability: str, action: str) -> None:
+        """Refuse ``action`` at once, whatever the call, when the in-call agent's engine lacks
+        ``ability`` (a name of :class:`~getpatter.engines.base.EngineCapabilities`)."""
+        engine = self._agent.engine
+        if engine is not None:
+            engine.factory().require(ability, action)
 
     def _session(self, call_id: str) -> Any:
         record = self.get_call(call_id)

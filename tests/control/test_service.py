@@ -275,14 +275,20 @@ async def test_keys_reach_the_callee_whole_while_the_event_loop_stalls() -> None
     assert simulated.dtmf_heard == keys
 
 
-async def test_a_convai_agent_runs_on_the_fake_convai() -> None:
+async def test_a_convai_agent_runs_on_the_fake_convai_and_is_never_made_to_read_a_text() -> None:
     from getpatter import ElevenLabsConvAI
     from getpatter.agent import build_agent
 
     agent = build_agent("You call people.", engine=ElevenLabsConvAI(agent_id="agent_calls"))
     async with asyncio.timeout(40), sandbox(agent=agent) as service:
+        # A voicemail message must be read verbatim: refused before anyone confirms or dials.
+        with pytest.raises(ConfigError, match="ElevenLabs ConvAI engine cannot leave a voicemail"):
+            service.plan_call(PERSON, voicemail_message="Please call back.")
         record = await service.place_call(PERSON, goal="Confirm Friday's delivery")
         await connected(service, record.call_id)
+        with pytest.raises(ConfigError, match="ElevenLabs ConvAI engine cannot speak a text") as no:
+            await service.say(record.call_id, "Your order number is four two.")
+        assert "use instruct" in no.value.message
         await service.instruct(record.call_id, "Offer the five pm slot.")
         record = await service.wait(record.call_id, 30)
         assert record.status == "completed"
@@ -293,3 +299,5 @@ async def test_a_convai_agent_runs_on_the_fake_convai() -> None:
         assert conversation.prompt.endswith("The goal of this call: Confirm Friday's delivery")
         assert conversation.contextual_updates == ["Offer the five pm slot."]
         assert service.line.sandbox.openai.sessions == []
+        tools = [(e.tool, e.outcome) for e in reversed(await service.audit.entries())]
+        assert ("say", "error") in tools and ("instruct", "ok") in tools
