@@ -150,6 +150,12 @@ class CallService:
         """The phone network the calls go through."""
         return self._line
 
+    @property
+    def agent(self) -> Agent:
+        """The in-call agent; each call's goal is appended to its system prompt. Once started,
+        the agent as the line runs it (on the sandbox, its engine points at the fakes)."""
+        return self._agent
+
     async def start(self) -> None:
         """Start answering and dialing; further calls do nothing."""
         async with self._start_lock:
