@@ -27,7 +27,7 @@ import uvicorn
 from getpatter._redaction import RedactSecrets
 from getpatter.errors import PatterError
 from getpatter_mcp.bearer import BearerTokenGate, require_token
-from getpatter_mcp.config import ServerConfig, build_service, load_config
+from getpatter_mcp.config import ENGINES, ServerConfig, build_service, load_config
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -54,9 +54,11 @@ modes:
   Patter's loopback phone network, nothing is dialed and no AI service is paid,
   so every tool can be tried safely. Live calls need one carrier's settings
   (Twilio or Telnyx, below), a way for the carrier to reach this machine
-  (PATTER_WEBHOOK_URL, or PATTER_TUNNEL=cloudflare) and OPENAI_API_KEY; a
-  partial set, or both carriers, is an error, never a silent fallback to the
-  sandbox.
+  (PATTER_WEBHOOK_URL, or PATTER_TUNNEL=cloudflare) and the in-call agent's
+  engine: OPENAI_API_KEY for OpenAI Realtime (the default), or
+  PATTER_ENGINE=elevenlabs_convai and ELEVENLABS_AGENT_ID for your ElevenLabs
+  Conversational AI agent. A partial set, or both carriers, is an error, never
+  a silent fallback to the sandbox.
 
 environment (a non-empty variable overrides the --config file):
   twilio   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER, and
@@ -71,8 +73,12 @@ environment (a non-empty variable overrides the --config file):
            at start and the number is pointed at it); PATTER_HOST and
            PATTER_PORT (the webhook server: 0.0.0.0:8000, 127.0.0.1 behind
            PATTER_TUNNEL)
-  agent    OPENAI_API_KEY, OPENAI_BASE_URL, PATTER_VOICE, PATTER_MODEL,
-           PATTER_SYSTEM_PROMPT
+  agent    PATTER_ENGINE (openai_realtime, the default, or elevenlabs_convai),
+           PATTER_VOICE (an OpenAI voice, or an ElevenLabs voice id; unset, the
+           ElevenLabs agent's own), PATTER_SYSTEM_PROMPT; OpenAI Realtime:
+           OPENAI_API_KEY, OPENAI_BASE_URL, PATTER_MODEL; ElevenLabs ConvAI:
+           ELEVENLABS_AGENT_ID, ELEVENLABS_API_KEY (a private agent),
+           ELEVENLABS_BASE_URL (refused with the other engine)
   policy   PATTER_ALLOWED_PREFIXES (e.g. "+1555,+4420"; live calls are refused
            until it is set, "*" allows every number), PATTER_BLOCKED_PREFIXES,
            PATTER_BLOCK_PREMIUM, PATTER_MAX_CONCURRENT_CALLS,
@@ -150,8 +156,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="TOML file with [twilio] or [telnyx], [openai], [agent], [server], [policy], "
-        "[audit], [sandbox] and [mcp] sections (default: $PATTER_CONFIG)",
+        help="TOML file with [twilio] or [telnyx], [openai] or [elevenlabs], [agent], [server], "
+        "[policy], [audit], [sandbox] and [mcp] sections (default: $PATTER_CONFIG)",
     )
     parser.add_argument(
         "--wait-seconds",
@@ -398,10 +404,12 @@ async def _until_stopped(
 
 
 def _announce_mode(config: ServerConfig) -> None:
+    engine = ENGINES[config.engine]
     if config.carrier is None:
         _notice(
             "sandbox mode: calls go through Patter's loopback phone network; nothing is dialed "
-            "and no AI service is paid (set the TWILIO_* or TELNYX_* variables for real calls)"
+            "and no AI service is paid (set the TWILIO_* or TELNYX_* variables for real calls); "
+            f"the in-call agent is scripted, on a fake {engine} server"
         )
         return
     carrier = config.carrier.capitalize()
@@ -411,9 +419,15 @@ def _announce_mode(config: ServerConfig) -> None:
         if config.tunnel
         else f"at {config.webhook_url}"
     )
+    if config.engine == "elevenlabs_convai":
+        voice = f", voice {config.voice}" if config.voice else ""
+        agent = f"{engine} (agent {config.elevenlabs_agent_id}{voice})"
+    else:
+        agent = f"{engine} ({config.model}, voice {config.voice})"
     _notice(
         f"live mode: real calls from {config.phone_number} through {carrier}; {carrier} reaches "
-        f"this machine {reached} (webhook server on {config.host}:{config.port})"
+        f"this machine {reached} (webhook server on {config.host}:{config.port}); the in-call "
+        f"agent runs on {agent}"
     )
     if not config.policy.allowed_prefixes:
         _notice(

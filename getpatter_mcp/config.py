@@ -7,22 +7,27 @@ as unset. :func:`build_service` turns the result into the :class:`CallService` t
 
 With no carrier settings at all the server runs in **sandbox** mode: calls go through Patter's
 loopback phone network, nothing is dialed and no AI service is paid; the in-call agent is the
-sandbox's scripted model even when ``OPENAI_API_KEY`` is set. Live mode needs one carrier's
-settings, Twilio (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_PHONE_NUMBER``) or
-Telnyx (``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID``, ``TELNYX_PHONE_NUMBER``,
-``TELNYX_PUBLIC_KEY``, which checks every webhook's signature), a way for the
-carrier to reach this machine (``PATTER_WEBHOOK_URL``, a public hostname of your own, or
-``PATTER_TUNNEL=cloudflare``, a Cloudflare quick tunnel started with the server, which points
-the number at it), and ``OPENAI_API_KEY``, because a real person cannot talk to the scripted
-model. A partial set, both carriers, or both ways in are refused, never a silent fallback to the
-sandbox.
+sandbox's scripted model even when ``OPENAI_API_KEY`` is set (played by a fake ElevenLabs ConvAI
+server when the engine is ConvAI). Live mode needs one carrier's settings, Twilio
+(``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_PHONE_NUMBER``) or Telnyx
+(``TELNYX_API_KEY``, ``TELNYX_CONNECTION_ID``, ``TELNYX_PHONE_NUMBER``, ``TELNYX_PUBLIC_KEY``,
+which checks every webhook's signature), a way for the carrier to reach this machine
+(``PATTER_WEBHOOK_URL``, a public hostname of your own, or ``PATTER_TUNNEL=cloudflare``, a
+Cloudflare quick tunnel started with the server, which points the number at it), and the in-call
+agent's engine: ``OPENAI_API_KEY`` for OpenAI Realtime (the default), or
+``PATTER_ENGINE=elevenlabs_convai`` and ``ELEVENLABS_AGENT_ID`` for an ElevenLabs Conversational
+AI agent, because a real person cannot talk to the scripted model. A partial set, both carriers,
+or both ways in are refused, never a silent fallback to the sandbox; so are ``ELEVENLABS_*``
+settings without ``PATTER_ENGINE=elevenlabs_convai``, and ``PATTER_MODEL`` with it (a ConvAI
+agent's model is chosen on ElevenLabs).
 
 The file mirrors the variables in sections (every key is optional)::
 
     [twilio]            # account_sid, auth_token, phone_number, base_url
     [telnyx]            # api_key, connection_id, phone_number, public_key, base_url
     [openai]            # api_key, base_url
-    [agent]             # voice, model, system_prompt
+    [elevenlabs]        # api_key, agent_id, base_url  (with [agent] engine = "elevenlabs_convai")
+    [agent]             # engine, voice, model, system_prompt
     [server]            # webhook_url or tunnel, host, port  (the webhook server carriers call)
     [policy]            # allowed_prefixes = ["+1555"], max_calls_per_day = 20, ...
     [audit]             # db = "~/.getpatter/audit.sqlite3"  (":memory:" keeps it in memory)
@@ -49,12 +54,16 @@ if TYPE_CHECKING:
     from getpatter.carriers.telnyx import Carrier as Telnyx
     from getpatter.carriers.twilio import Carrier as Twilio
     from getpatter.control.service import CallService
+    from getpatter.engines.elevenlabs import ConvAI
+    from getpatter.engines.openai import Realtime
 
 __all__ = [
     "DEFAULT_AUDIT_DB",
     "DEFAULT_SYSTEM_PROMPT",
+    "ENGINES",
     "SETTINGS",
     "CarrierName",
+    "EngineName",
     "ServerConfig",
     "Setting",
     "build_service",
@@ -75,7 +84,9 @@ DEFAULT_SYSTEM_PROMPT = (
 
 _MEMORY = ":memory:"
 _MASK = "'***'"
-_SECRET_FIELDS = frozenset({"twilio_auth_token", "telnyx_api_key", "openai_api_key", "mcp_token"})
+_SECRET_FIELDS = frozenset(
+    {"twilio_auth_token", "telnyx_api_key", "openai_api_key", "elevenlabs_api_key", "mcp_token"}
+)
 _TUNNELS = ("cloudflare",)
 """The tunnels ``PATTER_TUNNEL`` can start (an ngrok hostname you run is ``PATTER_WEBHOOK_URL``)."""
 _TUNNEL_HOST = "127.0.0.1"
@@ -131,6 +142,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PATTER_PORT", "server.port", "int", "port"),
     Setting("OPENAI_API_KEY", "openai.api_key", "str", "openai_api_key"),
     Setting("OPENAI_BASE_URL", "openai.base_url", "str", "openai_base_url"),
+    Setting("ELEVENLABS_API_KEY", "elevenlabs.api_key", "str", "elevenlabs_api_key"),
+    Setting("ELEVENLABS_AGENT_ID", "elevenlabs.agent_id", "str", "elevenlabs_agent_id"),
+    Setting("ELEVENLABS_BASE_URL", "elevenlabs.base_url", "str", "elevenlabs_base_url"),
+    Setting("PATTER_ENGINE", "agent.engine", "str", "engine"),
     Setting("PATTER_VOICE", "agent.voice", "str", "voice"),
     Setting("PATTER_MODEL", "agent.model", "str", "model"),
     Setting("PATTER_SYSTEM_PROMPT", "agent.system_prompt", "str", "system_prompt"),
@@ -189,6 +204,23 @@ _CARRIERS: dict[CarrierName, _CarrierSettings] = {
 _WAYS_IN = ("webhook_url", "tunnel")
 """How a carrier reaches the webhook server: a hostname of your own, or a tunnel Patter starts."""
 
+EngineName = Literal["openai_realtime", "elevenlabs_convai"]
+"""The engines the in-call agent can run on (``ServerConfig.engine``, ``PATTER_ENGINE``)."""
+
+ENGINES: dict[EngineName, str] = {
+    "openai_realtime": "OpenAI Realtime",
+    "elevenlabs_convai": "ElevenLabs ConvAI",
+}
+"""Each engine ``PATTER_ENGINE`` names, and how messages call it. The first is the default."""
+
+_CONVAI_FIELDS = ("elevenlabs_api_key", "elevenlabs_agent_id", "elevenlabs_base_url")
+"""The settings of an ElevenLabs ConvAI engine; only ``PATTER_ENGINE=elevenlabs_convai`` reads
+them."""
+_REALTIME_DEFAULTS = {"voice": "alloy", "model": "gpt-4o-mini-realtime-preview"}
+"""OpenAI Realtime's voice and model when ``PATTER_VOICE``/``PATTER_MODEL`` are unset."""
+_SANDBOX_CONVAI_AGENT = "agent_sandbox"
+"""The fake ConvAI agent sandbox calls reach when ``ELEVENLABS_AGENT_ID`` is unset."""
+
 
 @dataclass(frozen=True, repr=False)
 class ServerConfig:
@@ -196,9 +228,17 @@ class ServerConfig:
 
     The mode follows the carrier settings. One carrier's required settings (``twilio_*``:
     account SID, auth token, phone number; or ``telnyx_*``: API key, connection id, phone
-    number, public key) plus one way in (``webhook_url``, or ``tunnel="cloudflare"``) give ``"live"``, which
-    also needs ``openai_api_key``; no carrier setting gives ``"sandbox"``. Anything in between,
-    settings of both carriers, or both ways in are a :class:`ConfigError` naming what to set.
+    number, public key) plus one way in (``webhook_url``, or ``tunnel="cloudflare"``) give
+    ``"live"``; no carrier setting gives ``"sandbox"``. Anything in between, settings of both
+    carriers, or both ways in are a :class:`ConfigError` naming what to set.
+
+    ``engine`` is what the in-call agent runs on: ``"openai_realtime"`` (live mode needs
+    ``openai_api_key``; ``voice`` and ``model`` default to ``"alloy"`` and
+    ``"gpt-4o-mini-realtime-preview"``) or ``"elevenlabs_convai"`` (live mode needs
+    ``elevenlabs_agent_id``; ``elevenlabs_api_key`` reaches a private agent; ``voice`` is an
+    ElevenLabs voice id, empty for the agent's own; a ``model`` is refused: it is chosen on
+    ElevenLabs). ``elevenlabs_*`` settings with another engine are refused.
+
     ``audit_db=None`` keeps the audit log in memory. ``repr`` masks the auth token, the API keys
     and the MCP token.
     """
@@ -218,8 +258,12 @@ class ServerConfig:
     port: int = 8000
     openai_api_key: str = ""
     openai_base_url: str = ""
-    voice: str = "alloy"
-    model: str = "gpt-4o-mini-realtime-preview"
+    elevenlabs_api_key: str = ""
+    elevenlabs_agent_id: str = ""
+    elevenlabs_base_url: str = ""
+    engine: EngineName = "openai_realtime"
+    voice: str = ""
+    model: str = ""
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     audit_db: str | None = None
@@ -236,7 +280,7 @@ class ServerConfig:
                     raise ConfigError(f"policy must be a SafetyPolicy, got {type(value).__name__}")
             elif not (isinstance(value, str) or (f.name == "audit_db" and value is None)):
                 raise ConfigError(f"{_named(f.name)} must be a str, got {type(value).__name__}")
-        for name in ("host", "voice", "model", "system_prompt"):
+        for name in ("host", "system_prompt"):
             if not getattr(self, name).strip():
                 raise ConfigError(
                     f"{_named(name)} must not be empty: leave it unset for the default"
@@ -249,6 +293,7 @@ class ServerConfig:
                     "'cloudflare' (a Cloudflare quick tunnel, needs cloudflared), or run your own "
                     "(ngrok, a reverse proxy) and set PATTER_WEBHOOK_URL to its hostname"
                 )
+        self._check_engine_settings()
         carrier = self._check_carrier_settings()
         if carrier is None:
             return
@@ -267,13 +312,66 @@ class ServerConfig:
                 require_hostname("PATTER_WEBHOOK_URL", self.webhook_url)
             except PatterError as exc:
                 raise ConfigError(exc.message) from None
-        if not self.openai_api_key:
+        sandbox = f"unset the {carrier.upper()}_* settings and {self._way_in_named()} to run in "
+        if self.engine == "elevenlabs_convai" and not self.elevenlabs_agent_id:
             raise ConfigError(
-                "OPENAI_API_KEY is not set: live calls need it, because the in-call agent runs on "
-                "OpenAI Realtime (only the sandbox has a scripted model). Set OPENAI_API_KEY, or "
-                f"unset the {carrier.upper()}_* settings and {self._way_in_named()} to run in "
+                "ELEVENLABS_AGENT_ID is not set: live calls with PATTER_ENGINE=elevenlabs_convai "
+                "run on your ElevenLabs agent, named by its id (shown in the agent's settings on "
+                "ElevenLabs). Set ELEVENLABS_AGENT_ID (and ELEVENLABS_API_KEY for a private "
+                f"agent), unset PATTER_ENGINE to run calls on OpenAI Realtime, or {sandbox}"
                 "sandbox mode"
             )
+        if self.engine == "openai_realtime" and not self.openai_api_key:
+            raise ConfigError(
+                "OPENAI_API_KEY is not set: live calls need it, because the in-call agent runs on "
+                "OpenAI Realtime (only the sandbox has a scripted model). Set OPENAI_API_KEY, set "
+                "PATTER_ENGINE=elevenlabs_convai and ELEVENLABS_AGENT_ID to run calls on an "
+                f"ElevenLabs agent, or {sandbox}sandbox mode"
+            )
+
+    def _check_engine_settings(self) -> None:
+        """Check the engine's name and settings; fill in OpenAI Realtime's voice and model."""
+        engine = self.engine.strip().lower()
+        if engine not in ENGINES:
+            raise ConfigError(
+                f"PATTER_ENGINE={self.engine!r} is not an engine the in-call agent can run on: "
+                "use 'openai_realtime' (the default: OpenAI Realtime, with OPENAI_API_KEY) or "
+                "'elevenlabs_convai' (your ElevenLabs Conversational AI agent, with "
+                "ELEVENLABS_AGENT_ID)"
+            )
+        object.__setattr__(self, "engine", engine)
+        for name in ("voice", "model"):
+            object.__setattr__(self, name, getattr(self, name).strip())
+        if engine == "openai_realtime":
+            given = [_named(f) for f in _CONVAI_FIELDS if getattr(self, f)]
+            if given:
+                are, them = ("are", "them") if len(given) > 1 else ("is", "it")
+                raise ConfigError(
+                    f"{_listed(given)} {are} set, but PATTER_ENGINE is not elevenlabs_convai: "
+                    f"calls would run on OpenAI Realtime and ignore {them}. Set "
+                    "PATTER_ENGINE=elevenlabs_convai to run calls on your ElevenLabs agent, or "
+                    f"unset {_listed(given)}"
+                )
+            for name, default in _REALTIME_DEFAULTS.items():
+                if not getattr(self, name):
+                    object.__setattr__(self, name, default)
+            return
+        if self.model:
+            raise ConfigError(
+                f"PATTER_MODEL={self.model!r} is set, but an ElevenLabs ConvAI agent's model is "
+                "chosen on ElevenLabs (PATTER_ENGINE=elevenlabs_convai): unset PATTER_MODEL, or "
+                "unset PATTER_ENGINE to run calls on OpenAI Realtime"
+            )
+        if self.elevenlabs_base_url:
+            from getpatter.engines.elevenlabs.endpoint import DEFAULT_BASE_URL, conversation_url
+
+            try:
+                conversation_url(self.elevenlabs_base_url, "check")
+            except PatterError:
+                raise ConfigError(
+                    f"ELEVENLABS_BASE_URL={self.elevenlabs_base_url!r} is not an http(s) URL of "
+                    f"the ElevenLabs API: use e.g. {DEFAULT_BASE_URL!r}, or unset it for that one"
+                ) from None
 
     def _check_carrier_settings(self) -> CarrierName | None:
         """The carrier the settings name, or None for the sandbox; refuse a partial set."""
@@ -402,23 +500,33 @@ def build_service(config: ServerConfig) -> CallService:
     """The :class:`CallService` ``config`` describes (not started yet).
 
     Sandbox mode gives :meth:`CallService.sandbox`; live mode a line through the configured
-    carrier (Twilio or Telnyx) with an OpenAI Realtime agent speaking ``config.system_prompt``
-    plus each call's goal. With ``tunnel="cloudflare"`` the phone opens a Cloudflare quick tunnel
-    when the service starts, and points the number at it (``Patter.serve``'s default).
+    carrier (Twilio or Telnyx). The in-call agent speaks ``config.system_prompt`` plus each
+    call's goal on ``config.engine``: OpenAI Realtime, or the ElevenLabs ConvAI agent
+    ``config.elevenlabs_agent_id`` (set to the carrier's audio format, see
+    :meth:`~getpatter.ElevenLabsConvAI.for_twilio`; in the sandbox it runs on the fake ConvAI
+    server). With ``tunnel="cloudflare"`` the phone opens a Cloudflare quick tunnel when the
+    service starts, and points the number at it (``Patter.serve``'s default).
     """
+    from getpatter.agent import build_agent
     from getpatter.control.audit import AuditLog
     from getpatter.control.service import CallService
 
     if not isinstance(config, ServerConfig):
         raise ConfigError(f"build_service needs a ServerConfig, got {type(config).__name__}")
     if config.mode == "sandbox":
+        # The default agent runs on the sandbox's fake OpenAI Realtime.
+        sandbox_agent = (
+            build_agent(config.system_prompt, engine=_engine(config))
+            if config.engine == "elevenlabs_convai"
+            else None
+        )
         return CallService.sandbox(
+            sandbox_agent,
             policy=config.policy,
             audit=AuditLog(config.audit_db),
             ms_per_char=config.sandbox_ms_per_char,
         )
     from getpatter.client import Patter
-    from getpatter.engines.openai import Realtime
     from getpatter.tunnels import CloudflareTunnel
 
     phone = Patter(
@@ -427,13 +535,7 @@ def build_service(config: ServerConfig) -> CallService:
         webhook_url=config.webhook_url,
         tunnel=CloudflareTunnel() if config.tunnel == "cloudflare" else None,
     )
-    engine = Realtime(
-        api_key=config.openai_api_key,
-        voice=config.voice,
-        model=config.model,
-        base_url=config.openai_base_url,
-    )
-    agent = phone.agent(system_prompt=config.system_prompt, engine=engine)
+    agent = phone.agent(system_prompt=config.system_prompt, engine=_engine(config))
     return CallService(
         phone,
         agent,
@@ -442,6 +544,32 @@ def build_service(config: ServerConfig) -> CallService:
         port=config.port,
         host=config.host,
     )
+
+
+def _engine(config: ServerConfig) -> Realtime | ConvAI:
+    """The in-call agent's engine; a ConvAI agent is set to the carrier's format (μ-law 8 kHz on
+    Twilio and in the sandbox, 16 kHz PCM on Telnyx), so nothing is converted when the agent on
+    ElevenLabs is set to it."""
+    if config.engine == "openai_realtime":
+        from getpatter.engines.openai import Realtime
+
+        return Realtime(
+            api_key=config.openai_api_key,
+            voice=config.voice,
+            model=config.model,
+            base_url=config.openai_base_url,
+        )
+    from getpatter.engines.elevenlabs import ConvAI
+
+    options = {
+        "api_key": config.elevenlabs_api_key,
+        "agent_id": config.elevenlabs_agent_id or _SANDBOX_CONVAI_AGENT,  # set when live
+        "voice": config.voice,
+        "base_url": config.elevenlabs_base_url,
+    }
+    if config.carrier == "telnyx":
+        return ConvAI.for_telnyx(**options)
+    return ConvAI.for_twilio(**options)
 
 
 def _carrier(config: ServerConfig) -> Twilio | Telnyx:

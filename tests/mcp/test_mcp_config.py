@@ -506,3 +506,173 @@ async def test_a_live_line_behind_a_tunnel_points_the_number_at_it(
         finally:
             await service.aclose()
     assert voice_url == f"https://{HOSTNAME}/webhooks/twilio/voice"
+
+
+# ------------------------------------------------------------------ PATTER_ENGINE
+
+
+CONVAI = {"PATTER_ENGINE": "elevenlabs_convai", "ELEVENLABS_AGENT_ID": "agent_7f3k2"}
+LIVE_CONVAI = {**{k: v for k, v in LIVE.items() if k != "OPENAI_API_KEY"}, **CONVAI}
+
+
+def test_the_engine_is_openai_realtime_unless_patter_engine_says() -> None:
+    config = load_config({})
+    assert (config.engine, config.voice, config.model) == (
+        "openai_realtime",
+        "alloy",
+        "gpt-4o-mini-realtime-preview",
+    )
+    assert load_config({"PATTER_ENGINE": "openai_realtime"}).engine == "openai_realtime"
+    convai = load_config({"PATTER_ENGINE": " ElevenLabs_ConvAI "})
+    # The voice is the ElevenLabs agent's own unless PATTER_VOICE names one; no model is set.
+    assert (convai.mode, convai.engine, convai.voice, convai.model) == (
+        "sandbox",
+        "elevenlabs_convai",
+        "",
+        "",
+    )
+    assert load_config({**CONVAI, "PATTER_VOICE": "21m00Tcm4TlvDq8ikWAM"}).voice == (
+        "21m00Tcm4TlvDq8ikWAM"
+    )
+
+
+@pytest.mark.parametrize("value", ["convai", "elevenlabs", "openai", "pipeline"])
+def test_unknown_engines_are_refused_naming_both(value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"PATTER_ENGINE='{value}'") as caught:
+        load_config({"PATTER_ENGINE": value})
+    assert "'openai_realtime'" in caught.value.message
+    assert "'elevenlabs_convai'" in caught.value.message
+
+
+def test_live_convai_needs_an_agent_id_and_no_openai_key() -> None:
+    config = load_config(LIVE_CONVAI)
+    assert (config.mode, config.engine, config.elevenlabs_agent_id) == (
+        "live",
+        "elevenlabs_convai",
+        "agent_7f3k2",
+    )
+    assert config.elevenlabs_api_key == ""  # a public agent needs no key
+    env = {k: v for k, v in LIVE_CONVAI.items() if k != "ELEVENLABS_AGENT_ID"}
+    with pytest.raises(ConfigError, match="ELEVENLABS_AGENT_ID is not set") as caught:
+        load_config(env)
+    assert "OPENAI_API_KEY" not in caught.value.message
+    assert "sandbox mode" in caught.value.message
+
+
+def test_a_live_openai_engine_without_its_key_points_to_convai_too() -> None:
+    env = {k: v for k, v in LIVE.items() if k != "OPENAI_API_KEY"}
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY is not set") as caught:
+        load_config(env)
+    assert "PATTER_ENGINE=elevenlabs_convai" in caught.value.message
+
+
+def test_an_openai_key_is_accepted_and_unused_with_convai() -> None:
+    # OpenAI's own variables are often set for other tools of the same process (a LangChain
+    # agent's model): PATTER_ENGINE says which engine runs, so they do not stop the server.
+    config = load_config({**LIVE_CONVAI, "OPENAI_API_KEY": LIVE["OPENAI_API_KEY"]})
+    assert (config.mode, config.engine) == ("live", "elevenlabs_convai")
+
+
+@pytest.mark.parametrize(
+    "name", ["ELEVENLABS_AGENT_ID", "ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL"]
+)
+@pytest.mark.parametrize("engine", [{}, {"PATTER_ENGINE": "openai_realtime"}])
+def test_elevenlabs_settings_without_convai_are_refused(name: str, engine: dict[str, str]) -> None:
+    value = "https://api.elevenlabs.io" if name == "ELEVENLABS_BASE_URL" else "x-CANARY-value"
+    for env in ({name: value, **engine}, {**LIVE, name: value, **engine}):
+        with pytest.raises(ConfigError, match=f"{name} is set") as caught:
+            load_config(env)
+        assert "PATTER_ENGINE=elevenlabs_convai" in caught.value.message
+        assert f"unset {name}" in caught.value.message
+        assert "CANARY" not in caught.value.message
+
+
+def test_settings_convai_does_not_use_are_refused_with_it() -> None:
+    with pytest.raises(ConfigError, match="PATTER_MODEL='gpt-4o-realtime-preview' is set"):
+        load_config({**CONVAI, "PATTER_MODEL": "gpt-4o-realtime-preview"})
+    with pytest.raises(ConfigError, match=r"ELEVENLABS_BASE_URL='api\.elevenlabs\.io'"):
+        load_config({**CONVAI, "ELEVENLABS_BASE_URL": "api.elevenlabs.io"})
+    with pytest.raises(ConfigError, match="PATTER_ENGINE"):
+        ServerConfig(engine="convai")  # type: ignore[arg-type]
+
+
+def test_convai_file_settings_are_read_and_the_environment_wins(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[agent]
+engine = "elevenlabs_convai"
+voice = "voice-from-the-file"
+
+[elevenlabs]
+agent_id = "agent_from_the_file"
+api_key = "xi-CANARY-file"
+base_url = "https://api.eu.residency.elevenlabs.io"
+""",
+    )
+    config = load_config({"ELEVENLABS_AGENT_ID": "agent_from_env"}, path)
+    assert config.engine == "elevenlabs_convai"
+    assert config.elevenlabs_agent_id == "agent_from_env"
+    assert config.elevenlabs_api_key == "xi-CANARY-file"
+    assert config.elevenlabs_base_url == "https://api.eu.residency.elevenlabs.io"
+    assert config.voice == "voice-from-the-file"
+    with pytest.raises(ConfigError, match=r"\[elevenlabs\] takes api_key, agent_id, base_url"):
+        load_config({}, _write(tmp_path, '[elevenlabs]\nvoice = "x"\n'))
+
+
+def test_the_elevenlabs_key_is_masked_in_repr_and_not_echoed(tmp_path: Path) -> None:
+    config = load_config({**LIVE_CONVAI, "ELEVENLABS_API_KEY": "xi-CANARY-key-value"})
+    assert "xi-CANARY-key-value" not in repr(config)
+    assert "elevenlabs_api_key='***'" in repr(config)
+    assert "agent_7f3k2" in repr(config)  # an agent id is not a secret
+    with pytest.raises(ConfigError) as caught:
+        load_config({}, _write(tmp_path, "[elevenlabs]\napi_key = 123456789\n"))
+    assert "123456789" not in caught.value.message
+    assert "elevenlabs.api_key" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("carrier", "audio_format"), [(LIVE_CONVAI, "ulaw_8000"), (TELNYX_ONLY, "pcm_16000")]
+)
+async def test_build_service_live_runs_calls_on_the_elevenlabs_agent(
+    carrier: dict[str, str], audio_format: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from getpatter import ElevenLabsConvAI
+
+    env = {
+        **carrier,
+        **CONVAI,
+        "PATTER_WEBHOOK_URL": "agent.example.com",
+        "ELEVENLABS_API_KEY": "xi-CANARY-live-key",
+        "PATTER_VOICE": "21m00Tcm4TlvDq8ikWAM",
+        "PATTER_AUDIT_DB": ":memory:",
+    }
+    service = build_service(load_config(env))  # not started: nothing listens, nothing is dialed
+    try:
+        engine = service.agent.engine
+        assert isinstance(engine, ElevenLabsConvAI)
+        assert (engine.agent_id, engine.voice) == ("agent_7f3k2", "21m00Tcm4TlvDq8ikWAM")
+        assert engine.audio_format == audio_format  # the carrier's own: nothing is converted
+        assert engine.api_key == "xi-CANARY-live-key"
+        assert engine.base_url == "https://api.elevenlabs.io"
+        # Built, the engine keeps its key out of every log.
+        logging.getLogger("getpatter").warning("key is %s", "xi-CANARY-live-key")
+        assert "key is <redacted>" in caplog.text
+    finally:
+        await service.aclose()
+
+
+async def test_build_service_sandbox_runs_a_convai_agent_on_the_fake() -> None:
+    from getpatter import ElevenLabsConvAI
+
+    config = load_config({"PATTER_ENGINE": "elevenlabs_convai", "PATTER_SYSTEM_PROMPT": "Be nice."})
+    service = build_service(config)
+    try:
+        await service.start()
+        engine = service.agent.engine
+        assert isinstance(engine, ElevenLabsConvAI)
+        assert engine.base_url == service.line.sandbox.convai.base_url
+        assert engine.agent_id == "agent_sandbox"  # registered on the fake
+        assert service.agent.system_prompt == "Be nice."
+    finally:
+        await service.aclose()
