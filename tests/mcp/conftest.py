@@ -31,7 +31,7 @@ def server_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TWILIO_", "TELNYX_", "PATTER_", "OPENAI_"))
+        if not k.startswith(("TWILIO_", "TELNYX_", "PATTER_", "OPENAI_", "ELEVENLABS_"))
         and k != "PYTEST_CURRENT_TEST"
     }
     return {**env, **SANDBOX_ENV, **extra}

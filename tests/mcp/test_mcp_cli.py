@@ -116,6 +116,41 @@ def test_settings_of_two_carriers_exit_naming_both() -> None:
 
 
 @pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ELEVENLABS_AGENT_ID": "agent_mcp_calls"}, "PATTER_ENGINE=elevenlabs_convai"),
+        ({"PATTER_ENGINE": "convai"}, "PATTER_ENGINE='convai'"),
+        (
+            {
+                "PATTER_ENGINE": "elevenlabs_convai",
+                "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+                "TWILIO_AUTH_TOKEN": "twilio-CANARY-token-value",
+                "TWILIO_PHONE_NUMBER": "+15550001234",
+                "PATTER_WEBHOOK_URL": "agent.example.com",
+                "ELEVENLABS_API_KEY": "xi-CANARY-key-value",
+            },
+            "ELEVENLABS_AGENT_ID is not set",
+        ),
+    ],
+)
+def test_engine_settings_that_cannot_work_exit_naming_the_fix(
+    env: dict[str, str], named: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "getpatter_mcp"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=server_env(**env),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert named in done.stderr
+    assert "CANARY" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
     ("way_in", "said"),
     [
         ({"PATTER_WEBHOOK_URL": "agent.example.com"}, "Telnyx reaches this machine at agent."),

@@ -635,9 +635,14 @@ def test_the_elevenlabs_key_is_masked_in_repr_and_not_echoed(tmp_path: Path) -> 
     ("carrier", "audio_format"), [(LIVE_CONVAI, "ulaw_8000"), (TELNYX_ONLY, "pcm_16000")]
 )
 async def test_build_service_live_runs_calls_on_the_elevenlabs_agent(
-    carrier: dict[str, str], audio_format: str, caplog: pytest.LogCaptureFixture
+    carrier: dict[str, str],
+    audio_format: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from getpatter import ElevenLabsConvAI
+
+    monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
 
     env = {
         **carrier,
