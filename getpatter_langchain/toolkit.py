@@ -57,7 +57,8 @@ class PatterToolkit(BaseToolkit):
         The environment and the TOML file at ``path`` (default: ``$PATTER_CONFIG``) are read as
         ``getpatter-mcp`` reads them (``getpatter-mcp --help`` lists them): the Twilio or the
         Telnyx carrier, ``PATTER_WEBHOOK_URL`` or ``PATTER_TUNNEL=cloudflare``, the in-call
-        agent, the safety policy and the audit log; with no carrier settings, the sandbox.
+        agent and its engine (``PATTER_ENGINE``: OpenAI Realtime, or an ElevenLabs ConvAI
+        agent), the safety policy and the audit log; with no carrier settings, the sandbox.
         ``PATTER_MCP_TOKEN`` (``[mcp] token``) guards the MCP server's HTTP transport only, so
         a file shared with ``getpatter-mcp`` may hold it: the toolkit has no transport to guard.
         Raises :class:`~getpatter.errors.ConfigError` naming what to set. The service starts
