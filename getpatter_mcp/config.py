@@ -312,21 +312,23 @@ class ServerConfig:
                 require_hostname("PATTER_WEBHOOK_URL", self.webhook_url)
             except PatterError as exc:
                 raise ConfigError(exc.message) from None
-        sandbox = f"unset the {carrier.upper()}_* settings and {self._way_in_named()} to run in "
+        to_sandbox = (
+            f"unset the {carrier.upper()}_* settings and {self._way_in_named()} to run in "
+            "sandbox mode"
+        )
         if self.engine == "elevenlabs_convai" and not self.elevenlabs_agent_id:
             raise ConfigError(
                 "ELEVENLABS_AGENT_ID is not set: live calls with PATTER_ENGINE=elevenlabs_convai "
                 "run on your ElevenLabs agent, named by its id (shown in the agent's settings on "
                 "ElevenLabs). Set ELEVENLABS_AGENT_ID (and ELEVENLABS_API_KEY for a private "
-                f"agent), unset PATTER_ENGINE to run calls on OpenAI Realtime, or {sandbox}"
-                "sandbox mode"
+                f"agent), unset PATTER_ENGINE to run calls on OpenAI Realtime, or {to_sandbox}"
             )
         if self.engine == "openai_realtime" and not self.openai_api_key:
             raise ConfigError(
                 "OPENAI_API_KEY is not set: live calls need it, because the in-call agent runs on "
                 "OpenAI Realtime (only the sandbox has a scripted model). Set OPENAI_API_KEY, set "
                 "PATTER_ENGINE=elevenlabs_convai and ELEVENLABS_AGENT_ID to run calls on an "
-                f"ElevenLabs agent, or {sandbox}sandbox mode"
+                f"ElevenLabs agent, or {to_sandbox}"
             )
 
     def _check_engine_settings(self) -> None:
@@ -514,7 +516,7 @@ def build_service(config: ServerConfig) -> CallService:
     if not isinstance(config, ServerConfig):
         raise ConfigError(f"build_service needs a ServerConfig, got {type(config).__name__}")
     if config.mode == "sandbox":
-        # The default agent runs on the sandbox's fake OpenAI Realtime.
+        # Without an agent, the sandbox's own runs on its fake OpenAI Realtime.
         sandbox_agent = (
             build_agent(config.system_prompt, engine=_engine(config))
             if config.engine == "elevenlabs_convai"
