@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from getpatter._validation import require_bool, require_callable, require_int, require_str
@@ -231,6 +231,8 @@ def build_agent(
             )
         provider = engine.provider
         voice, model = _engine_voice_and_model(engine, voice, model)
+        if isinstance(engine, ConvAI) and voice != DEFAULT_VOICE and not engine.voice:
+            engine = replace(engine, voice=voice)  # the voice the engine sends
     elif stt is not None or tts is not None:
         if stt is None or tts is None:
             raise ConfigError(

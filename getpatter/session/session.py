@@ -68,8 +68,9 @@ logger = logging.getLogger("getpatter.session")
 Outcome = str
 
 _DTMF_ITEM_PREFIX = "patter-dtmf-"
-VOICEMAIL_ACTION = "leave a voicemail_message (it must be spoken verbatim): remove it"
 """Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
+VOICEMAIL_ACTION = "leave a voicemail_message (it must be spoken verbatim): remove it"
+"""What an engine that cannot speak verbatim is refused when given a voicemail message."""
 _WAIT_FOR_SPEECH = 15.0
 _WAIT_FOR_GREETING_END = 30.0
 """How long a voicemail message waits for the machine's greeting to end (its beep)."""

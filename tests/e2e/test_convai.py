@@ -214,3 +214,11 @@ async def test_a_conversation_that_goes_silent_is_an_error(monkeypatch: pytest.M
         report = await call.ended()
     assert report["outcome"] == "error"
     assert report["error"] == "the agent could not answer: the AI did not answer within 1 s"
+
+
+async def test_the_agents_voice_reaches_elevenlabs_when_the_engine_sets_none():
+    async with Sandbox(one_question()) as sandbox:
+        await sandbox.serve(agent(sandbox, voice="voice_rachel"))
+        report = await (await sandbox.call_in()).ended()
+        conversation = sandbox.convai.conversations[0]
+    assert conversation.voice_id == "voice_rachel" and report["outcome"] == "completed"

@@ -496,8 +496,8 @@ def _override_refused(agent_id: str, reason: str) -> ConfigError:
         )
     return ConfigError(
         f"the ElevenLabs agent {agent_id!r} does not allow overriding {field}, "
-        f"{setting}: enable that override in the agent's Security settings on ElevenLabs, "
-        "or remove the setting from the Patter agent"
+        f"{setting}: enable that override in the agent's Security settings on ElevenLabs"
+        " (or, where the setting is yours to drop, drop it)"
     )
 
 
