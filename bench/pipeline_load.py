@@ -73,7 +73,7 @@ class PipelineProcess(PatterProcess):
     def __init__(
         self, port: int, workdir: Path, deepgram_url: str, http_url: str, brain: str
     ) -> None:
-        super().__init__(port, deepgram_url, workdir, "")
+        super().__init__(port, (), workdir, "")
         self._args = [
             str(Path(__file__).with_name("pipeline_server.py")),
             str(port),

@@ -1,10 +1,9 @@
 """Patter serving pipeline calls in a process of its own, for ``bench/pipeline.py``.
 
-Run by the benchmark as ``python bench/pipeline_server.py PORT DEEPGRAM_URL HTTP_URL BRAIN``
-(``relay_load.PatterProcess`` appends the relay's model name, ignored here): a ``Patter`` with a
-Twilio carrier whose webhooks come to ``127.0.0.1:PORT`` serves a pipeline agent with
-``DeepgramSTT`` pointed at ``DEEPGRAM_URL`` and ``ElevenLabsTTS`` at ``HTTP_URL`` (the
-benchmark's lean fakes). ``BRAIN`` is ``message`` (an instant ``on_message`` function that
+Run by the benchmark as ``python bench/pipeline_server.py PORT DEEPGRAM_URL HTTP_URL BRAIN``:
+a ``Patter`` with a Twilio carrier whose webhooks come to ``127.0.0.1:PORT`` serves a pipeline
+agent with ``DeepgramSTT`` pointed at ``DEEPGRAM_URL`` and ``ElevenLabsTTS`` at ``HTTP_URL``
+(the benchmark's lean fakes). ``BRAIN`` is ``message`` (an instant ``on_message`` function that
 echoes the caller), ``llm`` (``OpenAILLM`` pointed at ``HTTP_URL/v1``) or ``message+vad`` (the
 ``on_message`` agent with ``SileroVAD()``). It prints ``READY`` once it takes calls and stops
 cleanly on SIGTERM.

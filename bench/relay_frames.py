@@ -2,17 +2,20 @@
 
 Each measurement runs the functions a call runs, wired to stubs that never block: caller media
 through ``ServerDesk._relay`` (with the carrier's media codec) -> ``CallSession.on_media`` ->
-``RealtimeEngine.send_audio``; agent audio through ``RealtimeEngine._stream`` ->
-``CallSession._handle`` -> ``OutboundAudio`` -> the codec's messages; echoed marks back through
-``_relay``. Coroutines are stepped directly
-(they never suspend on a stub), except ``OutboundAudio``'s send loop, which runs on an event
-loop with ``frame_ms=0`` so that it sends its queue without pacing. Socket I/O and the event
-loop are left out here: part 2 measures them.
+the engine's ``send_audio`` (``RealtimeEngine`` or ``ConvAIEngine``); agent audio through the
+engine's ``_stream`` -> ``CallSession._handle`` -> ``OutboundAudio`` -> the codec's messages;
+echoed marks back through ``_relay``. Coroutines are stepped directly (they never suspend on a
+stub), except two that need an event loop: the engines' ``_stream`` (ConvAI's waits for each
+message under ``asyncio.timeout`` while a turn is open), run in one task that never yields, and
+``OutboundAudio``'s send loop, run with ``frame_ms=0`` so that it sends its queue without
+pacing. Socket I/O and the event loop's polling are left out here: part 2 measures them.
 
-Each carrier-specific row is measured for every carrier asked for (``twilio``: ``TwilioCodec``;
-``telnyx``: ``TelnyxCodec("ulaw_8000")``), with the same frames in each carrier's shape, and the
-carriers' runs alternate (best of 7 each) so that both see the same machine. The two rows that
-never touch the carrier (``on_media`` and ``decode_audio_delta``) are measured once.
+A configuration is a carrier (``twilio``: ``TwilioCodec``; ``telnyx``:
+``TelnyxCodec("ulaw_8000")``) with an engine (``realtime``: a GA ``response.output_audio.delta``;
+``convai``: an ``audio`` message), each with the same audio in its own shape. A row is measured
+once per value of what it depends on: the carrier's codec rows once per carrier, the engine's
+``on_media`` and audio decoding once per engine, the rows that run both once per configuration;
+the runs of a row alternate between them (best of 7 each) so that all see the same machine.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from getpatter.agent import build_agent
 from getpatter.carriers.base import MediaCodec
 from getpatter.carriers.telnyx.media import TelnyxCodec
 from getpatter.carriers.twilio.media import TwilioCodec
-from getpatter.engines.base import EngineFactory
+from getpatter.engines.base import Engine, EngineFactory
+from getpatter.engines.elevenlabs import ConvAI
+from getpatter.engines.elevenlabs.engine import ConvAIEngine
 from getpatter.engines.openai import Realtime
 from getpatter.engines.openai.engine import RealtimeEngine
-from getpatter.engines.openai.events import decode_audio_delta
 from getpatter.observability.events import EventBus
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.desk import ServerDesk, _MediaOut
@@ -43,9 +47,10 @@ from getpatter.server.registry import CallRegistry
 from getpatter.session import CallCallbacks, CallSession
 from getpatter.session.outbound import OutboundAudio
 
-__all__ = ["CARRIERS", "FrameCosts", "frame_costs"]
+__all__ = ["CARRIERS", "ENGINES", "FrameCosts", "frame_costs"]
 
 MODEL = "gpt-realtime"
+AGENT_ID = "agent_bench"
 STREAM_SID = "MZ" + "a" * 32
 CALL_SID = "CA" + "c" * 32
 TELNYX_STREAM_ID = "32de0dea-53cb-4b21-89a4-9e5f1b4a3c2d"
@@ -138,6 +143,10 @@ WIRES = {
 CARRIERS = tuple(WIRES)
 
 
+_AGENT_AUDIO = base64.b64encode(bytes(range(160)) * 5).decode()
+"""100 ms (800 bytes) of μ-law, as one agent audio message carries it."""
+
+
 def realtime_delta_json() -> str:
     """A GA ``response.output_audio.delta`` carrying 100 ms (800 bytes) of μ-law."""
     return json.dumps(
@@ -148,13 +157,20 @@ def realtime_delta_json() -> str:
             "item_id": "item_C1",
             "output_index": 0,
             "content_index": 0,
-            "delta": base64.b64encode(bytes(range(160)) * 5).decode(),
+            "delta": _AGENT_AUDIO,
         }
     )
 
 
+def convai_audio_json() -> str:
+    """A ConvAI ``audio`` message carrying 100 ms (800 bytes) of μ-law."""
+    return json.dumps(
+        {"type": "audio", "audio_event": {"audio_base_64": _AGENT_AUDIO, "event_id": 7}}
+    )
+
+
 class _EngineSocket:
-    """Stands in for the Realtime ``ClientConnection``: sends are counted, reads repeat one."""
+    """Stands in for the engine's ``ClientConnection``: sends are counted, reads repeat one."""
 
     def __init__(self, message: str = "") -> None:
         self.message = message
@@ -162,6 +178,9 @@ class _EngineSocket:
 
     async def send(self, message: str) -> None:
         self.sent += 1
+
+    async def recv(self) -> str:
+        return self.message
 
     def __aiter__(self) -> _EngineSocket:
         return self
@@ -199,19 +218,64 @@ class _NoActions:
         return None
 
 
-def _session(provider: str = "twilio") -> tuple[CallSession, RealtimeEngine, _EngineSocket]:
-    """A real CallSession with a connected RealtimeEngine whose socket is a stub."""
-    engine_config = Realtime(api_key="sk-bench", base_url="http://127.0.0.1:9/v1", model=MODEL)
-    agent = build_agent("Benchmark agent.", engine=engine_config)
-    engine = RealtimeEngine("sk-bench", base_url=engine_config.base_url)
+@dataclass(frozen=True)
+class EngineKind:
+    """One engine as part 1 needs it: a connected engine (on a stub socket) with its agent,
+    one 100 ms agent audio message in its shape, and its decoding of that message parsed."""
+
+    name: str
+    new: Callable[[], tuple[Any, Engine, EngineFactory]]
+    """A new agent, engine (not connected) and factory."""
+    audio_json: Callable[[], str]
+    decode: Callable[[Any], Callable[[], object]]
+    """Given a connected engine: decode one parsed audio message as the engine does."""
+
+
+def _realtime() -> tuple[Any, Engine, EngineFactory]:
+    config = Realtime(api_key="sk-bench", base_url="http://127.0.0.1:9/v1", model=MODEL)
+    engine = RealtimeEngine("sk-bench", base_url=config.base_url)
+    factory = EngineFactory(lambda: engine, ("ulaw_8000",), RealtimeEngine.capabilities)
+    return build_agent("Benchmark agent.", engine=config), engine, factory
+
+
+def _convai() -> tuple[Any, Engine, EngineFactory]:
+    # A public agent (no API key); the engine never connects.
+    config = ConvAI(agent_id=AGENT_ID, base_url="http://127.0.0.1:9")
+    engine = ConvAIEngine(agent_id=AGENT_ID, base_url=config.base_url)
+    factory = EngineFactory(lambda: engine, ("ulaw_8000",), ConvAIEngine.capabilities)
+    return build_agent("Benchmark agent.", engine=config), engine, factory
+
+
+def _realtime_decode(engine: RealtimeEngine) -> Callable[[], object]:
+    data = json.loads(realtime_delta_json())
+    return lambda: engine._agent_audio(data)
+
+
+def _convai_decode(engine: ConvAIEngine) -> Callable[[], object]:
+    event = json.loads(convai_audio_json())["audio_event"]
+    return lambda: engine._agent_audio(event)
+
+
+ENGINE_KINDS = {
+    "realtime": EngineKind("realtime", _realtime, realtime_delta_json, _realtime_decode),
+    "convai": EngineKind("convai", _convai, convai_audio_json, _convai_decode),
+}
+ENGINES = tuple(ENGINE_KINDS)
+
+
+def _session(
+    provider: str = "twilio", engine_name: str = "realtime"
+) -> tuple[CallSession, Any, _EngineSocket]:
+    """A real CallSession with a connected engine whose socket is a stub."""
+    agent, engine, factory = ENGINE_KINDS[engine_name].new()
     socket_ = _EngineSocket()
-    engine._ws = socket_  # type: ignore[assignment]
+    engine._ws = socket_  # type: ignore[attr-defined]
     session = CallSession(
         agent=agent,
         direction="inbound",
         caller="+15550002000",
         callee=PHONE_NUMBER,
-        engine_factory=EngineFactory(lambda: engine, ("ulaw_8000",)),
+        engine_factory=factory,
         carrier=_NoActions(),
         telephony_provider=provider,
         callbacks=CallCallbacks(),
@@ -223,11 +287,11 @@ def _session(provider: str = "twilio") -> tuple[CallSession, RealtimeEngine, _En
     return session, engine, socket_
 
 
-def _desk(provider: str) -> ServerDesk:
+def _desk(provider: str, engine: str = "realtime") -> ServerDesk:
     return ServerDesk(
         public_host=lambda: "127.0.0.1",
         registry=CallRegistry(),
-        new_inbound_call=lambda caller, callee, sid: _session(provider)[0],
+        new_inbound_call=lambda caller, callee, sid: _session(provider, engine)[0],
     )
 
 
@@ -282,13 +346,15 @@ def repeated(operation: Callable[[], object]) -> Callable[[int], Callable[[], ob
     return prepare
 
 
-def inbound_relay(wire: Wire) -> Prepare:
-    """``ops`` caller media frames through the real ``_relay`` loop into the engine stub."""
+def inbound_relay(wire: Wire, engine: str) -> Prepare:
+    """``ops`` caller media frames through the real ``_relay`` loop into the engine's stub
+    socket."""
 
     def prepare(ops: int) -> Callable[[], object]:
-        session, _, _ = _session(wire.provider)
+        session, _, _ = _session(wire.provider, engine)
         websocket = _CarrierSocket([wire.media_json(7)] * ops)
-        relay = _desk(wire.provider)._relay(websocket, session, wire.codec())  # type: ignore[arg-type]
+        desk = _desk(wire.provider, engine)
+        relay = desk._relay(websocket, session, wire.codec())  # type: ignore[arg-type]
         return lambda: _drive(relay)
 
     return prepare
@@ -310,18 +376,26 @@ def mark_relay(wire: Wire) -> Prepare:
     return prepare
 
 
-def delta_to_frames(wire: Wire) -> Prepare:
-    """``ops`` audio deltas through ``RealtimeEngine._stream`` and ``CallSession._handle``."""
+def delta_to_frames(wire: Wire, engine_name: str) -> Prepare:
+    """``ops`` agent audio messages through the engine's ``_stream`` and
+    ``CallSession._handle``, in one task that never yields (ConvAI's ``asyncio.timeout`` needs
+    one); they all belong to one response, as all but its first do."""
 
     def prepare(ops: int) -> Callable[[], object]:
-        session, engine, _ = _session(wire.provider)
+        session, engine, _ = _session(wire.provider, engine_name)
         out = _MediaOut(_CarrierSocket(), wire.codec())  # type: ignore[arg-type]
         session._outbound = OutboundAudio(out)
-        stream = engine._stream(_EngineSocket(realtime_delta_json()))  # type: ignore[arg-type]
+        socket_ = _EngineSocket(ENGINE_KINDS[engine_name].audio_json())
+        stream = engine._stream(socket_)
+        loop = asyncio.new_event_loop()
+
+        async def relay() -> None:
+            for _ in range(ops):
+                await session._handle(await stream.__anext__())
 
         def run() -> None:
-            for _ in range(ops):
-                _drive(session._handle(_drive(stream.__anext__())))
+            loop.run_until_complete(relay())
+            loop.close()
 
         return run
 
@@ -357,7 +431,9 @@ def _outbound_frames(wire: Wire, ops: int) -> Callable[[], object]:
 
 @dataclass
 class FrameCosts:
-    """µs per frame of one carrier (``on_media`` and ``decode_share`` are the same for all)."""
+    """µs per frame of one carrier with one engine. ``decode_media``, ``build_messages``,
+    ``outbound_send`` and ``mark_back`` depend on the carrier only; ``on_media`` and
+    ``decode_share`` on the engine only."""
 
     decode_media: float
     on_media: float
@@ -373,14 +449,23 @@ class FrameCosts:
         return self.delta_share + self.outbound_send + self.mark_back
 
 
-def frame_costs(carriers: tuple[str, ...] = CARRIERS) -> dict[str, FrameCosts]:
-    """Each carrier's per-frame costs, measured alternately."""
+def frame_costs(
+    configs: tuple[tuple[str, str], ...] = tuple((carrier, "realtime") for carrier in CARRIERS),
+) -> dict[tuple[str, str], FrameCosts]:
+    """The per-frame costs of each ``(carrier, engine)`` configuration, measured alternately.
+    A row that depends on the carrier only is measured once per carrier, one that depends on
+    the engine only once per engine."""
+    carriers = list(dict.fromkeys(carrier for carrier, _ in configs))
+    engines = list(dict.fromkeys(engine for _, engine in configs))
     wires = [WIRES[name] for name in carriers]
-    session, _, _ = _session()
     payload = bytes(160)
-    delta = json.loads(realtime_delta_json())
-    shared_on_media = per_op_us(repeated(lambda: _drive(session.on_media(payload))), 20000)
-    shared_decode = per_op_us(repeated(lambda: decode_audio_delta(delta)), 20000) / 5
+
+    def on_media(engine: str) -> Prepare:
+        session, _, _ = _session("twilio", engine)
+        return repeated(lambda: _drive(session.on_media(payload)))
+
+    def decode_agent_audio(engine: str) -> Prepare:
+        return repeated(ENGINE_KINDS[engine].decode(_session("twilio", engine)[1]))
 
     def decode(wire: Wire) -> Prepare:
         codec, media = wire.codec(), wire.media_json(7)
@@ -390,25 +475,34 @@ def frame_costs(carriers: tuple[str, ...] = CARRIERS) -> dict[str, FrameCosts]:
         codec = wire.codec()
         return repeated(lambda: (codec.audio(payload), codec.mark("42")))
 
-    def each(make: Callable[[Wire], Prepare], ops: int) -> list[float]:
-        return per_op_each([make(wire) for wire in wires], ops)
+    def each_carrier(make: Callable[[Wire], Prepare], ops: int) -> dict[str, float]:
+        return dict(zip(carriers, per_op_each([make(w) for w in wires], ops), strict=True))
 
-    decode_media = each(decode, 20000)
-    inbound = each(inbound_relay, 20000)
-    delta_share = [value / 5 for value in each(delta_to_frames, 4000)]
-    build_messages = each(build, 20000)
-    outbound_send = each(outbound_frames, 20000)
-    mark_back = each(mark_relay, 20000)
+    def each_engine(make: Callable[[str], Prepare], ops: int) -> dict[str, float]:
+        return dict(zip(engines, per_op_each([make(e) for e in engines], ops), strict=True))
+
+    def each_config(make: Callable[[Wire, str], Prepare], ops: int) -> dict[tuple[str, str], float]:
+        prepares = [make(WIRES[carrier], engine) for carrier, engine in configs]
+        return dict(zip(configs, per_op_each(prepares, ops), strict=True))
+
+    shared_on_media = each_engine(on_media, 20000)
+    shared_decode = each_engine(decode_agent_audio, 20000)
+    decode_media = each_carrier(decode, 20000)
+    inbound = each_config(inbound_relay, 20000)
+    delta = each_config(delta_to_frames, 4000)
+    build_messages = each_carrier(build, 20000)
+    outbound_send = each_carrier(outbound_frames, 20000)
+    mark_back = each_carrier(mark_relay, 20000)
     return {
-        name: FrameCosts(
-            decode_media=decode_media[i],
-            on_media=shared_on_media,
-            inbound=inbound[i],
-            decode_share=shared_decode,
-            delta_share=delta_share[i],
-            build_messages=build_messages[i],
-            outbound_send=outbound_send[i],
-            mark_back=mark_back[i],
+        (carrier, engine): FrameCosts(
+            decode_media=decode_media[carrier],
+            on_media=shared_on_media[engine],
+            inbound=inbound[(carrier, engine)],
+            decode_share=shared_decode[engine] / 5,
+            delta_share=delta[(carrier, engine)] / 5,
+            build_messages=build_messages[carrier],
+            outbound_send=outbound_send[carrier],
+            mark_back=mark_back[carrier],
         )
-        for i, name in enumerate(carriers)
+        for carrier, engine in configs
     }

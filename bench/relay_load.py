@@ -2,8 +2,9 @@
 
 Patter runs in its own process (``relay_server.py``) so that its CPU can be read alone from
 ``/proc/<pid>/stat``. This process rings it N times as one carrier would, then sends each call a
-caller frame every 20 ms on a monotonic schedule while the fake Realtime server
-(``relay_peers.py``) answers each call with a 2 s response every 3 s. As Twilio: a signed voice
+caller frame every 20 ms on a monotonic schedule while the engine's fake (``relay_peers.py``:
+``FakeRealtime`` for OpenAI Realtime, ``FakeConvAI`` for an ElevenLabs ConvAI public agent)
+answers each call with a 2 s response every 3 s, in 100 ms audio messages. As Twilio: a signed voice
 webhook, TwiML, a media stream with ``connected`` and ``start``. As Telnyx: a ``call.initiated``
 event (direction ``incoming``) signed with a test Ed25519 key whose public half Patter was
 given; Patter answers it with a REST ``answer`` command to a fake Call Control API
@@ -39,6 +40,8 @@ from urllib.parse import urlsplit
 import httpx
 from relay_peers import (
     CallerStats,
+    FakeAgentServer,
+    FakeConvAI,
     FakeRealtime,
     FakeTelnyxRest,
     MediaCaller,
@@ -50,11 +53,13 @@ from relay_server import ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER, TELNYX_CONNECTIO
 from getpatter.testing.telnyx_simulator.signature import WebhookSigner
 from getpatter.testing.twilio_simulator import twilio_signature
 
-__all__ = ["CARRIERS", "LoadResult", "percentile", "run_load"]
+__all__ = ["CARRIERS", "ENGINES", "LoadResult", "percentile", "run_load"]
 
 CARRIERS = ("twilio", "telnyx")
+ENGINES = ("realtime", "convai")
 
 MODEL = "gpt-realtime"
+AGENT_ID = "agent_relay_bench"
 FRAMES_PER_S = 50
 WARMUP_S = 2.0
 IDLE_S = 4.0
@@ -91,6 +96,7 @@ class LoadResult:
     server_log: list[str]
     profile: str
     carrier: str = "twilio"
+    engine: str = "realtime"
     rest_actions: dict[str, int] = field(default_factory=dict)
     """Call Control commands Patter sent the fake Telnyx REST API, by action."""
 
@@ -156,13 +162,14 @@ class PatterProcess:
     def __init__(
         self,
         port: int,
-        realtime_url: str,
+        engine_args: Sequence[str],
         workdir: Path,
         cprofile_path: str,
         carrier_args: Sequence[str] = (),
     ) -> None:
         self.port = port
-        self._args = [str(Path(__file__).with_name("relay_server.py")), str(port), realtime_url]
+        script = str(Path(__file__).with_name("relay_server.py"))
+        self._args = [script, str(port), *engine_args]
         self._carrier_args = list(carrier_args)
         self._cprofile = cprofile_path
         self.log_path = workdir / "patter-stderr.txt"
@@ -178,13 +185,20 @@ class PatterProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if self._cprofile:
             env["RELAY_CPROFILE"] = self._cprofile
-        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        # No proxy, and no ElevenLabs key: the ConvAI agent is reached as a public one.
+        for name in (
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "ELEVENLABS_API_KEY",
+        ):
             env.pop(name, None)
         with self.log_path.open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 *self._args,
-                MODEL,
                 *self._carrier_args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -497,21 +511,31 @@ def _short(frame: str) -> str:
     return frame
 
 
-async def run_load(calls: int, seconds: float, profile: str, carrier: str = "twilio") -> LoadResult:
+async def run_load(
+    calls: int, seconds: float, profile: str, carrier: str = "twilio", engine: str = "realtime"
+) -> LoadResult:
     """Run ``calls`` concurrent calls of ``carrier`` (``twilio`` or ``telnyx``) through a fresh
-    Patter process; measure ``seconds``."""
+    Patter process whose agent uses ``engine`` (``realtime`` or ``convai``); measure
+    ``seconds``."""
     if carrier not in CARRIERS:
         raise ValueError(f"unknown carrier {carrier!r}: one of {', '.join(CARRIERS)}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
-        fake = FakeRealtime(every=RESPONSE_EVERY_S, seconds=RESPONSE_S)
+        fake: FakeAgentServer[Any]
+        if engine == "convai":
+            fake = FakeConvAI(every=RESPONSE_EVERY_S, seconds=RESPONSE_S)
+        else:
+            fake = FakeRealtime(every=RESPONSE_EVERY_S, seconds=RESPONSE_S)
         await fake.start()
+        name = AGENT_ID if engine == "convai" else MODEL
         telnyx = TelnyxLine() if carrier == "telnyx" else None
         if telnyx is not None:
             await telnyx.rest.start()
         profiler = Profiler(profile, seconds, Path(tmp))
         server = PatterProcess(
             free_port(),
-            fake.base_url,
+            (engine, fake.base_url, name),
             Path(tmp),
             profiler.cprofile_path,
             telnyx.server_args() if telnyx is not None else (),
@@ -570,6 +594,7 @@ async def run_load(calls: int, seconds: float, profile: str, carrier: str = "twi
         server_log=log,
         profile=report,
         carrier=carrier,
+        engine=engine,
         rest_actions=dict(telnyx.rest.actions) if telnyx is not None else {},
     )
 

@@ -1,7 +1,7 @@
-"""The peers of the relay benchmark: Twilio and Telnyx callers, a fake OpenAI Realtime server,
-and a fake Telnyx Call Control REST API (which only answers calls).
+"""The peers of the relay benchmark: Twilio and Telnyx callers, fake OpenAI Realtime and
+ElevenLabs ConvAI servers, and a fake Telnyx Call Control REST API (which only answers calls).
 
-They live in the benchmark process as asyncio protocols. The callers and the Realtime fake speak
+They live in the benchmark process as asyncio protocols. The callers and the agent fakes speak
 WebSocket through a minimal framing of their own (no extensions, whole messages), so the load
 they cost stays small next to the Patter process they drive; the ``websockets`` library would
 cost several times more per message. Client frames carry a zero mask (valid framing; it leaves
@@ -35,6 +35,8 @@ except ImportError:  # pragma: no cover - the pure-Python fallback of the same f
 
 __all__ = [
     "CallerStats",
+    "FakeAgentServer",
+    "FakeConvAI",
     "FakeRealtime",
     "FakeTelnyxRest",
     "MediaCaller",
@@ -131,7 +133,7 @@ def _header(head: bytes, name: bytes) -> bytes:
     return b""
 
 
-# --------------------------------------------------------------------------- fake Realtime
+# --------------------------------------------------------------------------- fake agents
 
 
 class _Abortable(Protocol):
@@ -178,17 +180,13 @@ class LoopbackServer(Generic[_C]):
         raise NotImplementedError
 
 
-class FakeRealtime(LoopbackServer["_RealtimeConnection"]):
-    """A lean OpenAI Realtime server on 127.0.0.1.
-
-    It answers ``session.update`` with ``session.updated`` (GA shape for GA models, beta for
-    ``*-realtime-preview*``), ignores caller audio (counting it), and every ``every`` seconds per
-    connection sends a response: ``response.created``, ``seconds`` of μ-law audio as 100 ms
-    audio deltas written back to back, then ``response.done`` with a small usage.
-    ``first_delta_sent[(connection, response)]`` is when each response's first delta was written.
+class FakeAgentServer(LoopbackServer[_C]):
+    """What the fake Realtime and ConvAI servers share: sessions counted as they are opened,
+    responses spread over the period, caller audio counted (``appends``), and
+    ``first_delta_sent[(connection, response)]``: when each response's first audio was written.
+    Each connection sends a response every ``every`` seconds: ``seconds`` of μ-law audio in
+    100 ms messages written back to back.
     """
-
-    url_path = "/v1"
 
     def __init__(self, *, every: float = 3.0, seconds: float = 2.0, seed: int = 7) -> None:
         super().__init__()
@@ -210,22 +208,22 @@ class FakeRealtime(LoopbackServer["_RealtimeConnection"]):
         self.sessions += 1
         self._session_opened.set()
 
-    def _new_connection(self) -> _RealtimeConnection:
-        return _RealtimeConnection(self, len(self.connections) + 1)
-
     def first_response_delay(self) -> float:
         """Spread the connections' responses over the period, as real calls would be."""
         return self._rng.uniform(0.2, self.every)
 
 
-class _RealtimeConnection(asyncio.Protocol):
-    def __init__(self, server: FakeRealtime, number: int) -> None:
+class _AgentConnection(asyncio.Protocol):
+    """The server side of one fake agent WebSocket: the handshake, the framing, pings and
+    closes; a subclass reads text messages (:meth:`_message`) and sends each response
+    (:meth:`_respond`, every ``server.every`` seconds once :meth:`_session_started`)."""
+
+    def __init__(self, server: FakeAgentServer[Any], number: int) -> None:
         self._server = server
         self._number = number
         self._transport: asyncio.Transport | None = None
         self._head = b""
         self._reader: FrameReader | None = None
-        self._beta = False
         self._responses = 0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -262,13 +260,18 @@ class _RealtimeConnection(asyncio.Protocol):
                     self._transport.close()
 
     def _handshake(self, head: bytes) -> None:
-        target = head.split(b"\r\n", 1)[0].split(b" ")[1]
-        self._beta = b"realtime-preview" in target
+        self._opened(head.split(b"\r\n", 1)[0].split(b" ")[1])
         accept = _accept_key(_header(head, b"sec-websocket-key"))
         self._write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
         )
+
+    def _opened(self, target: bytes) -> None:
+        """The request target of the WebSocket handshake."""
+
+    def _message(self, payload: bytes) -> None:
+        raise NotImplementedError
 
     def _write(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -276,6 +279,58 @@ class _RealtimeConnection(asyncio.Protocol):
 
     def _send(self, event: dict[str, Any]) -> None:
         self._write(ws_frame(_TEXT, json.dumps(event).encode(), masked=False))
+
+    def _session_started(self) -> None:
+        self._server.session_opened()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._server.first_response_delay(), self._next_response)
+
+    def _next_response(self) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._responses += 1
+        self._respond(self._responses)
+        self._timer = asyncio.get_running_loop().call_later(self._server.every, self._next_response)
+
+    def _respond(self, number: int) -> None:
+        raise NotImplementedError
+
+    def _audio_chunks(self, number: int) -> list[bytes]:
+        """Response ``number``'s audio in 100 ms (5-frame) pieces, each frame marked."""
+        conn, frames = self._number, self._server.frames_per_response
+        marker = bytes((conn >> 8 & 0xFF, conn & 0xFF, number & 0xFF))
+        return [
+            b"".join(marker + bytes((n,)) + _FILLER for n in range(first, min(first + 5, frames)))
+            for first in range(0, frames, 5)
+        ]
+
+    def _write_audio(self, number: int, messages: list[bytes]) -> None:
+        """Write a response's audio messages back to back, noting when the first went."""
+        self._server.first_delta_sent[(self._number, number & 0xFF)] = time.monotonic()
+        for message in messages:
+            self._write(message)
+
+
+class FakeRealtime(FakeAgentServer["_RealtimeConnection"]):
+    """A lean OpenAI Realtime server on 127.0.0.1.
+
+    It answers ``session.update`` with ``session.updated`` (GA shape for GA models, beta for
+    ``*-realtime-preview*``), ignores caller audio (counting it), and every ``every`` seconds per
+    connection sends a response: ``response.created``, ``seconds`` of μ-law audio as 100 ms
+    audio deltas written back to back, then ``response.done`` with a small usage.
+    """
+
+    url_path = "/v1"
+
+    def _new_connection(self) -> _RealtimeConnection:
+        return _RealtimeConnection(self, len(self.connections) + 1)
+
+
+class _RealtimeConnection(_AgentConnection):
+    _beta = False
+
+    def _opened(self, target: bytes) -> None:
+        self._beta = b"realtime-preview" in target
 
     def _message(self, payload: bytes) -> None:
         if payload.startswith(b'{"type":"input_audio_buffer.append"'):
@@ -289,16 +344,10 @@ class _RealtimeConnection(asyncio.Protocol):
             session.setdefault("type", "realtime")
         session.update(object="realtime.session", id=f"sess_{self._number}")
         self._send({"type": "session.updated", "event_id": "event_su", "session": session})
-        self._server.session_opened()
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._server.first_response_delay(), self._respond)
+        self._session_started()
 
-    def _respond(self) -> None:
-        if self._transport is None or self._transport.is_closing():
-            return
-        server = self._server
-        self._responses += 1
-        number, conn = self._responses, self._number
+    def _respond(self, number: int) -> None:
+        conn = self._number
         response_id, item_id = f"resp_{conn}_{number}", f"item_{conn}_{number}"
         delta_type = "response.audio.delta" if self._beta else "response.output_audio.delta"
         head = (
@@ -316,18 +365,12 @@ class _RealtimeConnection(asyncio.Protocol):
                 },
             }
         )
-        marker = bytes((conn >> 8 & 0xFF, conn & 0xFF, number & 0xFF))
-        frames = server.frames_per_response
-        chunks = []
-        for first in range(0, frames, 5):
-            audio = b"".join(
-                marker + bytes((n,)) + _FILLER for n in range(first, min(first + 5, frames))
-            )
-            chunks.append(ws_frame(_TEXT, head + base64.b64encode(audio) + b'"}', masked=False))
-        server.first_delta_sent[(conn, number & 0xFF)] = time.monotonic()
-        for chunk in chunks:
-            self._write(chunk)
-        audio_tokens = frames * 2
+        chunks = [
+            ws_frame(_TEXT, head + base64.b64encode(audio) + b'"}', masked=False)
+            for audio in self._audio_chunks(number)
+        ]
+        self._write_audio(number, chunks)
+        audio_tokens = self._server.frames_per_response * 2
         self._send(
             {
                 "type": "response.done",
@@ -351,7 +394,70 @@ class _RealtimeConnection(asyncio.Protocol):
                 },
             }
         )
-        self._timer = asyncio.get_running_loop().call_later(server.every, self._respond)
+
+
+# --------------------------------------------------------------------------- fake ConvAI
+
+
+class FakeConvAI(FakeAgentServer["_ConvAIConnection"]):
+    """A lean ElevenLabs Conversational AI server on 127.0.0.1, for public agents (no signed
+    URL): ``base_url`` is the API base, the conversation is at ``/v1/convai/conversation``.
+
+    It answers ``conversation_initiation_client_data`` with ``conversation_initiation_metadata``
+    (μ-law 8 kHz both ways, so Patter converts nothing), ignores caller audio (counting each
+    ``user_audio_chunk``), and every ``every`` seconds per connection sends a response as
+    ElevenLabs does, with the Realtime fake's cadence: an ``agent_response`` with the turn's
+    text, then ``seconds`` of audio as 100 ms ``audio`` messages (``event_id`` counting up per
+    connection) written back to back. ConvAI sends no end of turn: the engine ends it when the
+    audio pauses.
+    """
+
+    def _new_connection(self) -> _ConvAIConnection:
+        return _ConvAIConnection(self, len(self.connections) + 1)
+
+
+class _ConvAIConnection(_AgentConnection):
+    _event_id = 0
+
+    def _message(self, payload: bytes) -> None:
+        if payload.startswith(b'{"user_audio_chunk":'):
+            self._server.appends += 1
+            return
+        event = json.loads(payload)
+        if event.get("type") != "conversation_initiation_client_data":
+            return  # pongs, contextual updates, tool results: not used by this benchmark
+        self._send(
+            {
+                "type": "conversation_initiation_metadata",
+                "conversation_initiation_metadata_event": {
+                    "conversation_id": f"conv_{self._number}",
+                    "agent_output_audio_format": "ulaw_8000",
+                    "user_input_audio_format": "ulaw_8000",
+                },
+            }
+        )
+        self._session_started()
+
+    def _respond(self, number: int) -> None:
+        self._send(
+            {
+                "type": "agent_response",
+                "agent_response_event": {"agent_response": f"Benchmark reply {number}."},
+            }
+        )
+        messages = []
+        for audio in self._audio_chunks(number):
+            self._event_id += 1
+            messages.append(
+                ws_frame(
+                    _TEXT,
+                    b'{"type":"audio","audio_event":{"audio_base_64":"'
+                    + base64.b64encode(audio)
+                    + b'","event_id":%d}}' % self._event_id,
+                    masked=False,
+                )
+            )
+        self._write_audio(number, messages)
 
 
 # --------------------------------------------------------------------------- fake Telnyx REST

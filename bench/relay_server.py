@@ -1,13 +1,15 @@
 """Patter serving calls in a process of its own, for ``bench/relay.py``.
 
-Run by the benchmark as ``python bench/relay_server.py PORT REALTIME_BASE_URL MODEL [CARRIER]``:
-a ``Patter`` whose webhooks come to ``127.0.0.1:PORT`` serves an agent whose OpenAI Realtime
-engine points at the benchmark's fake. ``CARRIER`` is ``twilio`` (the default: a Twilio account
-whose REST API is never called) or ``telnyx PUBLIC_KEY REST_BASE_URL``: a Telnyx account that
-checks webhooks with the benchmark's test Ed25519 public key (base64) and sends its Call Control
-commands (``answer``) to the benchmark's fake REST API. It prints ``READY`` once it takes calls
-and stops cleanly on SIGTERM. With ``RELAY_CPROFILE=<file>`` in the environment, SIGUSR1 starts
-cProfile and SIGUSR2 stops it and writes the stats to that file.
+Run by the benchmark as ``python bench/relay_server.py PORT ENGINE BASE_URL NAME [CARRIER]``: a
+``Patter`` whose webhooks come to ``127.0.0.1:PORT`` serves an agent whose engine points at the
+benchmark's fake. ``ENGINE`` is ``realtime`` (``OpenAIRealtime``, model ``NAME``) or ``convai``
+(``ElevenLabsConvAI`` with agent id ``NAME`` and no API key: a public agent, reached without a
+signed URL). ``CARRIER`` is ``twilio`` (the default: a Twilio account whose REST API is never
+called) or ``telnyx PUBLIC_KEY REST_BASE_URL``: a Telnyx account that checks webhooks with the
+benchmark's test Ed25519 public key (base64) and sends its Call Control commands (``answer``) to
+the benchmark's fake REST API. It prints ``READY`` once it takes calls and stops cleanly on
+SIGTERM. With ``RELAY_CPROFILE=<file>`` in the environment, SIGUSR1 starts cProfile and SIGUSR2
+stops it and writes the stats to that file.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import signal
 import sys
 
-from getpatter import OpenAIRealtime, Patter, Telnyx, Twilio
+from getpatter import ElevenLabsConvAI, OpenAIRealtime, Patter, Telnyx, Twilio
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "relay-bench-token"
@@ -30,8 +32,17 @@ TELNYX_API_KEY = "KEYrelaybench"
 TELNYX_CONNECTION_ID = "relay-bench-app"
 
 
+def engine(kind: str, base_url: str, name: str) -> OpenAIRealtime | ElevenLabsConvAI:
+    """The engine named by ENGINE BASE_URL NAME."""
+    if kind == "realtime":
+        return OpenAIRealtime(api_key="sk-relay-bench", base_url=base_url, model=name)
+    if kind == "convai":
+        return ElevenLabsConvAI(agent_id=name, base_url=base_url)
+    raise SystemExit(f"unknown engine {kind!r}: realtime or convai")
+
+
 def carrier(args: list[str]) -> Twilio | Telnyx:
-    """The carrier named by the arguments after MODEL (none: Twilio)."""
+    """The carrier named by the arguments after NAME (none: Twilio)."""
     if not args or args == ["twilio"]:
         return Twilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=_UNUSED_REST_URL)
     if args[0] == "telnyx" and len(args) == 3:
@@ -44,7 +55,7 @@ def carrier(args: list[str]) -> Twilio | Telnyx:
     raise SystemExit(f"unknown carrier arguments {args!r}: twilio, or telnyx PUBLIC_KEY REST_URL")
 
 
-async def serve(port: int, realtime_url: str, model: str, carrier_args: list[str]) -> None:
+async def serve(port: int, engine_args: list[str], carrier_args: list[str]) -> None:
     phone = Patter(
         carrier=carrier(carrier_args),
         phone_number=PHONE_NUMBER,
@@ -52,7 +63,7 @@ async def serve(port: int, realtime_url: str, model: str, carrier_args: list[str
     )
     agent = phone.agent(
         system_prompt="You answer the phone for a benchmark.",
-        engine=OpenAIRealtime(api_key="sk-relay-bench", base_url=realtime_url, model=model),
+        engine=engine(*engine_args),
     )
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(phone.disconnect()))
@@ -73,4 +84,4 @@ async def serve(port: int, realtime_url: str, model: str, carrier_args: list[str
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]))
+    asyncio.run(serve(int(sys.argv[1]), sys.argv[2:5], sys.argv[5:]))
