@@ -14,7 +14,7 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
-from getpatter.observability.events import EventBus
+from getpatter.calls.stream import CallEventStream
 from getpatter.server.call_records import RecentCallSids
 from getpatter.server.registry import SEEN_KEPT_MAX, SEEN_KEPT_SECONDS, CallRegistry
 
@@ -31,7 +31,7 @@ class _Session:
 
 def finished_record_bytes(calls: int) -> tuple[float, float]:
     """Bytes per finished call: (record + its strings + the registry's entries, seen CallSid)."""
-    registry = CallRegistry(EventBus(), finished_kept=1e9)
+    registry = CallRegistry(CallEventStream(), finished_kept=1e9)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]

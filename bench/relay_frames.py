@@ -32,6 +32,7 @@ from typing import Any
 from relay_server import PHONE_NUMBER
 
 from getpatter.agent import build_agent
+from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import MediaCodec
 from getpatter.carriers.telnyx.media import TelnyxCodec
 from getpatter.carriers.twilio.media import TwilioCodec
@@ -40,7 +41,6 @@ from getpatter.engines.elevenlabs import ConvAI
 from getpatter.engines.elevenlabs.engine import ConvAIEngine
 from getpatter.engines.openai import Realtime
 from getpatter.engines.openai.engine import RealtimeEngine
-from getpatter.observability.events import EventBus
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.desk import ServerDesk, _MediaOut
 from getpatter.server.registry import CallRegistry
@@ -279,7 +279,7 @@ def _session(
         carrier=_NoActions(),
         telephony_provider=provider,
         callbacks=CallCallbacks(),
-        events=EventBus(),
+        events=CallEventStream(),
         pricing=PriceTable(None),
         call_sid=CALL_SID,
     )

@@ -17,6 +17,7 @@ from getpatter._validation import (
     require_str,
 )
 from getpatter.agent import Agent, build_agent
+from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import CarrierConfig
 from getpatter.errors import ConfigError
 from getpatter.observability.events import EventBus, default_event_bus
@@ -90,6 +91,8 @@ class Patter:
         self._webhook_url = webhook_url
         self._tunnel = tunnel
         self._pricing = PriceTable(pricing)
+        self._call_events = CallEventStream()
+        self._call_events.bridge(default_event_bus())
         self._server: EmbeddedServer | None = None
         self._server_starting: asyncio.Event | None = None
 
@@ -122,6 +125,12 @@ class Patter:
     def events(self) -> EventBus:
         """The process-wide :class:`EventBus`; subscribe at any time."""
         return default_event_bus()
+
+    @property
+    def call_events(self) -> CallEventStream:
+        """This phone's calls as typed events (:mod:`getpatter.calls.events`), in order; the
+        process-wide :attr:`events` bus receives them too, as dict payloads."""
+        return self._call_events
 
     #: Build an :class:`Agent`; see :func:`getpatter.agent.build_agent` for every parameter.
     agent = staticmethod(build_agent)
@@ -250,7 +259,7 @@ class Patter:
             phone_number=self._phone_number,
             agent=agent,
             callbacks=CallCallbacks(**callbacks),
-            events=self.events,
+            events=self._call_events,
             pricing=self._pricing,
             public_host=public_host,
             tunnel=tunnel_directive,

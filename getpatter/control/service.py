@@ -30,6 +30,15 @@ from typing import Any, Literal
 
 from getpatter._validation import require_e164, require_number, require_str
 from getpatter.agent import Agent, build_agent
+from getpatter.calls.events import (
+    CallEnded,
+    CallEvent,
+    CallStarted,
+    CallStatusChanged,
+    TranscriptFinal,
+    TransferFinished,
+)
+from getpatter.calls.stream import CallEventStream
 from getpatter.client import Patter
 from getpatter.control.audit import AuditLog, utc_day_start
 from getpatter.control.lines import Line, LiveLine, SandboxLine
@@ -39,7 +48,6 @@ from getpatter.control.policy import SafetyPolicy
 from getpatter.control.record import CallRecord
 from getpatter.control.transfers import PolicyTransferGuard
 from getpatter.errors import ConfigError, InputValidationError, PatterError, PolicyError
-from getpatter.observability.events import PatterEventType
 from getpatter.session.session import VOICEMAIL_ACTION
 
 __all__ = ["CallPlan", "CallService", "acting_for"]
@@ -55,6 +63,8 @@ _MAX_GOAL_CHARS = 4000
 _MAX_MESSAGE_CHARS = 1000
 _MAX_REF_CHARS = 200
 _KEPT_ENDED_CALLS = 500
+_FOLLOWED = (CallStatusChanged, CallStarted, TranscriptFinal, CallEnded, TransferFinished)
+"""The call events the service keeps its records from."""
 _SAY_ACTION = "speak a text verbatim: use instruct to have the agent say it in its own words"
 _SANDBOX_PROMPT = (
     "You are a polite assistant placing a phone call for your user. Say who you are, pursue "
@@ -115,6 +125,8 @@ class CallService:
         self._start_lock = asyncio.Lock()
         self._started = False
         self._unsubscribe: list[Callable[[], None]] = []
+        self._stream: CallEventStream | None = None
+        """The call events the records follow, once started."""
         self._transfers = PolicyTransferGuard(
             self.policy, self.audit, live=self.mode == "live", deadline=self._deadline
         )
@@ -162,19 +174,10 @@ class CallService:
             if self._started:
                 return
             self._agent = await self._line.prepare_agent(self._agent)
-            options = {
-                "on_call_start": self._on_call_start,
-                "on_transcript": self._on_transcript,
-                "on_call_end": self._on_call_end,
-                "transfer_guard": self._transfers,
-            }
-            events = self._line.phone.events
-            self._unsubscribe = [
-                events.on(PatterEventType.CALL_STATUS, self._on_status),
-                events.on(PatterEventType.TRANSFER_ENDED, self._on_transfer_ended),
-            ]
+            stream = self._stream = self._line.phone.call_events
+            self._unsubscribe = [stream.subscribe(self._on_event, kinds=_FOLLOWED, name="calls")]
             try:
-                await self._line.serve(self._agent, options)
+                await self._line.serve(self._agent, {"transfer_guard": self._transfers})
             except BaseException:
                 self._stop_listening()
                 raise
@@ -185,6 +188,8 @@ class CallService:
         for task in self._limits.values():
             task.cancel()
         await self._line.aclose()
+        if self._stream is not None:
+            await self._stream.drain()  # the ends of the calls just hung up
         self._stop_listening()
         self._started = False
         await self.audit.aclose()
@@ -555,23 +560,35 @@ class CallService:
 
     # ------------------------------------------------------------------ told by the calls
 
-    def _on_status(self, payload: dict[str, Any]) -> None:
-        record = self._records.get(str(payload.get("call_id", "")))
+    async def _on_event(self, event: CallEvent) -> None:
+        if isinstance(event, CallStatusChanged):
+            self._on_status(event)
+        elif isinstance(event, CallStarted):
+            self._on_call_start(event)
+        elif isinstance(event, TranscriptFinal):
+            self._on_transcript(event)
+        elif isinstance(event, CallEnded):
+            await self._on_call_end(event.report)
+        elif isinstance(event, TransferFinished):
+            await self._on_transfer_ended(event)
+
+    def _on_status(self, event: CallStatusChanged) -> None:
+        record = self._records.get(event.call_id)
         if record is None or record.ended:
             return
-        if payload.get("status") == "ringing" and record.status == "queued":
+        if event.status == "ringing" and record.status == "queued":
             record.status = "ringing"
             self._changed_now(record)
 
-    async def _on_transfer_ended(self, payload: dict[str, Any]) -> None:
+    async def _on_transfer_ended(self, event: TransferFinished) -> None:
         """The transferred leg of one of our calls ended: its cost joins the day's spend."""
-        record = self._records.get(str(payload.get("call_id", "")))
+        record = self._records.get(event.call_id)
         if record is None:
             return
-        cost = float(payload.get("cost_usd") or 0.0)
+        cost = event.cost_usd
         await self.audit.record(
             "transfer_ended",
-            {"status": payload.get("status"), "duration_seconds": payload.get("duration_seconds")},
+            {"status": event.status, "duration_seconds": event.duration_seconds},
             "ok",
             call_id=record.call_id,
             cost_usd=cost,
@@ -595,18 +612,18 @@ class CallService:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
+        self._stream = None
 
-    def _on_call_start(self, payload: dict[str, Any]) -> None:
-        record = self._record_for(payload)
+    def _on_call_start(self, event: CallStarted) -> None:
+        record = self._record_for(event.payload())
         record.status = "in-progress"
-        record.answered_at = time.time()
+        record.answered_at = event.at
         self._changed_now(record)
 
-    def _on_transcript(self, payload: dict[str, Any]) -> None:
-        record = self._records.get(str(payload["call_id"]))
+    def _on_transcript(self, event: TranscriptFinal) -> None:
+        record = self._records.get(event.call_id)
         if record is not None:
-            heard = payload.get("heard", True) is not False
-            record.add_line(str(payload["role"]), str(payload["text"]), heard=heard)
+            record.add_line(event.role, event.text, heard=event.heard)
             self._changed_now(record)
 
     async def _on_call_end(self, report: dict[str, Any]) -> None:

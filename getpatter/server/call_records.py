@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from getpatter._recent import RecentKeys as RecentCallSids
-from getpatter.observability.events import EventBus, PatterEventType
+from getpatter.calls.events import RecordingReady
+from getpatter.calls.stream import CallEventStream
 
 __all__ = ["FinishedCall", "RecentCallSids"]
 
@@ -29,7 +30,7 @@ class FinishedCall:
         caller: str,
         callee: str,
         finished_at: float,
-        events: EventBus,
+        events: CallEventStream,
     ) -> None:
         self.patter_id = patter_id
         self.call_sid = call_sid
@@ -40,14 +41,13 @@ class FinishedCall:
         self.events = events
 
     def on_recording(self, details: dict[str, Any]) -> None:
-        """The carrier finished a recording of this call after it ended: emit ``RECORDING``."""
-        self.events.emit(
-            PatterEventType.RECORDING,
-            {
-                "call_id": self.call_sid,
-                "caller": self.caller,
-                "callee": self.callee,
-                **details,
-                "call_ended": True,
-            },
+        """The carrier finished a recording of this call after it ended: publish it."""
+        self.events.publish(
+            RecordingReady(
+                call_id=self.call_sid,
+                caller=self.caller,
+                callee=self.callee,
+                details=dict(details),
+                call_ended=True,
+            )
         )

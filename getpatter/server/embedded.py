@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from getpatter.agent import Agent
 from getpatter.call import OPEN_TRANSFERS, TransferGuard
+from getpatter.calls.events import TransferFinished
+from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import CarrierPort, DialRequest, TransferEnded
 from getpatter.engines.base import EngineFactory
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError
 from getpatter.observability.cost import telephony_cost
-from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
 from getpatter.server.background import BackgroundServer
 from getpatter.server.desk import ServerDesk
@@ -65,7 +66,7 @@ class EmbeddedServer:
         phone_number: str,
         agent: Agent,
         callbacks: CallCallbacks,
-        events: EventBus,
+        events: CallEventStream,
         pricing: PriceTable,
         public_host: str = "",
         tunnel: CloudflareTunnel | None = None,
@@ -83,14 +84,15 @@ class EmbeddedServer:
         if voicemail_message:
             self._engine_factory.require("speaks_verbatim", VOICEMAIL_ACTION)
         self._callbacks = callbacks
-        self._events = events
+        self.stream = events
+        """Where this server's calls publish their events."""
         self._pricing = pricing
         self.public_host = public_host
         self._tunnel = tunnel
         self._recording = recording
         self._voicemail = voicemail_message
         self._transfer_guard = transfer_guard
-        self.registry = CallRegistry(events)
+        self.registry = CallRegistry(self.stream)
         self.desk = ServerDesk(
             public_host=lambda: self.public_host,
             registry=self.registry,
@@ -201,7 +203,7 @@ class EmbeddedServer:
             carrier=self._port,
             telephony_provider=self._port.name,
             callbacks=callbacks,
-            events=self._events,
+            events=self.stream,
             pricing=self._pricing,
             transfer_guard=self._transfer_guard,
             **kwargs,
@@ -226,15 +228,14 @@ class EmbeddedServer:
         """
         seconds = ended.duration_seconds
         cost = 2 * telephony_cost(self._pricing, self._port.name, seconds)
-        self._events.emit(
-            PatterEventType.TRANSFER_ENDED,
-            {
-                "call_id": ended.call_id,
-                "status": ended.status,
-                "dial_call_id": ended.dial_call_id,
-                "duration_seconds": seconds,
-                "cost_usd": cost,
-            },
+        self.stream.publish(
+            TransferFinished(
+                call_id=ended.call_id,
+                status=ended.status,
+                dial_call_id=ended.dial_call_id,
+                duration_seconds=seconds,
+                cost_usd=cost,
+            )
         )
 
     async def _media_started(self, session: CallSession) -> None:

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from getpatter.observability.events import EventBus, default_event_bus
+from getpatter.calls.stream import CallEventStream
 from getpatter.server.call_records import FinishedCall, RecentCallSids
 from getpatter.session import CallSession
 
@@ -29,18 +29,18 @@ class CallRegistry:
     A live call is its :class:`CallSession`. When its end has been reported the session is
     dropped and a :class:`FinishedCall` takes its place for ``finished_kept`` seconds
     (:data:`FINISHED_KEPT_SECONDS` by default), for callbacks that come late. ``events`` is
-    where those records report (a recording ready after the call ended); ``clock`` is
+    the server's stream, where those records report (a recording ready after the call ended); ``clock`` is
     ``time.monotonic`` (tests pass their own).
     """
 
     def __init__(
         self,
-        events: EventBus | None = None,
+        events: CallEventStream | None = None,
         *,
         finished_kept: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._events = events if events is not None else default_event_bus()
+        self._events = events if events is not None else CallEventStream()
         self._finished_kept = FINISHED_KEPT_SECONDS if finished_kept is None else finished_kept
         self._clock = clock
         self._live_by_id: dict[str, CallSession] = {}

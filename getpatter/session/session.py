@@ -16,12 +16,30 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from getpatter._validation import require_e164
 from getpatter.agent import Agent
 from getpatter.audio.formats import AudioFormat, choose_format, frame_size, silence
 from getpatter.call import OPEN_TRANSFERS, CallControl, TransferGuard, TransferRequest
+from getpatter.calls.events import (
+    AgentAudioSent,
+    BargeIn,
+    CallEnded,
+    CallError,
+    CallEvent,
+    CallStarted,
+    CallStatusChanged,
+    CallTransferred,
+    GuardrailBlocked,
+    KeyPressed,
+    RecordingReady,
+    ToolFinished,
+    ToolStarted,
+    TranscriptFinal,
+    TurnCompleted,
+)
+from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import TERMINAL_STATES, CarrierActions
 from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.base import (
@@ -43,7 +61,6 @@ from getpatter.engines.base import (
 )
 from getpatter.errors import ConfigError, PatterError
 from getpatter.guardrails import GuardrailVerdict
-from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.metrics import LatencyBreakdown, TurnMetrics
 from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
@@ -66,6 +83,8 @@ logger = logging.getLogger("getpatter.session")
 #: How a call ended. ``failed``, ``busy``, ``no-answer`` and ``canceled`` calls never connected;
 #: ``error`` means the AI side failed (the call is not a clean completion).
 Outcome = str
+
+_E = TypeVar("_E", bound=CallEvent)
 
 _DTMF_ITEM_PREFIX = "patter-dtmf-"
 """Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
@@ -92,7 +111,7 @@ class CallSession:
         carrier: CarrierActions,
         telephony_provider: str,
         callbacks: CallCallbacks,
-        events: EventBus,
+        events: CallEventStream,
         pricing: PriceTable,
         call_sid: str = "",
         first_message: str | None = None,
@@ -208,7 +227,7 @@ class CallSession:
         self._status.carrier_status = status
         if duration is not None:
             self._status.carrier_duration = duration
-        self._emit(PatterEventType.CALL_STATUS, {**self._identity(), "status": status})
+        self._publish(CallStatusChanged, status=status)
         if status in TERMINAL_STATES:
             connected = self._connected_at is not None
             await self.finish(
@@ -260,8 +279,7 @@ class CallSession:
     def on_recording(self, details: dict[str, Any]) -> None:
         """The carrier finished a recording of this call: kept for the end report, and emitted."""
         self._status.recording = details
-        payload = {**self._identity(), **details, "call_ended": self._finishing}
-        self._emit(PatterEventType.RECORDING, payload)
+        self._publish(RecordingReady, details=dict(details), call_ended=self._finishing)
 
     def start_media(
         self,
@@ -335,7 +353,7 @@ class CallSession:
     async def on_dtmf(self, digit: str) -> None:
         """The caller pressed a key: it enters the conversation as ``[DTMF: N]``."""
         event = DtmfEvent(digit=digit, call_id=self.call_sid)
-        self._emit(PatterEventType.DTMF, {**self._identity(), "digit": event.digit, "event": event})
+        self._publish(KeyPressed, digit=event.digit, event=event)
         text = format_dtmf(event.digit)
         self._record("user", text)
         if self._engine is not None:
@@ -388,7 +406,7 @@ class CallSession:
             except BaseException:
                 self._status.outcome, self._status.ended_by = before
                 raise
-        self._emit(PatterEventType.CALL_TRANSFERRED, {**self._identity(), "to": permit.number})
+        self._publish(CallTransferred, to=permit.number)
 
     async def hangup(self) -> None:
         """Let the agent finish its sentence, then hang up (a call still ringing is canceled)."""
@@ -546,15 +564,12 @@ class CallSession:
             self._health.error("engine", error, fatal=True)
 
     def _health_error(self, entry: dict[str, Any]) -> None:
-        self._emit(
-            PatterEventType.ERROR,
-            {
-                **self._identity(),
-                "error": entry["message"],
-                "code": entry["code"],
-                "source": entry["source"],
-                "fatal": entry["fatal"],
-            },
+        self._publish(
+            CallError,
+            error=entry["message"],
+            code=entry["code"],
+            source=entry["source"],
+            fatal=entry["fatal"],
         )
 
     def _output_screen(self) -> OutputScreen | None:
@@ -578,16 +593,13 @@ class CallSession:
         await self.finish(outcome=self._status.outcome, ended_by=self._status.ended_by or "system")
 
     async def _call_started(self, custom_params: dict[str, str]) -> dict[str, str]:
-        payload = {
-            **self._identity(),
-            "direction": self.direction,
-            "custom_params": dict(custom_params),
-        }
-        self._emit(PatterEventType.CALL_STARTED, payload)
+        started = self._publish(
+            CallStarted, direction=self.direction, custom_params=dict(custom_params)
+        )
         if self._callbacks.on_call_start is None:
             return {}
         result = await invoke(
-            self.call_sid, "on_call_start", self._callbacks.on_call_start, payload
+            self.call_sid, "on_call_start", self._callbacks.on_call_start, started.payload()
         )
         if isinstance(result, dict) and "variables" in result:
             try:
@@ -647,8 +659,8 @@ class CallSession:
             turn.first_item = event.item_id
         audio = event.audio if self._to_carrier is None else self._to_carrier.convert(event.audio)
         self._outbound.push(event.item_id, audio)
-        if self._events.has_subscribers(PatterEventType.TTS_CHUNK):
-            self._emit(PatterEventType.TTS_CHUNK, {**self._identity(), "bytes": len(event.audio)})
+        if self._events.wants(AgentAudioSent):
+            self._publish(AgentAudioSent, bytes=len(event.audio))
         return new_item
 
     def _speech_started(self) -> None:
@@ -682,10 +694,7 @@ class CallSession:
         item, played = interrupted
         bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
         self._pending_bargein_ms = bargein_ms
-        self._emit(
-            PatterEventType.BARGE_IN,
-            {**self._identity(), "item_id": item, "played_ms": played, "bargein_ms": bargein_ms},
-        )
+        self._publish(BargeIn, item_id=item, played_ms=played, bargein_ms=bargein_ms)
 
     async def _user_transcript(self, text: str) -> None:
         if not text:
@@ -730,10 +739,7 @@ class CallSession:
         if outbound is not None:
             await outbound.clear()
         await engine.interrupt(item, played)
-        self._emit(
-            PatterEventType.GUARDRAIL_BLOCKED,
-            {**self._identity(), "guardrail": verdict.blocked_by, "heard_ms": played},
-        )
+        self._publish(GuardrailBlocked, guardrail=verdict.blocked_by, heard_ms=played)
         self._responding = True
         self._health.owe()
         await engine.say(verdict.text)
@@ -775,20 +781,12 @@ class CallSession:
         self._turns.append(metrics)
         if self._connected_at is not None:  # minute-priced parts cost what the call has lasted
             self._meter.set_duration(time.monotonic() - self._connected_at[1])
-        payload = {**self._identity(), "turn": metrics, "cost_so_far": self._meter.breakdown()}
-        self._emit(PatterEventType.TURN_COMPLETED, payload)
+        completed = self._publish(TurnCompleted, turn=metrics, cost_so_far=self._meter.breakdown())
         if self._callbacks.on_metrics is not None:
-            self._notices.put("on_metrics", self._callbacks.on_metrics, payload)
+            self._notices.put("on_metrics", self._callbacks.on_metrics, completed.payload())
 
     async def _tool_call(self, request: ToolCallRequest) -> None:
-        self._emit(
-            PatterEventType.TOOL_CALL_STARTED,
-            {
-                **self._identity(),
-                "name": request.name,
-                "transport": self._tools.transport(request.name),
-            },
-        )
+        self._publish(ToolStarted, name=request.name, transport=self._tools.transport(request.name))
         if request.name in ("transfer_call", "end_call"):
             try:
                 await self._system_tool(request)
@@ -800,7 +798,7 @@ class CallSession:
             output = await self._tools.run(request.name, request.arguments, context)
         finally:
             self._health.resume()
-        self._emit(PatterEventType.TOOL_CALL_COMPLETED, {**self._identity(), "name": request.name})
+        self._publish(ToolFinished, name=request.name)
         if self._engine is not None and not self._finishing:
             self._responding = True
             self._health.owe()
@@ -857,10 +855,7 @@ class CallSession:
             return
         item, played = interrupted
         bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
-        self._emit(
-            PatterEventType.BARGE_IN,
-            {**self._identity(), "item_id": item, "played_ms": played, "bargein_ms": bargein_ms},
-        )
+        self._publish(BargeIn, item_id=item, played_ms=played, bargein_ms=bargein_ms)
 
     async def _leave_voicemail(self) -> None:
         engine = self._engine
@@ -933,7 +928,7 @@ class CallSession:
             await self._outbound.stop()
         payload = self._end_payload()
         await self._notices.drain(_CALLBACK_DRAIN_TIMEOUT)
-        self._emit(PatterEventType.CALL_ENDED, payload)
+        self._publish(CallEnded, report=payload)
         try:
             if self._callbacks.on_call_end is not None:
                 await invoke(self.call_sid, "on_call_end", self._callbacks.on_call_end, payload)
@@ -985,19 +980,19 @@ class CallSession:
         if not heard:
             entry["heard"] = False
         self._history.append(entry)
-        history = [dict(e) for e in self._history if e["role"] in ("user", "assistant")]
-        payload = {**self._identity(), "role": role, "text": text, "history": history}
-        if not heard:
-            payload["heard"] = False
-        self._emit(PatterEventType.TRANSCRIPT_FINAL, payload)
+        history = tuple(dict(e) for e in self._history if e["role"] in ("user", "assistant"))
+        line = self._publish(TranscriptFinal, role=role, text=text, history=history, heard=heard)
         if self._callbacks.on_transcript is not None:
-            self._notices.put("on_transcript", self._callbacks.on_transcript, payload)
+            self._notices.put("on_transcript", self._callbacks.on_transcript, line.payload())
 
     def _identity(self) -> dict[str, Any]:
         return {"call_id": self.call_sid, "caller": self.caller, "callee": self.callee}
 
-    def _emit(self, event_type: PatterEventType, payload: dict[str, Any]) -> None:
-        self._events.emit(event_type, payload)
+    def _publish(self, kind: type[_E], **fields: Any) -> _E:
+        """Publish an event of ``kind`` about this call; returns it."""
+        event = kind(call_id=self.call_sid, caller=self.caller, callee=self.callee, **fields)
+        self._events.publish(event)
+        return event
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)

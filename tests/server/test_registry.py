@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from getpatter.observability.events import EventBus, PatterEventType
+from getpatter.calls.events import RecordingReady
+from getpatter.calls.stream import CallEventStream
 from getpatter.server.call_records import RecentCallSids
 from getpatter.server.registry import (
     FINISHED_KEPT_SECONDS,
@@ -54,7 +55,7 @@ def clock():
 
 @pytest.fixture
 def events():
-    return EventBus()
+    return CallEventStream()
 
 
 @pytest.fixture
@@ -154,14 +155,14 @@ def test_a_call_that_could_not_be_placed_leaves_nothing(registry):
 
 async def test_a_late_recording_is_emitted_as_an_event(registry, events):
     seen = []
-    events.on(PatterEventType.RECORDING, seen.append)
+    events.subscribe(lambda event: seen.append(event.payload()), kinds=(RecordingReady,))
     session = StubSession("pc_1", call_sid="CA1")
     registry.add(session)
     session.end()
     record = registry.find_finished(call_sid="CA1")
     assert record is not None
     record.on_recording({"recording_sid": "RE1", "url": "https://r/RE1", "status": "completed"})
-    await events.wait_idle()
+    await events.drain()
     assert seen == [
         {
             "call_id": "CA1",

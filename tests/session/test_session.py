@@ -5,6 +5,8 @@ import asyncio
 import pytest
 
 from getpatter import ConfigError, Patter, PatterError
+from getpatter.calls.events import BargeIn
+from getpatter.calls.stream import CallEventStream
 from getpatter.engines.base import (
     AgentAudio,
     AgentInterrupted,
@@ -16,7 +18,6 @@ from getpatter.engines.base import (
     SpeechStarted,
     ToolCallRequest,
 )
-from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.pricing import PriceTable
 from getpatter.session import CallCallbacks, CallSession
 
@@ -106,7 +107,7 @@ def session(engine, carrier, ends, voicemail="", line=None, capabilities=None, e
         carrier=carrier,
         telephony_provider="twilio",
         callbacks=CallCallbacks(on_call_end=ends.append),
-        events=events or EventBus(),
+        events=events or CallEventStream(),
         pricing=PriceTable(),
         call_sid="CA1",
         voicemail_message=voicemail,
@@ -256,9 +257,11 @@ async def test_say_and_instruct_are_refused_naming_an_engine_that_cannot_do_them
 
 
 async def test_an_engine_that_decides_interruptions_is_followed_not_second_guessed():
-    engine, ends, bus = Engine(), [], EventBus()
+    engine, ends, bus = Engine(), [], CallEventStream()
     barge_ins, barged_in = [], asyncio.Event()
-    bus.on(PatterEventType.BARGE_IN, lambda payload: (barge_ins.append(payload), barged_in.set()))
+    bus.subscribe(
+        lambda event: (barge_ins.append(event.payload()), barged_in.set()), kinds=(BargeIn,)
+    )
     line = SlowLine()
     own_mind = EngineCapabilities(decides_interruptions=True, truncates_to_heard=False)
     call = session(engine, Carrier(), ends, line=line, capabilities=own_mind, events=bus)
