@@ -92,6 +92,7 @@ LOGGERS = (
     # Patter's own loggers: tests/test_redaction.py checks that every one is listed.
     "getpatter",
     "getpatter.agent",
+    "getpatter.calls",
     "getpatter.control",
     "getpatter.cost",
     "getpatter.engines.elevenlabs",
