@@ -82,9 +82,11 @@ class _Subscription:
         self._idle.clear()
         self._ready.set()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._deliver(), name=f"patter-events-{self.name}"
-            )
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # published from outside the event loop: kept until one runs
+                return
+            self._task = loop.create_task(self._deliver(), name=f"patter-events-{self.name}")
 
     async def _deliver(self) -> None:
         while True:

@@ -135,3 +135,17 @@ async def test_the_bridge_gives_the_bus_its_documented_payloads_only_when_it_lis
             "cost_usd": 0.017,
         },
     ]
+
+
+def test_publishing_outside_the_event_loop_keeps_the_events_for_when_one_runs() -> None:
+    stream = CallEventStream()
+    seen: list[str] = []
+    stream.subscribe(lambda event: seen.append(event.call_id))
+    stream.publish(status(1))  # no running loop: nothing raised, nothing lost
+
+    async def later() -> None:
+        stream.publish(status(2))
+        await stream.drain()
+
+    asyncio.run(later())
+    assert seen == ["CA1", "CA2"]
