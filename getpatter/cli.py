@@ -44,7 +44,7 @@ def _text_demo(interactive: bool) -> None:
         on_message=reception_desk,
         on_call_end=on_call_end,
         pricing=phone.pricing,
-        events=phone.events,
+        events=phone.call_events,
         lines=StdinLines() if interactive else ScriptedLines(DEMO_CALLER_SCRIPT, pause=0.4),
     )
     asyncio.run(call.run())

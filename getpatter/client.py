@@ -396,7 +396,7 @@ class Patter:
             on_call_start=on_call_start,
             on_call_end=on_call_end,
             pricing=self._pricing,
-            events=self.events,
+            events=self._call_events,
         ).run()
 
     def __repr__(self) -> str:

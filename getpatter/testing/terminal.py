@@ -16,17 +16,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 from getpatter._callables import call_maybe_async, takes_two
 from getpatter._validation import is_e164, require_callable
 from getpatter.agent import Agent
 from getpatter.call import CallControl
+from getpatter.calls.events import (
+    CallEnded,
+    CallError,
+    CallEvent,
+    CallStarted,
+    TranscriptFinal,
+    TurnCompleted,
+)
+from getpatter.calls.stream import CallEventStream
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError, PatterError
 from getpatter.guardrails import apply_guardrails
 from getpatter.observability.cost import CostMeter
-from getpatter.observability.events import EventBus, PatterEventType
 from getpatter.observability.metrics import CallMetrics, LatencyBreakdown, TurnMetrics
 from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
@@ -44,6 +52,8 @@ __all__ = [
 if TYPE_CHECKING:
     from getpatter.llm.base import LLMProvider
 
+
+_E = TypeVar("_E", bound=CallEvent)
 logger = logging.getLogger("getpatter.testing")
 
 MAX_TOOL_ROUNDS = 10
@@ -133,7 +143,7 @@ class TerminalCall:
         on_call_start: Callable[[dict[str, Any]], Any] | None = None,
         on_call_end: Callable[[dict[str, Any]], Any] | None = None,
         pricing: PriceTable | None = None,
-        events: EventBus | None = None,
+        events: CallEventStream | None = None,
         lines: LineSource | None = None,
         output: TextIO | None = None,
     ) -> None:
@@ -168,6 +178,7 @@ class TerminalCall:
             telephony_provider=_TELEPHONY,
         )
         self._variables: dict[str, str] = {}
+        self._started_at = time.monotonic()
 
     @property
     def call_id(self) -> str:
@@ -177,6 +188,7 @@ class TerminalCall:
     async def run(self) -> None:
         """Run the call until ``/quit``, ``/hangup``, a transfer, a hang-up or end of input."""
         started = (time.time(), time.monotonic())
+        self._started_at = started[1]
         reason = "quit"
         try:
             self._print_banner()
@@ -192,11 +204,10 @@ class TerminalCall:
             await self._end(reason, started)
 
     async def _start(self) -> None:
-        payload = {**self._identity(), "direction": "inbound", "custom_params": {}}
-        self._emit(PatterEventType.CALL_STARTED, payload)
+        started = self._publish(CallStarted, direction="inbound", custom_params={})
         if self._on_call_start is None:
             return
-        result = await call_maybe_async(self._on_call_start, payload)
+        result = await call_maybe_async(self._on_call_start, started.payload())
         if isinstance(result, dict):
             unknown = set(result) - {"variables"}
             if unknown:
@@ -260,7 +271,7 @@ class TerminalCall:
     async def _turn(self, text: str) -> None:
         self._record("user", text)
         payload = {**self._identity(), "text": text, "history": [dict(e) for e in self._history]}
-        self._emit(PatterEventType.TRANSCRIPT_FINAL, {**payload, "role": "user"})
+        self._transcribed("user", text)
         if self._llm is not None:
             await self._llm_turn(text)
             return
@@ -281,10 +292,7 @@ class TerminalCall:
         except Exception as exc:
             logger.exception("on_message raised; the call goes on")
             self._write(f"[on_message raised {type(exc).__name__}: {exc}]\n")
-            self._emit(
-                PatterEventType.ERROR,
-                {**self._identity(), "source": "on_message", "error": str(exc)},
-            )
+            self._publish(CallError, error=str(exc), code="", source="on_message", fatal=False)
             return
         handler_ms = (time.perf_counter() - began) * 1000
         if reply is not None and not isinstance(reply, str):
@@ -307,7 +315,7 @@ class TerminalCall:
                 timestamp=time.time(),
             )
         )
-        self._emit(PatterEventType.TURN_COMPLETED, {**self._identity(), "turn": self._turns[-1]})
+        self._turn_completed()
 
     async def _llm_turn(self, text: str) -> None:
         """The built-in LLM loop (TM-7): streamed sentences, tools run as in production."""
@@ -319,18 +327,15 @@ class TerminalCall:
             )
         except PatterError as exc:
             self._write(f"\n[the LLM failed: {exc.message}]\n")
-            self._emit(
-                PatterEventType.ERROR, {**self._identity(), "source": "llm", "error": exc.message}
+            self._publish(
+                CallError, error=exc.message, code=exc.code.value, source="llm", fatal=False
             )
             return
         self._meter.add_llm_tokens(usage[0], usage[1])
         if spoken:
             self._write("\n")
             self._record("assistant", spoken)
-            self._emit(
-                PatterEventType.TRANSCRIPT_FINAL,
-                {**self._identity(), "role": "assistant", "text": spoken},
-            )
+            self._transcribed("assistant", spoken)
         total_ms = (time.perf_counter() - began) * 1000
         self._turns.append(
             TurnMetrics(
@@ -344,7 +349,7 @@ class TerminalCall:
                 timestamp=time.time(),
             )
         )
-        self._emit(PatterEventType.TURN_COMPLETED, {**self._identity(), "turn": self._turns[-1]})
+        self._turn_completed()
 
     def _speak_stream(self, sentence: str, first: bool) -> str:
         """Print one sentence of a streamed reply, as it is ready; returns what was said."""
@@ -408,7 +413,7 @@ class TerminalCall:
             "history": [dict(entry) for entry in transcript],
             "metrics": metrics,
         }
-        self._emit(PatterEventType.CALL_ENDED, payload)
+        self._publish(CallEnded, report=payload)
         self._write(f"[Call ended: {reason.replace('_', ' ')}]\n")
         if self._on_call_end is not None:
             try:
@@ -418,10 +423,7 @@ class TerminalCall:
 
     def _say(self, text: str) -> None:
         self._record("assistant", text)
-        self._emit(
-            PatterEventType.TRANSCRIPT_FINAL,
-            {**self._identity(), "role": "assistant", "text": text, "history": list(self._history)},
-        )
+        self._transcribed("assistant", text)
         self._write(f"Agent: {text}\n")
 
     def _record(self, role: str, text: str) -> None:
@@ -430,9 +432,20 @@ class TerminalCall:
     def _identity(self) -> dict[str, str]:
         return {"call_id": self._call_id, "caller": TEST_CALLER, "callee": TEST_CALLEE}
 
-    def _emit(self, event_type: PatterEventType, payload: dict[str, Any]) -> None:
+    def _transcribed(self, role: str, text: str) -> None:
+        history = tuple(dict(entry) for entry in self._history)
+        self._publish(TranscriptFinal, role=role, text=text, history=history)
+
+    def _turn_completed(self) -> None:
+        self._meter.set_duration(time.monotonic() - self._started_at)
+        self._publish(TurnCompleted, turn=self._turns[-1], cost_so_far=self._meter.breakdown())
+
+    def _publish(self, kind: type[_E], **fields: Any) -> _E:
+        """Publish an event of ``kind`` about this call, as a real call does; returns it."""
+        event = kind(call_id=self._call_id, caller=TEST_CALLER, callee=TEST_CALLEE, **fields)
         if self._events is not None:
-            self._events.emit(event_type, payload)
+            self._events.publish(event)
+        return event
 
     def _print_banner(self) -> None:
         rule = "=" * 60

@@ -133,6 +133,7 @@ async def test_events_reach_the_bus_and_cancellation_still_ends_the_call():
     import io
 
     from getpatter import PatterEventType
+    from getpatter.calls.stream import CallEventStream
     from getpatter.observability.events import EventBus
     from getpatter.testing import ScriptedLines, TerminalCall
 
@@ -149,8 +150,10 @@ async def test_events_reach_the_bus_and_cancellation_still_ends_the_call():
 
     bus = EventBus()
     seen: list[tuple[str, str]] = []
+    payloads: list[tuple[str, dict]] = []
     for kind in PatterEventType:
         bus.on(kind, lambda payload, kind=kind: seen.append((kind.value, payload.get("role", ""))))
+        bus.on(kind, lambda payload, kind=kind: payloads.append((kind.value, payload)))
     turn_done = asyncio.Event()
     bus.on(PatterEventType.TURN_COMPLETED, lambda payload: turn_done.set())
     ended: list[dict] = []
@@ -162,11 +165,13 @@ async def test_events_reach_the_bus_and_cancellation_still_ends_the_call():
         ended.append(data)
 
     phone = Patter()
+    stream = CallEventStream()
+    stream.bridge(bus)  # as a phone's own stream is: payloads reach the bus as on real calls
     call = TerminalCall(
         phone.agent("x"),
         on_message=reply,
         on_call_end=on_call_end,
-        events=bus,
+        events=stream,
         lines=Forever("hello"),
         output=io.StringIO(),
     )
@@ -180,6 +185,11 @@ async def test_events_reach_the_bus_and_cancellation_still_ends_the_call():
     assert seen[0] == ("call_started", "")
     assert ("transcript_final", "user") in seen and ("transcript_final", "assistant") in seen
     assert seen[-1] == ("call_ended", "")
+    # The same payload shapes as a real call's: lines carry the history, turns the cost.
+    lines = [p for k, p in payloads if k == "transcript_final"]
+    assert all("history" in p for p in lines) and lines[-1]["history"][-1]["text"] == "ok"
+    (turn,) = [p for k, p in payloads if k == "turn_completed"][:1]
+    assert turn["cost_so_far"].total >= 0 and turn["turn"].user_text == "hello"
 
     out = io.StringIO()
     await TerminalCall(
