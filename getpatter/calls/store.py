@@ -1,0 +1,265 @@
+"""Where calls are kept once observed: the :class:`CallStore` seam, fed by the event stream.
+
+A store applies each :class:`~getpatter.calls.events.CallEvent` to what it keeps about the call:
+a :class:`StoredCall` summary, the transcript lines, the per-turn metrics and the end report.
+Everything it returns is plain JSON-able values, so any backend (memory, SQLite, Redis) can hold
+it. :func:`feed` subscribes a store to a :class:`~getpatter.calls.stream.CallEventStream`; the
+store gets its events from a task of its own, so a slow store never delays a call.
+
+The rules for turning events into a summary live here (:func:`apply_event` and friends), so every
+backend keeps the same thing.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from getpatter.calls.events import (
+    CallEnded,
+    CallError,
+    CallEvent,
+    CallStarted,
+    CallStatusChanged,
+    TranscriptFinal,
+    TurnCompleted,
+)
+from getpatter.calls.stream import CallEventStream
+from getpatter.observability.metrics import percentile
+
+__all__ = [
+    "ENDED_STATUSES",
+    "RECORDED_KINDS",
+    "CallStore",
+    "StoredCall",
+    "apply_event",
+    "feed",
+    "jsonable",
+    "latency_percentiles",
+    "transcript_line",
+    "turn_entry",
+]
+
+RECORDED_KINDS: tuple[type[CallEvent], ...] = (
+    CallStarted,
+    CallStatusChanged,
+    TranscriptFinal,
+    TurnCompleted,
+    CallError,
+    CallEnded,
+)
+"""The event kinds a store uses; :func:`feed` subscribes to these only."""
+
+ENDED_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+"""Carrier statuses after which a call is no longer active, even without a ``CallEnded``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredCall:
+    """What a store keeps about one call, as plain JSON-able values.
+
+    ``started_at`` is the media start (or, until the call starts, its first event); ``ended_at``
+    is ``None`` while the call is active. ``cost`` is the cost so far in USD by category
+    (``stt``, ``tts``, ``llm``, ``telephony``, ``total``); ``latency_p50_ms`` and
+    ``latency_p95_ms`` summarise the turns' ``total_ms`` (user speech to first agent audio).
+    """
+
+    call_id: str
+    direction: str = ""
+    caller: str = ""
+    callee: str = ""
+    status: str = ""
+    started_at: float = 0.0
+    ended_at: float | None = None
+    duration_seconds: float | None = None
+    outcome: str = ""
+    ended_by: str = ""
+    error: str | None = None
+    cost: dict[str, float] = field(default_factory=dict)
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    turns: int = 0
+    error_count: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether the call has not ended yet."""
+        return self.ended_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a plain dict (a new one each time)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StoredCall:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@runtime_checkable
+class CallStore(Protocol):
+    """Keeps calls, transcripts, per-turn metrics and end reports; fed by :func:`feed`.
+
+    Every method is async and returns plain JSON-able values. ``record`` accepts events of calls
+    it has not seen yet (a transcript line before the call's start): the call is created then.
+    """
+
+    async def record(self, event: CallEvent) -> None:
+        """Apply one event to what the store keeps about its call."""
+        ...
+
+    async def get(self, call_id: str) -> StoredCall | None:
+        """The call's summary, or ``None`` for a call the store does not hold."""
+        ...
+
+    async def list(
+        self,
+        *,
+        active: bool | None = None,
+        limit: int = 50,
+        before: float | None = None,
+        search: str = "",
+    ) -> builtins.list[StoredCall]:
+        """Up to ``limit`` calls, newest ``started_at`` first.
+
+        ``active`` keeps only active (True) or ended (False) calls; ``before`` keeps calls
+        started strictly before it (pass the last call's ``started_at`` for the next page);
+        ``search`` keeps calls whose id, caller, callee or transcript text contains it
+        (ignoring case).
+        """
+        ...
+
+    async def transcript(self, call_id: str) -> builtins.list[dict[str, Any]]:
+        """The call's transcript lines in order: ``role``, ``text``, ``heard`` and ``at``."""
+        ...
+
+    async def turns(self, call_id: str) -> builtins.list[dict[str, Any]]:
+        """The call's turn metrics in order (``TurnMetrics.to_dict()`` plus ``cost_so_far``)."""
+        ...
+
+    async def report(self, call_id: str) -> dict[str, Any] | None:
+        """The call's end report as plain values, or ``None`` until the call ended."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the store's resources; closing twice is fine."""
+        ...
+
+
+def feed(stream: CallEventStream, store: CallStore) -> Callable[[], None]:
+    """Subscribe ``store`` to ``stream`` (queued, in order); return the unsubscribe."""
+    return stream.subscribe(store.record, kinds=RECORDED_KINDS, name="call store")
+
+
+def apply_event(call: StoredCall | None, event: CallEvent) -> StoredCall:
+    """``call`` (``None``: not seen yet) after ``event``; turn latencies are not set here
+    (see :func:`latency_percentiles`)."""
+    if call is None:
+        call = StoredCall(call_id=event.call_id, started_at=event.at)
+    changes: dict[str, Any] = {}
+    if event.caller and not call.caller:
+        changes["caller"] = event.caller
+    if event.callee and not call.callee:
+        changes["callee"] = event.callee
+    if isinstance(event, CallStarted):
+        changes.update(direction=event.direction, started_at=event.at)
+        if call.active:
+            changes["status"] = "in-progress"
+    elif isinstance(event, CallStatusChanged):
+        changes["status"] = event.status
+        if event.status in ENDED_STATUSES and call.active:
+            changes["ended_at"] = event.at
+    elif isinstance(event, TurnCompleted):
+        changes.update(
+            turns=max(call.turns, event.turn.turn_index + 1, call.turns + 1),
+            cost=event.cost_so_far.to_dict(),
+        )
+    elif isinstance(event, CallError):
+        changes.update(error_count=call.error_count + 1, error=event.error)
+    elif isinstance(event, CallEnded):
+        changes.update(_from_report(call, event))
+    return dataclasses.replace(call, **changes)
+
+
+def _from_report(call: StoredCall, event: CallEnded) -> dict[str, Any]:
+    report = event.report
+    changes: dict[str, Any] = {"ended_at": _number(report.get("ended_at")) or event.at}
+    if call.status in ("", "in-progress", "ringing", "queued", "initiated", "answered"):
+        changes["status"] = "ended"
+    for name in ("direction", "caller", "callee", "outcome", "ended_by"):
+        value = report.get(name)
+        if isinstance(value, str) and value:
+            changes[name] = value
+    started = _number(report.get("started_at"))
+    if started is not None:
+        changes["started_at"] = started
+    duration = _number(report.get("duration_seconds"))
+    if duration is not None:
+        changes["duration_seconds"] = duration
+    error = report.get("error")
+    if error is not None:
+        changes["error"] = str(error)
+    error_count = report.get("error_count")
+    if isinstance(error_count, int) and not isinstance(error_count, bool):
+        changes["error_count"] = max(error_count, call.error_count)
+    metrics = jsonable(report.get("metrics"))
+    if isinstance(metrics, dict):
+        if isinstance(metrics.get("cost"), dict):
+            changes["cost"] = metrics["cost"]
+        if isinstance(metrics.get("turns"), list):
+            changes["turns"] = max(call.turns, len(metrics["turns"]))
+        for name, key in (("latency_p50_ms", "latency_p50"), ("latency_p95_ms", "latency_p95")):
+            summary = metrics.get(key)
+            if isinstance(summary, dict) and _number(summary.get("total_ms")) is not None:
+                changes[name] = summary["total_ms"]
+    return changes
+
+
+def transcript_line(event: CallEvent) -> dict[str, Any] | None:
+    """The transcript line a :class:`TranscriptFinal` adds (``None`` for other events)."""
+    if not isinstance(event, TranscriptFinal):
+        return None
+    return {"role": event.role, "text": event.text, "heard": event.heard, "at": event.at}
+
+
+def turn_entry(event: CallEvent) -> dict[str, Any] | None:
+    """The turn a :class:`TurnCompleted` adds (``None`` for other events)."""
+    if not isinstance(event, TurnCompleted):
+        return None
+    return {**event.turn.to_dict(), "cost_so_far": event.cost_so_far.to_dict()}
+
+
+def latency_percentiles(totals: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """p50 and p95 of the measured turn latencies (``None`` when none were measured)."""
+    measured = [t for t in totals if t is not None]
+    if not measured:
+        return None, None
+    return percentile(measured, 50), percentile(measured, 95)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON-able plain values: objects with ``to_dict`` through it, tuples as lists,
+    non-finite floats as ``None``, anything else unknown as its ``repr()``."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return jsonable(to_dict())
+    return repr(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
