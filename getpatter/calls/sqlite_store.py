@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from getpatter._sqlite import open_private_db
 from getpatter._validation import require_int, require_str
 from getpatter.calls.events import CallEnded, CallEvent, TurnCompleted
 from getpatter.calls.store import (
@@ -80,7 +81,9 @@ class SQLiteCallStore:
             )
         self._lock = threading.Lock()
         self.path: Path | None = None if path is None else Path(path).expanduser()
-        self._conn: sqlite3.Connection | None = _open(self.path)
+        self._conn: sqlite3.Connection | None = open_private_db(
+            self.path, _SCHEMA, what="the call store"
+        )
 
     async def record(self, event: CallEvent) -> None:
         """Apply one event to its call (created when not seen yet), in one transaction."""
@@ -248,32 +251,3 @@ def _dumps(value: Any) -> str:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _open(path: Path | None) -> sqlite3.Connection:
-    if path is None:
-        conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        conn.executescript(_SCHEMA)
-        return conn
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Create the file ourselves so it is never readable by others, even for an instant.
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
-        raise _unopenable(path, exc) from exc
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(_SCHEMA)
-    except sqlite3.Error as exc:
-        conn.close()
-        raise _unopenable(path, exc) from exc
-    return conn
-
-
-def _unopenable(path: Path, exc: Exception) -> ConfigError:
-    return ConfigError(
-        f"cannot open the call store at {str(path)!r} ({exc}): pass a writable SQLite file path, "
-        "or None for an in-memory store"
-    )

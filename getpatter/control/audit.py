@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from getpatter._sqlite import open_private_db
 from getpatter._validation import require_amount, require_int, require_str
 from getpatter.errors import ConfigError, InputValidationError, PatterError
 
@@ -130,7 +131,9 @@ class AuditLog:
         self._clock = clock
         self._lock = threading.Lock()
         self.path: Path | None = None if path is None else Path(path).expanduser()
-        self._conn: sqlite3.Connection | None = self._open(self.path)
+        self._conn: sqlite3.Connection | None = open_private_db(
+            self.path, _SCHEMA, what="the audit log"
+        )
 
     async def record(
         self,
@@ -243,35 +246,6 @@ class AuditLog:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-
-    @staticmethod
-    def _open(path: Path | None) -> sqlite3.Connection:
-        if path is None:
-            conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-            conn.executescript(_SCHEMA)
-            return conn
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Create the file ourselves so it is never readable by others, even for an instant.
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise _unopenable(path, exc) from exc
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _unopenable(path, exc) from exc
-        return conn
-
-
-def _unopenable(path: Path, exc: Exception) -> ConfigError:
-    return ConfigError(
-        f"cannot open the audit log at {str(path)!r} ({exc}): pass a writable SQLite file path, "
-        "or None for an in-memory log"
-    )
 
 
 def _is_secret(key: str) -> bool:
