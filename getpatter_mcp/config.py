@@ -17,9 +17,9 @@ Cloudflare quick tunnel started with the server, which points the number at it),
 agent's engine: ``OPENAI_API_KEY`` for OpenAI Realtime (the default), or
 ``PATTER_ENGINE=elevenlabs_convai`` and ``ELEVENLABS_AGENT_ID`` for an ElevenLabs Conversational
 AI agent, because a real person cannot talk to the scripted model. A partial set, both carriers,
-or both ways in are refused, never a silent fallback to the sandbox; so are ``ELEVENLABS_*``
-settings without ``PATTER_ENGINE=elevenlabs_convai``, and ``PATTER_MODEL`` with it (a ConvAI
-agent's model is chosen on ElevenLabs).
+or both ways in are refused, never a silent fallback to the sandbox; so are ``ELEVENLABS_AGENT_ID``
+without ``PATTER_ENGINE=elevenlabs_convai``, and ``PATTER_MODEL`` with it (a ConvAI agent's model
+is chosen on ElevenLabs).
 
 The file mirrors the variables in sections (every key is optional)::
 
@@ -213,9 +213,10 @@ ENGINES: dict[EngineName, str] = {
 }
 """Each engine ``PATTER_ENGINE`` names, and how messages call it. The first is the default."""
 
-_CONVAI_FIELDS = ("elevenlabs_api_key", "elevenlabs_agent_id", "elevenlabs_base_url")
-"""The settings of an ElevenLabs ConvAI engine; only ``PATTER_ENGINE=elevenlabs_convai`` reads
-them."""
+_CONVAI_FIELDS = ("elevenlabs_agent_id",)
+"""The settings only an ElevenLabs ConvAI engine reads, refused without it. ``ELEVENLABS_API_KEY``
+and ``ELEVENLABS_BASE_URL`` are ElevenLabs' own variables, often set for other tools (ElevenLabs
+TTS) in the same environment: like ``OPENAI_*`` with ConvAI, they do not stop the server."""
 _REALTIME_DEFAULTS = {"voice": "alloy", "model": "gpt-4o-mini-realtime-preview"}
 """OpenAI Realtime's voice and model when ``PATTER_VOICE``/``PATTER_MODEL`` are unset."""
 _SANDBOX_CONVAI_AGENT = "agent_sandbox"

@@ -573,12 +573,18 @@ def test_an_openai_key_is_accepted_and_unused_with_convai() -> None:
     assert (config.mode, config.engine) == ("live", "elevenlabs_convai")
 
 
-@pytest.mark.parametrize(
-    "name", ["ELEVENLABS_AGENT_ID", "ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL"]
-)
+@pytest.mark.parametrize("name", ["ELEVENLABS_API_KEY", "ELEVENLABS_BASE_URL"])
+def test_elevenlabs_own_variables_do_not_stop_an_openai_server(name: str) -> None:
+    # Set for ElevenLabs TTS or other tools of the environment, as OPENAI_* are with ConvAI.
+    value = "https://api.elevenlabs.io" if name == "ELEVENLABS_BASE_URL" else "x-CANARY-value"
+    config = load_config({**LIVE, name: value})
+    assert (config.mode, config.engine) == ("live", "openai_realtime")
+
+
+@pytest.mark.parametrize("name", ["ELEVENLABS_AGENT_ID"])
 @pytest.mark.parametrize("engine", [{}, {"PATTER_ENGINE": "openai_realtime"}])
 def test_elevenlabs_settings_without_convai_are_refused(name: str, engine: dict[str, str]) -> None:
-    value = "https://api.elevenlabs.io" if name == "ELEVENLABS_BASE_URL" else "x-CANARY-value"
+    value = "x-CANARY-value"
     for env in ({name: value, **engine}, {**LIVE, name: value, **engine}):
         with pytest.raises(ConfigError, match=f"{name} is set") as caught:
             load_config(env)
