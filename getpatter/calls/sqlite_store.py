@@ -1,26 +1,23 @@
 """A :class:`~getpatter.calls.store.CallStore` in SQLite: the embedded default for kept calls.
 
 Tables ``calls`` (one row per call: indexed columns plus the summary and end report as JSON),
-``transcript_lines`` and ``turns``. As in :class:`~getpatter.control.audit.AuditLog`, the
-database work runs in a worker thread (``asyncio.to_thread``) on one connection guarded by a
-lock, so the event loop never waits on the disk; the file uses WAL journaling and is created
-readable by its owner only (mode 0600). Each event is applied in one transaction.
+``transcript_lines`` and ``turns``. As for :class:`~getpatter.control.audit.AuditLog`, the
+database is a :class:`~getpatter._sqlite.OffLoopDatabase`: its work runs in a worker thread on
+one connection, so the event loop never waits on the disk; the file uses WAL journaling and is
+created readable by its owner only (mode 0600). Each event is applied in one transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import json
 import os
 import sqlite3
-import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-from getpatter._sqlite import open_private_db
+from getpatter._sqlite import OffLoopDatabase
 from getpatter._validation import require_int, require_str
 from getpatter.calls.events import CallEnded, CallEvent, TurnCompleted
 from getpatter.calls.store import (
@@ -31,7 +28,7 @@ from getpatter.calls.store import (
     transcript_line,
     turn_entry,
 )
-from getpatter.errors import ConfigError, PatterError
+from getpatter.errors import ConfigError
 
 __all__ = ["SQLiteCallStore"]
 
@@ -64,8 +61,6 @@ CREATE TABLE IF NOT EXISTS turns (
 CREATE INDEX IF NOT EXISTS turns_call_id ON turns (call_id);
 """
 
-_T = TypeVar("_T")
-
 
 class SQLiteCallStore:
     """Calls kept in the SQLite file at ``path`` (``None``: in memory, gone when closed).
@@ -79,20 +74,22 @@ class SQLiteCallStore:
             raise ConfigError(
                 f"path must be a file path (str or Path) or None, got {type(path).__name__}"
             )
-        self._lock = threading.Lock()
         self.path: Path | None = None if path is None else Path(path).expanduser()
-        self._conn: sqlite3.Connection | None = open_private_db(
-            self.path, _SCHEMA, what="the call store"
+        self._db = OffLoopDatabase(
+            self.path,
+            _SCHEMA,
+            what="the call store",
+            reopen="open a new SQLiteCallStore to use it again",
         )
 
     async def record(self, event: CallEvent) -> None:
         """Apply one event to its call (created when not seen yet), in one transaction."""
-        await self._run(lambda conn: _record(conn, event))
+        await self._db.run(lambda conn: _record(conn, event))
 
     async def get(self, call_id: str) -> StoredCall | None:
         """The call's summary, or ``None``."""
         require_str("call_id", call_id)
-        return await self._run(lambda conn: _get(conn, call_id))
+        return await self._db.run(lambda conn: _get(conn, call_id))
 
     async def list(
         self,
@@ -126,13 +123,13 @@ class SQLiteCallStore:
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY started_at DESC, call_id DESC LIMIT ?"
         params.append(limit)
-        rows = await self._run(lambda conn: conn.execute(query, params).fetchall())
+        rows = await self._db.run(lambda conn: conn.execute(query, params).fetchall())
         return [StoredCall.from_dict(json.loads(row[0])) for row in rows]
 
     async def transcript(self, call_id: str) -> builtins.list[dict[str, Any]]:
         """The call's transcript lines in order (empty for an unknown call)."""
         require_str("call_id", call_id)
-        rows = await self._run(
+        rows = await self._db.run(
             lambda conn: conn.execute(
                 "SELECT role, text, heard, at FROM transcript_lines WHERE call_id = ? ORDER BY id",
                 (call_id,),
@@ -146,7 +143,7 @@ class SQLiteCallStore:
     async def turns(self, call_id: str) -> builtins.list[dict[str, Any]]:
         """The call's turn metrics in order (empty for an unknown call)."""
         require_str("call_id", call_id)
-        rows = await self._run(
+        rows = await self._db.run(
             lambda conn: conn.execute(
                 "SELECT data FROM turns WHERE call_id = ? ORDER BY id", (call_id,)
             ).fetchall()
@@ -156,7 +153,7 @@ class SQLiteCallStore:
     async def report(self, call_id: str) -> dict[str, Any] | None:
         """The call's end report as plain values, or ``None``."""
         require_str("call_id", call_id)
-        row = await self._run(
+        row = await self._db.run(
             lambda conn: conn.execute(
                 "SELECT report FROM calls WHERE call_id = ?", (call_id,)
             ).fetchone()
@@ -168,30 +165,13 @@ class SQLiteCallStore:
 
     async def aclose(self) -> None:
         """Close the database; later calls raise :class:`PatterError`. Closing twice is fine."""
-        await asyncio.to_thread(self._close)
+        await self._db.aclose()
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        return await asyncio.to_thread(self._locked, work)
-
-    def _locked(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            if self._conn is None:
-                raise PatterError(
-                    "the call store is closed: open a new SQLiteCallStore to use it again"
-                )
-            return work(self._conn)
-
-    def _close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 def _get(conn: sqlite3.Connection, call_id: str) -> StoredCall | None:

@@ -12,22 +12,19 @@ keys masked; the file is created readable by its owner only (mode 0600).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
 import re
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-from getpatter._sqlite import open_private_db
+from getpatter._sqlite import OffLoopDatabase
 from getpatter._validation import require_amount, require_int, require_str
-from getpatter.errors import ConfigError, InputValidationError, PatterError
+from getpatter.errors import ConfigError, InputValidationError
 
 __all__ = ["OUTCOMES", "AuditEntry", "AuditLog", "utc_day_start"]
 
@@ -79,8 +76,6 @@ CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
 CREATE INDEX IF NOT EXISTS audit_call_id ON audit (call_id);
 """
 
-_T = TypeVar("_T")
-
 
 def utc_day_start(now: float | None = None) -> float:
     """Unix time of 00:00 UTC on the day containing ``now`` (default: the current time)."""
@@ -129,10 +124,9 @@ class AuditLog:
                 f"path must be a file path (str or Path) or None, got {type(path).__name__}"
             )
         self._clock = clock
-        self._lock = threading.Lock()
         self.path: Path | None = None if path is None else Path(path).expanduser()
-        self._conn: sqlite3.Connection | None = open_private_db(
-            self.path, _SCHEMA, what="the audit log"
+        self._db = OffLoopDatabase(
+            self.path, _SCHEMA, what="the audit log", reopen="open a new AuditLog to use it again"
         )
 
     async def record(
@@ -172,7 +166,7 @@ class AuditLog:
         cost = None if cost_usd is None else require_amount("cost_usd", cost_usd)
         stored = json.dumps(_sanitized(arguments), allow_nan=False, ensure_ascii=False)
         row = (self._clock(), tool, stored, outcome, rule, detail, call_id, cost, client)
-        await self._run(
+        await self._db.run(
             lambda conn: conn.execute(
                 "INSERT INTO audit (at, tool, arguments, outcome, rule, detail, call_id, "
                 "cost_usd, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -190,7 +184,7 @@ class AuditLog:
             query += " WHERE call_id = ?"
             params = (call_id,)
         query += " ORDER BY id DESC LIMIT ?"
-        rows = await self._run(lambda conn: conn.execute(query, (*params, limit)).fetchall())
+        rows = await self._db.run(lambda conn: conn.execute(query, (*params, limit)).fetchall())
         return [_entry(row) for row in rows]
 
     async def calls_placed_since(self, since: float) -> int:
@@ -201,7 +195,7 @@ class AuditLog:
         """
         start = require_amount("since", since)
         placeholders = ", ".join("?" for _ in _PLACING_TOOLS)
-        row = await self._run(
+        row = await self._db.run(
             lambda conn: conn.execute(
                 "SELECT COUNT(DISTINCT call_id) FROM audit WHERE tool IN "
                 f"({placeholders}) AND outcome = 'ok' AND call_id != '' AND at >= ?",
@@ -214,7 +208,7 @@ class AuditLog:
         """Total ``cost_usd`` of ``"call_ended"`` and ``"transfer_ended"`` entries (a call's cost,
         and the cost of a transferred leg) at or after ``since`` (Unix time)."""
         start = require_amount("since", since)
-        row = await self._run(
+        row = await self._db.run(
             lambda conn: conn.execute(
                 "SELECT COALESCE(SUM(cost_usd), 0.0) FROM audit WHERE tool IN (?, ?) AND at >= ?",
                 (*_COSTED, start),
@@ -224,28 +218,13 @@ class AuditLog:
 
     async def aclose(self) -> None:
         """Close the database; later calls raise :class:`PatterError`. Closing twice is fine."""
-        await asyncio.to_thread(self._close)
+        await self._db.aclose()
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        return await asyncio.to_thread(self._locked, work)
-
-    def _locked(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            if self._conn is None:
-                raise PatterError("the audit log is closed: open a new AuditLog to use it again")
-            return work(self._conn)
-
-    def _close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 def _is_secret(key: str) -> bool:
