@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from getpatter.engines.base import EngineEvent
 __all__ = ["WebSocketEngine"]
 
 
-class WebSocketEngine:
+class WebSocketEngine(abc.ABC):
     """A call's engine connection over one WebSocket; subclasses connect and read it.
 
     A subclass sets ``self._ws`` once connected and implements :meth:`_stream`. Commands sent
@@ -46,8 +47,9 @@ class WebSocketEngine:
         if self._ws is not None:
             await self._ws.close()
 
+    @abc.abstractmethod
     def _stream(self, ws: ClientConnection) -> AsyncIterator[EngineEvent]:
-        raise NotImplementedError
+        """Read the connection: the call's events, ending with one ``EngineClosed``."""
 
     def _connection(self) -> ClientConnection:
         if self._ws is None:
