@@ -17,6 +17,8 @@ from getpatter._validation import (
     require_str,
 )
 from getpatter.agent import Agent, build_agent
+from getpatter.calls.memory_store import InMemoryCallStore
+from getpatter.calls.store import CallStore, feed
 from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import CarrierConfig
 from getpatter.errors import ConfigError
@@ -48,6 +50,11 @@ class Patter:
     one. With a carrier, ``phone_number`` (E.164) is required. ``webhook_url`` is the public
     hostname carriers call back, without scheme; ``tunnel`` (``True`` = ``CloudflareTunnel()``)
     obtains one instead. ``pricing`` overrides unit prices, e.g. ``{"twilio": {"price": 0.015}}``.
+
+    ``call_store`` keeps what this phone's calls did (summaries, transcripts, turn metrics, end
+    reports) for the dashboard and the call-control service: an
+    :class:`~getpatter.calls.memory_store.InMemoryCallStore` by default (lost on restart), or
+    e.g. a :class:`~getpatter.calls.sqlite_store.SQLiteCallStore` to keep them.
     """
 
     def __init__(
@@ -57,6 +64,8 @@ class Patter:
         webhook_url: str = "",
         tunnel: CloudflareTunnel | Static | Ngrok | bool | None = None,
         pricing: dict[str, dict[str, float]] | None = None,
+        *,
+        call_store: CallStore | None = None,
     ) -> None:
         if carrier is not None and not isinstance(carrier, CarrierConfig):
             raise ConfigError(
@@ -93,6 +102,13 @@ class Patter:
         self._pricing = PriceTable(pricing)
         self._call_events = CallEventStream()
         self._call_events.bridge(default_event_bus())
+        if call_store is not None and not isinstance(call_store, CallStore):
+            raise ConfigError(
+                "call_store must implement getpatter.calls.store.CallStore (e.g. "
+                f"InMemoryCallStore() or SQLiteCallStore(path)), got {type(call_store).__name__}"
+            )
+        self._call_store: CallStore = call_store or InMemoryCallStore()
+        feed(self._call_events, self._call_store)
         self._server: EmbeddedServer | None = None
         self._server_starting: asyncio.Event | None = None
 
@@ -131,6 +147,11 @@ class Patter:
         """This phone's calls as typed events (:mod:`getpatter.calls.events`), in order; the
         process-wide :attr:`events` bus receives them too, as dict payloads."""
         return self._call_events
+
+    @property
+    def call_store(self) -> CallStore:
+        """Where this phone's calls are kept once observed (fed by :attr:`call_events`)."""
+        return self._call_store
 
     #: Build an :class:`Agent`; see :func:`getpatter.agent.build_agent` for every parameter.
     agent = staticmethod(build_agent)

@@ -184,3 +184,8 @@ async def test_serve_refuses_a_configure_number_that_is_not_a_bool():
     phone = Patter(carrier=carrier, phone_number=NUMBER, webhook_url="agent.example.com")
     with pytest.raises(ConfigError, match="configure_number"):
         await phone.serve(phone.agent(system_prompt="x"), configure_number="yes")
+
+
+def test_a_call_store_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ConfigError, match="call_store must implement"):
+        Patter(call_store=object())  # type: ignore[arg-type]

@@ -51,3 +51,17 @@ async def test_a_sandbox_call_lands_in_the_store_with_its_transcript_turns_and_r
         assert kept is not None and kept["outcome"] == "completed"
         assert json.loads(json.dumps(kept)) == kept
         assert [c.call_id for c in await store.list(search="nine to five")] == [call.call_id]
+
+
+async def test_every_phone_keeps_its_calls_in_its_call_store_by_default() -> None:
+    scenario = Scenario(callee=Callee(steps=(Say("Hi."), HangUp(pause_ms=1500))))
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(sandbox.phone.agent("You are the receptionist."))
+        call = await sandbox.call_in()
+        await call.ended()
+        await sandbox.phone.call_events.drain()
+        stored = await sandbox.phone.call_store.get(call.call_id)
+        assert stored is not None and stored.outcome == "completed"
+        assert [line["text"] for line in await sandbox.phone.call_store.transcript(call.call_id)][
+            :1
+        ] == ["Hi."]
