@@ -79,6 +79,22 @@ class CallStarted(CallEvent):
     kind = PatterEventType.CALL_STARTED
     direction: str
     custom_params: dict[str, str] = field(default_factory=dict)
+    provider_mode: str = ""
+    """What answers: ``openai_realtime``, ``elevenlabs_convai`` or ``pipeline``."""
+    agent: str = ""
+    """One line naming the engine and model, or the pipeline's parts (``Agent.describe()``)."""
+    telephony_provider: str = ""
+    """``twilio``, ``telnyx``, or ``""`` off the phone network (test mode)."""
+
+    def payload(self) -> dict[str, Any]:
+        """The ``on_call_start`` dict (spec EV-1): who, which way, and the custom parameters."""
+        return {
+            "call_id": self.call_id,
+            "caller": self.caller,
+            "callee": self.callee,
+            "direction": self.direction,
+            "custom_params": self.custom_params,
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -84,6 +84,9 @@ class StoredCall:
     latency_p95_ms: float | None = None
     turns: int = 0
     error_count: int = 0
+    provider_mode: str = ""
+    agent: str = ""
+    telephony_provider: str = ""
 
     @property
     def active(self) -> bool:
@@ -167,7 +170,13 @@ def apply_event(call: StoredCall | None, event: CallEvent) -> StoredCall:
     if event.callee and not call.callee:
         changes["callee"] = event.callee
     if isinstance(event, CallStarted):
-        changes.update(direction=event.direction, started_at=event.at)
+        changes.update(
+            direction=event.direction,
+            started_at=event.at,
+            provider_mode=event.provider_mode,
+            agent=event.agent,
+            telephony_provider=event.telephony_provider,
+        )
         if call.active:
             changes["status"] = "in-progress"
     elif isinstance(event, CallStatusChanged):

@@ -55,7 +55,6 @@ class _Subscription:
         self.name = name
         self._max_pending = max_pending
         self._pending: deque[CallEvent] = deque()
-        self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -80,8 +79,7 @@ class _Subscription:
                 )
         self._pending.append(event)
         self._idle.clear()
-        self._ready.set()
-        if self._task is None:
+        if self._task is None or self._task.get_loop().is_closed():  # closed: a past loop's
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # published from outside the event loop: kept until one runs
@@ -89,19 +87,21 @@ class _Subscription:
             self._task = loop.create_task(self._deliver(), name=f"patter-events-{self.name}")
 
     async def _deliver(self) -> None:
-        while True:
+        # Runs only while events are queued: no task is left waiting between bursts (a loop
+        # closed without cancelling its tasks would otherwise report it destroyed).
+        try:
+            while self._pending:
+                event = self._pending.popleft()
+                try:
+                    result = self.handler(event)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    logger.exception("call event subscriber %s failed on %s", self.name, event.kind)
+        finally:
+            self._task = None
             if not self._pending:
                 self._idle.set()
-                self._ready.clear()
-                await self._ready.wait()
-                continue
-            event = self._pending.popleft()
-            try:
-                result = self.handler(event)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("call event subscriber %s failed on %s", self.name, event.kind)
 
     async def idle(self) -> None:
         await self._idle.wait()

@@ -195,11 +195,13 @@ class EmbeddedServer:
     def _new_session(self, **kwargs: Any) -> CallSession:
         agent: Agent = kwargs.pop("agent", None) or self.agent
         callbacks: CallCallbacks = kwargs.pop("callbacks", None) or self._callbacks
+        on_message = self._on_message if agent.provider == "pipeline" else None
         session = CallSession(
             agent=agent,
             engine_factory=self._engine_factory
             if agent is self.agent
-            else engine_factory(agent, self._on_message if agent.provider == "pipeline" else None),
+            else engine_factory(agent, on_message),
+            description=agent.describe(on_message=on_message),
             carrier=self._port,
             telephony_provider=self._port.name,
             callbacks=callbacks,

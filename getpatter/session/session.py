@@ -117,6 +117,7 @@ class CallSession:
         first_message: str | None = None,
         voicemail_message: str = "",
         transfer_guard: TransferGuard = OPEN_TRANSFERS,
+        description: str = "",
     ) -> None:
         self.patter_id = f"pc_{secrets.token_hex(8)}"
         self.call_sid = call_sid
@@ -124,6 +125,8 @@ class CallSession:
         self.caller = caller
         self.callee = callee
         self.agent = agent
+        self.description = description or agent.describe()
+        """One line naming what answers the call (the engine, or the pipeline's parts)."""
         self._engine_factory = engine_factory
         self._carrier = carrier
         self._transfer_guard = transfer_guard
@@ -594,7 +597,12 @@ class CallSession:
 
     async def _call_started(self, custom_params: dict[str, str]) -> dict[str, str]:
         started = self._publish(
-            CallStarted, direction=self.direction, custom_params=dict(custom_params)
+            CallStarted,
+            direction=self.direction,
+            custom_params=dict(custom_params),
+            provider_mode=self.agent.provider,
+            agent=self.description,
+            telephony_provider=self._telephony,
         )
         if self._callbacks.on_call_start is None:
             return {}

@@ -204,7 +204,13 @@ class TerminalCall:
             await self._end(reason, started)
 
     async def _start(self) -> None:
-        started = self._publish(CallStarted, direction="inbound", custom_params={})
+        started = self._publish(
+            CallStarted,
+            direction="inbound",
+            custom_params={},
+            provider_mode=self._agent.provider,
+            agent=self._agent.describe(on_message=self._on_message),
+        )
         if self._on_call_start is None:
             return
         result = await call_maybe_async(self._on_call_start, started.payload())

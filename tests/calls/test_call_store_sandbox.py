@@ -62,6 +62,8 @@ async def test_every_phone_keeps_its_calls_in_its_call_store_by_default() -> Non
         await sandbox.phone.call_events.drain()
         stored = await sandbox.phone.call_store.get(call.call_id)
         assert stored is not None and stored.outcome == "completed"
+        assert (stored.provider_mode, stored.telephony_provider) == ("openai_realtime", "twilio")
+        assert stored.agent.startswith("openai_realtime, ")
         assert [line["text"] for line in await sandbox.phone.call_store.transcript(call.call_id)][
             :1
         ] == ["Hi."]
