@@ -323,7 +323,7 @@ class Patter:
                     # Like Jupyter: the token is new and only this console knows it.
                     banner += f"\n  Dashboard: {url}?token={board.token}"
                 else:
-                    banner += f"\n  Dashboard: {url} (with your dashboard_token)"
+                    banner += f"\n  Dashboard: {url} (token: the dashboard_token given to serve)"
             # On stderr: stdout may be a protocol channel (an MCP stdio server, a pipe).
             print(banner, file=sys.stderr)
             await server.wait_stopped()

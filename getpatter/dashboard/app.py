@@ -75,6 +75,7 @@ class Dashboard:
         else:
             self._feed = self._poller = StorePoller(store, interval=poll_interval)
         self._outboxes: set[Outbox] = set()
+        self._closed = False
 
     def routes(self) -> list[BaseRoute]:
         """The dashboard's routes, each behind the token, to mount in a Starlette app."""
@@ -100,7 +101,9 @@ class Dashboard:
         return Starlette(routes=self.routes())
 
     def close(self) -> None:
-        """End every open event stream and stop reading the store (the server is stopping)."""
+        """End every open event stream and stop reading the store (the server is stopping);
+        event streams opened later end at once."""
+        self._closed = True
         for outbox in tuple(self._outboxes):
             outbox.close()
         if self._poller is not None:
@@ -203,6 +206,8 @@ class Dashboard:
 
         outbox = Outbox()
         self._outboxes.add(outbox)
+        if self._closed:
+            outbox.close()
 
         async def body() -> AsyncIterator[str]:
             try:
