@@ -96,28 +96,31 @@ class Outbox:
         self.dropped = 0
 
     def put(self, message: Message) -> None:
-        """Queue ``message``; never waits."""
+        """Queue ``message``; never waits (ignored once closed)."""
+        if self.closed:
+            return
         if len(self._messages) == self._messages.maxlen:
             self.dropped += 1
         self._messages.append(message)
         self._ready.set()
 
     def close(self) -> None:
-        """End the browser's stream (the server is stopping)."""
+        """End the browser's stream once what is queued is sent (the server is stopping)."""
         self.closed = True
         self._ready.set()
 
     async def get(self, wait: float) -> Message | None:
-        """The next message, or ``None`` after ``wait`` seconds with none (or once closed)."""
+        """The next message, or ``None`` after ``wait`` seconds with none (at once when closed
+        and empty)."""
         if not self._messages and not self.closed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._ready.wait()
-        if self.closed or not self._messages:
+        if not self._messages:
             self._ready.clear()
             return None
         message = self._messages.popleft()
-        if not self._messages:
+        if not self._messages and not self.closed:
             self._ready.clear()
         return message
 
@@ -135,11 +138,13 @@ async def event_stream(outbox: Outbox, feed: LiveFeed) -> AsyncIterator[str]:
     disconnect = feed.connect(outbox)
     try:
         yield "retry: 2000\n\n"
-        while not outbox.closed:
+        while True:
             message = await outbox.get(PING_SECONDS)
             if message is not None:
                 yield encode(*message)
-            elif not outbox.closed:
+            elif outbox.closed:
+                return  # what was queued has been sent
+            else:
                 yield ": ping\n\n"
     finally:
         disconnect()
