@@ -13,6 +13,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from getpatter.calls.store import CallStore
 from getpatter.calls.stream import CallEventStream
@@ -37,10 +38,19 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-__all__ = ["PAGE_PATH", "Dashboard"]
+__all__ = ["PAGE_PATH", "Dashboard", "page_url"]
 
 PAGE_PATH = "/dashboard"
 """Where the page is served."""
+
+
+def page_url(host: str, port: int, token: str = "") -> str:
+    """The page's address on this machine for a server bound to ``host:port`` (any-address
+    binds are shown as ``127.0.0.1``), with ``?token=`` when ``token`` is given."""
+    local = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    url = f"http://{f'[{local}]' if ':' in local else local}:{port}{PAGE_PATH}"
+    return f"{url}?token={quote(token, safe='')}" if token else url
+
 
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 

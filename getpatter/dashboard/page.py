@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import html
 import re
 import secrets
 from dataclasses import dataclass
@@ -86,7 +85,6 @@ def token_needed_page() -> str:
     return (
         "<!doctype html><html lang=en><meta charset=utf-8><title>Patter dashboard</title>"
         "<h1>Patter dashboard</h1><p>This dashboard needs its token. Open the address printed "
-        "when the server started (it ends in <code>"
-        + html.escape("?token=...")
-        + "</code>), or send <code>Authorization: Bearer &lt;token&gt;</code>.</p></html>"
+        "when the server started (it ends in <code>?token=...</code>), or send "
+        "<code>Authorization: Bearer &lt;token&gt;</code>.</p></html>"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from getpatter.calls.store import CallStore
-from getpatter.dashboard.app import PAGE_PATH, Dashboard
+from getpatter.dashboard.app import Dashboard, page_url
 from getpatter.dashboard.auth import generate_token, validate_token
 from getpatter.errors import ConfigError
 
@@ -60,11 +60,8 @@ async def serve_dashboard(
             dashboard.app(), host=host, port=port, timeout_graceful_shutdown=2
         )
         bound = await server.start()
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        url = f"http://{f'[{shown}]' if ':' in shown else shown}:{bound}{PAGE_PATH}"
-        if generated:
-            url += f"?token={dashboard.token}"
-        elif token:
+        url = page_url(host, bound, dashboard.token if generated else "")
+        if token:
             url += " (with your --token)"
         print(f"Patter dashboard: {url}\nPress Ctrl-C to stop.", file=out or sys.stderr)
         await server.wait_stopped()
