@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from getpatter._validation import require_number
 from getpatter.calls.store import CallStore
 from getpatter.calls.stream import CallEventStream
 from getpatter.dashboard.analytics import BUCKETS, WINDOW, Analytics
@@ -31,6 +32,7 @@ from getpatter.dashboard.live import (
 from getpatter.dashboard.page import Page, security_headers, token_needed_page
 from getpatter.dashboard.query import BadQuery, CallQuery, select_calls
 from getpatter.dashboard.records import call_detail, summary
+from getpatter.errors import ConfigError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -74,6 +76,17 @@ class Dashboard:
         page: Page | None = None,
         poll_interval: float = POLL_SECONDS,
     ) -> None:
+        if not isinstance(store, CallStore):
+            raise ConfigError(
+                "store must implement getpatter.calls.store.CallStore (e.g. InMemoryCallStore() "
+                f"or SQLiteCallStore(path)), got {type(store).__name__}"
+            )
+        if stream is not None and not isinstance(stream, CallEventStream):
+            raise ConfigError(
+                f"stream must be a CallEventStream (phone.call_events), got {type(stream).__name__}"
+            )
+        if require_number("poll_interval", poll_interval) <= 0:
+            raise ConfigError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.store = store
         self.token = validate_token("token", token)
         self._page = page or Page()

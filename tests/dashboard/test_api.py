@@ -180,3 +180,21 @@ async def test_api_answers_are_not_cached(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/calls")
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"store": {}}, "store must implement getpatter.calls.store.CallStore"),
+        ({"stream": "events"}, "stream must be a CallEventStream"),
+        ({"poll_interval": 0}, "poll_interval must be > 0"),
+        ({"token": "CANARY-short"}, "token must be at least 16 characters"),
+    ],
+)
+def test_dashboard_options_are_checked(kwargs: dict[str, object], message: str) -> None:
+    from getpatter.errors import ConfigError
+
+    options: dict[str, object] = {"store": InMemoryCallStore(), **kwargs}
+    store = options.pop("store")
+    with pytest.raises(ConfigError, match=message):
+        Dashboard(store, **options)  # type: ignore[arg-type]
