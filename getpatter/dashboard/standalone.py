@@ -3,15 +3,16 @@
 The serving process keeps its calls in a :class:`~getpatter.calls.sqlite_store.SQLiteCallStore`
 file (``Patter(call_store=SQLiteCallStore(path))``); this process serves the same page and API
 over that file, reading it once a second for live updates. On the loopback interface no token is
-needed unless one is given; on any other interface one is generated (and printed) when none is
-given, so the dashboard is never open to the network.
+needed unless one is given (and then only requests naming a loopback host are answered, so a
+web page cannot reach it by DNS rebinding); on any other interface one is generated (and
+printed) when none is given, so the dashboard is never open to the network.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from getpatter.calls.store import CallStore
 from getpatter.dashboard.app import Dashboard, page_url
@@ -22,6 +23,9 @@ __all__ = ["LOOPBACK_HOSTS", "open_sqlite_store", "serve_dashboard"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """Hosts reachable only from this machine: there the dashboard may go without a token."""
+
+_LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+"""The ``Host`` header values (without port) a dashboard without a token answers."""
 
 
 def open_sqlite_store(path: str | Path) -> CallStore:
@@ -56,9 +60,14 @@ async def serve_dashboard(
         validate_token("--token", token)
         generated = not token and host not in LOOPBACK_HOSTS
         dashboard = Dashboard(store, token=generate_token() if generated else token)
-        server = BackgroundServer(
-            dashboard.app(), host=host, port=port, timeout_graceful_shutdown=2
-        )
+        app: Any = dashboard.app()
+        if not dashboard.token:
+            from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+            # Open on loopback only: a page elsewhere that re-points its own hostname at
+            # 127.0.0.1 (DNS rebinding) still sends that hostname, and is refused.
+            app = TrustedHostMiddleware(app, allowed_hosts=_LOOPBACK_NAMES, www_redirect=False)
+        server = BackgroundServer(app, host=host, port=port, timeout_graceful_shutdown=2)
         bound = await server.start()
         url = page_url(host, bound, dashboard.token if generated else "")
         if token:

@@ -65,6 +65,9 @@ async def test_the_standalone_dashboard_shows_calls_another_process_keeps(
         async with dashboard_process("--db", str(db)) as url, httpx.AsyncClient() as client:
             assert url.endswith("/dashboard")  # on 127.0.0.1, no token unless asked for
             api = url.removesuffix("/dashboard") + "/api/v1"
+            # Open, but only to requests for a loopback name (no DNS rebinding).
+            rebound = await client.get(f"{api}/calls", headers={"Host": "evil.example"})
+            assert rebound.status_code == 400
             (summary,) = (await client.get(f"{api}/calls")).json()["calls"]
             assert summary["call_id"] == call.call_id and summary["outcome"] == "completed"
             detail = (await client.get(f"{api}/calls/{call.call_id}")).json()
