@@ -32,7 +32,8 @@ compares the engines on Telnyx instead, and one carrier with one engine runs tha
    goes first) and compares the medians.
 
 ``--profile py-spy`` (py-spy on PATH) or ``--profile cprofile`` profiles the Patter process
-during each measured window and prints its top functions.
+during each measured window and prints its top functions. ``--dashboard-client`` keeps one
+browser's dashboard event stream (``/api/v1/events``) connected to the Patter process throughout.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import platform
 from dataclasses import dataclass
 from statistics import median
 
+import relay_load
 from relay_frames import FrameCosts, frame_costs
 from relay_load import (
     CARRIERS,
@@ -410,7 +412,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--profile", choices=("none", "py-spy", "cprofile"), default="none")
     parser.add_argument("--skip-micro", action="store_true", help="skip part 1")
+    parser.add_argument(
+        "--dashboard-client",
+        action="store_true",
+        help="keep one dashboard event stream (a browser) connected to the Patter process",
+    )
     args = parser.parse_args(argv)
+    relay_load.DASHBOARD_CLIENT = args.dashboard_client
     calls = [int(n) for n in args.calls.split(",") if n.strip()]
     carriers = _names(parser, "--carriers", args.carriers, CARRIERS)
     engines = _names(parser, "--engines", args.engines, ENGINES)

@@ -67,6 +67,10 @@ RESPONSE_EVERY_S = 3.0
 RESPONSE_S = 2.0
 # The load generator is behind when its own frames leave this late (p99), or when it uses this
 # share of its core: past that, the figures measure the generator, not Patter.
+DASHBOARD_TOKEN = "relay-bench-dashboard-token"
+DASHBOARD_CLIENT = False
+"""Whether one browser's dashboard event stream stays connected to the Patter process while it
+serves (``bench/relay.py --dashboard-client``)."""
 GENERATOR_LATE_MS = 5.0
 GENERATOR_BUSY_PCT = 85.0
 
@@ -175,6 +179,9 @@ class PatterProcess:
         self.log_path = workdir / "patter-stderr.txt"
         self.proc: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
+        self._dashboard: asyncio.Task[None] | None = None
+        self.dashboard_messages = 0
+        """Messages the dashboard client received (with ``DASHBOARD_CLIENT``)."""
 
     @property
     def pid(self) -> int:
@@ -182,7 +189,7 @@ class PatterProcess:
         return self.proc.pid
 
     async def start(self) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "RELAY_DASHBOARD_TOKEN": DASHBOARD_TOKEN}
         if self._cprofile:
             env["RELAY_CPROFILE"] = self._cprofile
         # No proxy, and no ElevenLabs key: the ConvAI agent is reached as a public one.
@@ -213,6 +220,25 @@ class PatterProcess:
                 if line.strip() == b"READY":
                     break
         self._drain = asyncio.create_task(self._discard(self.proc.stdout))
+        if DASHBOARD_CLIENT:
+            subscribed = asyncio.Event()
+            self._dashboard = asyncio.create_task(self._watch_dashboard(subscribed))
+            async with asyncio.timeout(10):
+                await subscribed.wait()
+
+    async def _watch_dashboard(self, subscribed: asyncio.Event) -> None:
+        """Read the dashboard's event stream as a browser would, until stopped."""
+        url = f"http://127.0.0.1:{self.port}/api/v1/events"
+        headers = {"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
+        async with (
+            httpx.AsyncClient(timeout=None) as client,
+            client.stream("GET", url, headers=headers) as response,
+        ):
+            async for line in response.aiter_lines():
+                if line.startswith("retry:"):
+                    subscribed.set()
+                elif line.startswith("data:"):
+                    self.dashboard_messages += 1
 
     @staticmethod
     async def _discard(stream: asyncio.StreamReader) -> None:
@@ -226,6 +252,10 @@ class PatterProcess:
     async def stop(self) -> None:
         if self.proc is None:
             return
+        if self._dashboard is not None:
+            self._dashboard.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await self._dashboard
         self.signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(20):

@@ -9,7 +9,8 @@ called) or ``telnyx PUBLIC_KEY REST_BASE_URL``: a Telnyx account that checks web
 benchmark's test Ed25519 public key (base64) and sends its Call Control commands (``answer``) to
 the benchmark's fake REST API. It prints ``READY`` once it takes calls and stops cleanly on
 SIGTERM. With ``RELAY_CPROFILE=<file>`` in the environment, SIGUSR1 starts cProfile and SIGUSR2
-stops it and writes the stats to that file.
+stops it and writes the stats to that file. ``RELAY_DASHBOARD_TOKEN`` is the dashboard's token
+(otherwise one is generated, as ``serve()`` does).
 """
 
 from __future__ import annotations
@@ -77,7 +78,14 @@ async def serve(port: int, engine_args: list[str], carrier_args: list[str]) -> N
             profiler.dump_stats(profile_path)
 
         loop.add_signal_handler(signal.SIGUSR2, dump)
-    serving = asyncio.create_task(phone.serve(agent, port=port, host="127.0.0.1"))
+    serving = asyncio.create_task(
+        phone.serve(
+            agent,
+            port=port,
+            host="127.0.0.1",
+            dashboard_token=os.environ.get("RELAY_DASHBOARD_TOKEN", ""),
+        )
+    )
     await phone.ready()
     print("READY", flush=True)
     await serving
