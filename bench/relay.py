@@ -33,7 +33,8 @@ compares the engines on Telnyx instead, and one carrier with one engine runs tha
 
 ``--profile py-spy`` (py-spy on PATH) or ``--profile cprofile`` profiles the Patter process
 during each measured window and prints its top functions. ``--dashboard-client`` keeps one
-browser's dashboard event stream (``/api/v1/events``) connected to the Patter process throughout.
+browser's dashboard event stream (``/api/v1/events``) connected to the Patter process throughout
+(read by ``curl``, in a process of its own).
 """
 
 from __future__ import annotations

@@ -179,9 +179,8 @@ class PatterProcess:
         self.log_path = workdir / "patter-stderr.txt"
         self.proc: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None
-        self._dashboard: asyncio.Task[None] | None = None
-        self.dashboard_messages = 0
-        """Messages the dashboard client received (with ``DASHBOARD_CLIENT``)."""
+        self._browser: asyncio.subprocess.Process | None = None
+        self._drain_browser: asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int:
@@ -221,24 +220,29 @@ class PatterProcess:
                     break
         self._drain = asyncio.create_task(self._discard(self.proc.stdout))
         if DASHBOARD_CLIENT:
-            subscribed = asyncio.Event()
-            self._dashboard = asyncio.create_task(self._watch_dashboard(subscribed))
-            async with asyncio.timeout(10):
-                await subscribed.wait()
+            self._browser = await self._open_dashboard()
 
-    async def _watch_dashboard(self, subscribed: asyncio.Event) -> None:
-        """Read the dashboard's event stream as a browser would, until stopped."""
-        url = f"http://127.0.0.1:{self.port}/api/v1/events"
-        headers = {"Authorization": f"Bearer {DASHBOARD_TOKEN}"}
-        async with (
-            httpx.AsyncClient(timeout=None) as client,
-            client.stream("GET", url, headers=headers) as response,
-        ):
-            async for line in response.aiter_lines():
-                if line.startswith("retry:"):
-                    subscribed.set()
-                elif line.startswith("data:"):
-                    self.dashboard_messages += 1
+    async def _open_dashboard(self) -> asyncio.subprocess.Process:
+        """A browser's event stream, read by ``curl`` in a process of its own (so that neither
+        Patter's nor this process's CPU pays for the reading); returns once subscribed."""
+        curl = shutil.which("curl")
+        if curl is None:
+            raise RuntimeError("--dashboard-client needs curl on PATH")
+        browser = await asyncio.create_subprocess_exec(
+            curl,
+            "-sN",
+            "-H",
+            f"Authorization: Bearer {DASHBOARD_TOKEN}",
+            f"http://127.0.0.1:{self.port}/api/v1/events",
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert browser.stdout is not None
+        async with asyncio.timeout(10):
+            first = await browser.stdout.readline()
+        if not first.startswith(b"retry:"):
+            raise RuntimeError(f"the dashboard's event stream did not open: {first!r}")
+        self._drain_browser = asyncio.create_task(self._discard(browser.stdout))
+        return browser
 
     @staticmethod
     async def _discard(stream: asyncio.StreamReader) -> None:
@@ -252,10 +256,11 @@ class PatterProcess:
     async def stop(self) -> None:
         if self.proc is None:
             return
-        if self._dashboard is not None:
-            self._dashboard.cancel()
-            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-                await self._dashboard
+        if self._browser is not None:
+            self._browser.terminate()
+            await self._browser.wait()
+            if self._drain_browser is not None:
+                await self._drain_browser
         self.signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(20):
