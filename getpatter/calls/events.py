@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from getpatter.observability.events import PatterEventType
 
 if TYPE_CHECKING:
+    from getpatter.calls.report import CallReport
     from getpatter.dtmf import DtmfEvent
     from getpatter.observability.metrics import CostBreakdown, TurnMetrics
 
@@ -105,11 +106,11 @@ class CallEnded(CallEvent):
     receives, spec EV-2). Exactly one per call."""
 
     kind = PatterEventType.CALL_ENDED
-    report: dict[str, Any]
+    report: CallReport
 
     def payload(self) -> dict[str, Any]:
-        """The end report itself, as ``on_call_end`` receives it."""
-        return dict(self.report)
+        """The end report as ``on_call_end`` receives it (a new dict each time)."""
+        return self.report.to_dict()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from getpatter.calls.report import CallReport
 
 __all__ = ["FINAL_STATUSES", "CallRecord", "CallStatus", "TranscriptLine", "final_status"]
 
@@ -99,23 +102,22 @@ class CallRecord:
         if who is not None and text and heard:
             self.transcript.append(TranscriptLine(who, text, time.time()))  # type: ignore[arg-type]
 
-    def end(self, report: dict[str, Any]) -> None:
-        """Take the call's end-of-call report (the ``on_call_end`` payload)."""
-        self.outcome = str(report.get("outcome") or "")
-        self.ended_by = str(report.get("ended_by") or "")
-        self.error = str(report.get("error") or "")
-        self.duration_seconds = float(report.get("duration_seconds") or 0.0)
-        self.ended_at = float(report.get("ended_at") or time.time())
-        lines = report.get("transcript") or []
-        if len(lines) >= len(self.transcript):
+    def end(self, report: CallReport) -> None:
+        """Take the call's end report."""
+        self.outcome = report.outcome
+        self.ended_by = report.ended_by
+        self.error = report.error or ""
+        self.duration_seconds = report.duration_seconds
+        self.ended_at = report.ended_at or time.time()
+        if len(report.transcript) >= len(self.transcript):
             self.transcript = []
-            for line in lines:
+            for line in report.transcript:
                 self.add_line(
                     str(line.get("role", "")),
                     str(line.get("text", "")),
                     heard=line.get("heard", True) is not False,
                 )
-        metrics = report.get("metrics")
+        metrics = report.metrics
         if metrics is not None:
             cost = metrics.cost
             self.cost = {

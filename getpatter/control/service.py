@@ -568,7 +568,7 @@ class CallService:
         elif isinstance(event, TranscriptFinal):
             self._on_transcript(event)
         elif isinstance(event, CallEnded):
-            await self._on_call_end(event.report)
+            await self._on_call_end(event)
         elif isinstance(event, TransferFinished):
             await self._on_transfer_ended(event)
 
@@ -626,10 +626,10 @@ class CallService:
             record.add_line(event.role, event.text, heard=event.heard)
             self._changed_now(record)
 
-    async def _on_call_end(self, report: dict[str, Any]) -> None:
-        record = self._record_for(report)
+    async def _on_call_end(self, event: CallEnded) -> None:
+        record = self._record_for(event.payload())
         call_id = record.call_id
-        record.end(report)
+        record.end(event.report)
         limit = self._limits.pop(call_id, None)
         if limit is not None and limit is not asyncio.current_task():
             limit.cancel()

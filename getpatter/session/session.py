@@ -41,6 +41,7 @@ from getpatter.calls.events import (
     TranscriptPartial,
     TurnCompleted,
 )
+from getpatter.calls.report import CallReport
 from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import TERMINAL_STATES, CarrierActions
 from getpatter.dtmf import DtmfEvent, format_dtmf
@@ -944,12 +945,14 @@ class CallSession:
                 await self._engine.close()
         if self._outbound is not None:
             await self._outbound.stop()
-        payload = self._end_payload()
+        report = self._end_report()
         await self._notices.drain(_CALLBACK_DRAIN_TIMEOUT)
-        self._publish(CallEnded, report=payload)
+        ended = self._publish(CallEnded, report=report)
         try:
             if self._callbacks.on_call_end is not None:
-                await invoke(self.call_sid, "on_call_end", self._callbacks.on_call_end, payload)
+                await invoke(
+                    self.call_sid, "on_call_end", self._callbacks.on_call_end, ended.payload()
+                )
         finally:
             self.finished_at = time.monotonic()
             self._finished.set()
@@ -972,7 +975,7 @@ class CallSession:
         self._run_task = None
         self._barge_in_task = None
 
-    def _end_payload(self) -> dict[str, Any]:
+    def _end_report(self) -> CallReport:
         connected = self._connected_at
         return end_report(
             identity=self._identity(),
