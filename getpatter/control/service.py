@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from getpatter._validation import require_e164, require_number, require_str
 from getpatter.agent import Agent, build_agent
+from getpatter.call import LiveCall
 from getpatter.calls.events import (
     CallEnded,
     CallEvent,
@@ -541,9 +542,9 @@ class CallService:
         if engine is not None:
             engine.factory().require(ability, action)
 
-    def _session(self, call_id: str) -> Any:
+    def _session(self, call_id: str) -> LiveCall:
         record = self.get_call(call_id)
-        session = self._line.phone._live_session(call_id)
+        session = self._line.phone.live_call(call_id)
         if session is None or record.ended:
             raise InputValidationError(f"call {call_id} has ended ({record.status})")
         return session
@@ -553,7 +554,7 @@ class CallService:
         if record.ended:
             return
         record.timed_out = True
-        session = self._line.phone._live_session(record.call_id)
+        session = self._line.phone.live_call(record.call_id)
         if session is not None:
             logger.info("call %s reached its %d s limit", record.call_id, record.max_duration_sec)
             await session.hangup()
