@@ -30,6 +30,7 @@ __all__ = [
     "CallEnded",
     "CallError",
     "CallEvent",
+    "CallPlaced",
     "CallStarted",
     "CallStatusChanged",
     "CallTransferred",
@@ -73,6 +74,19 @@ class CallStatusChanged(CallEvent):
 
     kind = PatterEventType.CALL_STATUS
     status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallPlaced(CallEvent):
+    """The call-control service dialed ``callee`` from ``caller`` for an external agent; what
+    it was asked to do comes along, so the call's record outlives the process."""
+
+    kind = PatterEventType.CALL_PLACED
+    goal: str = ""
+    client_ref: str = ""
+    max_duration_sec: int = 0
+    mode: str = "live"
+    """``live`` or ``sandbox``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

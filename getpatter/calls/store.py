@@ -23,6 +23,7 @@ from getpatter.calls.events import (
     CallEnded,
     CallError,
     CallEvent,
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 RECORDED_KINDS: tuple[type[CallEvent], ...] = (
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
@@ -87,6 +89,9 @@ class StoredCall:
     provider_mode: str = ""
     agent: str = ""
     telephony_provider: str = ""
+    placed: dict[str, Any] = field(default_factory=dict)
+    """For a call the call-control service placed: its ``goal``, ``client_ref``,
+    ``max_duration_sec`` and ``mode`` (see :class:`~getpatter.calls.events.CallPlaced`)."""
 
     @property
     def active(self) -> bool:
@@ -169,7 +174,18 @@ def apply_event(call: StoredCall | None, event: CallEvent) -> StoredCall:
         changes["caller"] = event.caller
     if event.callee and not call.callee:
         changes["callee"] = event.callee
-    if isinstance(event, CallStarted):
+    if isinstance(event, CallPlaced):
+        changes.update(
+            direction="outbound",
+            status=call.status or "queued",
+            placed={
+                "goal": event.goal,
+                "client_ref": event.client_ref,
+                "max_duration_sec": event.max_duration_sec,
+                "mode": event.mode,
+            },
+        )
+    elif isinstance(event, CallStarted):
         changes.update(
             direction=event.direction,
             started_at=event.at,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from getpatter.calls.report import CallReport
+    from getpatter.calls.store import StoredCall
 
 __all__ = ["FINAL_STATUSES", "CallRecord", "CallStatus", "TranscriptLine", "final_status"]
 
@@ -129,6 +130,41 @@ class CallRecord:
             self.cost_usd = cost.total
             self.p95_latency_ms = metrics.latency_p95.total_ms
         self.status = final_status(self.outcome, timed_out=self.timed_out)
+
+    @classmethod
+    def from_stored(
+        cls, call: StoredCall, transcript: list[dict[str, Any]], *, mode: str
+    ) -> CallRecord:
+        """The record of an ended call kept by a :class:`~getpatter.calls.store.CallStore`
+        (one from before a restart). Its numbers are as the store keeps them (masked, by
+        default); the keys it sent and the instructions it was given are not kept."""
+        placed = call.placed
+        outbound = call.direction == "outbound"
+        record = cls(
+            call_id=call.call_id,
+            mode="sandbox" if placed.get("mode", mode) == "sandbox" else "live",
+            direction="outbound" if outbound else "inbound",
+            to=call.callee,
+            from_=call.caller,
+            goal=str(placed.get("goal", "")),
+            client_ref=str(placed.get("client_ref", "")),
+            max_duration_sec=int(placed.get("max_duration_sec", 0) or 0),
+            outcome=call.outcome,
+            ended_by=call.ended_by,
+            error=call.error or "",
+            created_at=call.started_at,
+            ended_at=call.ended_at,
+            duration_seconds=call.duration_seconds or 0.0,
+            cost_usd=float(call.cost.get("total", 0.0)),
+            cost={k: float(v) for k, v in call.cost.items() if k != "total"},
+            p95_latency_ms=call.latency_p95_ms,
+        )
+        for line in transcript:
+            who = _ROLES.get(str(line["role"]))
+            if who is not None and line["text"] and line["heard"]:
+                record.transcript.append(TranscriptLine(who, str(line["text"]), float(line["at"])))  # type: ignore[arg-type]
+        record.status = final_status(call.outcome) if call.outcome else "failed"
+        return record
 
     def to_dict(self) -> dict[str, Any]:
         """The result envelope every integration returns (JSON-able)."""
