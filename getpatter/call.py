@@ -113,6 +113,39 @@ class CallActions(Protocol):
         ...
 
 
+class LiveCall(Protocol):
+    """A call in progress, as code outside it acts on it (:meth:`getpatter.Patter.live_call`).
+
+    Each action waits for the agent to finish its sentence first. ``say`` and ``instruct``
+    raise :class:`~getpatter.errors.ConfigError` when the call's engine cannot do them.
+    """
+
+    @property
+    def call_id(self) -> str:
+        """The call's public id (the carrier's)."""
+        ...
+
+    async def hangup(self) -> None:
+        """End the call (a call still ringing is canceled)."""
+        ...
+
+    async def transfer(self, number: str, *, by: str = "call_control") -> None:
+        """Transfer the call to ``number`` (E.164), through the server's transfer guard."""
+        ...
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` verbatim."""
+        ...
+
+    async def instruct(self, instruction: str) -> None:
+        """Give the agent a new instruction for its next replies."""
+        ...
+
+    async def send_dtmf(self, digits: str) -> None:
+        """Press keys on the line."""
+        ...
+
+
 class CallControl:
     """Passed as the second argument to a two-parameter ``on_message`` handler.
 

@@ -27,10 +27,9 @@ from getpatter.observability.pricing import PriceTable
 from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
 if TYPE_CHECKING:
-    from getpatter.call import TransferGuard
+    from getpatter.call import LiveCall, TransferGuard
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.server.embedded import EmbeddedServer
-    from getpatter.session import CallSession
 
 __all__ = ["Patter"]
 
@@ -388,8 +387,9 @@ class Patter:
             ring_timeout=ring_timeout,
         )
 
-    def _live_session(self, call_id: str) -> CallSession | None:
-        """The live call ``call_id`` of the running server, for the call-control service."""
+    def live_call(self, call_id: str) -> LiveCall | None:
+        """The call ``call_id`` if it is in progress on this phone's server, to act on it
+        (hang up, transfer, say, instruct, press keys); ``None`` otherwise."""
         server = self._server
         return server.registry.find(call_sid=call_id) if server is not None else None
 

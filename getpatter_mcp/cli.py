@@ -86,7 +86,9 @@ environment (a non-empty variable overrides the --config file):
            PATTER_MAX_SPEND_PER_DAY_USD, PATTER_REQUIRE_CONFIRMATION,
            PATTER_AI_DISCLOSURE, PATTER_DISCLOSURE
   other    PATTER_AUDIT_DB (default ~/.getpatter/audit.sqlite3 when live, memory
-           in the sandbox; ":memory:" forces memory), PATTER_SANDBOX_MS_PER_CHAR,
+           in the sandbox; ":memory:" forces memory), PATTER_CALLS_DB (the call
+           history, for get_call/list_calls after a restart; default: beside the
+           audit log), PATTER_SANDBOX_MS_PER_CHAR,
            PATTER_MCP_TOKEN, PATTER_CONFIG
 
 Claude Desktop: add the server to claude_desktop_config.json as

@@ -31,6 +31,7 @@ The file mirrors the variables in sections (every key is optional)::
     [server]            # webhook_url or tunnel, host, port  (the webhook server carriers call)
     [policy]            # allowed_prefixes = ["+1555"], max_calls_per_day = 20, ...
     [audit]             # db = "~/.getpatter/audit.sqlite3"  (":memory:" keeps it in memory)
+    [calls]             # db = "~/.getpatter/calls.sqlite3"  (the call history; beside the audit log)
     [sandbox]           # ms_per_char = 60
     [mcp]               # token  (the bearer token of --http)
 """
@@ -51,6 +52,7 @@ from getpatter.control.policy import ENV_VARS, SafetyPolicy
 from getpatter.errors import ConfigError, PatterError
 
 if TYPE_CHECKING:
+    from getpatter.calls.store import CallStore
     from getpatter.carriers.telnyx import Carrier as Telnyx
     from getpatter.carriers.twilio import Carrier as Twilio
     from getpatter.control.service import CallService
@@ -83,6 +85,7 @@ DEFAULT_SYSTEM_PROMPT = (
 """The in-call agent's base prompt (``PATTER_SYSTEM_PROMPT``); each call's goal is appended."""
 
 _MEMORY = ":memory:"
+_CALLS_FILE = "calls.sqlite3"
 _MASK = "'***'"
 _SECRET_FIELDS = frozenset(
     {"twilio_auth_token", "telnyx_api_key", "openai_api_key", "elevenlabs_api_key", "mcp_token"}
@@ -151,6 +154,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PATTER_SYSTEM_PROMPT", "agent.system_prompt", "str", "system_prompt"),
     *_policy_settings(),
     Setting("PATTER_AUDIT_DB", "audit.db", "str", "audit_db"),
+    Setting("PATTER_CALLS_DB", "calls.db", "str", "calls_db"),
     Setting("PATTER_SANDBOX_MS_PER_CHAR", "sandbox.ms_per_char", "int", "sandbox_ms_per_char"),
     Setting("PATTER_MCP_TOKEN", "mcp.token", "str", "mcp_token"),
 )
@@ -240,7 +244,8 @@ class ServerConfig:
     ElevenLabs voice id, empty for the agent's own; a ``model`` is refused: it is chosen on
     ElevenLabs). ``elevenlabs_*`` settings with another engine are refused.
 
-    ``audit_db=None`` keeps the audit log in memory. ``repr`` masks the auth token, the API keys
+    ``audit_db=None`` keeps the audit log in memory. ``calls_db`` is where the call history
+    is kept (``get_call``/``list_calls`` after a restart); ``None`` keeps it in memory. ``repr`` masks the auth token, the API keys
     and the MCP token.
     """
 
@@ -268,6 +273,7 @@ class ServerConfig:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     audit_db: str | None = None
+    calls_db: str | None = None
     sandbox_ms_per_char: int = 60
     mcp_token: str = ""
 
@@ -279,7 +285,9 @@ class ServerConfig:
             elif f.name == "policy":
                 if not isinstance(value, SafetyPolicy):
                     raise ConfigError(f"policy must be a SafetyPolicy, got {type(value).__name__}")
-            elif not (isinstance(value, str) or (f.name == "audit_db" and value is None)):
+            elif not (
+                isinstance(value, str) or (f.name in ("audit_db", "calls_db") and value is None)
+            ):
                 raise ConfigError(f"{_named(f.name)} must be a str, got {type(value).__name__}")
         for name in ("host", "system_prompt"):
             if not getattr(self, name).strip():
@@ -491,12 +499,18 @@ def load_config(env: Mapping[str, str] = os.environ, path: str | None = None) ->
     if values.get("tunnel") and "host" not in values:
         values["host"] = _TUNNEL_HOST
     audit_db = values.pop("audit_db", None)
+    calls_db = values.pop("calls_db", None)
     config = ServerConfig(policy=policy, **values)
     if audit_db == _MEMORY:
         audit_db = None
     elif audit_db is None and config.mode == "live":
         audit_db = DEFAULT_AUDIT_DB
-    return dataclasses.replace(config, audit_db=audit_db)
+    if calls_db == _MEMORY:
+        calls_db = None
+    elif calls_db is None and audit_db is not None:
+        # The call history lives beside the audit log (the server's data folder).
+        calls_db = os.path.join(os.path.dirname(audit_db), _CALLS_FILE)
+    return dataclasses.replace(config, audit_db=audit_db, calls_db=calls_db)
 
 
 def build_service(config: ServerConfig) -> CallService:
@@ -528,6 +542,7 @@ def build_service(config: ServerConfig) -> CallService:
             policy=config.policy,
             audit=AuditLog(config.audit_db),
             ms_per_char=config.sandbox_ms_per_char,
+            history=_history(config),
         )
     from getpatter.client import Patter
     from getpatter.tunnels import CloudflareTunnel
@@ -546,7 +561,17 @@ def build_service(config: ServerConfig) -> CallService:
         audit=AuditLog(config.audit_db),
         port=config.port,
         host=config.host,
+        history=_history(config),
     )
+
+
+def _history(config: ServerConfig) -> CallStore | None:
+    """The call history store, when the server keeps one on disk."""
+    if config.calls_db is None:
+        return None
+    from getpatter.calls.sqlite_store import SQLiteCallStore
+
+    return SQLiteCallStore(os.path.expanduser(config.calls_db))
 
 
 def _engine(config: ServerConfig) -> Realtime | ConvAI:

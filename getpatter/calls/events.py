@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from getpatter.observability.events import PatterEventType
 
 if TYPE_CHECKING:
+    from getpatter.calls.report import CallReport
     from getpatter.dtmf import DtmfEvent
     from getpatter.observability.metrics import CostBreakdown, TurnMetrics
 
@@ -29,6 +30,7 @@ __all__ = [
     "CallEnded",
     "CallError",
     "CallEvent",
+    "CallPlaced",
     "CallStarted",
     "CallStatusChanged",
     "CallTransferred",
@@ -75,6 +77,19 @@ class CallStatusChanged(CallEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallPlaced(CallEvent):
+    """The call-control service dialed ``callee`` from ``caller`` for an external agent; what
+    it was asked to do comes along, so the call's record outlives the process."""
+
+    kind = PatterEventType.CALL_PLACED
+    goal: str = ""
+    client_ref: str = ""
+    max_duration_sec: int = 0
+    mode: str = "live"
+    """``live`` or ``sandbox``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallStarted(CallEvent):
     """The call's media connected: the agent is about to speak (spec EV-1)."""
 
@@ -105,11 +120,11 @@ class CallEnded(CallEvent):
     receives, spec EV-2). Exactly one per call."""
 
     kind = PatterEventType.CALL_ENDED
-    report: dict[str, Any]
+    report: CallReport
 
     def payload(self) -> dict[str, Any]:
-        """The end report itself, as ``on_call_end`` receives it."""
-        return dict(self.report)
+        """The end report as ``on_call_end`` receives it (a new dict each time)."""
+        return self.report.to_dict()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

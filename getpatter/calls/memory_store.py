@@ -117,8 +117,8 @@ class InMemoryCallStore:
 
 
 def _copy(call: StoredCall) -> StoredCall:
-    # The summary is frozen but its cost is a dict: hand out a copy nobody else holds.
-    return replace(call, cost=dict(call.cost))
+    # The summary is frozen but holds dicts: hand out copies nobody else holds.
+    return replace(call, cost=dict(call.cost), placed=dict(call.placed))
 
 
 def _matches(entry: _Entry, needle: str) -> bool:

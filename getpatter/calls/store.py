@@ -23,6 +23,7 @@ from getpatter.calls.events import (
     CallEnded,
     CallError,
     CallEvent,
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 RECORDED_KINDS: tuple[type[CallEvent], ...] = (
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
@@ -87,6 +89,9 @@ class StoredCall:
     provider_mode: str = ""
     agent: str = ""
     telephony_provider: str = ""
+    placed: dict[str, Any] = field(default_factory=dict)
+    """For a call the call-control service placed: its ``goal``, ``client_ref``,
+    ``max_duration_sec`` and ``mode`` (see :class:`~getpatter.calls.events.CallPlaced`)."""
 
     @property
     def active(self) -> bool:
@@ -169,7 +174,18 @@ def apply_event(call: StoredCall | None, event: CallEvent) -> StoredCall:
         changes["caller"] = event.caller
     if event.callee and not call.callee:
         changes["callee"] = event.callee
-    if isinstance(event, CallStarted):
+    if isinstance(event, CallPlaced):
+        changes.update(
+            direction="outbound",
+            status=call.status or "queued",
+            placed={
+                "goal": event.goal,
+                "client_ref": event.client_ref,
+                "max_duration_sec": event.max_duration_sec,
+                "mode": event.mode,
+            },
+        )
+    elif isinstance(event, CallStarted):
         changes.update(
             direction=event.direction,
             started_at=event.at,
@@ -197,35 +213,27 @@ def apply_event(call: StoredCall | None, event: CallEvent) -> StoredCall:
 
 def _from_report(call: StoredCall, event: CallEnded) -> dict[str, Any]:
     report = event.report
-    changes: dict[str, Any] = {"ended_at": _number(report.get("ended_at")) or event.at}
+    changes: dict[str, Any] = {"ended_at": _number(report.ended_at) or event.at}
     if call.status in ("", "in-progress", "ringing", "queued", "initiated", "answered"):
         changes["status"] = "ended"
     for name in ("direction", "caller", "callee", "outcome", "ended_by"):
-        value = report.get(name)
-        if isinstance(value, str) and value:
+        value = getattr(report, name)
+        if value:
             changes[name] = value
-    started = _number(report.get("started_at"))
-    if started is not None:
-        changes["started_at"] = started
-    duration = _number(report.get("duration_seconds"))
-    if duration is not None:
-        changes["duration_seconds"] = duration
-    error = report.get("error")
-    if error is not None:
-        changes["error"] = str(error)
-    error_count = report.get("error_count")
-    if isinstance(error_count, int) and not isinstance(error_count, bool):
-        changes["error_count"] = max(error_count, call.error_count)
-    metrics = jsonable(report.get("metrics"))
-    if isinstance(metrics, dict):
-        if isinstance(metrics.get("cost"), dict):
-            changes["cost"] = metrics["cost"]
-        if isinstance(metrics.get("turns"), list):
-            changes["turns"] = max(call.turns, len(metrics["turns"]))
-        for name, key in (("latency_p50_ms", "latency_p50"), ("latency_p95_ms", "latency_p95")):
-            summary = metrics.get(key)
-            if isinstance(summary, dict) and _number(summary.get("total_ms")) is not None:
-                changes[name] = summary["total_ms"]
+    if _number(report.started_at):
+        changes["started_at"] = report.started_at
+    changes["duration_seconds"] = _number(report.duration_seconds)
+    if report.error is not None:
+        changes["error"] = report.error
+    changes["error_count"] = max(report.error_count, call.error_count)
+    metrics = report.metrics
+    if metrics is not None:
+        changes.update(
+            cost=metrics.cost.to_dict(),
+            turns=max(call.turns, len(metrics.turns)),
+            latency_p50_ms=metrics.latency_p50.total_ms,
+            latency_p95_ms=metrics.latency_p95.total_ms,
+        )
     return changes
 
 

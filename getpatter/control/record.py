@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from getpatter.calls.report import CallReport
+    from getpatter.calls.store import StoredCall
 
 __all__ = ["FINAL_STATUSES", "CallRecord", "CallStatus", "TranscriptLine", "final_status"]
 
@@ -99,23 +103,22 @@ class CallRecord:
         if who is not None and text and heard:
             self.transcript.append(TranscriptLine(who, text, time.time()))  # type: ignore[arg-type]
 
-    def end(self, report: dict[str, Any]) -> None:
-        """Take the call's end-of-call report (the ``on_call_end`` payload)."""
-        self.outcome = str(report.get("outcome") or "")
-        self.ended_by = str(report.get("ended_by") or "")
-        self.error = str(report.get("error") or "")
-        self.duration_seconds = float(report.get("duration_seconds") or 0.0)
-        self.ended_at = float(report.get("ended_at") or time.time())
-        lines = report.get("transcript") or []
-        if len(lines) >= len(self.transcript):
+    def end(self, report: CallReport) -> None:
+        """Take the call's end report."""
+        self.outcome = report.outcome
+        self.ended_by = report.ended_by
+        self.error = report.error or ""
+        self.duration_seconds = report.duration_seconds
+        self.ended_at = report.ended_at or time.time()
+        if len(report.transcript) >= len(self.transcript):
             self.transcript = []
-            for line in lines:
+            for line in report.transcript:
                 self.add_line(
                     str(line.get("role", "")),
                     str(line.get("text", "")),
                     heard=line.get("heard", True) is not False,
                 )
-        metrics = report.get("metrics")
+        metrics = report.metrics
         if metrics is not None:
             cost = metrics.cost
             self.cost = {
@@ -127,6 +130,41 @@ class CallRecord:
             self.cost_usd = cost.total
             self.p95_latency_ms = metrics.latency_p95.total_ms
         self.status = final_status(self.outcome, timed_out=self.timed_out)
+
+    @classmethod
+    def from_stored(
+        cls, call: StoredCall, transcript: list[dict[str, Any]], *, mode: str
+    ) -> CallRecord:
+        """The record of an ended call kept by a :class:`~getpatter.calls.store.CallStore`
+        (one from before a restart). Its numbers are as the store keeps them (masked, by
+        default); the keys it sent and the instructions it was given are not kept."""
+        placed = call.placed
+        outbound = call.direction == "outbound"
+        record = cls(
+            call_id=call.call_id,
+            mode="sandbox" if placed.get("mode", mode) == "sandbox" else "live",
+            direction="outbound" if outbound else "inbound",
+            to=call.callee,
+            from_=call.caller,
+            goal=str(placed.get("goal", "")),
+            client_ref=str(placed.get("client_ref", "")),
+            max_duration_sec=int(placed.get("max_duration_sec", 0) or 0),
+            outcome=call.outcome,
+            ended_by=call.ended_by,
+            error=call.error or "",
+            created_at=call.started_at,
+            ended_at=call.ended_at,
+            duration_seconds=call.duration_seconds or 0.0,
+            cost_usd=float(call.cost.get("total", 0.0)),
+            cost={k: float(v) for k, v in call.cost.items() if k != "total"},
+            p95_latency_ms=call.latency_p95_ms,
+        )
+        for line in transcript:
+            who = _ROLES.get(str(line["role"]))
+            if who is not None and line["text"] and line["heard"]:
+                record.transcript.append(TranscriptLine(who, str(line["text"]), float(line["at"])))  # type: ignore[arg-type]
+        record.status = final_status(call.outcome) if call.outcome else "failed"
+        return record
 
     def to_dict(self) -> dict[str, Any]:
         """The result envelope every integration returns (JSON-able)."""

@@ -30,14 +30,17 @@ from typing import Any, Literal
 
 from getpatter._validation import require_e164, require_number, require_str
 from getpatter.agent import Agent, build_agent
+from getpatter.call import LiveCall
 from getpatter.calls.events import (
     CallEnded,
     CallEvent,
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
     TransferFinished,
 )
+from getpatter.calls.store import CallStore, feed
 from getpatter.calls.stream import CallEventStream
 from getpatter.client import Patter
 from getpatter.control.audit import AuditLog, utc_day_start
@@ -78,6 +81,10 @@ class CallService:
     ``phone`` must have a carrier (Twilio or Telnyx); ``agent`` is the in-call agent, whose system prompt
     gets each call's goal appended. Build a sandbox service, which dials nobody, with
     :meth:`sandbox`. ``port``/``host``/``recording`` go to ``phone.serve()``.
+
+    ``history`` (e.g. a :class:`~getpatter.calls.sqlite_store.SQLiteCallStore`) keeps every call
+    the service sees, so that :meth:`get_call` and :meth:`list_calls` still know them after a
+    restart; the service closes it in :meth:`aclose`.
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class CallService:
         host: str = "0.0.0.0",
         recording: bool = False,
         line: Line | None = None,
+        history: CallStore | None = None,
     ) -> None:
         if line is None:
             if not isinstance(phone, Patter):
@@ -103,6 +111,12 @@ class CallService:
             raise ConfigError(f"policy must be a SafetyPolicy, got {type(policy).__name__}")
         if audit is not None and not isinstance(audit, AuditLog):
             raise ConfigError(f"audit must be an AuditLog, got {type(audit).__name__}")
+        if history is not None and not isinstance(history, CallStore):
+            raise ConfigError(
+                "history must be a getpatter.calls.store.CallStore (e.g. the phone's "
+                f"SQLiteCallStore), got {type(history).__name__}"
+            )
+        self._history = history
         if agent is None and line.mode == "sandbox":
             agent = build_agent(_SANDBOX_PROMPT)
         if not isinstance(agent, Agent):
@@ -139,6 +153,7 @@ class CallService:
         policy: SafetyPolicy | None = None,
         audit: AuditLog | None = None,
         ms_per_char: int = 60,
+        history: CallStore | None = None,
     ) -> CallService:
         """A service on the sandbox's loopback phone network: nothing is dialed, no AI is paid.
 
@@ -148,7 +163,7 @@ class CallService:
         ElevenLabs ConvAI server (so the engine's limits hold, e.g. no verbatim :meth:`say`).
         """
         line = SandboxLine(ms_per_char=ms_per_char)
-        return cls(agent=agent, line=line, policy=policy, audit=audit)
+        return cls(agent=agent, line=line, policy=policy, audit=audit, history=history)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,8 +189,11 @@ class CallService:
             if self._started:
                 return
             self._agent = await self._line.prepare_agent(self._agent)
+            await self._load_history()
             stream = self._stream = self._line.phone.call_events
             self._unsubscribe = [stream.subscribe(self._on_event, kinds=_FOLLOWED, name="calls")]
+            if self._history is not None and self._history is not self._line.phone.call_store:
+                self._unsubscribe.append(feed(stream, self._history))
             try:
                 await self._line.serve(self._agent, {"transfer_guard": self._transfers})
             except BaseException:
@@ -193,6 +211,8 @@ class CallService:
         self._stop_listening()
         self._started = False
         await self.audit.aclose()
+        if self._history is not None:
+            await self._history.aclose()
 
     async def __aenter__(self) -> CallService:
         await self.start()
@@ -392,6 +412,17 @@ class CallService:
         record.client_ref, record.max_duration_sec = plan.client_ref, plan.max_duration_sec
         if record.status == "queued":
             record.status = "ringing"
+        self._line.phone.call_events.publish(
+            CallPlaced(
+                call_id=call_id,
+                caller=record.from_,
+                callee=record.to,
+                goal=plan.goal,
+                client_ref=plan.client_ref,
+                max_duration_sec=plan.max_duration_sec,
+                mode=self.mode,
+            )
+        )
         self._limits[call_id] = asyncio.create_task(
             self._enforce_limit(record), name=f"patter-limit-{call_id}"
         )
@@ -541,9 +572,9 @@ class CallService:
         if engine is not None:
             engine.factory().require(ability, action)
 
-    def _session(self, call_id: str) -> Any:
+    def _session(self, call_id: str) -> LiveCall:
         record = self.get_call(call_id)
-        session = self._line.phone._live_session(call_id)
+        session = self._line.phone.live_call(call_id)
         if session is None or record.ended:
             raise InputValidationError(f"call {call_id} has ended ({record.status})")
         return session
@@ -553,10 +584,24 @@ class CallService:
         if record.ended:
             return
         record.timed_out = True
-        session = self._line.phone._live_session(record.call_id)
+        session = self._line.phone.live_call(record.call_id)
         if session is not None:
             logger.info("call %s reached its %d s limit", record.call_id, record.max_duration_sec)
             await session.hangup()
+
+    async def _load_history(self) -> None:
+        """Take the calls of earlier runs from the history store (newest first, as many as
+        are kept in memory). A call still marked active there was cut off by a stop."""
+        if self._history is None:
+            return
+        for stored in await self._history.list(limit=_KEPT_ENDED_CALLS):
+            if stored.call_id in self._records:
+                continue
+            lines = await self._history.transcript(stored.call_id)
+            record = CallRecord.from_stored(stored, lines, mode=self.mode)
+            if stored.active:
+                record.error = record.error or "the server stopped before the call ended"
+            self._records[stored.call_id] = record
 
     # ------------------------------------------------------------------ told by the calls
 
@@ -568,7 +613,7 @@ class CallService:
         elif isinstance(event, TranscriptFinal):
             self._on_transcript(event)
         elif isinstance(event, CallEnded):
-            await self._on_call_end(event.report)
+            await self._on_call_end(event)
         elif isinstance(event, TransferFinished):
             await self._on_transfer_ended(event)
 
@@ -626,10 +671,10 @@ class CallService:
             record.add_line(event.role, event.text, heard=event.heard)
             self._changed_now(record)
 
-    async def _on_call_end(self, report: dict[str, Any]) -> None:
-        record = self._record_for(report)
+    async def _on_call_end(self, event: CallEnded) -> None:
+        record = self._record_for(event.payload())
         call_id = record.call_id
-        record.end(report)
+        record.end(event.report)
         limit = self._limits.pop(call_id, None)
         if limit is not None and limit is not asyncio.current_task():
             limit.cancel()

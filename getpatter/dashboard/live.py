@@ -2,8 +2,8 @@
 
 Each connected browser gets ``retry: 2000``, then messages ``event: <name>`` / ``data: <json>``:
 
-- ``call``: ``{"call": summary}`` whenever a call's summary changes (started, status, turn,
-  error, ended);
+- ``call``: ``{"call": summary}`` whenever a call's summary changes (placed, started, status,
+  turn, error, ended);
 - ``transcript``: ``{"call_id", "line": {"role", "text", "heard", "at"}}``;
 - ``partial``: ``{"call_id", "role", "text"}``: what the caller is saying so far (pipeline
   calls that started while a browser was connected: only then do they ask for interim results);
@@ -36,6 +36,7 @@ from getpatter.calls.events import (
     CallEnded,
     CallError,
     CallEvent,
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
@@ -68,6 +69,7 @@ POLL_SECONDS = 1.0
 """How often :class:`StorePoller` reads the store."""
 
 _SUMMARY_KINDS: tuple[type[CallEvent], ...] = (
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TurnCompleted,

@@ -29,6 +29,7 @@ EventHandler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 class PatterEventType(StrEnum):
     """What happened. Values are lower-case snake strings (``"llm_chunk"``)."""
 
+    CALL_PLACED = "call_placed"
     CALL_STARTED = "call_started"
     CALL_ENDED = "call_ended"
     CALL_STATUS = "call_status"

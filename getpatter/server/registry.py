@@ -66,7 +66,7 @@ class CallRegistry:
 
     def bind_sid(self, session: CallSession, call_sid: str) -> None:
         """The carrier gave ``session`` its call id (possibly after the call ended)."""
-        session.call_sid = call_sid
+        session.bind(call_sid)
         self._seen.add(call_sid, self._clock())
         if self._live_by_id.get(session.patter_id) is session:
             self._live_by_sid[call_sid] = session

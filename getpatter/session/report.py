@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from getpatter.agent import Agent
+from getpatter.calls.report import CallReport
 from getpatter.observability.cost import CostMeter
 from getpatter.observability.metrics import CallMetrics, TurnMetrics
 from getpatter.observability.pricing import PriceTable
@@ -60,8 +61,8 @@ def end_report(
     history: Sequence[dict[str, Any]],
     health: dict[str, Any],
     malformed_frames: int,
-) -> dict[str, Any]:
-    """The ``on_call_end`` payload (see docs/decisions.md, "The end report")."""
+) -> CallReport:
+    """The call's end report (see docs/decisions.md, "The end report")."""
     billed = status.carrier_duration if status.carrier_duration is not None else duration
     meter.set_duration(billed)
     metrics: CallMetrics | None
@@ -78,24 +79,23 @@ def end_report(
     except Exception:
         logger.exception("call %s: metrics could not be computed", identity["call_id"])
         metrics = None
-    transcript = [dict(e) for e in history if e["role"] in ("user", "assistant")]
-    return {
+    return CallReport(
         **identity,
-        "direction": direction,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "duration_seconds": duration,
-        "outcome": status.outcome,
-        "ended_by": status.ended_by,
-        "error": status.error or None,
-        **health,
-        "answered_by": status.answered_by or None,
-        "recording": status.recording or None,
-        "transcript": transcript,
-        "history": [dict(e) for e in transcript],
-        "metrics": metrics,
-        "malformed_frames": malformed_frames,
-    }
+        direction=direction,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_seconds=duration,
+        outcome=status.outcome,
+        ended_by=status.ended_by,
+        error=status.error or None,
+        errors=tuple(health["errors"]),
+        error_count=health["error_count"],
+        answered_by=status.answered_by or None,
+        recording=status.recording or None,
+        transcript=tuple(dict(e) for e in history if e["role"] in ("user", "assistant")),
+        metrics=metrics,
+        malformed_frames=malformed_frames,
+    )
 
 
 def cost_meter_for(agent: Agent, pricing: PriceTable, telephony_provider: str) -> CostMeter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
@@ -41,6 +42,7 @@ from getpatter.calls.events import (
     TranscriptPartial,
     TurnCompleted,
 )
+from getpatter.calls.report import CallReport
 from getpatter.calls.stream import CallEventStream
 from getpatter.carriers.base import TERMINAL_STATES, CarrierActions
 from getpatter.dtmf import DtmfEvent, format_dtmf
@@ -124,6 +126,9 @@ class CallSession:
     ) -> None:
         self.patter_id = f"pc_{secrets.token_hex(8)}"
         self.call_sid = call_sid
+        """The call's public id: the carrier's (Twilio's CallSid, Telnyx's call_control_id);
+        ``""`` for a dialed call until the carrier answers the dial request."""
+        self._unnamed_events: list[CallEvent] = []
         self.direction = direction
         self.caller = caller
         self.callee = callee
@@ -944,12 +949,14 @@ class CallSession:
                 await self._engine.close()
         if self._outbound is not None:
             await self._outbound.stop()
-        payload = self._end_payload()
+        report = self._end_report()
         await self._notices.drain(_CALLBACK_DRAIN_TIMEOUT)
-        self._publish(CallEnded, report=payload)
+        ended = self._publish(CallEnded, report=report)
         try:
             if self._callbacks.on_call_end is not None:
-                await invoke(self.call_sid, "on_call_end", self._callbacks.on_call_end, payload)
+                await invoke(
+                    self.call_sid, "on_call_end", self._callbacks.on_call_end, ended.payload()
+                )
         finally:
             self.finished_at = time.monotonic()
             self._finished.set()
@@ -972,7 +979,7 @@ class CallSession:
         self._run_task = None
         self._barge_in_task = None
 
-    def _end_payload(self) -> dict[str, Any]:
+    def _end_report(self) -> CallReport:
         connected = self._connected_at
         return end_report(
             identity=self._identity(),
@@ -1007,10 +1014,24 @@ class CallSession:
         return {"call_id": self.call_sid, "caller": self.caller, "callee": self.callee}
 
     def _publish(self, kind: type[_E], **fields: Any) -> _E:
-        """Publish an event of ``kind`` about this call; returns it."""
+        """Publish an event of ``kind`` about this call; returns it.
+
+        Until the carrier has named a dialed call (:meth:`bind`), its events are held back,
+        so that every event on the stream carries the call's one public id.
+        """
         event = kind(call_id=self.call_sid, caller=self.caller, callee=self.callee, **fields)
-        self._events.publish(event)
+        if self.call_sid:
+            self._events.publish(event)
+        else:
+            self._unnamed_events.append(event)
         return event
+
+    def bind(self, call_sid: str) -> None:
+        """The carrier named this (dialed) call: publish the events held until now with it."""
+        self.call_sid = call_sid
+        held, self._unnamed_events = self._unnamed_events, []
+        for event in held:
+            self._events.publish(dataclasses.replace(event, call_id=call_sid))
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)

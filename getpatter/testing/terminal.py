@@ -30,6 +30,7 @@ from getpatter.calls.events import (
     TranscriptFinal,
     TurnCompleted,
 )
+from getpatter.calls.report import CallReport
 from getpatter.calls.stream import CallEventStream
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError, PatterError
@@ -62,6 +63,14 @@ MAX_TOOL_ROUNDS = 10
 TEST_CALLER = "+15550000001"
 TEST_CALLEE = "+15550000002"
 _TELEPHONY = "test"
+
+_ENDINGS: dict[str, tuple[str, str]] = {
+    "caller_hangup": ("caller", "completed"),
+    "quit": ("caller", "completed"),
+    "agent_hangup": ("agent", "completed"),
+    "transferred": ("agent", "transferred"),
+}
+"""Who ended a test call and its outcome, by the ``reason`` test mode reports."""
 
 
 class LineSource(Protocol):
@@ -407,19 +416,22 @@ class TerminalCall:
             provider_mode=self._agent.provider,
             telephony_provider=_TELEPHONY,
         )
-        transcript = [dict(entry) for entry in self._history]
-        payload = {
-            **self._identity(),
-            "direction": "inbound",
-            "started_at": started[0],
-            "ended_at": ended,
-            "duration_seconds": duration,
-            "reason": reason,
-            "transcript": transcript,
-            "history": [dict(entry) for entry in transcript],
-            "metrics": metrics,
-        }
-        self._publish(CallEnded, report=payload)
+        ended_by, outcome = _ENDINGS.get(reason, ("caller", "completed"))
+        report = CallReport(
+            call_id=self._call_id,
+            caller=TEST_CALLER,
+            callee=TEST_CALLEE,
+            direction="inbound",
+            started_at=started[0],
+            ended_at=ended,
+            duration_seconds=duration,
+            outcome=outcome,
+            ended_by=ended_by,
+            transcript=tuple(dict(entry) for entry in self._history),
+            metrics=metrics,
+            extra={"reason": reason},
+        )
+        payload = self._publish(CallEnded, report=report).payload()
         self._write(f"[Call ended: {reason.replace('_', ' ')}]\n")
         if self._on_call_end is not None:
             try:

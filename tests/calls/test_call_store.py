@@ -18,6 +18,7 @@ from getpatter.calls.events import (
     TurnCompleted,
 )
 from getpatter.calls.memory_store import InMemoryCallStore
+from getpatter.calls.report import CallReport
 from getpatter.calls.sqlite_store import SQLiteCallStore
 from getpatter.calls.store import CallStore, StoredCall, feed
 from getpatter.calls.stream import CallEventStream
@@ -71,26 +72,20 @@ def call_events(call_id: str = "CA1", start: float = 1000.0, *, hang_up: bool = 
             turns=list(turns),
             cost=CostBreakdown(llm=0.02, telephony=0.01),
         )
-        report = {
-            "call_id": call_id,
-            "caller": CALLER,
-            "callee": CALLEE,
-            "direction": "inbound",
-            "started_at": start,
-            "ended_at": start + 10,
-            "duration_seconds": 10.0,
-            "outcome": "completed",
-            "ended_by": "caller",
-            "error": None,
-            "errors": [],
-            "error_count": 1,
-            "answered_by": None,
-            "recording": None,
-            "transcript": [{"role": "user", "text": "What are your hours?"}],
-            "history": [],
-            "metrics": metrics,
-            "malformed_frames": 0,
-        }
+        report = CallReport(
+            call_id=call_id,
+            caller=CALLER,
+            callee=CALLEE,
+            direction="inbound",
+            started_at=start,
+            ended_at=start + 10,
+            duration_seconds=10.0,
+            outcome="completed",
+            ended_by="caller",
+            error_count=1,
+            transcript=({"role": "user", "text": "What are your hours?"},),
+            metrics=metrics,
+        )
         events.append(CallEnded(**who, report=report, at=start + 10))
     return events
 

@@ -301,3 +301,28 @@ async def test_a_convai_agent_runs_on_the_fake_convai_and_is_never_made_to_read_
         assert service.line.sandbox.openai.sessions == []
         tools = [(e.tool, e.outcome) for e in reversed(await service.audit.entries())]
         assert ("say", "error") in tools and ("instruct", "ok") in tools
+
+
+async def test_a_history_store_keeps_calls_across_a_restart(tmp_path) -> None:
+    from getpatter.calls.sqlite_store import SQLiteCallStore
+
+    path = tmp_path / "calls.sqlite3"
+    async with asyncio.timeout(40):
+        async with sandbox(history=SQLiteCallStore(path)) as service:
+            record = await service.place_call(
+                PERSON, goal="Confirm Friday's delivery", client_ref="order-9"
+            )
+            ended = (await service.wait(record.call_id, 30)).to_dict()
+        async with sandbox(history=SQLiteCallStore(path)) as restarted:
+            again = restarted.get_call(record.call_id).to_dict()
+            assert [r.call_id for r in restarted.list_calls()] == [record.call_id]
+    for key in ("status", "outcome", "direction", "to", "from", "goal", "client_ref", "mode"):
+        assert again[key] == ended[key], key
+    assert again["transcript"] == ended["transcript"] and again["transcript"]
+    assert again["cost_usd"] == pytest.approx(ended["cost_usd"])
+    assert again["duration_seconds"] == pytest.approx(ended["duration_seconds"], abs=1e-3)
+
+
+def test_a_history_that_is_not_a_call_store_is_refused() -> None:
+    with pytest.raises(ConfigError, match="history must be"):
+        sandbox(history=object())

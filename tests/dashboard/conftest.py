@@ -18,6 +18,7 @@ from getpatter.calls.events import (
     TranscriptFinal,
     TurnCompleted,
 )
+from getpatter.calls.report import CallReport
 from getpatter.observability.metrics import (
     CallMetrics,
     CostBreakdown,
@@ -175,18 +176,17 @@ def call_events(
             CallEnded(
                 **who,
                 at=at + duration,
-                report={
+                report=CallReport(
                     **who,
-                    "direction": direction,
-                    "started_at": at,
-                    "ended_at": at + duration,
-                    "duration_seconds": duration,
-                    "outcome": "completed",
-                    "ended_by": "caller",
-                    "error": None,
-                    "metrics": metrics,
-                    "custom_params": {"auth_token": "CANARY-custom-secret"},
-                },
+                    direction=direction,
+                    started_at=at,
+                    ended_at=at + duration,
+                    duration_seconds=duration,
+                    outcome="completed",
+                    ended_by="caller",
+                    metrics=metrics,
+                    extra={"custom_params": {"auth_token": "CANARY-custom-secret"}},
+                ),
             )
         )
     return found

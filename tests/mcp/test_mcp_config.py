@@ -189,6 +189,31 @@ def test_audit_db_can_be_set_or_kept_in_memory(tmp_path: Path) -> None:
     assert load_config({**LIVE, "PATTER_AUDIT_DB": ":memory:"}).audit_db is None
 
 
+def test_the_call_history_is_kept_beside_the_audit_log_unless_told(tmp_path: Path) -> None:
+    audit = str(tmp_path / "audit.sqlite3")
+    assert load_config({**LIVE, "PATTER_AUDIT_DB": audit}).calls_db == str(
+        tmp_path / "calls.sqlite3"
+    )
+    assert load_config({**LIVE}).calls_db == "~/.getpatter/calls.sqlite3"
+    assert load_config({}).calls_db is None  # the sandbox keeps both in memory
+    mine = str(tmp_path / "mine.db")
+    assert load_config({"PATTER_CALLS_DB": mine}).calls_db == mine
+    assert load_config({**LIVE, "PATTER_CALLS_DB": ":memory:"}).calls_db is None
+
+
+async def test_get_call_and_list_calls_answer_after_a_restart(tmp_path: Path) -> None:
+    env = {"PATTER_CALLS_DB": str(tmp_path / "calls.sqlite3"), "PATTER_SANDBOX_MS_PER_CHAR": "15"}
+    async with asyncio.timeout(40):
+        async with build_service(load_config(env)) as service:
+            placed = await service.place_call("+15550101234", goal="Book a table")
+            await service.wait(placed.call_id, 30)
+        async with build_service(load_config(env)) as restarted:
+            record = restarted.get_call(placed.call_id)
+            assert [r.call_id for r in restarted.list_calls()] == [placed.call_id]
+    assert (record.status, record.goal) == ("completed", "Book a table")
+    assert record.transcript
+
+
 def _write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "patter.toml"
     path.write_text(text)

@@ -33,6 +33,9 @@ class StubSession:
     on_finished: Any = None
     buffers: bytearray = field(default_factory=lambda: bytearray(100_000))
 
+    def bind(self, call_sid: str) -> None:
+        self.call_sid = call_sid
+
     def end(self) -> None:
         self.finished = True
         hook, self.on_finished = self.on_finished, None

@@ -277,3 +277,31 @@ async def test_an_engine_that_decides_interruptions_is_followed_not_second_guess
     assert line.cleared == 1 and barge_ins[0]["item_id"] == "reply"
     assert ("interrupt", "reply") not in engine.commands  # it corrects its own transcript
     await call.on_media_stopped()
+
+
+async def test_a_dialed_calls_events_wait_for_its_carrier_id_and_then_carry_it():
+    from getpatter.calls.events import CallStatusChanged
+
+    stream, seen = CallEventStream(), []
+    stream.subscribe(seen.append, inline=True)
+    call = CallSession(
+        agent=Patter.agent("You help."),
+        direction="outbound",
+        caller="+15550000001",
+        callee="+15550000002",
+        engine_factory=EngineFactory(lambda: Engine(), ("ulaw_8000",), name="Scripted"),
+        carrier=Carrier(),
+        telephony_provider="twilio",
+        callbacks=CallCallbacks(),
+        events=stream,
+        pricing=PriceTable(),
+    )
+    await call.on_status("ringing")  # the carrier's callback beat its answer to the dial
+    assert seen == []
+    call.bind("CA77")
+    await call.on_status("in-progress")
+    assert [(type(e), e.call_id) for e in seen] == [
+        (CallStatusChanged, "CA77"),
+        (CallStatusChanged, "CA77"),
+    ]
+    assert [e.status for e in seen] == ["ringing", "in-progress"]
