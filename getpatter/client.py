@@ -167,7 +167,7 @@ class Patter:
         on_message: MessageHandler | str | MessageWebhook | None = None,
         on_metrics: CallbackHandler | None = None,
         voicemail_message: str = "",
-        dashboard: bool = False,
+        dashboard: bool = True,
         dashboard_token: str = "",
         tunnel: bool = False,
         *,
@@ -181,8 +181,16 @@ class Patter:
         Webhooks, media streams and ``/health`` share ``port`` on ``host``. Every call reports
         its end to ``on_call_end`` exactly once; calls in progress when the server stops are hung
         up and reported. ``voicemail_message`` is left on answering machines by outbound calls
-        placed with ``machine_detection=True``. The dashboard is not part of this version:
-        ``dashboard=True`` and a ``dashboard_token`` are refused.
+        placed with ``machine_detection=True``.
+
+        ``dashboard`` (on by default) serves the dashboard on the same port: the page at
+        ``/dashboard``, its JSON API under ``/api/v1/`` (see ``getpatter.dashboard``). Every
+        dashboard route needs ``dashboard_token`` (16 or more visible ASCII characters), as
+        ``Authorization: Bearer <token>`` or ``?token=<token>``; the webhooks and ``/health``
+        do not. The server is reachable from the internet through its webhook host, so without
+        a ``dashboard_token`` one is generated, and the banner on stderr prints the dashboard
+        URL with it (a token you pass is never printed). ``dashboard=False``: no dashboard
+        routes at all.
 
         ``configure_number`` points the phone number at this server before it reports ready
         (spec WH-7). By default (``None``) that happens when the public hostname comes from a
@@ -208,6 +216,7 @@ class Patter:
         leave: a signed webhook captured and replayed for a call this server never saw.
         """
         from getpatter.call import OPEN_TRANSFERS
+        from getpatter.dashboard import PAGE_PATH, Dashboard, generate_token, validate_token
         from getpatter.server.embedded import EmbeddedServer
         from getpatter.session import CallCallbacks
 
@@ -218,12 +227,11 @@ class Patter:
         require_int("port", port, minimum=1, maximum=65535)
         require_bool("recording", recording)
         require_bool("dashboard", dashboard)
-        require_str("dashboard_token", dashboard_token)
-        if dashboard or dashboard_token:
+        validate_token("dashboard_token", dashboard_token)
+        if dashboard_token and not dashboard:
             raise ConfigError(
-                "the dashboard is not part of this version: remove dashboard=True and "
-                "dashboard_token= (call data reaches you through on_call_end, on_metrics and "
-                "phone.events)"
+                "dashboard_token= protects the dashboard, which dashboard=False turns off: "
+                "remove one of them"
             )
         require_str("voicemail_message", voicemail_message)
         require_bool("tunnel", tunnel)
@@ -275,6 +283,12 @@ class Patter:
         if configure_number is None:
             # A quick tunnel's hostname is new every run: the number must follow it.
             configure_number = tunnel_directive is not None
+        board: Dashboard | None = None
+        generated_token = dashboard and not dashboard_token
+        if dashboard:
+            # Reachable from the internet through the webhook host: never without a token.
+            token = generate_token() if generated_token else dashboard_token
+            board = Dashboard(self._call_store, stream=self._call_events, token=token)
         server = EmbeddedServer(
             carrier=self._carrier.port(self._phone_number),
             phone_number=self._phone_number,
@@ -289,6 +303,7 @@ class Patter:
             on_message=on_message,
             transfer_guard=transfer_guard if transfer_guard is not None else OPEN_TRANSFERS,
             verify_with_carrier=verify_with_carrier,
+            dashboard=board,
         )
         self._server = server
         try:
@@ -296,13 +311,21 @@ class Patter:
             logger.info(
                 "Patter is answering %s at https://%s", self._phone_number, server.public_host
             )
-            # On stderr: stdout may be a protocol channel (an MCP stdio server, a pipe).
-            print(
+            banner = (
                 f"Patter serving {self._phone_number} (agent: "
                 f"{agent.describe(on_message=on_message)})\n"
-                f"  {server.carrier.name} webhook: {server.carrier.inbound_webhook_url()}",
-                file=sys.stderr,
+                f"  {server.carrier.name} webhook: {server.carrier.inbound_webhook_url()}"
             )
+            if board is not None:
+                local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+                url = f"http://{f'[{local}]' if ':' in local else local}:{server.port}{PAGE_PATH}"
+                if generated_token:
+                    # Like Jupyter: the token is new and only this console knows it.
+                    banner += f"\n  Dashboard: {url}?token={board.token}"
+                else:
+                    banner += f"\n  Dashboard: {url} (with your dashboard_token)"
+            # On stderr: stdout may be a protocol channel (an MCP stdio server, a pipe).
+            print(banner, file=sys.stderr)
             await server.wait_stopped()
         finally:
             await server.stop()

@@ -25,6 +25,7 @@ from getpatter.session import CallCallbacks, CallSession
 from getpatter.session.session import VOICEMAIL_ACTION
 
 if TYPE_CHECKING:
+    from getpatter.dashboard import Dashboard
     from getpatter.tunnels import CloudflareTunnel
 
 __all__ = ["EmbeddedServer", "engine_factory"]
@@ -75,6 +76,7 @@ class EmbeddedServer:
         on_message: Any = None,
         transfer_guard: TransferGuard = OPEN_TRANSFERS,
         verify_with_carrier: bool = False,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self._port = carrier
         self._phone_number = phone_number
@@ -102,6 +104,8 @@ class EmbeddedServer:
             verify_call=carrier.call_snapshot if verify_with_carrier else None,
         )
         self._routes = carrier.routes(self.desk)
+        self.dashboard = dashboard
+        """The dashboard served beside the webhooks (``None``: none)."""
         self._server: BackgroundServer | None = None
         self._frozen = False
         """What existed once the server was up is frozen out of the collector (until stop)."""
@@ -125,7 +129,8 @@ class EmbeddedServer:
         async def health(_request: Any) -> JSONResponse:
             return JSONResponse({"status": "ok", "active_calls": len(self.registry.active())})
 
-        app = Starlette(routes=[Route("/health", health), *self._routes])
+        dashboard = [] if self.dashboard is None else self.dashboard.routes()
+        app = Starlette(routes=[Route("/health", health), *self._routes, *dashboard])
         self._server = BackgroundServer(
             app,
             host=host,
@@ -173,6 +178,8 @@ class EmbeddedServer:
     async def stop(self) -> None:
         """Hang up calls in progress (each reports its end), then stop serving."""
         self.desk.stop_accepting()
+        if self.dashboard is not None:
+            self.dashboard.close()  # open event streams end now, not at the shutdown's timeout
 
         async def end(session: CallSession) -> None:
             with contextlib.suppress(Exception):

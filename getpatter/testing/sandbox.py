@@ -27,6 +27,7 @@ import random
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from getpatter.agent import Agent
 from getpatter.carriers.telnyx import Carrier as Telnyx
@@ -136,6 +137,9 @@ class Sandbox:
         self._phone: Patter | None = None
         self._serving: asyncio.Task[None] | None = None
         self._reports: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.dashboard_url = ""
+        """The served dashboard's address with its token, once :meth:`serve` started (``""``
+        with ``dashboard=False``)."""
         self._built: list[Any] = []
         """Providers :meth:`offline` built for pipeline agents; closed by :meth:`aclose`."""
 
@@ -314,9 +318,20 @@ class Sandbox:
         )
 
     async def serve(self, agent: Agent, **serve_options: Any) -> None:
-        """Start ``phone.serve(agent, ...)`` in the background and wait until it takes calls."""
+        """Start ``phone.serve(agent, ...)`` in the background and wait until it takes calls.
+
+        The dashboard is on unless ``dashboard=False``; without a ``dashboard_token`` the
+        sandbox makes one, so that :attr:`dashboard_url` can name it.
+        """
         if self._serving is not None:
             raise ConfigError("the sandbox is already serving an agent")
+        dashboard_url = ""
+        if serve_options.get("dashboard", True) is True:
+            from getpatter.dashboard import PAGE_PATH, generate_token
+
+            token = serve_options.get("dashboard_token") or generate_token()
+            serve_options["dashboard_token"] = token
+            dashboard_url = f"http://127.0.0.1:{self.port}{PAGE_PATH}?token={quote(str(token))}"
         await self.start_fakes(agent)
         user_on_call_end: Callable[[dict[str, Any]], Any] | None = serve_options.pop(
             "on_call_end", None
@@ -351,6 +366,7 @@ class Sandbox:
             ready.cancel()
             await self._serving
         await ready
+        self.dashboard_url = dashboard_url
 
     async def call_in(self, callee: Callee | None = None) -> SandboxCall:
         """A simulated person calls the agent; ``callee`` defaults to the scenario's."""

@@ -84,9 +84,18 @@ async def test_call_checks_its_arguments_and_needs_a_running_server(phone):
         await phone.call("+15550100001")
 
 
-@pytest.mark.parametrize("kwargs", [{"dashboard": True}, {"dashboard_token": "secret"}])
-async def test_the_dashboard_is_refused_until_it_exists(phone, kwargs):
-    with pytest.raises(ConfigError, match="dashboard is not part of this version"):
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dashboard": "yes"}, "dashboard must be True or False"),
+        ({"dashboard_token": 123}, "dashboard_token must be a str"),
+        ({"dashboard_token": "CANARY-short"}, "at least 16 characters"),
+        ({"dashboard_token": "CANARY with spaces inside"}, "no spaces"),
+        ({"dashboard": False, "dashboard_token": "CANARY-dashboard-token"}, "remove one of them"),
+    ],
+)
+async def test_dashboard_options_are_checked(phone, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
         await phone.serve(phone.agent("x"), **kwargs)
 
 
