@@ -1,0 +1,253 @@
+"""The dashboard page in a real browser: headless Chromium, driven by Selenium, over a sandbox.
+
+These tests need Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
+Without them they fail with the command that installs them; set
+``PATTER_SKIP_BROWSER_TESTS=1`` to skip them instead. ``PATTER_CHROMIUM`` and
+``PATTER_CHROMEDRIVER`` point at another Chromium and its matching driver.
+
+Selenium's calls block, so they run in a thread (:func:`_browse`) while the sandbox's server
+keeps running on the event loop. Every wait is an explicit condition with a time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.wait import WebDriverWait
+
+from getpatter import RedactSecrets
+from getpatter.testing import Callee, HangUp, Reply, Sandbox, Say, Scenario
+
+GREETING = "Hello, Bright Smile Dental."
+QUESTION = "What are your hours?"
+ANSWER = "We are open nine to five."
+WAIT_SECONDS = 30.0
+INSTALL = "sudo apt-get install -y chromium chromium-driver"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Browser:
+    driver: WebDriver
+    downloads: Path
+    """Where the browser saves downloads (the exports)."""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for the module's tests."""
+    chromium = os.environ.get("PATTER_CHROMIUM") or shutil.which("chromium")
+    chromedriver = os.environ.get("PATTER_CHROMEDRIVER") or shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        missing = " and ".join(
+            name
+            for name, path in (("chromium", chromium), ("chromedriver", chromedriver))
+            if not path
+        )
+        message = (
+            f"the dashboard's browser tests need {missing}: install them with `{INSTALL}` "
+            "(or set PATTER_CHROMIUM and PATTER_CHROMEDRIVER; PATTER_SKIP_BROWSER_TESTS=1 skips "
+            "these tests)"
+        )
+        if os.environ.get("PATTER_SKIP_BROWSER_TESTS") == "1":
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+    downloads = tmp_path_factory.mktemp("downloads")
+    options = Options()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+        # Nothing leaves the machine: no update, sync or safe-browsing requests.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+    ):
+        options.add_argument(argument)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    # Selenium logs each WebDriver command at DEBUG, URLs with their token included.
+    wire_log = logging.getLogger("selenium.webdriver.remote.remote_connection")
+    redact = RedactSecrets()
+    wire_log.addFilter(redact)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    try:
+        driver.set_script_timeout(WAIT_SECONDS)
+        yield Browser(driver, downloads)
+    finally:
+        driver.quit()
+        wire_log.removeFilter(redact)
+
+
+async def _browse(action: Callable[[], T]) -> T:
+    """Run a blocking Selenium action off the event loop (the sandbox serves on it)."""
+    return await asyncio.to_thread(action)
+
+
+async def _until(driver: WebDriver, condition: Callable[[WebDriver], T], what: str) -> T:
+    """Wait until ``condition`` holds (returns something truthy), at most WAIT_SECONDS."""
+    wait = WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1)
+    return await _browse(lambda: wait.until(condition, f"waited for {what}"))
+
+
+def _text(driver: WebDriver, selector: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def _shown(driver: WebDriver, element_id: str) -> bool:
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def _history_row(call_id: str) -> str:
+    return f'#history tr[data-id="{call_id}"]'
+
+
+async def _hang_up(sandbox: Sandbox, call_id: str) -> None:
+    """End a call through the carrier's REST API, as an operator's script would."""
+    twilio = sandbox.twilio
+    async with httpx.AsyncClient(auth=(twilio.account_sid, twilio.auth_token)) as client:
+        response = await client.post(
+            f"{twilio.base_url}/2010-04-01/Accounts/{twilio.account_sid}/Calls/{call_id}.json",
+            data={"Status": "completed"},
+        )
+        response.raise_for_status()
+
+
+def _agent(sandbox: Sandbox) -> Any:
+    return sandbox.phone.agent("You are the receptionist.", first_message=GREETING)
+
+
+async def test_a_call_shows_up_live_then_in_history_with_its_detail_and_exports(
+    browser: Browser,
+) -> None:
+    # The caller asks, hears the answer and stays on the line until the test hangs up.
+    scenario = Scenario(callee=Callee(steps=(Say(QUESTION),)), replies=(Reply(ANSWER),))
+    driver = browser.driver
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(_agent(sandbox))
+        await _browse(lambda: driver.get(sandbox.dashboard_url))
+        await _until(driver, lambda d: _shown(d, "active-empty"), "the empty active list")
+        await _until(
+            driver, lambda d: d.find_element(By.ID, "live").text == "Live", "the live stream"
+        )
+        assert "token" not in await _browse(lambda: driver.current_url)
+
+        call = await sandbox.call_in()
+        card = f'.active-call[data-id="{call.call_id}"]'
+        await _until(driver, lambda d: ANSWER in _text(d, card), "the answer in the live card")
+        live = await _browse(lambda: _text(driver, card))
+        assert f"{scenario.callee.number} → {sandbox.phone_number}" in live
+        assert GREETING in live and QUESTION in live
+        assert "openai_realtime" in live and "twilio" in live
+        assert "live" in await _browse(lambda: _text(driver, _history_row(call.call_id)))
+
+        await _hang_up(sandbox, call.call_id)
+        await call.ended()
+        await _until(driver, lambda d: _shown(d, "active-empty"), "the call to leave Active")
+        await _until(
+            driver,
+            lambda d: "completed" in _text(d, _history_row(call.call_id)),
+            "the call's outcome in the history",
+        )
+
+        await _browse(
+            lambda: driver.find_element(By.CSS_SELECTOR, _history_row(call.call_id)).click()
+        )
+        await _until(driver, lambda d: _shown(d, "detail"), "the call detail")
+        assert (await _browse(lambda: driver.current_url)).endswith(f"#call={call.call_id}")
+        await _until(
+            driver,
+            lambda d: ANSWER in _text(d, "#detail-body .transcript"),
+            "the transcript in the detail",
+        )
+        bubbles = await _browse(
+            lambda: [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".bubble-text")]
+        )
+        assert bubbles == [GREETING, QUESTION, ANSWER]
+        bars = await _browse(
+            lambda: driver.find_elements(By.CSS_SELECTOR, "#detail-body svg.latency rect")
+        )
+        assert bars, "the latency chart has a bar per measured stage"
+        assert " ms" in await _browse(lambda: _text(driver, "#detail-body svg.latency"))
+
+        # Export: the CSV by clicking its button, the JSON fetched by the page from its link.
+        await _browse(lambda: driver.find_element(By.ID, "detail-close").click())
+        await _until(driver, lambda d: not _shown(d, "detail"), "the detail to close")
+        await _browse(lambda: driver.find_element(By.ID, "export-csv").click())
+        csv_file = await _until(
+            driver, lambda d: _downloaded(browser.downloads, ".csv"), "the CSV download"
+        )
+        assert call.call_id in csv_file.read_text(encoding="utf-8")
+        exported = json.loads(
+            await _browse(
+                lambda: driver.execute_async_script(
+                    "const done = arguments[arguments.length - 1];"
+                    "fetch(document.getElementById('export-json').href)"
+                    ".then((r) => r.text()).then(done, (e) => done(String(e)));"
+                )
+            )
+        )
+        assert call.call_id in json.dumps(exported)
+        assert ANSWER in json.dumps(exported)
+
+
+def _downloaded(folder: Path, suffix: str) -> Path | None:
+    """The finished download in ``folder`` ending in ``suffix``, if there is one yet."""
+    done = [p for p in folder.iterdir() if p.suffix == suffix]
+    return done[0] if done else None
+
+
+async def test_without_its_token_or_with_a_wrong_one_the_page_shows_how_to_get_in_and_no_data(
+    browser: Browser,
+) -> None:
+    scenario = Scenario(
+        callee=Callee(steps=(Say(QUESTION), HangUp(pause_ms=1500))), replies=(Reply(ANSWER),)
+    )
+    driver = browser.driver
+    async with Sandbox(scenario) as sandbox:
+        await sandbox.serve(_agent(sandbox))
+        call = await sandbox.call_in()
+        await call.ended()
+        page = sandbox.dashboard_url.partition("?")[0]
+
+        for url in (page, f"{page}?token=not-the-token-0123456789"):
+            await _browse(lambda url=url: driver.get(url))
+            await _until(
+                driver,
+                lambda d: "needs its token" in d.find_element(By.TAG_NAME, "body").text,
+                f"the token message at {url}",
+            )
+            source = await _browse(lambda: driver.page_source)
+            assert call.call_id not in source
+            assert scenario.callee.number not in source and QUESTION not in source
+
+        # With the token, the same call is there.
+        await _browse(lambda: driver.get(sandbox.dashboard_url))
+        await _until(
+            driver,
+            lambda d: "completed" in _text(d, _history_row(call.call_id)),
+            "the call in the history",
+        )
