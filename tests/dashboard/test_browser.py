@@ -12,17 +12,20 @@ keeps running on the event loop. Every wait is an explicit condition with a time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
+import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -31,6 +34,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
 from getpatter import RedactSecrets
+from getpatter.calls.events import CallStarted
+from getpatter.calls.memory_store import InMemoryCallStore
+from getpatter.dashboard import Dashboard, generate_token
 from getpatter.testing import Callee, HangUp, Reply, Sandbox, Say, Scenario
 
 GREETING = "Hello, Bright Smile Dental."
@@ -251,3 +257,49 @@ async def test_without_its_token_or_with_a_wrong_one_the_page_shows_how_to_get_i
             lambda d: "completed" in _text(d, _history_row(call.call_id)),
             "the call in the history",
         )
+
+
+async def test_a_page_whose_token_stops_working_drops_its_data_and_says_how_to_get_in(
+    browser: Browser,
+) -> None:
+    # A server restarted without a dashboard_token makes a new one: open pages lose access.
+    store = InMemoryCallStore()
+    caller = "+15550100077"
+    await store.record(
+        CallStarted(call_id="CAbrowser", caller=caller, callee="+15550009999", direction="inbound")
+    )
+    driver = browser.driver
+    listener = _listening(0)
+    port = listener.getsockname()[1]
+    first = Dashboard(store, token=generate_token())
+    async with _serving(first, listener):
+        await _browse(lambda: driver.get(f"http://127.0.0.1:{port}/dashboard?token={first.token}"))
+        await _until(driver, lambda d: caller in _text(d, "#active-list"), "the active call")
+    async with _serving(Dashboard(store, token=generate_token()), _listening(port)):
+        await _until(driver, lambda d: _shown(d, "locked"), "the token message")
+        body = await _browse(lambda: driver.find_element(By.TAG_NAME, "body").text)
+        assert "needs its token" in body and "not accepted" in body
+        assert caller not in body and caller not in await _browse(lambda: driver.page_source)
+
+
+def _listening(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port`` (0: a free one), for a server to take over."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen()
+    return listener
+
+
+@contextlib.asynccontextmanager
+async def _serving(dashboard: Dashboard, listener: socket.socket) -> AsyncIterator[None]:
+    """``dashboard`` served on its own (as ``getpatter dashboard`` does) on ``listener``."""
+    server = uvicorn.Server(uvicorn.Config(dashboard.app(), log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        yield
+    finally:
+        dashboard.close()
+        server.should_exit = True
+        await task
+        listener.close()

@@ -32,6 +32,7 @@
     historyGeneration: 0,
     active: new Map(),
     bucket: "hour",
+    bucketChosen: false,
     costPoints: [],
     overview: null,
     detailId: null,
@@ -319,8 +320,13 @@
   }
 
   async function loadCosts() {
-    const data = await api("analytics/costs", { bucket: state.bucket });
+    // Until a bucket is picked, the server picks: hourly over the last two days, else daily.
+    const data = await api("analytics/costs", state.bucketChosen ? { bucket: state.bucket } : {});
     if (state.locked || !data) return;
+    if (data.bucket === "hour" || data.bucket === "day") {
+      state.bucket = data.bucket;
+      showBucket();
+    }
     state.costPoints = Array.isArray(data.points) ? data.points : [];
     renderCostChart();
   }
@@ -471,6 +477,12 @@
     renderStageChart(o.cost || {});
   }
 
+  function showBucket() {
+    for (const button of document.querySelectorAll("[data-bucket]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.bucket === state.bucket));
+    }
+  }
+
   function bucketSeconds() {
     return state.bucket === "day" ? 86400 : 3600;
   }
@@ -503,7 +515,7 @@
     const legend = $("cost-legend");
     legend.replaceChildren(...COST_STAGES.map(([cls, label]) => legendItem(cls, label)));
     if (!series.length) {
-      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "chart-empty" }, "No calls yet: cost shows up here by the " + state.bucket));
+      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "chart-empty" }, `No calls yet: cost shows up here by the ${state.bucket}`));
       box.replaceChildren(chart);
       return;
     }
@@ -984,7 +996,8 @@
     for (const button of document.querySelectorAll("[data-bucket]")) {
       button.addEventListener("click", () => {
         state.bucket = button.dataset.bucket;
-        for (const b of document.querySelectorAll("[data-bucket]")) b.setAttribute("aria-pressed", String(b === button));
+        state.bucketChosen = true;
+        showBucket();
         loadCosts().catch(failed);
       });
     }
