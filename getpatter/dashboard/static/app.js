@@ -226,6 +226,7 @@
     if (state.shown || state.locked) return;
     state.shown = true;
     $("app").hidden = false;
+    for (const entry of state.active.values()) followTranscript(entry);
   }
 
   // ---- Live connection ----------------------------------------------------------------------
@@ -614,6 +615,7 @@
       updateActiveCard(entry);
     }
     list.replaceChildren(...entries.map((e) => e.node));
+    entries.forEach(followTranscript);
     $("active-count").textContent = String(entries.length);
     $("active-empty").hidden = entries.length > 0;
   }
@@ -630,6 +632,11 @@
     entry.agentNode = el("div", "active-agent");
     entry.box = el("div", "live-transcript");
     entry.box.setAttribute("aria-live", "polite");
+    entry.follow = true;
+    entry.box.addEventListener("scroll", () => {
+      const box = entry.box;
+      entry.follow = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+    });
     card.append(top, entry.agentNode, entry.box);
     renderLiveTranscript(entry);
     return card;
@@ -652,11 +659,14 @@
     return line;
   }
 
+  // A live transcript follows the conversation unless its reader scrolled up.
+  function followTranscript(entry) {
+    if (entry.follow && entry.box.isConnected) entry.box.scrollTop = entry.box.scrollHeight;
+  }
+
   function renderLiveTranscript(entry) {
     const box = entry.box;
     if (!box) return;
-    // Follow the conversation unless the reader scrolled up (a card not on screen yet follows).
-    const follow = !box.isConnected || box.scrollHeight - box.scrollTop - box.clientHeight < 24;
     const lines = entry.lines.map((line) => {
       const node = transcriptLine(line.role, line.text, line.heard === false ? "unheard" : "");
       if (line.heard === false) node.lastChild.appendChild(el("span", "line-flag", "not heard"));
@@ -667,7 +677,7 @@
     }
     if (!lines.length) lines.push(el("div", "muted", "Waiting for the first words…"));
     box.replaceChildren(...lines);
-    if (follow) queueMicrotask(() => (box.scrollTop = box.scrollHeight));
+    followTranscript(entry);
   }
 
   // ---- History ------------------------------------------------------------------------------
