@@ -95,6 +95,7 @@ LOGGERS = (
     "getpatter.calls",
     "getpatter.control",
     "getpatter.cost",
+    "getpatter.dashboard",
     "getpatter.engines.elevenlabs",
     "getpatter.engines.openai",
     "getpatter.events",

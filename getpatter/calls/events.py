@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentAudioSent",
+    "AgentTextChunk",
     "BargeIn",
     "CallEnded",
     "CallError",
@@ -37,6 +38,7 @@ __all__ = [
     "ToolFinished",
     "ToolStarted",
     "TranscriptFinal",
+    "TranscriptPartial",
     "TransferFinished",
     "TurnCompleted",
 ]
@@ -192,6 +194,25 @@ class TranscriptFinal(CallEvent):
         if not self.heard:
             payload["heard"] = False
         return payload
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptPartial(CallEvent):
+    """What the caller is saying so far: an interim speech-to-text result, replaced by later
+    ones and finally by a :class:`TranscriptFinal` (spec EB-2, pipeline mode)."""
+
+    kind = PatterEventType.TRANSCRIPT_PARTIAL
+    role: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentTextChunk(CallEvent):
+    """More of the agent's reply as the model streams it (spec EB-2 ``LLM_CHUNK``): each LLM
+    chunk in pipeline mode; an engine's text deltas when it streams them."""
+
+    kind = PatterEventType.LLM_CHUNK
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

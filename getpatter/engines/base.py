@@ -38,6 +38,7 @@ __all__ = [
     "SpeechStopped",
     "ToolCallRequest",
     "UserTranscript",
+    "UserTranscriptPartial",
 ]
 
 #: How an engine asks its model to speak a text verbatim (greeting, voicemail, ``say``). The
@@ -68,7 +69,11 @@ class EngineConfig:
     an event) and the engine emits it as usual. It spares the event-loop iteration the
     session's task needs to wake up: under load, the time other calls' work takes."""
     stream_agent_text: bool = False
-    """Emit :class:`AgentTextDelta` events (engines that declare ``streams_agent_text``)."""
+    """Emit :class:`AgentTextDelta` events (engines that declare ``streams_agent_text``, and
+    pipelines: one per LLM chunk)."""
+    stream_partial_transcripts: bool = False
+    """Emit :class:`UserTranscriptPartial` events (pipelines: each interim STT result). Off
+    unless someone listens: each event costs the session a wakeup."""
     greeting: str = ""
     """The first message, for engines that declare ``greets_itself`` ("" for none)."""
     variables: dict[str, str] = field(default_factory=dict)
@@ -105,6 +110,13 @@ class SpeechStopped:
 @dataclass(frozen=True)
 class UserTranscript:
     """The final transcript of one caller utterance."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class UserTranscriptPartial:
+    """What the caller is saying so far (an interim speech-to-text result; it may change)."""
 
     text: str
 
@@ -189,6 +201,7 @@ EngineEvent = (
     | SpeechStarted
     | SpeechStopped
     | UserTranscript
+    | UserTranscriptPartial
     | AgentTranscript
     | ToolCallRequest
     | ResponseDone

@@ -34,6 +34,7 @@ from getpatter.audio.formats import bytes_per_ms, choose_format, sample_rate
 from getpatter.call import CallControl
 from getpatter.engines.base import (
     AgentAudio,
+    AgentTextDelta,
     AgentTranscript,
     AudioFormat,
     EngineCapabilities,
@@ -46,6 +47,7 @@ from getpatter.engines.base import (
     SpeechStopped,
     ToolCallRequest,
     UserTranscript,
+    UserTranscriptPartial,
 )
 from getpatter.errors import PatterError
 from getpatter.guardrails import Guardrail, apply_guardrails
@@ -224,6 +226,8 @@ class PipelineEngine:
         self._after_reply: list[Callable[[], Awaitable[None]]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._play_now: Callable[[AgentAudio], Awaitable[bool]] | None = None
+        self._text_deltas = False
+        self._partials = False
 
     # ------------------------------------------------------------------ Engine protocol
 
@@ -235,6 +239,8 @@ class PipelineEngine:
         self._language = config.language
         self._carrier = config.audio_format
         self._play_now = config.play_now
+        self._text_deltas = config.stream_agent_text
+        self._partials = config.stream_partial_transcripts
         control = config.control
         if control is not None:
             # on_message may hang up or transfer and still return a reply: act once it is said.
@@ -404,6 +410,8 @@ class PipelineEngine:
                 await self._end_of_turn()
             return
         if not event.is_final:
+            if event.text and self._partials:
+                self._emit(UserTranscriptPartial(event.text))
             return
         if event.text:
             self._heard.append(event.text)
@@ -512,7 +520,7 @@ class PipelineEngine:
             spoken.round_start, spoken.round_in_context = len(spoken.sentences), False
             context = await self._context_for_llm()
             reply = _BrainRound()
-            sentences = self._brain_sentences(brain, context, tools, reply, turn, spoken)
+            sentences = self._brain_sentences(brain, context, tools, reply, turn, item, spoken)
             try:
                 await self._speak_as_produced(sentences, item, spoken, turn)
             finally:
@@ -562,6 +570,7 @@ class PipelineEngine:
         tools: Sequence[dict[str, Any]],
         reply: _BrainRound,
         turn: _Turn,
+        item: str,
         spoken: _Spoken,
     ) -> AsyncGenerator[str, None]:
         """Stream one brain round as sentences; tool calls and usage go to ``reply``. Stops
@@ -585,6 +594,8 @@ class PipelineEngine:
                     turn.last_token_at = now
                     text = self._hooks.on_chunk(chunk.text)
                     parts.append(text)
+                    if text and self._text_deltas:
+                        self._emit(AgentTextDelta(item, text))
                     if not hold:
                         for sentence in chunker.push(text):
                             yield sentence

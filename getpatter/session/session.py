@@ -24,6 +24,7 @@ from getpatter.audio.formats import AudioFormat, choose_format, frame_size, sile
 from getpatter.call import OPEN_TRANSFERS, CallControl, TransferGuard, TransferRequest
 from getpatter.calls.events import (
     AgentAudioSent,
+    AgentTextChunk,
     BargeIn,
     CallEnded,
     CallError,
@@ -37,6 +38,7 @@ from getpatter.calls.events import (
     ToolFinished,
     ToolStarted,
     TranscriptFinal,
+    TranscriptPartial,
     TurnCompleted,
 )
 from getpatter.calls.stream import CallEventStream
@@ -58,6 +60,7 @@ from getpatter.engines.base import (
     SpeechStopped,
     ToolCallRequest,
     UserTranscript,
+    UserTranscriptPartial,
 )
 from getpatter.errors import ConfigError, PatterError
 from getpatter.guardrails import GuardrailVerdict
@@ -514,7 +517,9 @@ class CallSession:
                 callee=self.callee,
                 control=self.control(),
                 play_now=self._play_now,
-                stream_agent_text=self._screen is not None,
+                # Subscribers present now (e.g. added in on_call_start) get these streams.
+                stream_agent_text=self._screen is not None or self._events.wants(AgentTextChunk),
+                stream_partial_transcripts=self._events.wants(TranscriptPartial),
                 greeting=greeting if greets_itself else "",
                 variables={**(self.agent.variables or {}), **variables},
                 has_system_prompt=bool(self.agent.system_prompt),
@@ -623,7 +628,12 @@ class CallSession:
                 # burst of deltas is decoded: it sets the latency the caller hears.
                 await self._outbound.send_now()
         elif isinstance(event, AgentTextDelta):
+            if self._events.wants(AgentTextChunk):
+                self._publish(AgentTextChunk, text=event.text)
             await self._agent_text(event)
+        elif isinstance(event, UserTranscriptPartial):
+            if self._events.wants(TranscriptPartial):
+                self._publish(TranscriptPartial, role="user", text=event.text)
         elif isinstance(event, AgentInterrupted):
             await self._engine_interrupted()
         elif isinstance(event, SpeechStarted):

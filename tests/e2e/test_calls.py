@@ -228,3 +228,27 @@ async def test_disconnect_hangs_up_calls_in_progress_and_reports_them(carrier, e
         report = await call.ended()
     assert report["outcome"] == "completed" and report["ended_by"] == "system"
     assert call.simulated.hangup_by == "app"
+
+
+async def test_a_realtime_agent_streams_its_text_to_llm_chunk_subscribers():
+    from getpatter import PatterEventType
+
+    scenario = Scenario(
+        callee=Callee(steps=(Say("What are your hours?"), HangUp(pause_ms=2500))),
+        replies=(Reply("We are open nine to five."),),
+    )
+    chunks: list[str] = []
+
+    def on_chunk(data: dict) -> None:
+        chunks.append(data["text"])
+
+    async with Sandbox(scenario) as sandbox:
+        unsubscribe = sandbox.phone.events.on(PatterEventType.LLM_CHUNK, on_chunk)
+        try:
+            await sandbox.serve(agent(sandbox))
+            await (await sandbox.call_in()).ended()
+            await asyncio.sleep(0)
+        finally:
+            unsubscribe()
+    assert len(chunks) > 2
+    assert "".join(chunks) == GREETING + "We are open nine to five."

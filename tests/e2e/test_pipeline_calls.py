@@ -210,3 +210,32 @@ async def test_one_agent_serves_concurrent_and_later_calls_with_a_shared_silero_
         ]
     # The local VAD ended each turn and asked Deepgram to finalize.
     assert len(finalized) == 3 and all(count >= 2 for count in finalized)
+
+
+async def test_the_event_bus_gets_partial_transcripts_and_llm_chunks_as_they_stream(
+    carrier,
+) -> None:
+    from getpatter import PatterEventType
+
+    partials: list[dict[str, Any]] = []
+    chunks: list[dict[str, Any]] = []
+    async with asyncio.timeout(60), Sandbox(two_turns(), carrier=carrier) as sandbox:
+        bus = sandbox.phone.events
+        bus.on(PatterEventType.TRANSCRIPT_PARTIAL, partials.append)
+        bus.on(PatterEventType.LLM_CHUNK, chunks.append)
+        try:
+            await sandbox.serve(pipeline_agent(sandbox))
+            call = await sandbox.call_in()
+            await call.ended()
+            await sandbox.phone.call_events.drain()
+            await asyncio.sleep(0)
+        finally:
+            bus.off(PatterEventType.TRANSCRIPT_PARTIAL, partials.append)
+            bus.off(PatterEventType.LLM_CHUNK, chunks.append)
+    # Interim results grow word by word and come before the final line.
+    said = [p["text"] for p in partials if p["call_id"] == call.call_id]
+    assert "When are" in said and all(p["role"] == "user" for p in partials)
+    assert "When are you open?".startswith(said[0])
+    mine = [c["text"] for c in chunks if c["call_id"] == call.call_id]
+    assert len(mine) > 2  # word by word, as the model streamed it
+    assert "".join(mine) == "We open at nine.Goodbye!"
