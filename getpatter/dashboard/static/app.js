@@ -16,7 +16,7 @@
     ["tts", "TTS (first audio)", "tts_ms"],
   ];
   const PAGE_SIZE = 50;
-  const MIN_BUCKETS = 12;
+  const MIN_BUCKETS = { hour: 24, day: 7 };
 
   const $ = (id) => document.getElementById(id);
 
@@ -502,7 +502,7 @@
       series.push(point);
     }
     if (series.length) {
-      while (series.length < MIN_BUCKETS) series.unshift({ start: series[0].start - step, calls: 0, cost: {} });
+      while (series.length < MIN_BUCKETS[state.bucket]) series.unshift({ start: series[0].start - step, calls: 0, cost: {} });
     }
     return series;
   }
@@ -764,7 +764,7 @@
     if (state.detailMissing) {
       $("detail-title").textContent = "Call not found";
       $("detail-sub").replaceChildren(el("code", "", state.detailId));
-      body.replaceChildren(el("p", "empty", "No call with this id is kept here (calls live in memory and are gone after a restart)."));
+      body.replaceChildren(el("p", "empty", "No call with this id is kept here: it may have been forgotten, or the server restarted."));
       return;
     }
     const detail = state.detail;
