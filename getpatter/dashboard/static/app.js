@@ -75,7 +75,12 @@
   function fmtTime(unix) {
     if (!isNumber(unix)) return "–";
     const date = new Date(unix * 1000);
-    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+    const time = date.toLocaleTimeString([], {
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+    });
     if (date.toDateString() === new Date().toDateString()) return time;
     return `${date.toLocaleDateString([], { month: "short", day: "numeric" })} ${time}`;
   }
@@ -131,7 +136,12 @@
   function outcomeBadge(call) {
     if (call.active) return el("span", "badge live-badge", "live");
     const outcome = call.outcome || call.status || "ended";
-    const tone = outcome === "error" || outcome === "failed" ? " bad" : outcome === "completed" || outcome === "transferred" ? " good" : "";
+    const tone =
+      outcome === "error" || outcome === "failed"
+        ? " bad"
+        : outcome === "completed" || outcome === "transferred"
+          ? " good"
+          : "";
     return el("span", `badge${tone}`, outcome.replace(/_/g, " "));
   }
 
@@ -153,7 +163,8 @@
   function apiUrl(path, params) {
     const url = new URL(state.base + path, location.href);
     for (const [name, value] of Object.entries(params || {})) {
-      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+      if (value !== undefined && value !== null && value !== "")
+        url.searchParams.set(name, String(value));
     }
     return url;
   }
@@ -197,7 +208,11 @@
     if (params.has("token")) {
       params.delete("token");
       const query = params.toString();
-      history.replaceState(history.state, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+      history.replaceState(
+        history.state,
+        "",
+        `${location.pathname}${query ? `?${query}` : ""}${location.hash}`,
+      );
     }
     state.base = `${location.pathname.replace(/[^/]*$/, "").replace(/dashboard\/$/, "")}api/v1/`;
   }
@@ -212,13 +227,23 @@
     state.detail = null;
     state.overview = null;
     state.costPoints = [];
-    for (const id of ["history", "active-list", "detail-body", "cost-chart", "stage-chart", "cost-legend"]) $(id).replaceChildren();
+    for (const id of [
+      "history",
+      "active-list",
+      "detail-body",
+      "cost-chart",
+      "stage-chart",
+      "cost-legend",
+    ])
+      $(id).replaceChildren();
     $("app").hidden = true;
     $("detail").hidden = true;
     $("scrim").hidden = true;
     document.querySelector(".topbar-actions").hidden = true;
     $("locked").hidden = false;
-    const given = state.token ? "The token in the link was not accepted." : "The link had no token.";
+    const given = state.token
+      ? "The token in the link was not accepted."
+      : "The link had no token.";
     $("locked-detail").textContent = message ? `${given} The server said: ${message}` : given;
   }
 
@@ -232,7 +257,12 @@
   // ---- Live connection ----------------------------------------------------------------------
 
   function setLive(mode) {
-    const labels = { connecting: "Connecting", live: "Live", reconnecting: "Reconnecting", offline: "Offline" };
+    const labels = {
+      connecting: "Connecting",
+      live: "Live",
+      reconnecting: "Reconnecting",
+      offline: "Offline",
+    };
     $("live").dataset.state = mode;
     $("live-text").textContent = labels[mode];
   }
@@ -306,9 +336,11 @@
 
   let aggregatesTimer = 0;
 
+  // Totals and cost charts follow the calls at most every 0.7 s, however busy the line.
   function scheduleAggregates() {
-    clearTimeout(aggregatesTimer);
+    if (aggregatesTimer) return;
     aggregatesTimer = setTimeout(() => {
+      aggregatesTimer = 0;
       Promise.all([loadOverview(), loadCosts()]).catch(failed);
     }, 700);
   }
@@ -363,7 +395,9 @@
     const data = await api("calls", params);
     if (state.locked || !data || generation !== state.historyGeneration) return;
     const calls = Array.isArray(data.calls) ? data.calls : [];
-    state.calls = reset ? calls : state.calls.concat(calls.filter((c) => !state.calls.some((k) => k.call_id === c.call_id)));
+    state.calls = reset
+      ? calls
+      : state.calls.concat(calls.filter((c) => !state.calls.some((k) => k.call_id === c.call_id)));
     state.nextBefore = isNumber(data.next_before) ? data.next_before : null;
     renderHistory();
   }
@@ -468,7 +502,9 @@
   function renderOverview() {
     const o = state.overview;
     $("stat-calls").textContent = fmtCount(o.calls);
-    $("stat-calls-note").textContent = isNumber(o.average_duration_seconds) ? `avg ${fmtDuration(o.average_duration_seconds)} each` : "";
+    $("stat-calls-note").textContent = isNumber(o.average_duration_seconds)
+      ? `avg ${fmtDuration(o.average_duration_seconds)} each`
+      : "";
     $("stat-active").textContent = fmtCount(o.active);
     $("stat-minutes").textContent = fmtMinutes(o.minutes);
     $("stat-minutes-note").textContent = "of talk time";
@@ -490,19 +526,26 @@
 
   function costSeries() {
     const step = bucketSeconds();
-    const points = state.costPoints.filter((p) => isNumber(p.start)).sort((a, b) => a.start - b.start);
+    const points = state.costPoints
+      .filter((p) => isNumber(p.start))
+      .sort((a, b) => a.start - b.start);
     const series = [];
     for (const point of points) {
       const previous = series[series.length - 1];
       if (previous) {
-        for (let t = previous.start + step; t < point.start - step / 2 && series.length < 400; t += step) {
+        for (
+          let t = previous.start + step;
+          t < point.start - step / 2 && series.length < 400;
+          t += step
+        ) {
           series.push({ start: t, calls: 0, cost: {} });
         }
       }
       series.push(point);
     }
     if (series.length) {
-      while (series.length < MIN_BUCKETS[state.bucket]) series.unshift({ start: series[0].start - step, calls: 0, cost: {} });
+      while (series.length < MIN_BUCKETS[state.bucket])
+        series.unshift({ start: series[0].start - step, calls: 0, cost: {} });
     }
     return series;
   }
@@ -511,12 +554,24 @@
     const box = $("cost-chart");
     const width = widthOf(box, 700);
     const height = 190;
-    const chart = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Cost over time" });
+    const chart = svg("svg", {
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-label": "Cost over time",
+    });
     const series = costSeries();
     const legend = $("cost-legend");
     legend.replaceChildren(...COST_STAGES.map(([cls, label]) => legendItem(cls, label)));
     if (!series.length) {
-      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "chart-empty" }, `No calls yet: cost shows up here by the ${state.bucket}`));
+      chart.appendChild(
+        svg(
+          "text",
+          { x: width / 2, y: height / 2, "text-anchor": "middle", class: "chart-empty" },
+          `No calls yet: cost shows up here by the ${state.bucket}`,
+        ),
+      );
       box.replaceChildren(chart);
       return;
     }
@@ -526,14 +581,26 @@
     const bottom = 24;
     const plotW = width - left - right;
     const plotH = height - top - bottom;
-    const totals = series.map((p) => COST_STAGES.reduce((sum, [key]) => sum + (isNumber(p.cost[key]) ? p.cost[key] : 0), 0));
+    const totals = series.map((p) =>
+      COST_STAGES.reduce((sum, [key]) => sum + (isNumber(p.cost[key]) ? p.cost[key] : 0), 0),
+    );
     const peak = Math.max(...totals);
     const step = peak > 0 ? niceStep(peak, 3) : 1;
     const max = peak > 0 ? Math.ceil(peak / step) * step : 1;
     for (let v = 0; v <= max + step / 2; v += step) {
       const y = top + plotH - (v / max) * plotH;
-      chart.appendChild(svg("line", { x1: left, x2: width - right, y1: y, y2: y, class: v === 0 ? "axis" : "grid" }));
-      chart.appendChild(svg("text", { x: left - 8, y: y + 4, "text-anchor": "end", class: "tick" }, fmtAxisCost(v)));
+      chart.appendChild(
+        svg("line", {
+          x1: left,
+          x2: width - right,
+          y1: y,
+          y2: y,
+          class: v === 0 ? "axis" : "grid",
+        }),
+      );
+      chart.appendChild(
+        svg("text", { x: left - 8, y: y + 4, "text-anchor": "end", class: "tick" }, fmtAxisCost(v)),
+      );
       if (peak === 0) break;
     }
     const band = plotW / series.length;
@@ -548,13 +615,31 @@
         if (value <= 0) continue;
         const h = (value / max) * plotH;
         y -= h;
-        group.appendChild(withTitle(svg("rect", { x, y, width: barW, height: Math.max(h, 0.5), class: `s-${key}` }), `${label} ${fmtCost(value)}`));
+        group.appendChild(
+          withTitle(
+            svg("rect", { x, y, width: barW, height: Math.max(h, 0.5), class: `s-${key}` }),
+            `${label} ${fmtCost(value)}`,
+          ),
+        );
       }
-      const calls = isNumber(point.calls) ? `${point.calls} call${point.calls === 1 ? "" : "s"}, ` : "";
+      const calls = isNumber(point.calls)
+        ? `${point.calls} call${point.calls === 1 ? "" : "s"}, `
+        : "";
       withTitle(group, `${fmtBucket(point.start, state.bucket)}: ${calls}${fmtCost(totals[i])}`);
       chart.appendChild(group);
       if ((series.length - 1 - i) % labelEvery === 0) {
-        chart.appendChild(svg("text", { x: left + i * band + band / 2, y: height - 6, "text-anchor": "middle", class: "tick" }, fmtBucket(point.start, state.bucket)));
+        chart.appendChild(
+          svg(
+            "text",
+            {
+              x: left + i * band + band / 2,
+              y: height - 6,
+              "text-anchor": "middle",
+              class: "tick",
+            },
+            fmtBucket(point.start, state.bucket),
+          ),
+        );
       }
     });
     box.replaceChildren(chart);
@@ -565,9 +650,17 @@
     const radius = 56;
     const stroke = 18;
     const circumference = 2 * Math.PI * radius;
-    const ring = svg("svg", { width: size, height: size, viewBox: `0 0 ${size} ${size}`, role: "img", "aria-label": "Cost by stage" });
+    const ring = svg("svg", {
+      width: size,
+      height: size,
+      viewBox: `0 0 ${size} ${size}`,
+      role: "img",
+      "aria-label": "Cost by stage",
+    });
     const c = size / 2;
-    ring.appendChild(svg("circle", { cx: c, cy: c, r: radius, "stroke-width": stroke, class: "ring-bg" }));
+    ring.appendChild(
+      svg("circle", { cx: c, cy: c, r: radius, "stroke-width": stroke, class: "ring-bg" }),
+    );
     const values = COST_STAGES.map(([key]) => (isNumber(cost[key]) ? cost[key] : 0));
     const sum = values.reduce((a, b) => a + b, 0);
     let offset = 0;
@@ -592,13 +685,19 @@
       offset += length;
     });
     const total = isNumber(cost.total) ? cost.total : sum;
-    ring.appendChild(svg("text", { x: c, y: c + 2, "text-anchor": "middle", class: "ring-total" }, fmtCost(total)));
-    ring.appendChild(svg("text", { x: c, y: c + 19, "text-anchor": "middle", class: "ring-caption" }, "total"));
+    ring.appendChild(
+      svg("text", { x: c, y: c + 2, "text-anchor": "middle", class: "ring-total" }, fmtCost(total)),
+    );
+    ring.appendChild(
+      svg("text", { x: c, y: c + 19, "text-anchor": "middle", class: "ring-caption" }, "total"),
+    );
     const list = el("ul", "stage-list");
     COST_STAGES.forEach(([key, label], i) => {
       const item = el("li");
       const value = el("span", "stage-value", fmtCost(values[i]));
-      value.appendChild(el("span", "stage-share", sum > 0 ? `${Math.round((values[i] / sum) * 100)}%` : ""));
+      value.appendChild(
+        el("span", "stage-share", sum > 0 ? `${Math.round((values[i] / sum) * 100)}%` : ""),
+      );
       item.append(el("span", `swatch s-${key}`), el("span", "stage-name", label), value);
       list.appendChild(item);
     });
@@ -609,7 +708,9 @@
 
   function renderActive() {
     const list = $("active-list");
-    const entries = [...state.active.values()].sort((a, b) => b.call.started_at - a.call.started_at);
+    const entries = [...state.active.values()].sort(
+      (a, b) => b.call.started_at - a.call.started_at,
+    );
     for (const entry of entries) {
       if (!entry.node) entry.node = buildActiveCard(entry);
       updateActiveCard(entry);
@@ -654,8 +755,14 @@
   }
 
   function transcriptLine(role, text, extra) {
-    const line = el("div", `line ${role === "assistant" ? "assistant" : "user"}${extra ? ` ${extra}` : ""}`);
-    line.append(el("span", "line-role", role === "assistant" ? "Agent" : "Caller"), el("span", "line-text", text));
+    const line = el(
+      "div",
+      `line ${role === "assistant" ? "assistant" : "user"}${extra ? ` ${extra}` : ""}`,
+    );
+    line.append(
+      el("span", "line-role", role === "assistant" ? "Agent" : "Caller"),
+      el("span", "line-text", text),
+    );
     return line;
   }
 
@@ -712,7 +819,10 @@
     const f = filters();
     const empty = $("history-empty");
     empty.hidden = rows.length > 0;
-    empty.textContent = f.search || f.status || f.direction ? "No calls match these filters." : "No calls yet. Calls appear here as soon as they start.";
+    empty.textContent =
+      f.search || f.status || f.direction
+        ? "No calls match these filters."
+        : "No calls yet. Calls appear here as soon as they start.";
     $("load-more").hidden = state.nextBefore === null;
     updateExportLinks();
   }
@@ -764,7 +874,13 @@
     if (state.detailMissing) {
       $("detail-title").textContent = "Call not found";
       $("detail-sub").replaceChildren(el("code", "", state.detailId));
-      body.replaceChildren(el("p", "empty", "No call with this id is kept here: it may have been forgotten, or the server restarted."));
+      body.replaceChildren(
+        el(
+          "p",
+          "empty",
+          "No call with this id is kept here: it may have been forgotten, or the server restarted.",
+        ),
+      );
       return;
     }
     const detail = state.detail;
@@ -775,7 +891,11 @@
     const report = detail.report && typeof detail.report === "object" ? detail.report : null;
     $("detail-title").textContent = parties(call);
     const sub = $("detail-sub");
-    sub.replaceChildren(outcomeBadge(call), el("span", "", `${directionText(call.direction)} · ${fmtTime(call.started_at)}`), el("code", "", call.call_id));
+    sub.replaceChildren(
+      outcomeBadge(call),
+      el("span", "", `${directionText(call.direction)} · ${fmtTime(call.started_at)}`),
+      el("code", "", call.call_id),
+    );
     const scroll = body.scrollTop;
     body.replaceChildren(
       renderFacts(call, report),
@@ -794,13 +914,18 @@
       const item = el("div", className || "");
       const dd = el("dd");
       if (value instanceof Node) dd.appendChild(value);
-      else dd.textContent = value === undefined || value === null || value === "" ? "–" : String(value);
+      else
+        dd.textContent =
+          value === undefined || value === null || value === "" ? "–" : String(value);
       item.append(el("dt", "", label), dd);
       facts.appendChild(item);
       return dd;
     };
     add("Outcome", call.active ? "in progress" : call.outcome || (report && report.outcome) || "–");
-    add("Ended by", call.ended_by || (report && report.ended_by) || (call.active ? "–" : "unknown"));
+    add(
+      "Ended by",
+      call.ended_by || (report && report.ended_by) || (call.active ? "–" : "unknown"),
+    );
     const duration = add("Duration", fmtDuration(liveDuration(call)));
     if (call.active) duration.dataset.liveStart = String(call.started_at);
     add("Started", fmtTime(call.started_at));
@@ -843,7 +968,8 @@
 
   function renderCost(call, report) {
     const panel = section("Cost");
-    const metrics = report && report.metrics && typeof report.metrics === "object" ? report.metrics : null;
+    const metrics =
+      report && report.metrics && typeof report.metrics === "object" ? report.metrics : null;
     const cost = (metrics && metrics.cost) || call.cost || {};
     const values = COST_STAGES.map(([key]) => (isNumber(cost[key]) ? cost[key] : 0));
     const peak = Math.max(...values, 0);
@@ -854,11 +980,25 @@
       const fill = el("div", `cost-fill s-${key}`);
       fill.style.width = `${peak > 0 ? (values[i] / peak) * 100 : 0}%`;
       track.appendChild(fill);
-      row.append(el("span", `swatch s-${key}`), el("span", "", label), track, el("span", "num", fmtCost(values[i])));
+      row.append(
+        el("span", `swatch s-${key}`),
+        el("span", "", label),
+        track,
+        el("span", "num", fmtCost(values[i])),
+      );
       rows.appendChild(row);
     });
     const total = el("div", "cost-row total");
-    total.append(el("span"), el("span", "", "Total"), el("span"), el("span", "num", fmtCost(isNumber(cost.total) ? cost.total : values.reduce((a, b) => a + b, 0))));
+    total.append(
+      el("span"),
+      el("span", "", "Total"),
+      el("span"),
+      el(
+        "span",
+        "num",
+        fmtCost(isNumber(cost.total) ? cost.total : values.reduce((a, b) => a + b, 0)),
+      ),
+    );
     rows.appendChild(total);
     panel.appendChild(rows);
     return panel;
@@ -876,16 +1016,25 @@
     }
     const total = isNumber(latency.total_ms) ? latency.total_ms : null;
     if (total !== null && total - sum >= 1) {
-      segments.push({ key: "other", label: segments.length ? "Other (endpointing, network)" : "End to end", value: total - sum });
+      segments.push({
+        key: "other",
+        label: segments.length ? "Other (endpointing, network)" : "End to end",
+        value: total - sum,
+      });
     }
     return { segments, total: total !== null ? Math.max(total, sum) : sum };
   }
 
   function renderLatency(turns) {
     const panel = section("Latency per turn");
-    const measured = turns.map((turn) => ({ turn, ...latencySegments((turn && turn.latency) || {}) }));
+    const measured = turns.map((turn) => ({
+      turn,
+      ...latencySegments((turn && turn.latency) || {}),
+    }));
     if (!measured.some((m) => m.segments.length)) {
-      panel.appendChild(el("p", "empty", turns.length ? "No latency measured on these turns." : "No turns yet."));
+      panel.appendChild(
+        el("p", "empty", turns.length ? "No latency measured on these turns." : "No turns yet."),
+      );
       return panel;
     }
     const width = widthOf($("detail-body"), 660) - 80;
@@ -900,13 +1049,28 @@
     const peak = Math.max(...measured.map((m) => m.total), 1);
     const step = niceStep(peak, 4);
     const max = Math.ceil(peak / step) * step;
-    const chart = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, class: "latency", role: "img", "aria-label": "Latency per turn by stage" });
+    const chart = svg("svg", {
+      width,
+      height,
+      viewBox: `0 0 ${width} ${height}`,
+      class: "latency",
+      role: "img",
+      "aria-label": "Latency per turn by stage",
+    });
     const axisY = top + measured.length * (rowH + gap);
     for (let v = 0; v <= max + step / 2; v += step) {
       const x = left + (v / max) * plotW;
-      chart.appendChild(svg("line", { x1: x, x2: x, y1: top, y2: axisY, class: v === 0 ? "axis" : "grid" }));
+      chart.appendChild(
+        svg("line", { x1: x, x2: x, y1: top, y2: axisY, class: v === 0 ? "axis" : "grid" }),
+      );
       const last = v + step > max + step / 2;
-      chart.appendChild(svg("text", { x, y: axisY + 15, "text-anchor": "middle", class: "tick" }, `${v.toLocaleString("en-US")}${last ? " ms" : ""}`));
+      chart.appendChild(
+        svg(
+          "text",
+          { x, y: axisY + 15, "text-anchor": "middle", class: "tick" },
+          `${v.toLocaleString("en-US")}${last ? " ms" : ""}`,
+        ),
+      );
     }
     const used = new Set();
     measured.forEach((m, i) => {
@@ -918,13 +1082,37 @@
       for (const segment of m.segments) {
         used.add(segment.key);
         const w = (segment.value / max) * plotW;
-        row.appendChild(withTitle(svg("rect", { x, y, width: Math.max(w, 1), height: rowH, rx: 2, class: `s-${segment.key}` }), `${segment.label}: ${fmtMs(segment.value)}`));
+        row.appendChild(
+          withTitle(
+            svg("rect", {
+              x,
+              y,
+              width: Math.max(w, 1),
+              height: rowH,
+              rx: 2,
+              class: `s-${segment.key}`,
+            }),
+            `${segment.label}: ${fmtMs(segment.value)}`,
+          ),
+        );
         if (w > 48) {
-          row.appendChild(svg("text", { x: x + w / 2, y: y + rowH / 2 + 4, "text-anchor": "middle", class: "seg-label" }, fmtMs(segment.value)));
+          row.appendChild(
+            svg(
+              "text",
+              { x: x + w / 2, y: y + rowH / 2 + 4, "text-anchor": "middle", class: "seg-label" },
+              fmtMs(segment.value),
+            ),
+          );
         }
         x += w;
       }
-      row.appendChild(svg("text", { x: x + 6, y: y + rowH / 2 + 4, class: "bar-label" }, m.segments.length ? fmtMs(m.total) : "–"));
+      row.appendChild(
+        svg(
+          "text",
+          { x: x + 6, y: y + rowH / 2 + 4, class: "bar-label" },
+          m.segments.length ? fmtMs(m.total) : "–",
+        ),
+      );
       const text = m.turn.user_text ? `Caller: ${m.turn.user_text}` : `Turn ${index}`;
       chart.appendChild(withTitle(row, text));
     });
@@ -943,7 +1131,10 @@
     for (const line of transcript) {
       const role = line.role === "assistant" ? "assistant" : "user";
       const bubble = el("div", `bubble ${role}${line.heard === false ? " unheard" : ""}`);
-      const at = isNumber(line.at) && isNumber(call.started_at) ? ` · ${fmtDuration(line.at - call.started_at)}` : "";
+      const at =
+        isNumber(line.at) && isNumber(call.started_at)
+          ? ` · ${fmtDuration(line.at - call.started_at)}`
+          : "";
       const meta = `${role === "assistant" ? "Agent" : "Caller"}${at}${line.heard === false ? " · not heard by the caller" : ""}`;
       bubble.append(el("div", "bubble-meta", meta), el("div", "bubble-text", line.text));
       list.appendChild(bubble);
@@ -951,10 +1142,20 @@
     for (const [role, text] of Object.entries(state.detailPartials)) {
       if (!text) continue;
       const bubble = el("div", `bubble ${role === "assistant" ? "assistant" : "user"} partial`);
-      bubble.append(el("div", "bubble-meta", `${role === "assistant" ? "Agent" : "Caller"} · speaking`), el("div", "bubble-text", `${text}…`));
+      bubble.append(
+        el("div", "bubble-meta", `${role === "assistant" ? "Agent" : "Caller"} · speaking`),
+        el("div", "bubble-text", `${text}…`),
+      );
       list.appendChild(bubble);
     }
-    if (!list.childElementCount) list.appendChild(el("p", "empty", call.active ? "Waiting for the first words…" : "Nothing was said on this call."));
+    if (!list.childElementCount)
+      list.appendChild(
+        el(
+          "p",
+          "empty",
+          call.active ? "Waiting for the first words…" : "Nothing was said on this call.",
+        ),
+      );
     panel.appendChild(list);
     return panel;
   }
@@ -970,7 +1171,8 @@
     }
     const rows = $("history").rows;
     state.calls.forEach((call, i) => {
-      if (call.active && rows[i]) rows[i].querySelector(".duration").textContent = fmtDuration(liveDuration(call));
+      if (call.active && rows[i])
+        rows[i].querySelector(".duration").textContent = fmtDuration(liveDuration(call));
     });
   }
 
