@@ -27,6 +27,7 @@ import httpx
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -114,13 +115,31 @@ async def _browse(action: Callable[[], T]) -> T:
 
 
 async def _until(driver: WebDriver, condition: Callable[[WebDriver], T], what: str) -> T:
-    """Wait until ``condition`` holds (returns something truthy), at most WAIT_SECONDS."""
-    wait = WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1)
+    """Wait until ``condition`` holds (returns something truthy), at most WAIT_SECONDS.
+
+    The page re-renders lists as events arrive, so an element found may be replaced before it
+    is read: the condition is then tried again.
+    """
+    wait = WebDriverWait(
+        driver,
+        WAIT_SECONDS,
+        poll_frequency=0.1,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    )
     return await _browse(lambda: wait.until(condition, f"waited for {what}"))
 
 
 def _text(driver: WebDriver, selector: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def _texts(driver: WebDriver, selector: str) -> list[str]:
+    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, selector)]
+
+
+def _click(driver: WebDriver, selector: str) -> bool:
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    return True
 
 
 def _shown(driver: WebDriver, element_id: str) -> bool:
@@ -163,12 +182,24 @@ async def test_a_call_shows_up_live_then_in_history_with_its_detail_and_exports(
 
         call = await sandbox.call_in()
         card = f'.active-call[data-id="{call.call_id}"]'
-        await _until(driver, lambda d: ANSWER in _text(d, card), "the answer in the live card")
-        live = await _browse(lambda: _text(driver, card))
-        assert f"{scenario.callee.number} → {sandbox.phone_number}" in live
-        assert GREETING in live and QUESTION in live
-        assert "openai_realtime" in live and "twilio" in live
-        assert "live" in await _browse(lambda: _text(driver, _history_row(call.call_id)))
+        live = (
+            f"{scenario.callee.number} → {sandbox.phone_number}",
+            "openai_realtime",
+            "twilio",
+            GREETING,
+            QUESTION,
+            ANSWER,
+        )
+        await _until(
+            driver,
+            lambda d: all(text in _text(d, card) for text in live),
+            "the call in Active with its numbers, agent, carrier and transcript",
+        )
+        await _until(
+            driver,
+            lambda d: "live" in _text(d, _history_row(call.call_id)),
+            "the live call in the history",
+        )
 
         await _hang_up(sandbox, call.call_id)
         await call.ended()
@@ -179,25 +210,22 @@ async def test_a_call_shows_up_live_then_in_history_with_its_detail_and_exports(
             "the call's outcome in the history",
         )
 
-        await _browse(
-            lambda: driver.find_element(By.CSS_SELECTOR, _history_row(call.call_id)).click()
-        )
+        await _until(driver, lambda d: _click(d, _history_row(call.call_id)), "a click on the call")
         await _until(driver, lambda d: _shown(d, "detail"), "the call detail")
         assert (await _browse(lambda: driver.current_url)).endswith(f"#call={call.call_id}")
         await _until(
             driver,
-            lambda d: ANSWER in _text(d, "#detail-body .transcript"),
+            lambda d: _texts(d, "#detail-body .bubble-text") == [GREETING, QUESTION, ANSWER],
             "the transcript in the detail",
         )
-        bubbles = await _browse(
-            lambda: [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".bubble-text")]
+        await _until(
+            driver,
+            lambda d: (
+                d.find_elements(By.CSS_SELECTOR, "#detail-body svg.latency rect")
+                and " ms" in _text(d, "#detail-body svg.latency")
+            ),
+            "the latency chart's bars with their ms labels",
         )
-        assert bubbles == [GREETING, QUESTION, ANSWER]
-        bars = await _browse(
-            lambda: driver.find_elements(By.CSS_SELECTOR, "#detail-body svg.latency rect")
-        )
-        assert bars, "the latency chart has a bar per measured stage"
-        assert " ms" in await _browse(lambda: _text(driver, "#detail-body svg.latency"))
 
         # Export: the CSV by clicking its button, the JSON fetched by the page from its link.
         await _browse(lambda: driver.find_element(By.ID, "detail-close").click())
