@@ -50,6 +50,22 @@ def _text_demo(interactive: bool) -> None:
     asyncio.run(call.run())
 
 
+def _dashboard(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from getpatter.dashboard.standalone import open_sqlite_store, serve_dashboard
+    from getpatter.errors import ConfigError, PatterConnectionError
+
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be from 0 to 65535, got {args.port}")
+    try:
+        store = open_sqlite_store(args.db)
+        asyncio.run(serve_dashboard(store, host=args.host, port=args.port, token=args.token))
+    except (ConfigError, PatterConnectionError) as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``getpatter`` console script."""
     parser = argparse.ArgumentParser(
@@ -67,9 +83,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--scripted", action="store_true", help="with --text: a scripted caller types instead"
     )
+    demo.add_argument(
+        "--keep-open",
+        action="store_true",
+        help="keep serving the dashboard after the call, until Ctrl-C",
+    )
+    board = commands.add_parser(
+        "dashboard",
+        help="serve the dashboard over the calls another Patter process keeps",
+        description="Serve the dashboard over a SQLite call store that another process writes "
+        "(Patter(call_store=SQLiteCallStore(path))).",
+    )
+    board.add_argument("--db", required=True, metavar="FILE", help="the SQLite call store file")
+    board.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
+    board.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (8000; 0: any free port)"
+    )
+    board.add_argument(
+        "--token",
+        default="",
+        help="require this token (16+ characters); beyond 127.0.0.1 one is generated if omitted",
+    )
     args = parser.parse_args(argv)
     if args.command == "demo" and args.scripted and not args.text:
         demo.error("--scripted goes with --text: the phone demo's caller is always scripted")
+    if args.command == "demo" and args.keep_open and args.text:
+        demo.error("--keep-open goes with the phone demo: the text demo has no dashboard")
+    if args.command == "dashboard":
+        return _dashboard(board, args)
     if args.command == "demo":
         try:
             if args.text:
@@ -77,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 from getpatter.demo.phone_call import run_phone_demo
 
-                asyncio.run(run_phone_demo())
+                asyncio.run(run_phone_demo(keep_open=args.keep_open))
         except KeyboardInterrupt:
             return 130
     return 0

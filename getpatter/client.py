@@ -216,7 +216,7 @@ class Patter:
         leave: a signed webhook captured and replayed for a call this server never saw.
         """
         from getpatter.call import OPEN_TRANSFERS
-        from getpatter.dashboard import PAGE_PATH, Dashboard, generate_token, validate_token
+        from getpatter.dashboard import Dashboard, generate_token, page_url, validate_token
         from getpatter.server.embedded import EmbeddedServer
         from getpatter.session import CallCallbacks
 
@@ -317,13 +317,12 @@ class Patter:
                 f"  {server.carrier.name} webhook: {server.carrier.inbound_webhook_url()}"
             )
             if board is not None:
-                local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-                url = f"http://{f'[{local}]' if ':' in local else local}:{server.port}{PAGE_PATH}"
                 if generated_token:
                     # Like Jupyter: the token is new and only this console knows it.
-                    banner += f"\n  Dashboard: {url}?token={board.token}"
+                    banner += f"\n  Dashboard: {page_url(host, server.port, board.token)}"
                 else:
-                    banner += f"\n  Dashboard: {url} (with your dashboard_token)"
+                    url = page_url(host, server.port)
+                    banner += f"\n  Dashboard: {url} (token: the dashboard_token given to serve)"
             # On stderr: stdout may be a protocol channel (an MCP stdio server, a pipe).
             print(banner, file=sys.stderr)
             await server.wait_stopped()

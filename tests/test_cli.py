@@ -25,6 +25,11 @@ def run_demo(*args: str, stdin: str | None = None) -> str:
 def test_demo_runs_a_whole_simulated_phone_call():
     out = run_demo()
     assert "SIMULATED CALL" in out and "answer() in" in out
+    assert re.search(
+        r"Watch it in the dashboard \(while the call runs\): "
+        r"http://127\.0\.0\.1:\d+/dashboard\?token=\S{32,}\n",
+        out,
+    )
     lines = re.findall(r"\] (Agent |Caller): (.*)", out)
     assert lines == [
         ("Agent ", "Thanks for calling Bright Smile Dental. How can I help?"),
@@ -70,3 +75,46 @@ def test_scripted_without_text_is_a_usage_error(capsys):
         main(["demo", "--scripted"])
     assert exit_.value.code == 2
     assert "--scripted goes with --text" in capsys.readouterr().err
+
+
+def test_keep_open_goes_with_the_phone_demo(capsys):
+    import pytest
+
+    from getpatter.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--text", "--keep-open"])
+    assert exit_.value.code == 2
+    assert "--keep-open goes with the phone demo" in capsys.readouterr().err
+
+
+def test_demo_keep_open_serves_the_dashboard_after_the_call_until_ctrl_c():
+    import json
+    import signal
+    import urllib.request
+
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "getpatter", "demo", "--keep-open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=CLEAN_ENV,
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            found = re.match(r"The dashboard stays open at (\S+); press Ctrl-C to stop\.", line)
+            if found:
+                break
+        else:
+            raise AssertionError("the demo ended without keeping the dashboard open")
+        url = found.group(1).replace("/dashboard?", "/api/v1/calls?")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            (call,) = json.load(response)["calls"]
+        assert (call["outcome"], call["turns"], call["active"]) == ("completed", 3, False)
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=30) == 130
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()

@@ -5,7 +5,7 @@ Events) over a :class:`~getpatter.calls.store.CallStore`. Starlette is imported 
 routes are built.
 """
 
-from getpatter.dashboard.app import PAGE_PATH, Dashboard
+from getpatter.dashboard.app import PAGE_PATH, Dashboard, page_url
 from getpatter.dashboard.auth import generate_token, validate_token
 
-__all__ = ["PAGE_PATH", "Dashboard", "generate_token", "validate_token"]
+__all__ = ["PAGE_PATH", "Dashboard", "generate_token", "page_url", "validate_token"]

@@ -13,7 +13,9 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from getpatter._validation import require_number
 from getpatter.calls.store import CallStore
 from getpatter.calls.stream import CallEventStream
 from getpatter.dashboard.analytics import BUCKETS, WINDOW, Analytics
@@ -30,6 +32,7 @@ from getpatter.dashboard.live import (
 from getpatter.dashboard.page import Page, security_headers, token_needed_page
 from getpatter.dashboard.query import BadQuery, CallQuery, select_calls
 from getpatter.dashboard.records import call_detail, summary
+from getpatter.errors import ConfigError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -37,10 +40,19 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-__all__ = ["PAGE_PATH", "Dashboard"]
+__all__ = ["PAGE_PATH", "Dashboard", "page_url"]
 
 PAGE_PATH = "/dashboard"
 """Where the page is served."""
+
+
+def page_url(host: str, port: int, token: str = "") -> str:
+    """The page's address on this machine for a server bound to ``host:port`` (any-address
+    binds are shown as ``127.0.0.1``), with ``?token=`` when ``token`` is given."""
+    local = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    url = f"http://{f'[{local}]' if ':' in local else local}:{port}{PAGE_PATH}"
+    return f"{url}?token={quote(token, safe='')}" if token else url
+
 
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -64,6 +76,17 @@ class Dashboard:
         page: Page | None = None,
         poll_interval: float = POLL_SECONDS,
     ) -> None:
+        if not isinstance(store, CallStore):
+            raise ConfigError(
+                "store must implement getpatter.calls.store.CallStore (e.g. InMemoryCallStore() "
+                f"or SQLiteCallStore(path)), got {type(store).__name__}"
+            )
+        if stream is not None and not isinstance(stream, CallEventStream):
+            raise ConfigError(
+                f"stream must be a CallEventStream (phone.call_events), got {type(stream).__name__}"
+            )
+        if require_number("poll_interval", poll_interval) <= 0:
+            raise ConfigError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.store = store
         self.token = validate_token("token", token)
         self._page = page or Page()
@@ -75,6 +98,7 @@ class Dashboard:
         else:
             self._feed = self._poller = StorePoller(store, interval=poll_interval)
         self._outboxes: set[Outbox] = set()
+        self._closed = False
 
     def routes(self) -> list[BaseRoute]:
         """The dashboard's routes, each behind the token, to mount in a Starlette app."""
@@ -100,7 +124,9 @@ class Dashboard:
         return Starlette(routes=self.routes())
 
     def close(self) -> None:
-        """End every open event stream and stop reading the store (the server is stopping)."""
+        """End every open event stream and stop reading the store (the server is stopping);
+        event streams opened later end at once."""
+        self._closed = True
         for outbox in tuple(self._outboxes):
             outbox.close()
         if self._poller is not None:
@@ -203,6 +229,8 @@ class Dashboard:
 
         outbox = Outbox()
         self._outboxes.add(outbox)
+        if self._closed:
+            outbox.close()
 
         async def body() -> AsyncIterator[str]:
             try:

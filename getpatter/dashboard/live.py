@@ -5,7 +5,8 @@ Each connected browser gets ``retry: 2000``, then messages ``event: <name>`` / `
 - ``call``: ``{"call": summary}`` whenever a call's summary changes (started, status, turn,
   error, ended);
 - ``transcript``: ``{"call_id", "line": {"role", "text", "heard", "at"}}``;
-- ``partial``: ``{"call_id", "role", "text"}`` for interim transcripts, when calls publish them;
+- ``partial``: ``{"call_id", "role", "text"}``: what the caller is saying so far (pipeline
+  calls that started while a browser was connected: only then do they ask for interim results);
 - ``turn``: ``{"call_id", "turn": turn}``;
 
 and a ``: ping`` comment every 15 seconds. A browser's messages wait in a bounded queue of its
@@ -31,7 +32,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from getpatter.calls import events as call_events
 from getpatter.calls.events import (
     CallEnded,
     CallError,
@@ -39,12 +39,14 @@ from getpatter.calls.events import (
     CallStarted,
     CallStatusChanged,
     TranscriptFinal,
+    TranscriptPartial,
     TurnCompleted,
 )
 from getpatter.calls.store import (
     CallStore,
     StoredCall,
     apply_event,
+    jsonable,
     latency_percentiles,
     transcript_line,
     turn_entry,
@@ -65,7 +67,6 @@ PING_SECONDS = 15.0
 POLL_SECONDS = 1.0
 """How often :class:`StorePoller` reads the store."""
 
-_PARTIAL: type[CallEvent] | None = getattr(call_events, "TranscriptPartial", None)
 _SUMMARY_KINDS: tuple[type[CallEvent], ...] = (
     CallStarted,
     CallStatusChanged,
@@ -73,19 +74,16 @@ _SUMMARY_KINDS: tuple[type[CallEvent], ...] = (
     CallError,
     CallEnded,
 )
-_KINDS: tuple[type[CallEvent], ...] = (
-    *_SUMMARY_KINDS,
-    TranscriptFinal,
-    *((_PARTIAL,) if _PARTIAL is not None else ()),
-)
+_KINDS: tuple[type[CallEvent], ...] = (*_SUMMARY_KINDS, TranscriptFinal, TranscriptPartial)
 
 Message = tuple[str, dict[str, Any]]
 """An event name and its JSON data."""
 
 
 def encode(name: str, data: dict[str, Any]) -> str:
-    """One Server-Sent Events message (JSON has no raw newlines, so one ``data:`` line)."""
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    """One Server-Sent Events message (JSON has no raw newlines, so one ``data:`` line);
+    non-finite numbers are sent as ``null``, which browsers' JSON can read."""
+    return f"event: {name}\ndata: {json.dumps(jsonable(data), separators=(',', ':'))}\n\n"
 
 
 class Outbox:
@@ -98,28 +96,31 @@ class Outbox:
         self.dropped = 0
 
     def put(self, message: Message) -> None:
-        """Queue ``message``; never waits."""
+        """Queue ``message``; never waits (ignored once closed)."""
+        if self.closed:
+            return
         if len(self._messages) == self._messages.maxlen:
             self.dropped += 1
         self._messages.append(message)
         self._ready.set()
 
     def close(self) -> None:
-        """End the browser's stream (the server is stopping)."""
+        """End the browser's stream once what is queued is sent (the server is stopping)."""
         self.closed = True
         self._ready.set()
 
     async def get(self, wait: float) -> Message | None:
-        """The next message, or ``None`` after ``wait`` seconds with none (or once closed)."""
+        """The next message, or ``None`` after ``wait`` seconds with none (at once when closed
+        and empty)."""
         if not self._messages and not self.closed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._ready.wait()
-        if self.closed or not self._messages:
+        if not self._messages:
             self._ready.clear()
             return None
         message = self._messages.popleft()
-        if not self._messages:
+        if not self._messages and not self.closed:
             self._ready.clear()
         return message
 
@@ -137,11 +138,13 @@ async def event_stream(outbox: Outbox, feed: LiveFeed) -> AsyncIterator[str]:
     disconnect = feed.connect(outbox)
     try:
         yield "retry: 2000\n\n"
-        while not outbox.closed:
+        while True:
             message = await outbox.get(PING_SECONDS)
             if message is not None:
                 yield encode(*message)
-            elif not outbox.closed:
+            elif outbox.closed:
+                return  # what was queued has been sent
+            else:
                 yield ": ping\n\n"
     finally:
         disconnect()
@@ -168,17 +171,8 @@ class _Summaries:
         """What ``event`` changes, as messages."""
         if isinstance(event, TranscriptFinal):
             return [("transcript", {"call_id": event.call_id, "line": transcript_line(event)})]
-        if _PARTIAL is not None and isinstance(event, _PARTIAL):
-            return [
-                (
-                    "partial",
-                    {
-                        "call_id": event.call_id,
-                        "role": getattr(event, "role", ""),
-                        "text": getattr(event, "text", ""),
-                    },
-                )
-            ]
+        if isinstance(event, TranscriptPartial):
+            return [("partial", {"call_id": event.call_id, "role": event.role, "text": event.text})]
         live = self._calls.get(event.call_id)
         if live is None:
             live = self._calls[event.call_id] = await self._known(event.call_id)

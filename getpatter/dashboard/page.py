@@ -10,7 +10,7 @@ handler, no external resource, no framing.
 from __future__ import annotations
 
 import asyncio
-import html
+import base64
 import re
 import secrets
 from dataclasses import dataclass
@@ -60,7 +60,8 @@ class Page:
         """A fresh nonce and the page using it."""
         if self._template is None:
             self._template = await asyncio.to_thread(self._load)
-        nonce = secrets.token_urlsafe(18)
+        # Public in the page it guards, so not a credential: plain base64 of random bytes.
+        nonce = base64.b64encode(secrets.token_bytes(18)).decode()
         return nonce, self._template.render(nonce)
 
     def _load(self) -> _Template:
@@ -84,7 +85,6 @@ def token_needed_page() -> str:
     return (
         "<!doctype html><html lang=en><meta charset=utf-8><title>Patter dashboard</title>"
         "<h1>Patter dashboard</h1><p>This dashboard needs its token. Open the address printed "
-        "when the server started (it ends in <code>"
-        + html.escape("?token=...")
-        + "</code>), or send <code>Authorization: Bearer &lt;token&gt;</code>.</p></html>"
+        "when the server started (it ends in <code>?token=...</code>), or send "
+        "<code>Authorization: Bearer &lt;token&gt;</code>.</p></html>"
     )

@@ -10,6 +10,7 @@ the sandbox's loopback fakes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -74,8 +75,12 @@ NOTICE = (
 )
 
 
-async def run_phone_demo() -> CallMetrics | None:
-    """Run the demo call, printing it as it goes; return its metrics."""
+async def run_phone_demo(*, keep_open: bool = False) -> CallMetrics | None:
+    """Run the demo call, printing it as it goes; return its metrics.
+
+    The dashboard is served while the call runs (its address is printed first); with
+    ``keep_open`` it stays up after the call until the program is interrupted (Ctrl-C).
+    """
     print(NOTICE)
     started = time.monotonic()
 
@@ -104,9 +109,19 @@ async def run_phone_demo() -> CallMetrics | None:
         await sandbox.serve(
             agent, on_message=answer, on_transcript=on_transcript, on_metrics=on_metrics
         )
+        until = "until you press Ctrl-C" if keep_open else "while the call runs"
+        print(f"Watch it in the dashboard ({until}): {sandbox.dashboard_url}")
         print(f"Calling the agent at {sandbox.phone_number} from {SCENARIO.callee.number}...")
         call = await sandbox.call_in()
         report = await call.ended()
+        metrics = _print_summary(report)
+        if keep_open:
+            print(f"The dashboard stays open at {sandbox.dashboard_url}; press Ctrl-C to stop.")
+            await asyncio.Event().wait()
+    return metrics
+
+
+def _print_summary(report: dict[str, Any]) -> CallMetrics | None:
     metrics: CallMetrics | None = report["metrics"]
     print(
         f"Call ended: {report['outcome']} (ended by {report['ended_by']}) after {report['duration_seconds']:.1f} s."

@@ -33,6 +33,7 @@ __all__ = ["EmbeddedServer", "engine_factory"]
 logger = logging.getLogger("getpatter.server")
 
 _STOP_TIMEOUT = 10.0
+_DRAIN_TIMEOUT = 1.0
 
 
 def engine_factory(agent: Agent, on_message: Any = None) -> EngineFactory:
@@ -178,8 +179,6 @@ class EmbeddedServer:
     async def stop(self) -> None:
         """Hang up calls in progress (each reports its end), then stop serving."""
         self.desk.stop_accepting()
-        if self.dashboard is not None:
-            self.dashboard.close()  # open event streams end now, not at the shutdown's timeout
 
         async def end(session: CallSession) -> None:
             with contextlib.suppress(Exception):
@@ -187,6 +186,12 @@ class EmbeddedServer:
 
         try:
             await asyncio.gather(*(end(session) for session in self.registry.active()))
+            if self.dashboard is not None:
+                # Browsers get the ends of those calls, then their event streams end now
+                # rather than at the end of the graceful shutdown's wait.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stream.drain(), _DRAIN_TIMEOUT)
+                self.dashboard.close()
             if self._server is not None:
                 await self._server.stop(_STOP_TIMEOUT)
             if self._tunnel is not None:

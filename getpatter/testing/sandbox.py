@@ -27,7 +27,6 @@ import random
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from getpatter.agent import Agent
 from getpatter.carriers.telnyx import Carrier as Telnyx
@@ -327,11 +326,11 @@ class Sandbox:
             raise ConfigError("the sandbox is already serving an agent")
         dashboard_url = ""
         if serve_options.get("dashboard", True) is True:
-            from getpatter.dashboard import PAGE_PATH, generate_token
+            from getpatter.dashboard import generate_token, page_url
 
             token = serve_options.get("dashboard_token") or generate_token()
             serve_options["dashboard_token"] = token
-            dashboard_url = f"http://127.0.0.1:{self.port}{PAGE_PATH}?token={quote(str(token))}"
+            dashboard_url = page_url("127.0.0.1", self.port, str(token))
         await self.start_fakes(agent)
         user_on_call_end: Callable[[dict[str, Any]], Any] | None = serve_options.pop(
             "on_call_end", None
