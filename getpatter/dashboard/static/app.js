@@ -178,15 +178,7 @@
     const headers = { Accept: "application/json" };
     if (state.token) headers.Authorization = `Bearer ${state.token}`;
     const response = await fetch(apiUrl(path, params), { headers, cache: "no-store" });
-    if (response.status === 401 || response.status === 403) {
-      let message = "";
-      try {
-        message = (await response.json()).error || "";
-      } catch {
-        message = "";
-      }
-      throw new Unauthorized(message);
-    }
+    if (response.status === 401 || response.status === 403) throw new Unauthorized(path);
     if (response.status === 404) return null;
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response.json();
@@ -194,7 +186,7 @@
 
   function failed(error) {
     if (error instanceof Unauthorized) {
-      lock(error.message);
+      lock();
     } else {
       console.error("dashboard:", error);
     }
@@ -217,7 +209,7 @@
     state.base = `${location.pathname.replace(/[^/]*$/, "").replace(/dashboard\/$/, "")}api/v1/`;
   }
 
-  function lock(message) {
+  function lock() {
     state.locked = true;
     if (state.events) state.events.close();
     state.events = null;
@@ -236,15 +228,15 @@
       "cost-legend",
     ])
       $(id).replaceChildren();
+    for (const node of document.querySelectorAll(".card-value, .card-note")) node.textContent = "";
     $("app").hidden = true;
     $("detail").hidden = true;
     $("scrim").hidden = true;
     document.querySelector(".topbar-actions").hidden = true;
     $("locked").hidden = false;
-    const given = state.token
-      ? "The token in the link was not accepted."
+    $("locked-detail").textContent = state.token
+      ? "The token in the link was not accepted (a restarted server makes a new one)."
       : "The link had no token.";
-    $("locked-detail").textContent = message ? `${given} The server said: ${message}` : given;
   }
 
   function reveal() {
