@@ -8,8 +8,9 @@ one to its stream when it is.
 Every file operation runs on one worker thread of the logger's own, in the order the events
 came, so the event loop never waits on the disk and a call's rows stay in order. A failure
 (disk full, a read-only folder) is logged as a warning, once per call, and never reaches the
-call. ``metadata.json`` is written when a call is first seen, when it starts and when it ends,
-each time to a temporary file renamed over it, so a reader never sees half of one.
+call. ``metadata.json`` is written when a call is first seen, when it starts and when it ends
+(its ``CallEnded``, or a final carrier status before it), each time to a temporary file renamed
+over it, so a reader never sees half of one.
 
 Retention: on about one call start in 50 (``sweep_chance``), the day folders older than
 ``retention_days`` (UTC dates) are deleted on the worker thread; ``0`` keeps everything.
@@ -40,6 +41,7 @@ from getpatter.calls.events import (
     CallEnded,
     CallEvent,
     CallStarted,
+    CallStatusChanged,
     TranscriptFinal,
     TurnCompleted,
 )
@@ -49,16 +51,19 @@ from getpatter.calls.phone_redaction import (
     phone_redaction_from_env,
     require_phone_redaction,
 )
-from getpatter.calls.store import StoredCall, apply_event, jsonable
+from getpatter.calls.store import ENDED_STATUSES, StoredCall, apply_event, jsonable
 from getpatter.calls.stream import CallEventStream
 from getpatter.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_SWEEP_CHANCE",
     "LOGGED_KINDS",
     "LOG_DIR_ENV",
     "RETENTION_DAYS_ENV",
     "CallLogger",
     "default_log_root",
+    "log_from_env",
 ]
 
 logger = logging.getLogger("getpatter.calls.log")
@@ -214,6 +219,12 @@ class CallLogger:
         of the same folder, which then see every event recorded before)."""
         return self._submit(work)
 
+    def held_line(self, call_id: str) -> dict[str, Any] | None:
+        """The agent line of an active call not written yet (it waits for its turn's metrics).
+        Call it from :meth:`run_on_worker` work only."""
+        entry = self._open.get(call_id)
+        return None if entry is None or entry.agent_line is None else dict(entry.agent_line)
+
     # ------------------------------------------------------------------ on the worker thread
 
     def _submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -252,7 +263,9 @@ class CallLogger:
         elif isinstance(event, CallEnded):
             self._end(entry, event)
         self._append_row(entry.folder, event)
-        if isinstance(event, CallStarted | CallEnded):
+        if isinstance(event, CallStarted | CallEnded) or (
+            isinstance(event, CallStatusChanged) and event.status in ENDED_STATUSES
+        ):
             self._write_metadata(entry)
         if isinstance(event, CallEnded):
             self._forget(event.call_id, entry)
@@ -401,3 +414,16 @@ def _append(path: Path, row: dict[str, Any]) -> None:
     # One write() of one line to a file opened with O_APPEND: rows never interleave.
     with _private(path, os.O_APPEND) as handle:
         handle.write(_dumps(row) + "\n")
+
+
+def log_from_env(stream: CallEventStream, store: object = None) -> CallLogger | None:
+    """Subscribe a :meth:`CallLogger.from_env` logger to ``stream`` when ``PATTER_LOG_DIR`` is
+    set; return it (``None`` when unset, or when ``store`` already writes that folder)."""
+    call_log = CallLogger.from_env()
+    if not call_log.enabled:
+        return None
+    writer = getattr(store, "writer", None)
+    if isinstance(writer, CallLogger) and writer.root == call_log.root:
+        return None
+    call_log.subscribe(stream)
+    return call_log

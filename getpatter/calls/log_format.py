@@ -54,6 +54,7 @@ __all__ = [
     "day_folders",
     "day_of",
     "event_row",
+    "folder_name",
     "iso",
     "metadata",
     "parse_iso",
@@ -134,8 +135,14 @@ def call_dir(root: Path, call_id: str, first_seen: float) -> Path:
     has those characters replaced, so a call can never write outside its day folder.
     """
     day = day_of(first_seen)
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", call_id).lstrip(".") or "_"
-    return root / "calls" / f"{day.year:04d}" / f"{day.month:02d}" / f"{day.day:02d}" / safe
+    name = folder_name(call_id)
+    return root / "calls" / f"{day.year:04d}" / f"{day.month:02d}" / f"{day.day:02d}" / name
+
+
+def folder_name(call_id: str) -> str:
+    """The name of a call's folder: its id, with anything but ``A-Za-z0-9._-`` as ``_`` and no
+    leading dot."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", call_id).lstrip(".") or "_"
 
 
 def day_folders(calls: Path) -> list[tuple[date, Path]]:
