@@ -237,6 +237,8 @@ class CallLogger:
             self._apply(event)
         except Exception as exc:
             self._failed(event.call_id, exc)
+        if isinstance(event, CallEnded):
+            self._forget(event.call_id)
 
     def _apply(self, event: CallEvent) -> None:
         assert self.root is not None
@@ -267,8 +269,6 @@ class CallLogger:
             isinstance(event, CallStatusChanged) and event.status in ENDED_STATUSES
         ):
             self._write_metadata(entry)
-        if isinstance(event, CallEnded):
-            self._forget(event.call_id, entry)
 
     def _line(self, entry: _OpenCall, event: TranscriptFinal) -> None:
         self._flush_agent_line(entry)
@@ -332,8 +332,10 @@ class CallLogger:
             handle.write(_dumps(data, indent=2))
         os.replace(temporary, target)
 
-    def _forget(self, call_id: str, entry: _OpenCall) -> None:
-        self._open.pop(call_id, None)
+    def _forget(self, call_id: str) -> None:
+        entry = self._open.pop(call_id, None)
+        if entry is None:
+            return
         self._ended[call_id] = entry.folder
         while len(self._ended) > _REMEMBERED_ENDED:
             self._ended.popitem(last=False)
