@@ -185,13 +185,16 @@ class CallLogger:
         """Queue ``event``'s writes on the worker thread; returns at once and never raises."""
         if not self.enabled:
             return
-        self._submit(self._write, event)
-        if (
-            isinstance(event, CallStarted)
-            and self.retention_days
-            and random.random() < self.sweep_chance
-        ):
-            self._submit(self._sweep_quietly, time.time())
+        try:
+            self._submit(self._write, event)
+            if (
+                isinstance(event, CallStarted)
+                and self.retention_days
+                and random.random() < self.sweep_chance
+            ):
+                self._submit(self._sweep_quietly, time.time())
+        except RuntimeError as exc:  # the interpreter is shutting down: no thread can start
+            logger.warning("call log of %s not written: %s", event.call_id, exc)
 
     async def flush(self) -> None:
         """Wait until every write queued so far is done."""
