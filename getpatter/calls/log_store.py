@@ -19,6 +19,7 @@ import asyncio
 import builtins
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -43,12 +44,15 @@ from getpatter.calls.events import (
 )
 from getpatter.calls.phone_redaction import DEFAULT_PHONE_REDACTION, PhoneRedaction
 from getpatter.calls.store import StoredCall, apply_event, latency_percentiles
-from getpatter.errors import PatterError
+from getpatter.errors import ConfigError, PatterError
 from getpatter.observability.metrics import CostBreakdown, TurnMetrics
 
 __all__ = ["CallLogStore"]
 
 _T = TypeVar("_T")
+
+_MAX_CACHED = 10_000
+"""Call summaries kept in memory (the first cached are forgotten first, and re-read if asked)."""
 
 
 @dataclass
@@ -76,6 +80,8 @@ class CallLogStore:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         sweep_chance: float = DEFAULT_SWEEP_CHANCE,
     ) -> None:
+        if not isinstance(root, str | os.PathLike):
+            raise ConfigError(f"root must be a folder path, got {type(root).__name__}")
         self.writer = CallLogger(
             root,
             redact_phone=redact_phone,
@@ -84,7 +90,7 @@ class CallLogStore:
         )
         assert self.writer.root is not None
         self.root: Path = self.writer.root
-        self._summaries: dict[Path, _Cached] = {}
+        self._summaries: OrderedDict[Path, _Cached] = OrderedDict()
         self._folders: dict[str, Path] = {}
 
     async def record(self, event: CallEvent) -> None:
@@ -167,6 +173,10 @@ class CallLogStore:
         call = _summarise(folder)
         if call is not None:
             self._summaries[folder] = _Cached(stamp, call)
+            self._summaries.move_to_end(folder)
+            while len(self._summaries) > _MAX_CACHED:
+                forgotten, _ = self._summaries.popitem(last=False)
+                self._folders.pop(forgotten.name, None)
         return call
 
     def _list(

@@ -11,7 +11,7 @@ from getpatter.calls.call_log import CallLogger
 from getpatter.calls.events import CallEvent, CallStarted, TranscriptFinal, TurnCompleted
 from getpatter.calls.log_store import CallLogStore
 from getpatter.calls.store import CallStore
-from getpatter.errors import PatterError
+from getpatter.errors import ConfigError, PatterError
 from getpatter.observability.metrics import CostBreakdown, LatencyBreakdown, TurnMetrics
 
 CALLER = "+15550001111"
@@ -110,3 +110,5 @@ async def test_a_missing_folder_is_an_empty_store_and_a_closed_one_refuses(tmp_p
     with pytest.raises(PatterError, match="closed"):
         await store.list()
     assert not (tmp_path / "not-yet").exists()
+    with pytest.raises(ConfigError, match="root must be a folder path"):
+        CallLogStore(None)  # type: ignore[arg-type]
