@@ -44,7 +44,8 @@ from getpatter.observability.metrics import (
 CALLER = "+15550001111"
 CALLEE = "+15550009999"
 TRANSFER_TO = "+15550007777"
-# 23:59:59.5 UTC: the call's folder is that UTC day, whatever the machine's time zone.
+# 23:59:59.5 UTC: the call's folder is that UTC day, whatever the machine's time zone. Loggers
+# of such calls have sweep_chance=0: a retention sweep would rightly delete them.
 START = datetime(2026, 3, 1, 23, 59, 59, 500000, tzinfo=UTC).timestamp()
 ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$")
 LG6_KEYS = {
@@ -137,7 +138,7 @@ async def write(log: CallLogger, events: list[CallEvent]) -> None:
 
 
 async def test_a_call_is_written_to_its_utc_day_folder_with_the_lg_files(tmp_path: Path) -> None:
-    log = CallLogger(tmp_path)
+    log = CallLogger(tmp_path, sweep_chance=0.0)
     await write(log, a_call())
     folder = tmp_path / "calls" / "2026" / "03" / "01" / "CA1"
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -234,7 +235,7 @@ async def test_metadata_is_replaced_whole_at_first_sight_start_and_end(
         real_replace(source, target)
 
     monkeypatch.setattr(call_log_module.os, "replace", spy)
-    log = CallLogger(tmp_path)
+    log = CallLogger(tmp_path, sweep_chance=0.0)
     events = a_call()
     folder = tmp_path / "calls" / "2026" / "03" / "01" / "CA1"
     statuses = []
@@ -252,7 +253,7 @@ async def test_numbers_are_written_as_the_redaction_mode_says_but_never_in_the_t
     tmp_path: Path, mode: PhoneRedaction
 ) -> None:
     caller, to = redact_number(CALLER, mode), redact_number(TRANSFER_TO, mode)
-    log = CallLogger(tmp_path, redact_phone=mode)
+    log = CallLogger(tmp_path, redact_phone=mode, sweep_chance=0.0)
     await write(log, a_call())
     folder = tmp_path / "calls" / "2026" / "03" / "01" / "CA1"
     meta = json.loads((folder / "metadata.json").read_text())
@@ -325,7 +326,7 @@ async def test_a_failing_disk_is_a_warning_per_call_and_never_an_exception(
 ) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("in the way")
-    log = CallLogger(not_a_folder)
+    log = CallLogger(not_a_folder, sweep_chance=0.0)
     with caplog.at_level(logging.WARNING, logger="getpatter.calls.log"):
         await write(log, a_call())
     warnings = [r.getMessage() for r in caplog.records if r.name == "getpatter.calls.log"]
@@ -336,7 +337,7 @@ async def test_a_failing_disk_is_a_warning_per_call_and_never_an_exception(
 
 
 async def test_a_closed_logger_ignores_events(tmp_path: Path) -> None:
-    log = CallLogger(tmp_path)
+    log = CallLogger(tmp_path, sweep_chance=0.0)
     await log.aclose()
     await log.aclose()
     assert not log.enabled

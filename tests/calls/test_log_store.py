@@ -36,7 +36,7 @@ def turn(call_id: str, at: float) -> TurnCompleted:
 
 
 async def written_by_another_process(root: Path, events: list[CallEvent]) -> None:
-    writer = CallLogger(root)  # mask, the default
+    writer = CallLogger(root, retention_days=0)  # mask, the default; 2026-03 is kept
     for event in events:
         writer.record(event)
     await writer.aclose()
@@ -66,7 +66,7 @@ async def test_it_reads_a_folder_another_process_wrote_numbers_as_written(tmp_pa
 async def test_the_agent_line_waiting_for_its_turn_is_read_in_the_writing_process(
     tmp_path: Path,
 ) -> None:
-    async with CallLogStore(tmp_path) as store:
+    async with CallLogStore(tmp_path, retention_days=0) as store:
         await store.record(started("CA1", DAY_ONE))
         await store.record(line("CA1", "assistant", "Hello, dental.", DAY_ONE + 1))
         assert [x["text"] for x in await store.transcript("CA1")] == ["Hello, dental."]
