@@ -307,12 +307,10 @@ class CallLogger:
 
     def _end(self, entry: _OpenCall, event: CallEnded) -> None:
         self._flush_agent_line(entry)
-        metrics = jsonable(event.report.get("metrics"))
-        if isinstance(metrics, dict) and isinstance(metrics.get("turns"), list):
+        metrics = event.report.metrics
+        if metrics is not None and metrics.turns:
             entry.totals = [
-                t["latency"]["total_ms"]
-                for t in metrics["turns"]
-                if isinstance(t, dict) and t.get("latency", {}).get("total_ms") is not None
+                t.latency.total_ms for t in metrics.turns if t.latency.total_ms is not None
             ]
 
     def _flush_agent_line(self, entry: _OpenCall) -> None:

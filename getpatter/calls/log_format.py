@@ -31,6 +31,7 @@ from getpatter.calls.events import (
     CallEnded,
     CallError,
     CallEvent,
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     CallTransferred,
@@ -66,6 +67,7 @@ SCHEMA_VERSION = "1.0"
 """``metadata.json``'s ``schema_version`` (shared with the TypeScript SDK, LG-11)."""
 
 EVENT_TYPES: dict[type[CallEvent], str] = {
+    CallPlaced: "call_placed",
     CallStarted: "call_started",
     CallStatusChanged: "status",
     TurnCompleted: "turn",
@@ -83,6 +85,7 @@ EVENT_TYPES: dict[type[CallEvent], str] = {
 """The ``type`` of the ``events.jsonl`` row each event kind writes."""
 
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "call_placed": ("goal", "client_ref", "max_duration_sec", "mode"),
     "call_started": ("direction", "provider_mode", "agent", "telephony_provider"),
     "status": ("status",),
     "turn": ("turn",),
@@ -234,13 +237,13 @@ def event_row(event: CallEvent, redact: PhoneRedaction) -> dict[str, Any] | None
     elif isinstance(event, CallTransferred):
         row["to"] = redact_number(event.to, redact)
     elif isinstance(event, CallEnded):
-        report = {k: v for k, v in event.report.items() if k not in ("transcript", "history")}
-        metrics = jsonable(report.get("metrics"))
+        report = event.report.to_dict()
+        del report["transcript"], report["history"]
+        metrics = jsonable(report["metrics"])
         if isinstance(metrics, dict):
             report["metrics"] = {k: v for k, v in metrics.items() if k != "turns"}
-        for name in ("caller", "callee"):
-            if isinstance(report.get(name), str):
-                report[name] = redact_number(report[name], redact)
+        report["caller"] = redact_number(event.report.caller, redact)
+        report["callee"] = redact_number(event.report.callee, redact)
         row["report"] = report
     else:
         for name in EVENT_FIELDS[kind]:

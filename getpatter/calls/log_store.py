@@ -38,14 +38,21 @@ from getpatter.calls.events import (
     CallEnded,
     CallError,
     CallEvent,
+    CallPlaced,
     CallStarted,
     CallStatusChanged,
     TurnCompleted,
 )
 from getpatter.calls.phone_redaction import DEFAULT_PHONE_REDACTION, PhoneRedaction
+from getpatter.calls.report import CallReport
 from getpatter.calls.store import StoredCall, apply_event, latency_percentiles
 from getpatter.errors import ConfigError, PatterError
-from getpatter.observability.metrics import CostBreakdown, TurnMetrics
+from getpatter.observability.metrics import (
+    CallMetrics,
+    CostBreakdown,
+    LatencyBreakdown,
+    TurnMetrics,
+)
 
 __all__ = ["CallLogStore"]
 
@@ -338,11 +345,58 @@ def _event(call: StoredCall, row: dict[str, Any]) -> CallEvent | None:
                     **{k: float(cost.get(k) or 0.0) for k in ("stt", "tts", "llm", "telephony")}
                 ),
             )
+        if kind == "call_placed":
+            return CallPlaced(
+                call_id=call_id,
+                at=at,
+                goal=str(row.get("goal") or ""),
+                client_ref=str(row.get("client_ref") or ""),
+                max_duration_sec=int(row.get("max_duration_sec") or 0),
+                mode=str(row.get("mode") or "live"),
+            )
         if kind == "call_ended":
-            return CallEnded(call_id=call_id, at=at, report=_mapping(row.get("report")))
+            return CallEnded(call_id=call_id, at=at, report=_report(call_id, row.get("report")))
     except (TypeError, ValueError):  # a row this version cannot read: the others still count
         return None
     return None
+
+
+def _report(call_id: str, value: Any) -> CallReport:
+    """The end report of a ``call_ended`` row, as far as a summary needs it (its metrics have
+    the cost and latency summaries, not the turns: those are the ``turn`` rows)."""
+    data = _mapping(value)
+    metrics = _mapping(data.get("metrics"))
+    cost = _mapping(metrics.get("cost"))
+    error = data.get("error")
+    return CallReport(
+        call_id=call_id,
+        caller=str(data.get("caller") or ""),
+        callee=str(data.get("callee") or ""),
+        direction=str(data.get("direction") or ""),
+        started_at=float(data.get("started_at") or 0.0),
+        ended_at=float(data.get("ended_at") or 0.0),
+        duration_seconds=float(data.get("duration_seconds") or 0.0),
+        outcome=str(data.get("outcome") or ""),
+        ended_by=str(data.get("ended_by") or ""),
+        error=None if error is None else str(error),
+        error_count=int(data.get("error_count") or 0),
+        metrics=CallMetrics(
+            call_id=call_id,
+            duration_seconds=float(metrics.get("duration_seconds") or 0.0),
+            cost=CostBreakdown(
+                **{k: float(cost.get(k) or 0.0) for k in ("stt", "tts", "llm", "telephony")}
+            ),
+            latency_p50=_latency(metrics.get("latency_p50")),
+            latency_p95=_latency(metrics.get("latency_p95")),
+        )
+        if metrics
+        else None,
+    )
+
+
+def _latency(value: Any) -> LatencyBreakdown:
+    total = _mapping(value).get("total_ms")
+    return LatencyBreakdown(total_ms=float(total) if isinstance(total, int | float) else None)
 
 
 def _mapping(value: Any) -> dict[str, Any]:

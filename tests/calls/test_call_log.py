@@ -31,6 +31,7 @@ from getpatter.calls.events import (
 )
 from getpatter.calls.log_store import CallLogStore
 from getpatter.calls.phone_redaction import PhoneRedaction, redact_number
+from getpatter.calls.report import CallReport
 from getpatter.calls.stream import CallEventStream
 from getpatter.dtmf import DtmfEvent
 from getpatter.errors import ConfigError
@@ -85,21 +86,19 @@ def a_call(call_id: str = "CA1", start: float = START) -> list[CallEvent]:
     metrics = CallMetrics.from_turns(
         call_id=call_id, duration_seconds=12.5, turns=turns, cost=CostBreakdown(llm=0.02, tts=0.01)
     )
-    report = {
+    report = CallReport(
         **who,
-        "direction": "inbound",
-        "started_at": start + 0.5,
-        "ended_at": start + 13,
-        "duration_seconds": 12.5,
-        "outcome": "transferred",
-        "ended_by": "agent",
-        "error": None,
-        "errors": [{"source": "tts", "message": "hiccup", "code": "tts", "fatal": False}],
-        "error_count": 1,
-        "transcript": [{"role": "user", "text": "Call me back at +15550004321"}],
-        "history": [],
-        "metrics": metrics,
-    }
+        direction="inbound",
+        started_at=start + 0.5,
+        ended_at=start + 13,
+        duration_seconds=12.5,
+        outcome="transferred",
+        ended_by="agent",
+        errors=({"source": "tts", "message": "hiccup", "code": "tts", "fatal": False},),
+        error_count=1,
+        transcript=({"role": "user", "text": "Call me back at +15550004321"},),
+        metrics=metrics,
+    )
     return [
         CallStatusChanged(**who, status="ringing", at=start),
         CallStarted(

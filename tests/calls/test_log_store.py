@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from getpatter.calls.call_log import CallLogger
-from getpatter.calls.events import CallEvent, CallStarted, TranscriptFinal, TurnCompleted
+from getpatter.calls.events import (
+    CallEvent,
+    CallPlaced,
+    CallStarted,
+    TranscriptFinal,
+    TurnCompleted,
+)
 from getpatter.calls.log_store import CallLogStore
 from getpatter.calls.store import CallStore
 from getpatter.errors import ConfigError, PatterError
@@ -112,3 +118,26 @@ async def test_a_missing_folder_is_an_empty_store_and_a_closed_one_refuses(tmp_p
     assert not (tmp_path / "not-yet").exists()
     with pytest.raises(ConfigError, match="root must be a folder path"):
         CallLogStore(None)  # type: ignore[arg-type]
+
+
+async def test_a_placed_calls_goal_is_logged_and_read_back(tmp_path: Path) -> None:
+    placed = CallPlaced(
+        call_id="CA7",
+        caller="+15550009999",
+        callee=CALLER,
+        goal="Book a cleaning",
+        client_ref="ref-1",
+        max_duration_sec=300,
+        at=DAY_ONE,
+    )
+    await written_by_another_process(tmp_path, [placed])
+    async with CallLogStore(tmp_path) as store:
+        call = await store.get("CA7")
+        assert call is not None and call.direction == "outbound"
+        assert (call.callee, call.status) == ("***1111", "queued")
+        assert call.placed == {
+            "goal": "Book a cleaning",
+            "client_ref": "ref-1",
+            "max_duration_sec": 300,
+            "mode": "live",
+        }
