@@ -184,7 +184,8 @@ def metadata(
     """``metadata.json`` for ``call`` (LG-6) whose turns measured ``totals`` (ms).
 
     ``status`` is the carrier's state while the call is active (``ringing``, ``in-progress``...)
-    and its outcome once ended (``completed``, ``transferred``, ``busy``, ``error``...).
+    and its outcome once ended (``completed``, ``transferred``, ``busy``, ``error``...). What is
+    not known (yet) is null: the provider before the call starts, the carrier in test mode.
     """
     ended = call.ended_at is not None
     cost = call.cost
@@ -200,9 +201,9 @@ def metadata(
         "status": (call.outcome or call.status or "ended") if ended else call.status or "ringing",
         "caller": redact_number(call.caller, redact),
         "callee": redact_number(call.callee, redact),
-        "telephony_provider": call.telephony_provider,
-        "provider_mode": call.provider_mode,
-        "agent": {"provider": call.provider_mode, "voice": voice},
+        "telephony_provider": call.telephony_provider or None,
+        "provider_mode": call.provider_mode or None,
+        "agent": {"provider": call.provider_mode or None, "voice": voice},
         "turns": call.turns,
         "cost": {
             name: float(cost.get(name, 0.0)) for name in ("total", "stt", "tts", "llm", "telephony")

@@ -335,6 +335,21 @@ async def test_a_failing_disk_is_a_warning_per_call_and_never_an_exception(
     await log.aclose()
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+async def test_a_read_only_folder_is_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    os.chmod(tmp_path, 0o500)
+    log = CallLogger(tmp_path, sweep_chance=0.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="getpatter.calls.log"):
+            await write(log, a_call())
+    finally:
+        os.chmod(tmp_path, 0o700)
+    assert any("PermissionError" in r.getMessage() for r in caplog.records)
+    await log.aclose()
+
+
 async def test_a_closed_logger_ignores_events(tmp_path: Path) -> None:
     log = CallLogger(tmp_path, sweep_chance=0.0)
     await log.aclose()
