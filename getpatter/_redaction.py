@@ -93,6 +93,7 @@ LOGGERS = (
     "getpatter",
     "getpatter.agent",
     "getpatter.calls",
+    "getpatter.calls.log",
     "getpatter.control",
     "getpatter.cost",
     "getpatter.dashboard",

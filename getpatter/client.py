@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,9 @@ class Patter:
     ``call_store`` keeps what this phone's calls did (summaries, transcripts, turn metrics, end
     reports) for the dashboard and the call-control service: an
     :class:`~getpatter.calls.memory_store.InMemoryCallStore` by default (lost on restart), or
-    e.g. a :class:`~getpatter.calls.sqlite_store.SQLiteCallStore` to keep them.
+    e.g. a :class:`~getpatter.calls.sqlite_store.SQLiteCallStore` to keep them. With
+    ``PATTER_LOG_DIR`` set, each call is also written to that folder
+    (:class:`~getpatter.calls.call_log.CallLogger`).
     """
 
     def __init__(
@@ -108,6 +111,10 @@ class Patter:
             )
         self._call_store: CallStore = call_store or InMemoryCallStore()
         feed(self._call_events, self._call_store)
+        if os.environ.get("PATTER_LOG_DIR", "").strip():  # call logs (spec LG): off unless set
+            from getpatter.calls.call_log import log_from_env
+
+            self._call_log = log_from_env(self._call_events, self._call_store)
         self._server: EmbeddedServer | None = None
         self._server_starting: asyncio.Event | None = None
 

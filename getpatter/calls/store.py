@@ -160,8 +160,13 @@ class CallStore(Protocol):
 
 
 def feed(stream: CallEventStream, store: CallStore) -> Callable[[], None]:
-    """Subscribe ``store`` to ``stream`` (queued, in order); return the unsubscribe."""
-    return stream.subscribe(store.record, kinds=RECORDED_KINDS, name="call store")
+    """Subscribe ``store`` to ``stream`` (queued, in order); return the unsubscribe.
+
+    The store gets :data:`RECORDED_KINDS`, or the kinds its ``recorded_kinds`` attribute
+    names (a call log store keeps tool calls and barge-ins too).
+    """
+    kinds = getattr(store, "recorded_kinds", RECORDED_KINDS)
+    return stream.subscribe(store.record, kinds=kinds, name="call store")
 
 
 def apply_event(call: StoredCall | None, event: CallEvent) -> StoredCall:

@@ -1,4 +1,4 @@
-"""The call stores: one behaviour suite run against the in-memory and the SQLite store."""
+"""The call stores: one behaviour suite run against the in-memory, SQLite and log-folder stores."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from getpatter.calls.events import (
     TranscriptFinal,
     TurnCompleted,
 )
+from getpatter.calls.log_store import CallLogStore
 from getpatter.calls.memory_store import InMemoryCallStore
 from getpatter.calls.report import CallReport
 from getpatter.calls.sqlite_store import SQLiteCallStore
@@ -34,11 +35,16 @@ CALLER = "+15550001111"
 CALLEE = "+15550009999"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "logs"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CallStore]:
-    made: CallStore = (
-        InMemoryCallStore() if request.param == "memory" else SQLiteCallStore(tmp_path / "c.db")
-    )
+    made: CallStore
+    if request.param == "memory":
+        made = InMemoryCallStore()
+    elif request.param == "sqlite":
+        made = SQLiteCallStore(tmp_path / "c.db")
+    else:
+        # retention_days=0: these calls of 1970 would be swept away at a random call start.
+        made = CallLogStore(tmp_path / "logs", redact_phone="full", retention_days=0)
     yield made
     await made.aclose()
 
