@@ -51,13 +51,13 @@ def _text_demo(interactive: bool) -> None:
 
 
 def _dashboard(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from getpatter.dashboard.standalone import open_sqlite_store, serve_dashboard
+    from getpatter.dashboard.standalone import open_log_store, open_sqlite_store, serve_dashboard
     from getpatter.errors import ConfigError, PatterConnectionError
 
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be from 0 to 65535, got {args.port}")
     try:
-        store = open_sqlite_store(args.db)
+        store = open_sqlite_store(args.db) if args.db else open_log_store(args.logs)
         asyncio.run(serve_dashboard(store, host=args.host, port=args.port, token=args.token))
     except (ConfigError, PatterConnectionError) as exc:
         parser.error(str(exc))
@@ -92,9 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dashboard",
         help="serve the dashboard over the calls another Patter process keeps",
         description="Serve the dashboard over a SQLite call store that another process writes "
-        "(Patter(call_store=SQLiteCallStore(path))).",
+        "(Patter(call_store=SQLiteCallStore(path))), or over its call logs (PATTER_LOG_DIR).",
     )
-    board.add_argument("--db", required=True, metavar="FILE", help="the SQLite call store file")
+    source = board.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", metavar="FILE", help="the SQLite call store file")
+    source.add_argument(
+        "--logs", metavar="DIR", help="the call-log folder (PATTER_LOG_DIR; auto: the default)"
+    )
     board.add_argument("--host", default="127.0.0.1", help="interface to listen on (127.0.0.1)")
     board.add_argument(
         "--port", type=int, default=8000, help="port to listen on (8000; 0: any free port)"

@@ -88,8 +88,9 @@ environment (a non-empty variable overrides the --config file):
   other    PATTER_AUDIT_DB (default ~/.getpatter/audit.sqlite3 when live, memory
            in the sandbox; ":memory:" forces memory), PATTER_CALLS_DB (the call
            history, for get_call/list_calls after a restart; default: beside the
-           audit log), PATTER_SANDBOX_MS_PER_CHAR,
-           PATTER_MCP_TOKEN, PATTER_CONFIG
+           audit log), PATTER_LOG_REDACT_PHONE (mask, full or hash_only: numbers
+           in that history), PATTER_SANDBOX_MS_PER_CHAR, PATTER_MCP_TOKEN,
+           PATTER_CONFIG
 
 Claude Desktop: add the server to claude_desktop_config.json as
   {"mcpServers": {"patter": {"command": "getpatter-mcp", "env": {...}}}}

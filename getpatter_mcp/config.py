@@ -32,6 +32,7 @@ The file mirrors the variables in sections (every key is optional)::
     [policy]            # allowed_prefixes = ["+1555"], max_calls_per_day = 20, ...
     [audit]             # db = "~/.getpatter/audit.sqlite3"  (":memory:" keeps it in memory)
     [calls]             # db = "~/.getpatter/calls.sqlite3"  (the call history; beside the audit log)
+                        # redact_phone = "mask"  (or "full", "hash_only": numbers kept in it)
     [sandbox]           # ms_per_char = 60
     [mcp]               # token  (the bearer token of --http)
 """
@@ -48,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from getpatter._hostname import require_hostname
 from getpatter._validation import is_e164
+from getpatter.calls.phone_redaction import PhoneRedaction, require_phone_redaction
 from getpatter.control.policy import ENV_VARS, SafetyPolicy
 from getpatter.errors import ConfigError, PatterError
 
@@ -155,6 +157,7 @@ SETTINGS: tuple[Setting, ...] = (
     *_policy_settings(),
     Setting("PATTER_AUDIT_DB", "audit.db", "str", "audit_db"),
     Setting("PATTER_CALLS_DB", "calls.db", "str", "calls_db"),
+    Setting("PATTER_LOG_REDACT_PHONE", "calls.redact_phone", "str", "redact_phone"),
     Setting("PATTER_SANDBOX_MS_PER_CHAR", "sandbox.ms_per_char", "int", "sandbox_ms_per_char"),
     Setting("PATTER_MCP_TOKEN", "mcp.token", "str", "mcp_token"),
 )
@@ -245,8 +248,9 @@ class ServerConfig:
     ElevenLabs). ``elevenlabs_*`` settings with another engine are refused.
 
     ``audit_db=None`` keeps the audit log in memory. ``calls_db`` is where the call history
-    is kept (``get_call``/``list_calls`` after a restart); ``None`` keeps it in memory. ``repr`` masks the auth token, the API keys
-    and the MCP token.
+    is kept (``get_call``/``list_calls`` after a restart); ``None`` keeps it in memory. Its
+    phone numbers are kept as ``redact_phone`` says (``mask``, ``full`` or ``hash_only``, as
+    in call logs). ``repr`` masks the auth token, the API keys and the MCP token.
     """
 
     twilio_account_sid: str = ""
@@ -274,6 +278,7 @@ class ServerConfig:
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     audit_db: str | None = None
     calls_db: str | None = None
+    redact_phone: PhoneRedaction = "mask"
     sandbox_ms_per_char: int = 60
     mcp_token: str = ""
 
@@ -289,6 +294,13 @@ class ServerConfig:
                 isinstance(value, str) or (f.name in ("audit_db", "calls_db") and value is None)
             ):
                 raise ConfigError(f"{_named(f.name)} must be a str, got {type(value).__name__}")
+        object.__setattr__(
+            self,
+            "redact_phone",
+            require_phone_redaction(
+                "PATTER_LOG_REDACT_PHONE", self.redact_phone.strip().lower() or "mask"
+            ),
+        )
         for name in ("host", "system_prompt"):
             if not getattr(self, name).strip():
                 raise ConfigError(
@@ -569,9 +581,12 @@ def _history(config: ServerConfig) -> CallStore | None:
     """The call history store, when the server keeps one on disk."""
     if config.calls_db is None:
         return None
+    from getpatter.calls.redacted_store import RedactedCallStore
     from getpatter.calls.sqlite_store import SQLiteCallStore
 
-    return SQLiteCallStore(os.path.expanduser(config.calls_db))
+    return RedactedCallStore(
+        SQLiteCallStore(os.path.expanduser(config.calls_db)), config.redact_phone
+    )
 
 
 def _engine(config: ServerConfig) -> Realtime | ConvAI:

@@ -27,6 +27,9 @@ def _every_log_at_debug_is_checked_for_secrets() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as env:
         for name in CREDENTIAL_VARIABLES:
             env.delenv(name, raising=False)
+        # A developer's own call-log settings must not make the suite write logs.
+        for name in ("PATTER_LOG_DIR", "PATTER_LOG_REDACT_PHONE", "PATTER_LOG_RETENTION_DAYS"):
+            env.delenv(name, raising=False)
         env.setattr(_redaction._registry, "add", _canary_only(_redaction._registry.add))
         undo = mark_generated_secrets()
         _CANARY.start()

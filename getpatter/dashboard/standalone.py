@@ -1,8 +1,9 @@
 """``getpatter dashboard``: the dashboard on its own, over calls another process keeps.
 
 The serving process keeps its calls in a :class:`~getpatter.calls.sqlite_store.SQLiteCallStore`
-file (``Patter(call_store=SQLiteCallStore(path))``); this process serves the same page and API
-over that file, reading it once a second for live updates. On the loopback interface no token is
+file (``Patter(call_store=SQLiteCallStore(path))``) or writes call logs (``PATTER_LOG_DIR``);
+this process serves the same page and API over that file or folder, reading it once a second
+for live updates. On the loopback interface no token is
 needed unless one is given (and then only requests naming a loopback host are answered, so a
 web page cannot reach it by DNS rebinding); on any other interface one is generated (and
 printed) when none is given, so the dashboard is never open to the network.
@@ -19,7 +20,7 @@ from getpatter.dashboard.app import Dashboard, page_url
 from getpatter.dashboard.auth import generate_token, validate_token
 from getpatter.errors import ConfigError
 
-__all__ = ["LOOPBACK_HOSTS", "open_sqlite_store", "serve_dashboard"]
+__all__ = ["LOOPBACK_HOSTS", "open_log_store", "open_sqlite_store", "serve_dashboard"]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """Hosts reachable only from this machine: there the dashboard may go without a token."""
@@ -40,6 +41,22 @@ def open_sqlite_store(path: str | Path) -> CallStore:
             "(Patter(call_store=SQLiteCallStore(path)))"
         )
     return SQLiteCallStore(file)
+
+
+def open_log_store(path: str | Path) -> CallStore:
+    """The calls of the call-log folder ``path`` (``PATTER_LOG_DIR``; ``auto`` for the
+    platform's data folder), read back from its files. A folder that holds no ``calls``
+    folder is refused: it is almost always a mistyped path."""
+    from getpatter.calls.call_log import default_log_root
+    from getpatter.calls.log_store import CallLogStore
+
+    folder = default_log_root() if str(path).lower() == "auto" else Path(path).expanduser()
+    if not (folder / "calls").is_dir():
+        raise ConfigError(
+            f"--logs {path}: no call logs there; pass the folder PATTER_LOG_DIR names (the "
+            "one holding calls/YYYY/MM/DD/...), or auto for the default"
+        )
+    return CallLogStore(folder)
 
 
 async def serve_dashboard(

@@ -94,6 +94,28 @@ async def test_the_standalone_dashboard_shows_calls_another_process_keeps(
             assert names.count(("turn", "CAnew")) == 1
 
 
+async def test_the_standalone_dashboard_shows_a_call_log_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logs = tmp_path / "logs"
+    monkeypatch.setenv("PATTER_LOG_DIR", str(logs))
+    async with asyncio.timeout(90):
+        async with Sandbox(one_question()) as sandbox:
+            await sandbox.serve(sandbox.phone.agent("You are the receptionist."), dashboard=False)
+            call = await sandbox.call_in()
+            await call.ended()
+            await sandbox.phone.call_events.drain()
+            await sandbox.phone._call_log.flush()  # type: ignore[union-attr]
+        monkeypatch.delenv("PATTER_LOG_DIR")
+        async with dashboard_process("--logs", str(logs)) as url, httpx.AsyncClient() as client:
+            api = url.removesuffix("/dashboard") + "/api/v1"
+            (summary,) = (await client.get(f"{api}/calls")).json()["calls"]
+            assert summary["call_id"] == call.call_id and summary["outcome"] == "completed"
+            assert summary["caller"].startswith("***")  # as the log keeps it (mask)
+            detail = (await client.get(f"{api}/calls/{call.call_id}")).json()
+            assert detail["transcript"][0]["text"] == "What are your hours?"
+
+
 async def test_beyond_loopback_a_token_is_generated_printed_and_required(
     tmp_path: Path,
 ) -> None:
@@ -132,7 +154,9 @@ async def test_a_given_token_is_required_and_not_printed(tmp_path: Path) -> None
         (["--db", "missing.db"], "--db missing.db: no such file"),
         (["--db", "calls.db", "--token", "CANARY-short"], "--token must be at least 16"),
         (["--db", "calls.db", "--port", "70000"], "--port must be from 0 to 65535"),
-        ([], "the following arguments are required: --db"),
+        ([], "one of the arguments --db --logs is required"),
+        (["--logs", "nowhere"], "--logs nowhere: no call logs there"),
+        (["--db", "calls.db", "--logs", "logs"], "not allowed with argument"),
     ],
 )
 def test_bad_arguments_are_usage_errors(

@@ -212,6 +212,41 @@ async def test_get_call_and_list_calls_answer_after_a_restart(tmp_path: Path) ->
             assert [r.call_id for r in restarted.list_calls()] == [placed.call_id]
     assert (record.status, record.goal) == ("completed", "Book a table")
     assert record.transcript
+    assert record.to == "***1234"  # numbers at rest are masked (PATTER_LOG_REDACT_PHONE)
+
+
+async def test_the_call_history_keeps_numbers_as_the_redaction_setting_says(
+    tmp_path: Path,
+) -> None:
+    from getpatter.calls.events import CallStarted
+
+    for mode, kept in (("full", "+15550101234"), ("hash_only", None), (" MASK ", "***1234")):
+        env = {
+            "PATTER_CALLS_DB": str(tmp_path / f"{mode.strip()}.db"),
+            "PATTER_LOG_REDACT_PHONE": mode,
+        }
+        config = load_config(env)
+        history = build_service(config)._history
+        assert history is not None
+        try:
+            await history.record(
+                CallStarted(
+                    call_id="CA1",
+                    caller="+15550101234",
+                    callee="+15550009999",
+                    direction="inbound",
+                )
+            )
+            stored = await history.get("CA1")
+        finally:
+            await history.aclose()
+        assert stored is not None
+        if kept is None:
+            assert len(stored.caller) == 16 and "555" not in stored.caller
+        else:
+            assert stored.caller == kept
+    with pytest.raises(ConfigError, match="PATTER_LOG_REDACT_PHONE must be one of"):
+        load_config({"PATTER_LOG_REDACT_PHONE": "partial"})
 
 
 def _write(tmp_path: Path, text: str) -> str:
