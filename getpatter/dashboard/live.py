@@ -134,11 +134,16 @@ class LiveFeed(Protocol):
         """Start filling ``outbox``; return what stops it (called when the browser leaves)."""
         ...
 
+    async def ready(self) -> None:
+        """Return once every change from now on reaches the outboxes connected so far."""
+        ...
+
 
 async def event_stream(outbox: Outbox, feed: LiveFeed) -> AsyncIterator[str]:
     """The text of one browser's event stream, until it leaves or ``outbox`` is closed."""
     disconnect = feed.connect(outbox)
     try:
+        await feed.ready()  # a browser told it is subscribed misses nothing after that
         yield "retry: 2000\n\n"
         while True:
             message = await outbox.get(PING_SECONDS)
@@ -230,6 +235,9 @@ class StreamFeed:
             deliver, kinds=_KINDS, max_pending=MAX_QUEUED, name="dashboard browser"
         )
 
+    async def ready(self) -> None:
+        """At once: a subscriber gets every event published after it subscribed."""
+
 
 @dataclass
 class _Seen:
@@ -249,12 +257,15 @@ class StorePoller:
         self._outboxes: set[Outbox] = set()
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, _Seen] | None = None
+        self._baseline = asyncio.Event()
+        """Set once the first read of the store (what is there before any change) is done."""
 
     def connect(self, outbox: Outbox) -> Callable[[], None]:
         """Add a browser; the polling runs while at least one is connected."""
         self._outboxes.add(outbox)
         if self._task is None or self._task.done():
             self._seen = None
+            self._baseline = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name="patter-dashboard-poll"
             )
@@ -267,12 +278,18 @@ class StorePoller:
 
         return disconnect
 
+    async def ready(self) -> None:
+        """Once the first read of the store is done: a change written before it would be taken
+        for what was already there, and never sent."""
+        await self._baseline.wait()
+
     async def _run(self) -> None:
         while True:
             try:
                 await self.poll()
             except Exception:
                 logger.exception("dashboard: reading the call store failed")
+            self._baseline.set()
             await asyncio.sleep(self._interval)
 
     async def poll(self) -> None:

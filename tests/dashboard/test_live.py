@@ -166,3 +166,29 @@ async def test_an_idle_stream_sends_pings(monkeypatch: pytest.MonkeyPatch) -> No
     outbox.close()
     assert [chunk async for chunk in chunks] == []
     assert not stream.wants(CallStarted)
+
+
+async def test_a_polled_store_says_subscribed_only_after_its_first_read() -> None:
+    # Before: the first read, which only notes what is there, could run after a change the
+    # browser already expected to hear about, and that change was never sent.
+    class SlowStore(InMemoryCallStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def list(self, **options: Any) -> Any:
+            await self.release.wait()
+            return await super().list(**options)
+
+    store = SlowStore()
+    poller = live.StorePoller(store, interval=0.01)
+    stream = event_stream(Outbox(), poller)
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)
+    assert not first.done()  # not subscribed while the store has not been read
+    store.release.set()
+    assert await asyncio.wait_for(first, 5) == "retry: 2000\n\n"
+    await store.record(CallStarted(call_id="CA1", direction="inbound"))
+    message = await asyncio.wait_for(anext(stream), 5)
+    assert message.startswith("event: call\n") and '"call_id":"CA1"' in message
+    await stream.aclose()
