@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentAudioSent",
+    "AgentSpeechStarted",
     "AgentTextChunk",
     "BargeIn",
     "CallEnded",
@@ -228,6 +229,14 @@ class AgentTextChunk(CallEvent):
 
     kind = PatterEventType.LLM_CHUNK
     text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentSpeechStarted(CallEvent):
+    """The agent started a message: its first audio went to the line. Whether the caller heard
+    it all is the ``heard`` of its :class:`TranscriptFinal` line."""
+
+    kind = PatterEventType.AGENT_SPEECH_STARTED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,6 +41,7 @@ class PatterEventType(StrEnum):
     TRANSCRIPT_FINAL = "transcript_final"
     LLM_CHUNK = "llm_chunk"
     TTS_CHUNK = "tts_chunk"
+    AGENT_SPEECH_STARTED = "agent_speech_started"
     TOOL_CALL_STARTED = "tool_call_started"
     TOOL_CALL_COMPLETED = "tool_call_completed"
     TURN_COMPLETED = "turn_completed"

@@ -25,6 +25,7 @@ from getpatter.audio.formats import AudioFormat, choose_format, frame_size, sile
 from getpatter.call import OPEN_TRANSFERS, CallControl, TransferGuard, TransferRequest
 from getpatter.calls.events import (
     AgentAudioSent,
+    AgentSpeechStarted,
     AgentTextChunk,
     BargeIn,
     CallEnded,
@@ -682,6 +683,8 @@ class CallSession:
             turn.first_item = event.item_id
         audio = event.audio if self._to_carrier is None else self._to_carrier.convert(event.audio)
         self._outbound.push(event.item_id, audio)
+        if new_item:
+            self._publish(AgentSpeechStarted)
         if self._events.wants(AgentAudioSent):
             self._publish(AgentAudioSent, bytes=len(event.audio))
         return new_item

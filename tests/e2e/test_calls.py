@@ -252,3 +252,27 @@ async def test_a_realtime_agent_streams_its_text_to_llm_chunk_subscribers():
             unsubscribe()
     assert len(chunks) > 2
     assert "".join(chunks) == GREETING + "We are open nine to five."
+
+
+async def test_each_agent_message_starts_with_an_agent_speech_started_event(carrier, engine):
+    from getpatter.calls.events import AgentSpeechStarted, TranscriptFinal
+
+    scenario = Scenario(
+        callee=Callee(steps=(Say("What are your hours?"), HangUp(pause_ms=2500))),
+        replies=(Reply("We are open nine to five."),),
+    )
+    seen: list = []
+    async with Sandbox(scenario, carrier=carrier) as sandbox:
+        sandbox.phone.call_events.subscribe(
+            seen.append, kinds=(AgentSpeechStarted, TranscriptFinal), inline=True
+        )
+        await sandbox.serve(agent(sandbox, **engine))
+        await (await sandbox.call_in()).ended()
+    kinds = ["start" if isinstance(e, AgentSpeechStarted) else f"{e.role}: {e.text}" for e in seen]
+    assert kinds == [
+        "start",
+        f"assistant: {GREETING}",
+        "user: What are your hours?",
+        "start",
+        "assistant: We are open nine to five.",
+    ]
