@@ -19,29 +19,21 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from getpatter._validation import require_e164
 from getpatter.agent import Agent
 from getpatter.audio.formats import AudioFormat, choose_format, frame_size, silence
 from getpatter.call import OPEN_TRANSFERS, CallControl, TransferGuard, TransferRequest
 from getpatter.calls.events import (
-    AgentAudioSent,
-    AgentSpeechStarted,
     AgentTextChunk,
-    BargeIn,
     CallEnded,
     CallError,
     CallEvent,
     CallStarted,
     CallStatusChanged,
     CallTransferred,
-    GuardrailBlocked,
     KeyPressed,
     RecordingReady,
-    ToolFinished,
-    ToolStarted,
     TranscriptFinal,
     TranscriptPartial,
-    TurnCompleted,
 )
 from getpatter.calls.report import CallReport
 from getpatter.calls.stream import CallEventStream
@@ -49,33 +41,22 @@ from getpatter.carriers.base import TERMINAL_STATES, CarrierActions
 from getpatter.dtmf import DtmfEvent, format_dtmf
 from getpatter.engines.base import (
     AgentAudio,
-    AgentInterrupted,
-    AgentTextDelta,
-    AgentTranscript,
     Engine,
     EngineClosed,
     EngineConfig,
-    EngineError,
-    EngineEvent,
     EngineFactory,
-    ResponseDone,
-    SpeechStarted,
-    SpeechStopped,
-    ToolCallRequest,
-    UserTranscript,
-    UserTranscriptPartial,
 )
 from getpatter.errors import ConfigError, PatterError
-from getpatter.guardrails import GuardrailVerdict
-from getpatter.observability.metrics import LatencyBreakdown, TurnMetrics
+from getpatter.observability.metrics import TurnMetrics
 from getpatter.observability.pricing import PriceTable
 from getpatter.prompt import validate_variables
 from getpatter.session.callbacks import CallbackQueue, CallCallbacks, invoke
+from getpatter.session.conversation import DTMF_ITEM_PREFIX, WAIT_FOR_SPEECH, EngineEvents
 from getpatter.session.health import CallHealth
 from getpatter.session.outbound import MediaOut, OutboundAudio
 from getpatter.session.report import CallStatus, cost_meter_for, end_report, not_clean_reason
 from getpatter.session.screen import OutputScreen
-from getpatter.session.turns import Turn, turn_metrics
+from getpatter.session.turns import Turn
 from getpatter.tool_calls import ToolRunner
 from getpatter.tools import SYSTEM_TOOLS
 
@@ -92,19 +73,19 @@ Outcome = str
 
 _E = TypeVar("_E", bound=CallEvent)
 
-_DTMF_ITEM_PREFIX = "patter-dtmf-"
-"""Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
 VOICEMAIL_ACTION = "leave a voicemail_message (it must be spoken verbatim): remove it"
 """What an engine that cannot speak verbatim is refused when given a voicemail message."""
-_WAIT_FOR_SPEECH = 15.0
 _WAIT_FOR_GREETING_END = 30.0
 """How long a voicemail message waits for the machine's greeting to end (its beep)."""
 _MAX_EARLY_AUDIO_FRAMES = 150
 _CALLBACK_DRAIN_TIMEOUT = 10.0
 
 
-class CallSession:
-    """One call. Built by the server when a call rings in or is dialed out."""
+class CallSession(EngineEvents):
+    """One call. Built by the server when a call rings in or is dialed out.
+
+    What its engine reports is handled by :class:`~getpatter.session.conversation.EngineEvents`.
+    """
 
     def __init__(
         self,
@@ -279,7 +260,7 @@ class CallSession:
         if self._voicemail:
             # The result can arrive before the AI side is connected: give it time to be.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._engine_ready.wait(), _WAIT_FOR_SPEECH)
+                await asyncio.wait_for(self._engine_ready.wait(), WAIT_FOR_SPEECH)
             if self._greeting_end is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._greeting_end.wait(), _WAIT_FOR_GREETING_END)
@@ -472,7 +453,7 @@ class CallSession:
             converter = AudioConverter("ulaw_8000", self._stream_format)
             tones = converter.convert(tones) + converter.flush()
         self._dtmf_seq += 1
-        item = f"{_DTMF_ITEM_PREFIX}{self._dtmf_seq}"
+        item = f"{DTMF_ITEM_PREFIX}{self._dtmf_seq}"
         outbound.push_whole(item, tones)
         await outbound.send_now()
 
@@ -626,294 +607,6 @@ class CallSession:
             except PatterError:
                 logger.exception("on_call_start returned bad variables; ignoring them")
         return {}
-
-    async def _handle(self, event: EngineEvent) -> None:
-        if isinstance(event, AgentAudio):
-            if self._agent_audio(event) and self._outbound is not None:
-                # The first audio of a message goes on the line now, before the rest of a
-                # burst of deltas is decoded: it sets the latency the caller hears.
-                await self._outbound.send_now()
-        elif isinstance(event, AgentTextDelta):
-            if self._events.wants(AgentTextChunk):
-                self._publish(AgentTextChunk, text=event.text)
-            await self._agent_text(event)
-        elif isinstance(event, UserTranscriptPartial):
-            if self._events.wants(TranscriptPartial):
-                self._publish(TranscriptPartial, role="user", text=event.text)
-        elif isinstance(event, AgentInterrupted):
-            await self._engine_interrupted()
-        elif isinstance(event, SpeechStarted):
-            self._speech_started()
-        elif isinstance(event, SpeechStopped):
-            self._speech_stopped(event.ago_ms)
-        elif isinstance(event, UserTranscript):
-            await self._user_transcript(event.text)
-        elif isinstance(event, AgentTranscript):
-            await self._agent_transcript(event)
-        elif isinstance(event, ToolCallRequest):
-            self._health.pause()
-            self._spawn(self._tool_call(event))
-        elif isinstance(event, ResponseDone):
-            await self._response_done(event)
-        elif isinstance(event, EngineError):
-            self._last_error = f"{event.source}: {event.message}"
-            self._health.error(event.source, event.message, code=event.code, fatal=event.fatal)
-            if event.fatal:
-                self._fail(event.message, recorded=True)
-                await self._abort_call()
-        elif isinstance(event, EngineClosed) and not self._finishing:
-            if event.error:
-                self._fail(f"the AI connection dropped: {event.error}")
-            elif event.finished:
-                await self._end_by_agent("completed", hangup=True)
-
-    def _agent_audio(self, event: AgentAudio) -> bool:
-        """Queue agent audio; True when it starts a new message."""
-        if event.item_id in self._cancelled_items or self._outbound is None:
-            return False
-        self._responding = True
-        new_item = event.item_id not in self._response_items
-        if new_item:
-            self._response_items.append(event.item_id)
-            self._new_message.set()
-            self._health.answered()
-        turn = self._turn
-        if turn is not None and turn.first_audio_at is None:
-            turn.first_audio_at = time.monotonic()
-            turn.first_item = event.item_id
-        audio = event.audio if self._to_carrier is None else self._to_carrier.convert(event.audio)
-        self._outbound.push(event.item_id, audio)
-        if new_item:
-            self._publish(AgentSpeechStarted)
-        if self._events.wants(AgentAudioSent):
-            self._publish(AgentAudioSent, bytes=len(event.audio))
-        return new_item
-
-    def _speech_started(self) -> None:
-        self._speech_started_at = time.monotonic()
-        threshold = self.agent.barge_in_threshold_ms
-        outbound = self._outbound
-        if self._capabilities.decides_interruptions:
-            return  # the engine tells us (AgentInterrupted)
-        if threshold <= 0 or outbound is None or not outbound.speaking:
-            return
-        if self._barge_in_task is None or self._barge_in_task.done():
-            self._barge_in_task = self._spawn(self._barge_in_after(threshold / 1000))
-
-    def _speech_stopped(self, ago_ms: float = 0.0) -> None:
-        if self._barge_in_task is not None:
-            self._barge_in_task.cancel()
-            self._barge_in_task = None
-        self._speech_started_at = None
-        stopped_at = time.monotonic() - ago_ms / 1000
-        self._turn = Turn(index=len(self._turns), stopped_at=stopped_at)
-        if self._capabilities.answers_speech_turns:
-            self._health.owe()
-
-    async def _barge_in_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        # Past this point the caller did talk over the agent: finish even if they stop now.
-        heard_at = self._speech_started_at
-        interrupted = await asyncio.shield(self._silence_agent())
-        if interrupted is None:
-            return
-        item, played = interrupted
-        bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
-        self._pending_bargein_ms = bargein_ms
-        self._publish(BargeIn, item_id=item, played_ms=played, bargein_ms=bargein_ms)
-
-    async def _user_transcript(self, text: str) -> None:
-        if not text:
-            return
-        if self._turn is not None and not self._turn.user_text:
-            self._turn.user_text = text
-        self._record("user", text)
-        if not self._capabilities.answers_speech_turns:
-            self._health.owe()
-
-    async def _agent_transcript(self, event: AgentTranscript) -> None:
-        if not event.text:
-            return
-        screen = self._screen
-        if screen is not None:
-            verdict = screen.finish(event.item_id, event.text)
-            if verdict is not None:
-                await self._block(event.item_id, verdict)
-            if screen.blocked(event.item_id):
-                return  # what was blocked is not in the transcript: its replacement is
-        if self._turn is not None and event.item_id == self._turn.first_item:
-            self._turn.agent_text = event.text
-        outbound = self._outbound
-        heard = outbound is not None and event.item_id in outbound.first_frame_sent_at
-        self._record("assistant", event.text, heard=heard)
-
-    async def _agent_text(self, event: AgentTextDelta) -> None:
-        screen = self._screen
-        if screen is None or event.item_id in self._cancelled_items:
-            return
-        verdict = screen.push(event.item_id, event.text)
-        if verdict is not None:
-            await self._block(event.item_id, verdict)
-
-    async def _block(self, item: str, verdict: GuardrailVerdict) -> None:
-        """A guardrail blocked message ``item``: silence it, then speak the replacement."""
-        outbound, engine = self._outbound, self._engine
-        if engine is None:
-            return
-        played = outbound.played_ms(item) if outbound is not None else 0
-        self._cancelled_items.add(item)
-        if outbound is not None:
-            await outbound.clear()
-        await engine.interrupt(item, played)
-        self._publish(GuardrailBlocked, guardrail=verdict.blocked_by, heard_ms=played)
-        self._responding = True
-        self._health.owe()
-        await engine.say(verdict.text)
-
-    async def _response_done(self, event: ResponseDone) -> None:
-        self._responding = False
-        if event.usage is not None:
-            self._meter.add_realtime_usage(event.usage)
-        usage = event.pipeline_usage
-        if usage is not None:
-            if usage.llm_provider and not self._meter.llm_provider:
-                self._meter.llm_provider = usage.llm_provider  # the default LLM (spec LLM-2)
-            self._meter.add_stt_seconds(usage.stt_seconds)
-            self._meter.add_llm_tokens(usage.llm_input_tokens, usage.llm_output_tokens)
-            self._meter.add_tts_characters(usage.tts_characters)
-        outbound = self._outbound
-        produced_audio = bool(self._response_items)
-        if event.status == "failed" and not produced_audio:
-            self._health.failed(self._last_error or "the AI's response failed")
-        elif not produced_audio:
-            self._health.settled()
-        self._last_error = ""
-        if outbound is not None:
-            for item in self._response_items:
-                outbound.end_item(item)
-        self._response_items = []
-        turn = self._turn
-        if turn is None or (event.status == "completed" and not produced_audio):
-            return
-        self._turn = None
-        await self._complete_turn(turn, event.latency)
-
-    async def _complete_turn(self, turn: Turn, stages: LatencyBreakdown | None = None) -> None:
-        first_sent = None
-        if self._outbound is not None and turn.first_item:
-            first_sent = self._outbound.first_frame_sent_at.get(turn.first_item)
-        bargein, self._pending_bargein_ms = self._pending_bargein_ms, None
-        metrics = turn_metrics(turn, first_sent_at=first_sent, bargein_ms=bargein, stages=stages)
-        self._turns.append(metrics)
-        if self._connected_at is not None:  # minute-priced parts cost what the call has lasted
-            self._meter.set_duration(time.monotonic() - self._connected_at[1])
-        completed = self._publish(TurnCompleted, turn=metrics, cost_so_far=self._meter.breakdown())
-        if self._callbacks.on_metrics is not None:
-            self._notices.put("on_metrics", self._callbacks.on_metrics, completed.payload())
-
-    async def _tool_call(self, request: ToolCallRequest) -> None:
-        self._publish(ToolStarted, name=request.name, transport=self._tools.transport(request.name))
-        if request.name in ("transfer_call", "end_call"):
-            try:
-                await self._system_tool(request)
-            finally:
-                self._health.resume()
-            return
-        context = {**self._identity(), "call": self.control()}
-        try:
-            output = await self._tools.run(request.name, request.arguments, context)
-        finally:
-            self._health.resume()
-        self._publish(ToolFinished, name=request.name)
-        if self._engine is not None and not self._finishing:
-            self._responding = True
-            self._health.owe()
-            await self._engine.send_tool_result(request.call_id, output)
-
-    async def _system_tool(self, request: ToolCallRequest) -> None:
-        import json
-
-        try:
-            arguments = json.loads(request.arguments or "{}")
-        except json.JSONDecodeError:
-            arguments = {}
-        if request.name == "end_call":
-            reason = str(arguments.get("reason", ""))
-            if reason:
-                self._history.append(
-                    {"role": "system", "text": f"end_call: {reason}", "timestamp": time.time()}
-                )
-            await self.hangup()
-            return
-        number = str(arguments.get("number", ""))
-        try:
-            await self.transfer(require_e164("transfer number", number), by="agent")
-        except PatterError as exc:
-            if self._engine is not None and not self._finishing:
-                self._health.owe()
-                await self._engine.send_tool_result(
-                    request.call_id, json.dumps({"error": exc.message})
-                )
-
-    async def _silence_agent(self) -> tuple[str, int] | None:
-        """Stop the agent mid-sentence: clear the line, cancel and truncate what was not heard.
-
-        Returns the interrupted message and how much of it was heard, or None if it was silent.
-        """
-        outbound, engine = self._outbound, self._engine
-        if outbound is None or engine is None or not outbound.speaking:
-            return None
-        item = outbound.current_item()
-        played = outbound.played_ms(item)
-        self._cancelled_items.add(item)
-        await outbound.clear()
-        if item.startswith(_DTMF_ITEM_PREFIX):
-            return None
-        if self._capabilities.truncates_to_heard:
-            await engine.interrupt(item, played)
-        return item, played
-
-    async def _engine_interrupted(self) -> None:
-        """The engine stopped the agent for the caller: clear the line, and report it."""
-        heard_at = self._speech_started_at
-        interrupted = await self._silence_agent()
-        if interrupted is None:
-            return
-        item, played = interrupted
-        bargein_ms = (time.monotonic() - heard_at) * 1000 if heard_at is not None else None
-        self._publish(BargeIn, item_id=item, played_ms=played, bargein_ms=bargein_ms)
-
-    async def _leave_voicemail(self) -> None:
-        engine = self._engine
-        if engine is None:
-            return
-        await self._silence_agent()
-        self._new_message.clear()
-        await engine.say(self._voicemail)
-        # Wait for the voicemail itself to start: a late "done" of the interrupted greeting
-        # must not be mistaken for the end of it.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._new_message.wait(), _WAIT_FOR_SPEECH)
-        await self._end_by_agent("voicemail", hangup=True)
-
-    async def _end_by_agent(self, outcome: str, *, hangup: bool) -> None:
-        await self._wait_played()
-        self._status.outcome, self._status.ended_by = outcome, "agent"
-        if hangup:
-            try:
-                await self._carrier.hangup(self.call_sid)
-            except PatterError as exc:
-                logger.warning("call %s: hang-up failed: %s", self.call_sid, exc)
-        await self.finish(outcome=outcome, ended_by="agent")
-
-    async def _wait_played(self) -> None:
-        """Wait (bounded) until the agent has finished its response and the caller heard it."""
-        deadline = time.monotonic() + _WAIT_FOR_SPEECH
-        while time.monotonic() < deadline:
-            outbound = self._outbound
-            if not self._responding and (outbound is None or not outbound.speaking):
-                return
-            await asyncio.sleep(0.05)
 
     # ----------------------------------------------------------------- the end
 
