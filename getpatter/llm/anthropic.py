@@ -37,16 +37,15 @@ from getpatter._env import env_secret
 from getpatter._loop_bound import LoopBoundClient
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
-from getpatter.llm._errors import (
-    TIMEOUT_ERRORS,
-    TRANSPORT_ERRORS,
+from getpatter.llm._tools import tool_specs
+from getpatter.llm.base import LLMCapabilities, LLMChunk, LLMUsage
+from getpatter.pipeline.chat_context import ChatContext, ToolCall
+from getpatter.providers.errors import (
     body_message,
     connection_error,
     status_error,
 )
-from getpatter.llm._tools import tool_specs
-from getpatter.llm.base import LLMCapabilities, LLMChunk, LLMUsage
-from getpatter.pipeline.chat_context import ChatContext, ToolCall
+from getpatter.providers.transport import TIMEOUT_ERRORS, TRANSPORT_ERRORS
 
 __all__ = ["LLM", "AnthropicLLM"]
 

@@ -33,13 +33,12 @@ from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
-    AuthenticationError,
     ConfigError,
     ErrorCode,
     InputValidationError,
     PatterConnectionError,
-    RateLimitError,
 )
+from getpatter.providers.errors import websocket_open_error
 from getpatter.stt.base import STTCapabilities, STTEvent, STTSpeechStarted, Transcript, UtteranceEnd
 
 __all__ = ["DEFAULT_BASE_URL", "STT", "DeepgramSTT", "DeepgramStream", "Encoding"]
@@ -445,36 +444,27 @@ async def _open(url: str, api_key: str) -> ClientConnection:
             compression=None,
             logger=_wire_logger,
         )
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        detail = _refusal_detail(exc.response)
-        if status in (401, 403):
-            raise AuthenticationError(
-                f"Deepgram refused the API key (HTTP {status}{detail}): check "
-                "DeepgramSTT(api_key=...) or DEEPGRAM_API_KEY"
-            ) from None
-        if status == 429:
-            raise RateLimitError(f"Deepgram is rate limiting (HTTP 429{detail})") from None
-        raise PatterConnectionError(
-            f"Deepgram refused the connection to {url} (HTTP {status}{detail})"
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+        detail = _refusal_detail(exc.response) if isinstance(exc, InvalidStatus) else ""
+        raise websocket_open_error(
+            "Deepgram",
+            exc,
+            url=url.split("?", 1)[0],
+            timeout=_CONNECT_TIMEOUT_S,
+            api_key=api_key,
+            key_hint="DeepgramSTT(api_key=...) or DEEPGRAM_API_KEY",
+            detail=detail,
         ) from None
-    except TimeoutError:
-        raise PatterConnectionError(
-            f"Deepgram did not answer {url} within {_CONNECT_TIMEOUT_S:g} s",
-            code=ErrorCode.TIMEOUT,
-        ) from None
-    except (OSError, InvalidHandshake, InvalidURI) as exc:
-        raise PatterConnectionError(f"cannot connect to Deepgram at {url}: {exc}") from None
 
 
 def _refusal_detail(response: Response) -> str:
-    """``": <err_msg>"`` from Deepgram's JSON error body, or nothing."""
+    """The ``err_msg`` of Deepgram's JSON error body, or ``""``."""
     try:
         body = json.loads(response.body or b"")
     except ValueError:
         return ""
     message = body.get("err_msg") if isinstance(body, dict) else None
-    return f": {message[:200]}" if isinstance(message, str) and message else ""
+    return message[:200] if isinstance(message, str) else ""
 
 
 async def _shut(ws: ClientConnection) -> None:

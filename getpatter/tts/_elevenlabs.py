@@ -12,14 +12,11 @@ from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
-    AuthenticationError,
     ConfigError,
-    ErrorCode,
     InputValidationError,
-    PatterConnectionError,
     PatterError,
-    RateLimitError,
 )
+from getpatter.providers.errors import status_error as kit_status_error
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 API_KEY_ENV = "ELEVENLABS_API_KEY"
@@ -154,21 +151,15 @@ def require_language_code(owner: str, value: object) -> str | None:
     return require_str(f"{owner} language_code", value, allow_empty=False)
 
 
-def status_error(owner: str, status: int, body: bytes) -> PatterError:
-    """The Patter error for an HTTP error answer from ElevenLabs (spec issue 5 mapping)."""
-    detail = error_detail(body)
-    suffix = f": {detail}" if detail else ""
-    if status in (401, 403):
-        return AuthenticationError(
-            f"ElevenLabs refused the API key (HTTP {status}){suffix}; check "
-            f"{owner}(api_key=...) or {API_KEY_ENV}"
-        )
-    if status == 429:
-        return RateLimitError(f"ElevenLabs is rate limiting (HTTP 429){suffix}")
-    if status >= 500:
-        return PatterConnectionError(f"ElevenLabs failed (HTTP {status}){suffix}")
-    return PatterError(
-        f"ElevenLabs refused the request (HTTP {status}){suffix}", code=ErrorCode.PROVIDER_ERROR
+def status_error(owner: str, status: int, body: bytes, *, api_key: str = "") -> PatterError:
+    """The Patter error for an HTTP error answer from ElevenLabs (the kit's mapping, with
+    ElevenLabs' own message from ``body``)."""
+    return kit_status_error(
+        "ElevenLabs",
+        status,
+        error_detail(body),
+        api_key=api_key,
+        key_hint=f"{owner}(api_key=...) or {API_KEY_ENV}",
     )
 
 

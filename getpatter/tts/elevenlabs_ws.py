@@ -30,16 +30,17 @@ from websockets.frames import CloseCode
 
 from getpatter._validation import require_bool, require_int, require_str
 from getpatter.engines.base import AudioFormat
-from getpatter.errors import ConfigError, ErrorCode, PatterConnectionError, PatterError
+from getpatter.errors import ConfigError, ErrorCode, PatterError
+from getpatter.providers.errors import websocket_open_error
 from getpatter.tts._elevenlabs import (
     WIRE_FORMATS,
     TelephonyPresets,
+    error_detail,
     require_language_code,
     require_output_format,
     require_voice_settings,
     resolve_api_key,
     resolve_base_url,
-    status_error,
     wire_format,
 )
 from getpatter.tts._samples import SampleAligner
@@ -192,18 +193,20 @@ class TTS(TelephonyPresets):
                 max_size=_MAX_MESSAGE_BYTES,
                 compression=None,
             )
-        except InvalidStatus as exc:
-            response = exc.response
-            raise status_error(_OWNER, response.status_code, bytes(response.body or b"")) from None
-        except TimeoutError:
-            raise PatterConnectionError(
-                f"ElevenLabs did not open the TTS socket within {self._open_timeout:g} s "
-                f"({_OWNER} open_timeout) at {self.base_url}",
-                code=ErrorCode.TIMEOUT,
-            ) from None
-        except (OSError, InvalidHandshake, InvalidURI) as exc:
-            raise PatterConnectionError(
-                f"cannot open the ElevenLabs TTS socket at {self.base_url}: {exc}"
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            detail = ""
+            if isinstance(exc, InvalidStatus):
+                detail = error_detail(bytes(exc.response.body or b""))
+            raise websocket_open_error(
+                "ElevenLabs",
+                exc,
+                url=f"{self.base_url} ({_OWNER} open_timeout)"
+                if isinstance(exc, TimeoutError)
+                else self.base_url,
+                timeout=self._open_timeout,
+                api_key=self._api_key,
+                key_hint=f"{_OWNER}(api_key=...) or ELEVENLABS_API_KEY",
+                detail=detail,
             ) from None
 
     async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> None:

@@ -20,8 +20,8 @@ from getpatter.errors import (
     InputValidationError,
     PatterConnectionError,
     PatterError,
-    RateLimitError,
 )
+from getpatter.providers.errors import status_error
 from getpatter.tts._elevenlabs import BASE_URL_ENV, DEFAULT_BASE_URL, error_detail
 
 if TYPE_CHECKING:
@@ -132,10 +132,10 @@ def refusal(status: int, body: bytes, agent_id: str, what: str) -> PatterError:
             f"ElevenLabs has no agent {agent_id!r} (HTTP 404){suffix}; check "
             "ElevenLabsConvAI(agent_id=...) or ELEVENLABS_AGENT_ID"
         )
-    if status == 429:
-        return RateLimitError(f"ElevenLabs is rate limiting (HTTP 429){suffix}")
-    if status >= 500:
-        return PatterConnectionError(f"ElevenLabs failed the {what} (HTTP {status}){suffix}")
-    return PatterError(
-        f"ElevenLabs refused the {what} (HTTP {status}){suffix}", code=ErrorCode.PROVIDER_ERROR
+    return status_error(
+        "ElevenLabs",
+        status,
+        detail or f"the {what}",
+        api_key="",
+        key_hint="ElevenLabsConvAI(api_key=...) or ELEVENLABS_API_KEY",
     )

@@ -56,6 +56,7 @@ from getpatter.engines.elevenlabs.endpoint import (
     refusal,
 )
 from getpatter.errors import ConfigError, ErrorCode, PatterConnectionError
+from getpatter.providers.errors import websocket_open_error
 
 __all__ = ["TURN_QUIET_S", "ConvAIEngine"]
 
@@ -185,14 +186,9 @@ class ConvAIEngine(WebSocketEngine):
             raise refusal(
                 response.status_code, bytes(response.body or b""), self._agent_id, "conversation"
             ) from None
-        except TimeoutError:
-            raise PatterConnectionError(
-                f"ElevenLabs did not answer {shown} within {self._timeout:g} s",
-                code=ErrorCode.TIMEOUT,
-            ) from None
-        except (OSError, InvalidHandshake, InvalidURI) as exc:
-            raise PatterConnectionError(
-                f"cannot connect to ElevenLabs at {shown}: {type(exc).__name__}"
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            raise websocket_open_error(
+                "ElevenLabs", exc, url=shown, timeout=self._timeout
             ) from None
 
     async def _wait_for_metadata(self, ws: ClientConnection) -> dict[str, Any]:

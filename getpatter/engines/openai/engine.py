@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from getpatter._validation import require_int, require_number, require_str
 from getpatter.engines._websocket import WebSocketEngine
@@ -69,9 +69,9 @@ from getpatter.errors import (
     ErrorCode,
     PatterConnectionError,
     PatterError,
-    RateLimitError,
 )
 from getpatter.observability.cost import RealtimeUsage
+from getpatter.providers.errors import websocket_open_error
 
 __all__ = ["FATAL_ERROR_CODES", "RealtimeEngine"]
 
@@ -177,27 +177,15 @@ class RealtimeEngine(WebSocketEngine):
                 # Base64 audio does not compress; deflate would only cost CPU per frame.
                 compression=None,
             )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise AuthenticationError(
-                    f"OpenAI Realtime refused the API key (HTTP {status}): check "
-                    "OpenAIRealtime(api_key=...) or OPENAI_API_KEY"
-                ) from None
-            if status == 429:
-                raise RateLimitError("OpenAI Realtime is rate limiting (HTTP 429)") from None
-            raise PatterConnectionError(
-                f"OpenAI Realtime refused the connection to {url} (HTTP {status})"
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            raise websocket_open_error(
+                "OpenAI Realtime",
+                exc,
+                url=url,
+                timeout=self._timeout,
+                api_key=self._api_key,
+                key_hint="OpenAIRealtime(api_key=...) or OPENAI_API_KEY",
             ) from None
-        except TimeoutError:
-            raise PatterConnectionError(
-                f"OpenAI Realtime did not answer {url} within {self._timeout:g} s",
-                code=ErrorCode.TIMEOUT,
-            ) from None
-        except (OSError, InvalidHandshake, InvalidURI) as exc:
-            raise PatterConnectionError(
-                f"cannot connect to OpenAI Realtime at {url}: {exc}"
-            ) from exc
 
     async def send_audio(self, audio: bytes) -> None:
         """Append caller audio (in the configured format) to the input buffer."""

@@ -1,11 +1,12 @@
-"""How an LLM provider's HTTP failure becomes a Patter error, the same way for every provider."""
+"""How a provider's HTTP or WebSocket failure becomes a Patter error, the same for every provider.
+
+LLMs, speech-to-text and text-to-speech services and the speech-to-speech engines all raise
+through here, so the same failure reads the same whoever hit it, and names the fix.
+"""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
-
-import httpx
 
 from getpatter.errors import (
     AuthenticationError,
@@ -15,21 +16,13 @@ from getpatter.errors import (
     RateLimitError,
 )
 
-
-def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
-    failures: list[type[Exception]] = [httpx.TransportError]
-    timeouts: list[type[Exception]] = [httpx.TimeoutException]
-    with contextlib.suppress(ImportError):  # newer SDKs stream through httpx2
-        import httpx2
-
-        failures.append(httpx2.TransportError)
-        timeouts.append(httpx2.TimeoutException)
-    return tuple(failures), tuple(timeouts)
-
-
-TRANSPORT_ERRORS, TIMEOUT_ERRORS = _transport_errors()
-"""What httpx and httpx2, the HTTP libraries under the SDKs, raise when a connection fails or
-times out. Some SDK streams let these through unwrapped, mid-stream."""
+__all__ = [
+    "body_message",
+    "connection_error",
+    "status_error",
+    "stream_error",
+    "websocket_open_error",
+]
 
 
 def status_error(
@@ -99,3 +92,40 @@ def _redact(text: str, api_key: str) -> str:
     text = text.strip() or "no details"
     # Keys are long; a short one would only blank out ordinary words.
     return text.replace(api_key, "***") if len(api_key) >= 8 else text
+
+
+def websocket_open_error(
+    provider: str,
+    exc: BaseException,
+    *,
+    url: str,
+    timeout: float,
+    api_key: str = "",
+    key_hint: str = "",
+    detail: str = "",
+) -> PatterError:
+    """The error for ``exc``, raised while opening ``provider``'s WebSocket at ``url``.
+
+    A refused handshake (an HTTP status) maps as :func:`status_error` does, with ``detail``
+    (the provider's message from the refusal's body, if any); ``TimeoutError`` is a timeout
+    after ``timeout`` seconds; anything else (DNS, refused connection, a bad handshake or URI)
+    is a connection error. ``url`` must not hold a secret (pass a redacted one).
+    """
+    from websockets.exceptions import InvalidStatus
+
+    if isinstance(exc, InvalidStatus):
+        return status_error(
+            provider,
+            exc.response.status_code,
+            detail or f"at {url}",
+            api_key=api_key,
+            key_hint=key_hint,
+        )
+    if isinstance(exc, TimeoutError):
+        return PatterConnectionError(
+            f"{provider} did not answer {url} within {timeout:g} s", code=ErrorCode.TIMEOUT
+        )
+    return PatterConnectionError(
+        f"cannot connect to {provider} at {url}: {type(exc).__name__}; check the network and "
+        "base_url"
+    )
