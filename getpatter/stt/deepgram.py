@@ -35,10 +35,10 @@ from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
     ConfigError,
     ErrorCode,
-    InputValidationError,
     PatterConnectionError,
 )
 from getpatter.providers.errors import websocket_open_error
+from getpatter.providers.urls import websocket_url
 from getpatter.stt.base import STTCapabilities, STTEvent, STTSpeechStarted, Transcript, UtteranceEnd
 
 __all__ = ["DEFAULT_BASE_URL", "STT", "DeepgramSTT", "DeepgramStream", "Encoding"]
@@ -57,7 +57,6 @@ _WIRE: dict[AudioFormat, tuple[Encoding, int]] = {
     "pcm16_16000": ("linear16", 16000),
     "pcm16_24000": ("linear16", 24000),
 }
-_WS_SCHEMES = {"wss": "wss", "ws": "ws", "https": "wss", "http": "ws"}
 _CONNECT_TIMEOUT_S = 10.0
 _CLOSE_TIMEOUT_S = 2.0
 # Deepgram closes a socket that received nothing for about 10 s (NET-0001).
@@ -414,15 +413,9 @@ def _configured_format(encoding: object, sample_rate: object) -> AudioFormat:
 
 
 def _listen_url(base_url: str) -> str:
-    scheme, sep, rest = base_url.partition("://")
-    ws_scheme = _WS_SCHEMES.get(scheme.lower()) if sep else None
-    host = rest.rstrip("/")
-    if ws_scheme is None or not host:
-        raise InputValidationError(
-            f"DeepgramSTT base_url={base_url!r} (or DEEPGRAM_BASE_URL) must be a ws(s):// or "
-            f"http(s):// URL of the API root, such as {DEFAULT_BASE_URL!r}"
-        )
-    return f"{ws_scheme}://{host}/v1/listen"
+    return websocket_url(
+        "DeepgramSTT", base_url, "/v1/listen", env_var="DEEPGRAM_BASE_URL", example=DEFAULT_BASE_URL
+    )
 
 
 def _flag(value: bool) -> str:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Self
 
-from getpatter._env import env_fallback, env_secret
+from getpatter._env import env_secret
 from getpatter._validation import require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
@@ -17,6 +17,7 @@ from getpatter.errors import (
     PatterError,
 )
 from getpatter.providers.errors import status_error as kit_status_error
+from getpatter.providers.urls import base_url as kit_base_url
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 API_KEY_ENV = "ELEVENLABS_API_KEY"
@@ -82,16 +83,9 @@ def resolve_api_key(api_key: str | None, owner: str) -> str:
 
 def resolve_base_url(base_url: str | None, owner: str, schemes: tuple[str, ...]) -> str:
     """``base_url``, else ``ELEVENLABS_BASE_URL``, else the public API; no trailing slash."""
-    if base_url is not None:
-        require_str(f"{owner} base_url", base_url, allow_empty=False)
-    url = env_fallback(base_url or "", BASE_URL_ENV) or DEFAULT_BASE_URL
-    if not url.startswith(tuple(f"{scheme}://" for scheme in schemes)):
-        raise InputValidationError(
-            f"{owner} base_url={url!r} must start with "
-            + " or ".join(f"{scheme}://" for scheme in schemes)
-            + f", e.g. {DEFAULT_BASE_URL!r}"
-        )
-    return url.rstrip("/")
+    return kit_base_url(
+        owner, base_url, env_var=BASE_URL_ENV, default=DEFAULT_BASE_URL, schemes=schemes
+    )
 
 
 def require_output_format(owner: str, value: object) -> str:

@@ -17,11 +17,11 @@ from getpatter.errors import (
     AuthenticationError,
     ConfigError,
     ErrorCode,
-    InputValidationError,
     PatterConnectionError,
     PatterError,
 )
 from getpatter.providers.errors import status_error
+from getpatter.providers.urls import websocket_url
 from getpatter.tts._elevenlabs import BASE_URL_ENV, DEFAULT_BASE_URL, error_detail
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ ElevenLabs also offers 22.05, 44.1 and 48 kHz PCM, which no phone line needs."""
 
 _WS_PATH = "/v1/convai/conversation"
 _SIGNED_URL_PATH = "/v1/convai/conversation/get-signed-url"
-_WS_SCHEMES = {"https": "wss", "http": "ws"}
 
 
 def conversation_url(base_url: str, agent_id: str) -> str:
@@ -57,15 +56,10 @@ def conversation_url(base_url: str, agent_id: str) -> str:
     ``https://api.elevenlabs.io`` becomes ``wss://api.elevenlabs.io/v1/convai/conversation
     ?agent_id=<id>``; an ``http://`` base (a local fake) becomes ``ws://``.
     """
-    scheme, sep, rest = base_url.strip().partition("://")
-    ws_scheme = _WS_SCHEMES.get(scheme.lower()) if sep else None
-    host_and_path = rest.rstrip("/")
-    if ws_scheme is None or not host_and_path:
-        raise InputValidationError(
-            f"ElevenLabsConvAI base_url={base_url!r} (or {BASE_URL_ENV}) must be an http(s) "
-            f"URL of the API, such as {DEFAULT_BASE_URL!r}"
-        )
-    return f"{ws_scheme}://{host_and_path}{_WS_PATH}?agent_id={quote(agent_id, safe='')}"
+    url = websocket_url(
+        "ElevenLabsConvAI", base_url, _WS_PATH, env_var=BASE_URL_ENV, example=DEFAULT_BASE_URL
+    )
+    return f"{url}?agent_id={quote(agent_id, safe='')}"
 
 
 def patter_format(name: object, which: str) -> AudioFormat:
