@@ -39,7 +39,7 @@ from getpatter._validation import require_bool, require_int, require_number, req
 from getpatter.errors import ConfigError, ErrorCode, InputValidationError, PatterError
 from getpatter.llm._tools import tool_specs
 from getpatter.llm.base import LLMCapabilities, LLMChunk, LLMUsage
-from getpatter.pipeline.chat_context import ChatContext, ToolCall
+from getpatter.llm.chat_context import ChatContext, ToolCall
 from getpatter.providers.errors import (
     body_message,
     connection_error,

@@ -2,7 +2,7 @@
 
 Every adapter turns its provider's stream into :class:`LLMChunk`\\ s (spec LLM-1): ``text``
 deltas, complete ``tool_call``\\ s, and one ``done`` with the usage. The conversation comes in as
-a :class:`~getpatter.pipeline.chat_context.ChatContext`, which renders itself in each
+a :class:`~getpatter.llm.chat_context.ChatContext`, which renders itself in each
 provider's shape; tools are declared once, as ``name``/``description``/``parameters`` dicts.
 A provider object serves every call of an agent.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from getpatter.pipeline.chat_context import ChatContext, ToolCall
+    from getpatter.llm.chat_context import ChatContext, ToolCall
 
 __all__ = ["LLMCapabilities", "LLMChunk", "LLMProvider", "LLMUsage"]
 

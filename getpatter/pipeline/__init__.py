@@ -3,7 +3,7 @@ the chat context an LLM sees (spec 04, CH / TX / LLM-8)."""
 
 from __future__ import annotations
 
-from getpatter.pipeline.chat_context import ChatContext, ChatMessage, Role, ToolCall
+from getpatter.llm.chat_context import ChatContext, ChatMessage, Role, ToolCall
 from getpatter.pipeline.chunker import SentenceChunker
 from getpatter.pipeline.text_filters import (
     TextTransform,

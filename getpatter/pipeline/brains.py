@@ -18,7 +18,7 @@ from getpatter._validation import require_bool, require_number, require_str
 from getpatter.call import CallControl
 from getpatter.errors import ConfigError, InputValidationError, PatterConnectionError, PatterError
 from getpatter.llm.base import LLMChunk, LLMProvider
-from getpatter.pipeline.chat_context import ChatContext
+from getpatter.llm.chat_context import ChatContext
 
 __all__ = [
     "Brain",

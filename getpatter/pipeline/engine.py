@@ -52,10 +52,10 @@ from getpatter.engines.base import (
 from getpatter.errors import PatterError
 from getpatter.guardrails import Guardrail, apply_guardrails
 from getpatter.llm.base import LLMUsage
+from getpatter.llm.chat_context import ChatContext, ChatMessage, ToolCall
 from getpatter.observability.cost import PipelineUsage
 from getpatter.observability.metrics import LatencyBreakdown
 from getpatter.pipeline.brains import Brain, CallInfo
-from getpatter.pipeline.chat_context import ChatContext, ChatMessage, ToolCall
 from getpatter.pipeline.chunker import SentenceChunker
 from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd

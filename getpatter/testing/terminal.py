@@ -499,7 +499,7 @@ class _LLMLoop:
     """The conversation and tools of test mode's built-in LLM loop."""
 
     def __init__(self, agent: Agent, llm: LLMProvider) -> None:
-        from getpatter.pipeline.chat_context import ChatContext
+        from getpatter.llm.chat_context import ChatContext
         from getpatter.tool_calls import ToolRunner
 
         self.llm = llm

@@ -19,7 +19,7 @@ from getpatter.errors import (
 )
 from getpatter.llm.anthropic import LLM, AnthropicLLM
 from getpatter.llm.base import LLMChunk, LLMProvider
-from getpatter.pipeline.chat_context import ChatContext
+from getpatter.llm.chat_context import ChatContext
 from getpatter.testing.fake_llm import FakeAnthropicServer
 from getpatter.testing.scenario import Reply, Scenario, ToolCall
 

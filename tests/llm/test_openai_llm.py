@@ -17,8 +17,8 @@ from getpatter.errors import (
     RateLimitError,
 )
 from getpatter.llm.base import LLMChunk, LLMProvider
+from getpatter.llm.chat_context import ChatContext
 from getpatter.llm.openai import LLM, OpenAILLM
-from getpatter.pipeline.chat_context import ChatContext
 from getpatter.testing.fake_llm import FakeOpenAIServer
 from getpatter.testing.scenario import Reply, Scenario, ToolCall
 

@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from getpatter.errors import ConfigError, InputValidationError, PatterConnectionError, PatterError
+from getpatter.llm.chat_context import ChatContext
 from getpatter.pipeline import hooks as hooks_module
 from getpatter.pipeline.brains import CallInfo, MessageHandlerBrain, MessageWebhook
-from getpatter.pipeline.chat_context import ChatContext
 from getpatter.pipeline.hooks import (
     HookContext,
     PatterDeprecationWarning,

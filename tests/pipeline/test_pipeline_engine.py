@@ -23,8 +23,8 @@ from getpatter.engines.base import (
 from getpatter.errors import PatterConnectionError, RateLimitError
 from getpatter.guardrails import Guardrail
 from getpatter.llm.base import LLMCapabilities, LLMChunk, LLMUsage
+from getpatter.llm.chat_context import ToolCall
 from getpatter.pipeline.brains import LLMBrain, MessageHandlerBrain
-from getpatter.pipeline.chat_context import ToolCall
 from getpatter.pipeline.engine import PipelineEngine, PipelineSettings
 from getpatter.pipeline.hooks import PipelineHooks
 from getpatter.stt.base import STTCapabilities, STTSpeechStarted, Transcript, UtteranceEnd
