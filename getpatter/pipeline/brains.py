@@ -56,12 +56,11 @@ class Brain(Protocol):
 
 
 class LLMBrain:
-    """A pipeline LLM (spec LLM-1)."""
-
-    uses_tools = True
+    """A pipeline LLM (spec LLM-1); it is offered tools when it declares ``tool_calling``."""
 
     def __init__(self, llm: LLMProvider) -> None:
         self.llm = llm
+        self.uses_tools = llm.capabilities.tool_calling
 
     def respond(
         self, context: ChatContext, tools: Sequence[dict[str, Any]]

@@ -32,6 +32,7 @@ def pipeline_engine_factory(
     """
     if agent.provider != "pipeline":
         raise ConfigError(f"pipeline_engine_factory needs a pipeline agent, got {agent.provider!r}")
+    _check_stt(agent)
     brain_for = _brain_factory(agent, on_message)
     settings = PipelineSettings(
         stt=agent.stt,
@@ -53,6 +54,22 @@ def pipeline_engine_factory(
     return EngineFactory(
         lambda: PipelineEngine(settings), formats, PipelineEngine.capabilities, name="pipeline"
     )
+
+
+def _check_stt(agent: Agent) -> None:
+    """Refuse an STT the pipeline cannot run a call with, naming the fix."""
+    stt = agent.stt
+    name = type(stt).__name__
+    if not stt.capabilities.streaming:
+        raise ConfigError(
+            f"{name} transcribes whole recordings, and this pipeline streams the caller's audio "
+            "to its STT: use a streaming STT such as DeepgramSTT()"
+        )
+    if not stt.capabilities.endpointing and agent.vad is None:
+        raise ConfigError(
+            f"{name} does not say when the caller has finished speaking, so no turn would ever "
+            "end: add vad=SileroVAD() to the agent"
+        )
 
 
 def _brain_factory(
@@ -89,5 +106,10 @@ def _brain_factory(
         from getpatter.llm.openai import LLM as OpenAILLM
 
         llm = OpenAILLM()
+    if agent.tools and not llm.capabilities.tool_calling:
+        raise ConfigError(
+            f"{type(llm).__name__} cannot call tools, so the agent's tools= would never run: "
+            "remove tools= or use an LLM that calls tools"
+        )
     brain = LLMBrain(llm)
     return lambda _call: brain
