@@ -28,7 +28,7 @@ def agent_with(stt: ScriptedSTT, llm: ScriptedLLM, **options: object):
 def test_an_stt_that_does_not_endpoint_needs_a_vad() -> None:
     stt = ScriptedSTT()
     stt.capabilities = dataclasses.replace(stt.capabilities, endpointing=False)
-    with pytest.raises(ConfigError, match="ScriptedSTT does not say when the caller.*vad="):
+    with pytest.raises(ConfigError, match=r"ScriptedSTT does not say when the caller.*vad="):
         pipeline_engine_factory(agent_with(stt, ScriptedLLM()))
 
 
