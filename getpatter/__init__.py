@@ -49,6 +49,11 @@ if TYPE_CHECKING:
     from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.integrations import PatterTool, PatterToolResult
     from getpatter.llm.anthropic import AnthropicLLM
+    from getpatter.llm.fallback import (
+        AllProvidersFailedError,
+        FallbackLLMProvider,
+        PartialStreamError,
+    )
     from getpatter.llm.openai import OpenAILLM
     from getpatter.pipeline import (
         ChatContext,
@@ -84,6 +89,9 @@ _LAZY: dict[str, str] = {
     "DeepgramSTT": "getpatter.stt.deepgram",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
+    "FallbackLLMProvider": "getpatter.llm.fallback",
+    "AllProvidersFailedError": "getpatter.llm.fallback",
+    "PartialStreamError": "getpatter.llm.fallback",
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
@@ -111,6 +119,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Agent",
+    "AllProvidersFailedError",
     "AnthropicLLM",
     "AuthenticationError",
     "CallControl",
@@ -127,6 +136,7 @@ __all__ = [
     "ElevenLabsWebSocketTTS",
     "ErrorCode",
     "EventBus",
+    "FallbackLLMProvider",
     "Guardrail",
     "HookContext",
     "IncomingMessage",
@@ -136,6 +146,7 @@ __all__ = [
     "OpenAILLM",
     "OpenAIRealtime",
     "OpenAITTS",
+    "PartialStreamError",
     "Patter",
     "PatterConnectionError",
     "PatterError",

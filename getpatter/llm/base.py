@@ -25,6 +25,9 @@ class LLMUsage:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    provider: str = ""
+    """The price key of the provider that answered, when it is not the LLM's own ``name``
+    (a :class:`~getpatter.llm.fallback.FallbackLLMProvider` that switched)."""
 
 
 @dataclass(frozen=True)

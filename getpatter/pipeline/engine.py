@@ -516,6 +516,7 @@ class PipelineEngine:
             raise PatterError("the pipeline is not connected")
         tools = self._tools if brain.uses_tools else ()
         input_tokens = output_tokens = 0
+        answered_by = ""
         for _round in range(MAX_TOOL_ROUNDS):
             spoken.round_start, spoken.round_in_context = len(spoken.sentences), False
             context = await self._context_for_llm()
@@ -529,6 +530,7 @@ class PipelineEngine:
             if round_usage is not None:
                 input_tokens += round_usage.input_tokens
                 output_tokens += round_usage.output_tokens
+                answered_by = round_usage.provider or answered_by
             if not calls or spoken.blocked:
                 break
             self._context.add_assistant(spoken.round_text, calls)
@@ -546,7 +548,7 @@ class PipelineEngine:
             stt_seconds=usage.stt_seconds,
             llm_input_tokens=input_tokens,
             llm_output_tokens=output_tokens,
-            llm_provider=getattr(getattr(brain, "llm", None), "name", ""),
+            llm_provider=answered_by or getattr(getattr(brain, "llm", None), "name", ""),
         )
 
     async def _context_for_llm(self) -> ChatContext:
