@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.integrations import PatterTool, PatterToolResult
     from getpatter.llm.anthropic import AnthropicLLM
+    from getpatter.llm.base import LLMChunk
     from getpatter.llm.fallback import (
         AllProvidersFailedError,
         FallbackLLMProvider,
@@ -89,6 +90,7 @@ _LAZY: dict[str, str] = {
     "DeepgramSTT": "getpatter.stt.deepgram",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
+    "LLMChunk": "getpatter.llm.base",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
@@ -141,6 +143,7 @@ __all__ = [
     "HookContext",
     "IncomingMessage",
     "InputValidationError",
+    "LLMChunk",
     "LatencyBreakdown",
     "MessageWebhook",
     "OpenAILLM",
