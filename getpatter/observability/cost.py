@@ -205,8 +205,9 @@ class CostMeter:
         self.telephony_provider = require_str("telephony_provider", telephony_provider)
         self._stt_seconds = 0.0
         self._tts_characters = 0
-        self._llm_input_tokens = 0
-        self._llm_output_tokens = 0
+        self._llm_tokens: dict[str, tuple[int, int]] = {}
+        """Pipeline LLM ``(input, output)`` tokens by the provider that used them ("": the
+        meter's ``llm_provider``)."""
         self._realtime_usage = RealtimeUsage()
         self._duration_seconds = 0.0
 
@@ -222,8 +223,11 @@ class CostMeter:
 
     @property
     def llm_tokens(self) -> tuple[int, int]:
-        """Pipeline LLM ``(input_tokens, output_tokens)`` so far."""
-        return self._llm_input_tokens, self._llm_output_tokens
+        """Pipeline LLM ``(input_tokens, output_tokens)`` so far, every provider's."""
+        return (
+            sum(tokens[0] for tokens in self._llm_tokens.values()),
+            sum(tokens[1] for tokens in self._llm_tokens.values()),
+        )
 
     @property
     def realtime_usage(self) -> RealtimeUsage:
@@ -243,12 +247,14 @@ class CostMeter:
         """Count ``characters`` more characters sent to TTS."""
         self._tts_characters += _count("characters", characters)
 
-    def add_llm_tokens(self, input_tokens: int, output_tokens: int) -> None:
-        """Count one pipeline LLM request's tokens."""
+    def add_llm_tokens(self, input_tokens: int, output_tokens: int, provider: str = "") -> None:
+        """Count one pipeline LLM request's tokens, priced as ``provider``'s (default: the
+        meter's ``llm_provider``; a fallback LLM names the one that answered)."""
         tokens_in = _count("input_tokens", input_tokens)
         tokens_out = _count("output_tokens", output_tokens)
-        self._llm_input_tokens += tokens_in
-        self._llm_output_tokens += tokens_out
+        key = "" if provider == self.llm_provider else require_str("provider", provider)
+        had_in, had_out = self._llm_tokens.get(key, (0, 0))
+        self._llm_tokens[key] = (had_in + tokens_in, had_out + tokens_out)
 
     def add_realtime_usage(self, usage: RealtimeUsage) -> None:
         """Count one engine response's tokens."""
@@ -266,8 +272,9 @@ class CostMeter:
         if self.llm_provider in table and table.unit(self.llm_provider) is PriceUnit.MINUTE:
             llm = self._duration_seconds / 60.0 * table.price(self.llm_provider)
         else:
-            llm = llm_cost(
-                table, self.llm_provider, self._llm_input_tokens, self._llm_output_tokens
+            llm = sum(
+                llm_cost(table, provider or self.llm_provider, tokens_in, tokens_out)
+                for provider, (tokens_in, tokens_out) in self._llm_tokens.items()
             ) + realtime_cost(table, self._realtime_usage, self.llm_provider)
         return CostBreakdown(
             stt=stt_cost(table, self.stt_provider, self._stt_seconds),

@@ -297,7 +297,9 @@ class EngineEvents:
             if usage.llm_provider and not self._meter.llm_provider:
                 self._meter.llm_provider = usage.llm_provider  # the default LLM (spec LLM-2)
             self._meter.add_stt_seconds(usage.stt_seconds)
-            self._meter.add_llm_tokens(usage.llm_input_tokens, usage.llm_output_tokens)
+            self._meter.add_llm_tokens(
+                usage.llm_input_tokens, usage.llm_output_tokens, usage.llm_provider
+            )
             self._meter.add_tts_characters(usage.tts_characters)
         outbound = self._outbound
         produced_audio = bool(self._response_items)
@@ -311,6 +313,8 @@ class EngineEvents:
                 outbound.end_item(item)
         self._response_items = []
         turn = self._turn
+        if turn is not None and usage is not None:
+            turn.stt_audio_seconds += usage.stt_seconds
         if turn is None or (event.status == "completed" and not produced_audio):
             return
         self._turn = None

@@ -73,7 +73,9 @@ def end_report(
             turns=tuple(turns),
             cost=meter.breakdown(),
             provider_mode=provider,
-            llm_provider=provider,
+            stt_provider=meter.stt_provider,
+            tts_provider=meter.tts_provider,
+            llm_provider=meter.llm_provider,
             telephony_provider=telephony_provider,
         )
     except Exception:

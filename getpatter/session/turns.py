@@ -23,6 +23,8 @@ class Turn:
     """When the engine produced the answer's first audio."""
     first_item: str = ""
     """The agent message that answered."""
+    stt_audio_seconds: float = 0.0
+    """Caller audio sent to the STT for this turn (pipelines)."""
 
 
 def turn_metrics(
@@ -51,6 +53,7 @@ def turn_metrics(
         user_text=turn.user_text,
         agent_text=turn.agent_text,
         latency=latency,
+        stt_audio_seconds=turn.stt_audio_seconds,
         tts_characters=len(turn.agent_text),
     )
 

@@ -63,6 +63,14 @@ async def test_a_pipeline_call_has_turns_metrics_and_cost_per_provider(carrier) 
     for turn in answered:
         latency = turn.latency
         assert None not in (latency.stt_ms, latency.llm_ttft_ms, latency.tts_ms, latency.total_ms)
+        # The caller spoke about a second per turn: the audio the STT got for it is counted.
+        assert 0.5 < turn.stt_audio_seconds < 10
+    assert (metrics.provider_mode, metrics.telephony_provider) == ("pipeline", carrier)
+    assert (metrics.stt_provider, metrics.llm_provider, metrics.tts_provider) == (
+        "deepgram",
+        "openai_llm",
+        "elevenlabs",
+    )
     cost = metrics.cost
     assert cost.stt > 0 and cost.llm > 0 and cost.tts > 0 and cost.telephony > 0
 

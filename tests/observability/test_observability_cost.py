@@ -190,3 +190,18 @@ def test_meter_rejects_negative_usage() -> None:
     with pytest.raises(InputValidationError):
         meter.add_llm_tokens(-1, 0)
     assert meter.breakdown().total == 0.0
+
+
+def test_tokens_are_priced_as_the_llm_that_used_them() -> None:
+    table = PriceTable(
+        {
+            "openai_llm": {"input": 1.0, "output": 2.0},
+            "anthropic_llm": {"input": 10.0, "output": 20.0},
+        }
+    )
+    meter = CostMeter(table, llm_provider="openai_llm")
+    meter.add_llm_tokens(1_000_000, 1_000_000)  # the meter's own LLM
+    meter.add_llm_tokens(1_000_000, 0, "anthropic_llm")  # a fallback answered this one
+    meter.add_llm_tokens(0, 1_000_000, "openai_llm")
+    assert meter.breakdown().llm == pytest.approx(1.0 + 2.0 + 10.0 + 2.0)
+    assert meter.llm_tokens == (2_000_000, 2_000_000)
