@@ -29,6 +29,7 @@ from getpatter.tunnels import CloudflareTunnel, Ngrok, Static
 
 if TYPE_CHECKING:
     from getpatter.call import LiveCall, TransferGuard
+    from getpatter.calls.call_log import CallLogger
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.server.embedded import EmbeddedServer
 
@@ -111,6 +112,8 @@ class Patter:
             )
         self._call_store: CallStore = call_store or InMemoryCallStore()
         feed(self._call_events, self._call_store)
+        self._call_log: CallLogger | None = None
+        """The call logger ``PATTER_LOG_DIR`` turned on, if any."""
         if os.environ.get("PATTER_LOG_DIR", "").strip():  # call logs (spec LG): off unless set
             from getpatter.calls.call_log import log_from_env
 

@@ -243,11 +243,7 @@ class CallLogStore:
         folder = self._folder(call_id)
         if folder is None:
             return []
-        return [
-            row["turn"]
-            for row in _rows(folder / "events.jsonl")
-            if row.get("type") == "turn" and isinstance(row.get("turn"), dict)
-        ]
+        return _turn_rows(_rows(folder / "events.jsonl"))
 
     def _report(self, call_id: str) -> dict[str, Any] | None:
         folder = self._folder(call_id)
@@ -259,9 +255,7 @@ class CallLogStore:
             return None
         report: dict[str, Any] = dict(ended[-1]["report"])
         turns = [
-            {k: v for k, v in row["turn"].items() if k != "cost_so_far"}
-            for row in events
-            if row.get("type") == "turn" and isinstance(row.get("turn"), dict)
+            {k: v for k, v in turn.items() if k != "cost_so_far"} for turn in _turn_rows(events)
         ]
         if isinstance(report.get("metrics"), dict):
             report["metrics"] = {**report["metrics"], "turns": turns}
@@ -272,6 +266,15 @@ class CallLogStore:
         report["transcript"] = lines
         report["history"] = [dict(line) for line in lines]
         return report
+
+
+def _turn_rows(rows: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+    """The turn metrics the ``turn`` rows of ``events.jsonl`` hold, in order."""
+    return [
+        row["turn"]
+        for row in rows
+        if row.get("type") == "turn" and isinstance(row.get("turn"), dict)
+    ]
 
 
 def _summarise(folder: Path) -> StoredCall | None:

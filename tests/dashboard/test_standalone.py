@@ -24,6 +24,11 @@ from getpatter.testing.sandbox import Sandbox
 _URL = re.compile(r"Patter dashboard: (http://\S+)")
 
 
+async def empty_store_file(path: Path) -> None:
+    """Create the SQLite call store file ``path`` holding no call (opening it creates it)."""
+    await SQLiteCallStore(path).aclose()
+
+
 @contextlib.asynccontextmanager
 async def dashboard_process(*args: str) -> AsyncIterator[str]:
     """Run ``getpatter dashboard *args`` on a free port; yield the URL it prints."""
@@ -120,8 +125,7 @@ async def test_beyond_loopback_a_token_is_generated_printed_and_required(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "calls.db"
-    async with SQLiteCallStore(db):
-        pass
+    await empty_store_file(db)
     async with (
         asyncio.timeout(60),
         dashboard_process("--db", str(db), "--host", "0.0.0.0") as url,
@@ -135,8 +139,7 @@ async def test_beyond_loopback_a_token_is_generated_printed_and_required(
 
 async def test_a_given_token_is_required_and_not_printed(tmp_path: Path) -> None:
     db = tmp_path / "calls.db"
-    async with SQLiteCallStore(db):
-        pass
+    await empty_store_file(db)
     async with (
         asyncio.timeout(60),
         dashboard_process("--db", str(db), "--token", TOKEN) as url,
