@@ -38,6 +38,7 @@ from getpatter.errors import (
     PatterConnectionError,
 )
 from getpatter.providers.errors import websocket_open_error
+from getpatter.providers.formats import WireFormats
 from getpatter.providers.urls import websocket_url
 from getpatter.stt.base import STTCapabilities, STTEvent, STTSpeechStarted, Transcript, UtteranceEnd
 
@@ -51,12 +52,15 @@ Encoding = Literal["linear16", "mulaw", "alaw"]
 #: The public Deepgram API, used when neither ``base_url`` nor ``DEEPGRAM_BASE_URL`` is set.
 DEFAULT_BASE_URL = "wss://api.deepgram.com"
 
-_WIRE: dict[AudioFormat, tuple[Encoding, int]] = {
-    "ulaw_8000": ("mulaw", 8000),
-    "alaw_8000": ("alaw", 8000),
-    "pcm16_16000": ("linear16", 16000),
-    "pcm16_24000": ("linear16", 24000),
-}
+_WIRE = WireFormats[tuple[Encoding, int]](
+    "DeepgramSTT",
+    {
+        "ulaw_8000": ("mulaw", 8000),
+        "alaw_8000": ("alaw", 8000),
+        "pcm16_16000": ("linear16", 16000),
+        "pcm16_24000": ("linear16", 24000),
+    },
+)
 _CONNECT_TIMEOUT_S = 10.0
 _CLOSE_TIMEOUT_S = 2.0
 # Deepgram closes a socket that received nothing for about 10 s (NET-0001).
@@ -139,12 +143,11 @@ class STT:
         }
         if utterance_end_ms is not None:
             self._options["utterance_end_ms"] = str(utterance_end_ms)
-        formats = dict.fromkeys(("ulaw_8000", self._format, *_WIRE))
         self.capabilities = STTCapabilities(
             streaming=True,
             interim_results=interim_results,
             endpointing=True,
-            input_formats=tuple(formats),
+            input_formats=_WIRE.preferring("ulaw_8000", self._format),
         )
 
     @property
@@ -164,11 +167,7 @@ class STT:
         to the constructor's ``language``.
         """
         fmt = self._format if audio_format is None else audio_format
-        if fmt not in _WIRE:
-            raise ConfigError(
-                f"DeepgramSTT cannot take audio_format={fmt!r}: use one of {list(_WIRE)}"
-            )
-        encoding, sample_rate = _WIRE[fmt]
+        encoding, sample_rate = _WIRE.wire(fmt)
         lang = self._language if language is None else language
         require_str("DeepgramSTT open_stream language", lang, allow_empty=False)
         query = {
@@ -403,13 +402,13 @@ def _configured_format(encoding: object, sample_rate: object) -> AudioFormat:
             f"{list(get_args(Encoding))}"
         )
     rate = require_int("DeepgramSTT sample_rate", sample_rate, minimum=1)
-    for fmt, wire in _WIRE.items():
-        if wire == (encoding, rate):
-            return fmt
-    raise ConfigError(
-        f"DeepgramSTT encoding={encoding!r} with sample_rate={rate} is not supported: use "
-        "linear16 at 16000 or 24000, or mulaw / alaw at 8000"
-    )
+    try:
+        return _WIRE.format_of((encoding, rate))  # type: ignore[arg-type]
+    except ConfigError:
+        raise ConfigError(
+            f"DeepgramSTT encoding={encoding!r} with sample_rate={rate} is not supported: use "
+            "linear16 at 16000 or 24000, or mulaw / alaw at 8000"
+        ) from None
 
 
 def _listen_url(base_url: str) -> str:

@@ -10,25 +10,28 @@ from typing import Any, Self
 
 from getpatter._env import env_secret
 from getpatter._validation import require_str
-from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
     ConfigError,
     InputValidationError,
     PatterError,
 )
 from getpatter.providers.errors import status_error as kit_status_error
+from getpatter.providers.formats import WireFormats
 from getpatter.providers.urls import base_url as kit_base_url
 
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 API_KEY_ENV = "ELEVENLABS_API_KEY"
 BASE_URL_ENV = "ELEVENLABS_BASE_URL"
 
-WIRE_FORMATS: dict[AudioFormat, str] = {
-    "ulaw_8000": "ulaw_8000",
-    "pcm16_16000": "pcm_16000",
-    "pcm16_24000": "pcm_24000",
-    "alaw_8000": "alaw_8000",
-}
+WIRE_FORMATS = WireFormats[str](
+    "ElevenLabs TTS",
+    {
+        "ulaw_8000": "ulaw_8000",
+        "pcm16_16000": "pcm_16000",
+        "pcm16_24000": "pcm_24000",
+        "alaw_8000": "alaw_8000",
+    },
+)
 """Patter's audio formats and the ``output_format`` ElevenLabs names them by, ulaw first."""
 
 TWILIO_VOICE_SETTINGS: dict[str, Any] = {
@@ -103,12 +106,12 @@ def wire_format(owner: str, audio_format: object, default: str) -> str:
     """The ``output_format`` to ask for: ``audio_format`` mapped, or ``default`` for ``None``."""
     if audio_format is None:
         return default
-    for name, wire in WIRE_FORMATS.items():
-        if audio_format == name:
-            return wire
-    raise ConfigError(
-        f"{owner} cannot produce audio_format={audio_format!r}: use one of {list(WIRE_FORMATS)}"
-    )
+    if audio_format not in WIRE_FORMATS:
+        raise ConfigError(
+            f"{owner} cannot produce audio_format={audio_format!r}: use one of "
+            f"{list(WIRE_FORMATS.formats)}"
+        )
+    return WIRE_FORMATS.wire(audio_format)
 
 
 def require_voice_settings(owner: str, value: object) -> dict[str, Any] | None:

@@ -86,7 +86,7 @@ class TTS(TelephonyPresets):
     """
 
     name: str = "elevenlabs"
-    capabilities = TTSCapabilities(output_formats=tuple(WIRE_FORMATS))
+    capabilities = TTSCapabilities(output_formats=WIRE_FORMATS.formats)
 
     def __init__(
         self,

@@ -9,9 +9,9 @@ paid when the agent is built, not in the middle of a call.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import openai
 
@@ -27,24 +27,17 @@ from getpatter.errors import (
     PatterError,
     RateLimitError,
 )
-from getpatter.tts._samples import SampleAligner
+from getpatter.providers.formats import AudioConverter
 from getpatter.tts._timeouts import require_seconds
 from getpatter.tts.base import TTSCapabilities
-
-if TYPE_CHECKING:
-    from getpatter.audio.resample import Resampler
 
 __all__ = ["TTS", "OpenAITTS"]
 
 _OWNER = "OpenAITTS"
 _API_KEY_ENV = "OPENAI_API_KEY"
-_NATIVE_RATE = 24000
-_RATES: dict[AudioFormat, int] = {
-    "pcm16_24000": 24000,
-    "pcm16_16000": 16000,
-    "ulaw_8000": 8000,
-    "alaw_8000": 8000,
-}
+_NATIVE_FORMAT: AudioFormat = "pcm16_24000"
+# OpenAI sends 24 kHz PCM16 only; the other formats are converted here, sentence by sentence.
+_FORMATS: tuple[AudioFormat, ...] = ("pcm16_24000", "pcm16_16000", "ulaw_8000", "alaw_8000")
 _SPEED_RANGE = (0.25, 4.0)
 _NO_INSTRUCTIONS = ("tts-1", "tts-1-hd")
 
@@ -77,7 +70,7 @@ class TTS:
     live call a fast failure (and the pipeline's fallback) beats seconds of silent back-off.
     """
 
-    capabilities = TTSCapabilities(output_formats=tuple(_RATES))
+    capabilities = TTSCapabilities(output_formats=_FORMATS)
 
     def __init__(
         self,
@@ -123,9 +116,9 @@ class TTS:
         PCM16). Blank text yields nothing. Leaving the loop early cancels the request."""
         require_str("text", text)
         target: AudioFormat = "pcm16_16000" if audio_format is None else audio_format
-        if target not in _RATES:
+        if target not in _FORMATS:
             raise ConfigError(
-                f"{_OWNER} cannot produce audio_format={target!r}: use one of {list(_RATES)}"
+                f"{_OWNER} cannot produce audio_format={target!r}: use one of {list(_FORMATS)}"
             )
         if not text.strip():
             return
@@ -140,7 +133,7 @@ class TTS:
             request["speed"] = self.speed
         if self.instructions is not None:
             request["instructions"] = self.instructions
-        transcoder = _Transcoder(target)
+        transcoder = AudioConverter(_NATIVE_FORMAT, target)
         try:
             async with client.audio.speech.with_streaming_response.create(**request) as response:
                 async for chunk in response.iter_bytes():
@@ -198,36 +191,6 @@ class TTS:
 
 
 OpenAITTS = TTS
-
-
-class _Transcoder:
-    """One sentence's conversion from OpenAI's 24 kHz PCM16 to the format asked for."""
-
-    def __init__(self, target: AudioFormat) -> None:
-        self._aligner = SampleAligner()
-        self._resampler: Resampler | None = None
-        self._encode: Callable[[bytes], bytes] | None = None
-        rate = _RATES[target]
-        if rate != _NATIVE_RATE:
-            from getpatter.audio.resample import Resampler
-
-            self._resampler = Resampler(_NATIVE_RATE, rate)
-        if target in ("ulaw_8000", "alaw_8000"):
-            from getpatter.audio import g711
-
-            self._encode = g711.pcm16_to_ulaw if target == "ulaw_8000" else g711.pcm16_to_alaw
-
-    def convert(self, chunk: bytes) -> bytes:
-        pcm = self._aligner.align(chunk)
-        if self._resampler is not None and pcm:
-            pcm = self._resampler.process(pcm)
-        return self._encode(pcm) if self._encode is not None and pcm else pcm
-
-    def flush(self) -> bytes:
-        if self._resampler is None:
-            return b""
-        pcm = self._resampler.flush()
-        return self._encode(pcm) if self._encode is not None and pcm else pcm
 
 
 def _require_speed(speed: object) -> float | None:
