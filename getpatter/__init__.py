@@ -50,11 +50,13 @@ if TYPE_CHECKING:
     from getpatter.integrations import PatterTool, PatterToolResult
     from getpatter.llm.anthropic import AnthropicLLM
     from getpatter.llm.base import LLMChunk
+    from getpatter.llm.cerebras import CerebrasLLM
     from getpatter.llm.fallback import (
         AllProvidersFailedError,
         FallbackLLMProvider,
         PartialStreamError,
     )
+    from getpatter.llm.groq import GroqLLM
     from getpatter.llm.openai import OpenAILLM
     from getpatter.pipeline import (
         ChatContext,
@@ -90,6 +92,8 @@ _LAZY: dict[str, str] = {
     "DeepgramSTT": "getpatter.stt.deepgram",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
+    "GroqLLM": "getpatter.llm.groq",
+    "CerebrasLLM": "getpatter.llm.cerebras",
     "LLMChunk": "getpatter.llm.base",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
@@ -127,6 +131,7 @@ __all__ = [
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CerebrasLLM",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -139,6 +144,7 @@ __all__ = [
     "ErrorCode",
     "EventBus",
     "FallbackLLMProvider",
+    "GroqLLM",
     "Guardrail",
     "HookContext",
     "IncomingMessage",

@@ -101,6 +101,7 @@ LOGGERS = (
     "getpatter.engines.openai",
     "getpatter.events",
     "getpatter.guardrails",
+    "getpatter.llm.cerebras",
     "getpatter.pipeline",
     "getpatter.pipeline.hooks",
     "getpatter.server",

@@ -72,6 +72,10 @@ _DEFAULT_RATES: dict[str, tuple[PriceUnit, dict[str, float]]] = {
     # Pipeline LLMs, per 1 M tokens.
     "openai_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.15, output=0.60),  # gpt-4o-mini
     "anthropic_llm": _entry(PriceUnit.MILLION_TOKENS, input=1.00, output=5.00),  # haiku 4.5
+    # gpt-oss-120b: inference-docs.cerebras.ai/models/openai-oss and the public model list
+    # (api.cerebras.ai/public/v1/models), checked 2026-12-07. Groq (groq_llm) is left out: no
+    # primary source for its price could be checked.
+    "cerebras_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.35, output=0.75),
 }
 
 #: Provider key -> ``{"unit": PriceUnit, <rate name>: USD per unit, ...}``, read-only.

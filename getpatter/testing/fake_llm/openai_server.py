@@ -167,9 +167,14 @@ class FakeOpenAIServer(FakeLLMServer):
                     "rejected_prediction_tokens": 0,
                 },
             }
-            frames.append(Frame(sse({**head, "choices": [], "usage": usage})))
+            last = {**head, "choices": [], "usage": usage, **self._usage_extras(usage)}
+            frames.append(Frame(sse(last)))
         frames.append(Frame(sse("[DONE]")))
         return frames
+
+    def _usage_extras(self, usage: dict[str, Any]) -> dict[str, Any]:
+        """Provider-specific fields of the chunk carrying the usage (none for OpenAI)."""
+        return {}
 
     def _stream_error(self, status: int) -> bytes:
         kind, code, usual = _ERRORS.get(status, ("server_error", None, "Request failed."))
