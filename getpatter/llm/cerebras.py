@@ -33,7 +33,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
-from getpatter._validation import require_bool, require_int, require_number, require_str
+from getpatter._validation import require_bool, require_int, require_number
 from getpatter.errors import ConfigError, PatterError
 from getpatter.llm._compat import compatible_base_url
 from getpatter.llm.base import LLMCapabilities
@@ -162,7 +162,9 @@ class LLM(OpenAILLM):
                 self._options[penalty] = _bounded(penalty, value, -2.0, 2.0)
         if stop is not None:
             self._options["stop"] = _stop(stop)
-        self.capabilities = LLMCapabilities(parallel_tool_calls=parallel_tool_calls is not False)
+        # Cerebras lists gpt-oss-120b without parallel tool calls; parallel_tool_calls=True
+        # is the caller saying their model has them.
+        self.capabilities = LLMCapabilities(parallel_tool_calls=parallel_tool_calls is True)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @property
@@ -384,10 +386,16 @@ def _tool_choice(value: object) -> str | dict[str, Any]:
 
 
 def _stop(value: object) -> str | list[str]:
-    if isinstance(value, str):
-        return require_str("stop", value, allow_empty=False)
-    if not isinstance(value, list | tuple) or not 1 <= len(value) <= _MAX_STOP_SEQUENCES:
-        raise ConfigError(
-            f"stop must be a str or a list of 1 to {_MAX_STOP_SEQUENCES} str, got {value!r}"
-        )
-    return [require_str("stop sequence", item, allow_empty=False) for item in value]
+    """A stop sequence or up to 4 of them; whitespace (``"\\n\\n"``) counts, "" does not."""
+    if isinstance(value, str) and value:
+        return value
+    if (
+        isinstance(value, list | tuple)
+        and 1 <= len(value) <= _MAX_STOP_SEQUENCES
+        and all(isinstance(item, str) and item for item in value)
+    ):
+        return list(value)
+    raise ConfigError(
+        f"stop must be a non-empty str or a list of 1 to {_MAX_STOP_SEQUENCES} of them, "
+        f"got {value!r}"
+    )

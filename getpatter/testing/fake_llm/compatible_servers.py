@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from getpatter._validation import require_amount
+from getpatter.testing.fake_llm._server import sse
 from getpatter.testing.fake_llm.openai_server import FakeOpenAIServer
 from getpatter.testing.scenario import Scenario
 
@@ -128,7 +129,9 @@ class FakeCerebrasServer(FakeOpenAIServer):
     came). Errors carry Cerebras' top-level ``{"message", "type", "param", "code"}``; a 429
     carries ``x-ratelimit-{limit,remaining,reset}-{requests-day,tokens-minute}`` (resets in
     seconds), the tokens-minute window exhausted and resetting in ``rate_limit_reset``
-    seconds. The usage chunk also carries ``time_info``.
+    seconds. The usage chunk also carries ``time_info``; every tool-call delta carries
+    ``type: "function"`` and an error mid-stream is ``{"error": {...}, "status_code": ...}``,
+    as the SDK's chunk types require.
     """
 
     def __init__(
@@ -170,6 +173,17 @@ class FakeCerebrasServer(FakeOpenAIServer):
         )
         body = {"message": message or usual, "type": kind, "param": param, "code": code}
         return JSONResponse(body, status_code=status)
+
+    def _stream_error(self, status: int) -> bytes:
+        kind, param, code, usual = _CEREBRAS_ERRORS.get(
+            status, ("internal_server_error", None, None, "Request failed.")
+        )
+        error = {"message": usual, "type": kind, "param": param, "code": code}
+        return sse({"error": error, "status_code": status})
+
+    def _argument_delta(self, index: int, piece: str) -> dict[str, Any]:
+        # The cerebras-cloud-sdk requires ``type`` on every tool-call delta.
+        return {"index": index, "type": "function", "function": {"arguments": piece}}
 
     def _rate_limit_headers(self) -> dict[str, str]:
         return {
