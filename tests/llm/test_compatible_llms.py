@@ -1,7 +1,8 @@
 """GroqLLM and CerebrasLLM, the OpenAI-compatible LLMs, against their loopback fakes.
 
 What both share with OpenAILLM is checked for each: streamed text, tool calls, usage, the
-error mapping, keys from the environment and base URLs from the vendors' variables.
+error mapping, keys from the environment and base URLs from the vendors' variables. Cerebras
+runs with its defaults: every request body goes out as gzip-compressed msgpack.
 """
 
 from __future__ import annotations
@@ -67,9 +68,6 @@ class Vendor:
 
     def make(self, fake: FakeOpenAIServer, **options: Any) -> OpenAILLM:
         options.setdefault("api_key", self.key)
-        if self.llm is cerebras.LLM:
-            options.setdefault("msgpack_encoding", False)
-            options.setdefault("gzip_compression", False)
         return self.llm(base_url=fake.base_url, **options)
 
 
@@ -171,6 +169,9 @@ async def test_text_streams_then_done_with_usage(vendor: Vendor) -> None:
     assert request.messages[0] == {"role": "system", "content": PROMPT}
     assert request.body["stream_options"] == {"include_usage": True}
     assert request.completed
+    if vendor is CEREBRAS:
+        assert request.headers["content-encoding"] == "gzip"
+        assert request.headers["content-type"] == "application/vnd.msgpack"
 
 
 @VENDORS
@@ -279,7 +280,7 @@ async def test_stall_beyond_timeout_is_a_timeout(vendor: Vendor) -> None:
 async def test_unreachable_server_is_a_connection_error(vendor: Vendor) -> None:
     async with started(vendor) as fake:
         url = fake.base_url
-    llm = vendor.llm(api_key=vendor.key, base_url=url, **_plain(vendor))
+    llm = vendor.llm(api_key=vendor.key, base_url=url)
     llm._sleep = _no_sleep  # type: ignore[attr-defined]
 
     with pytest.raises(PatterConnectionError) as caught:
@@ -303,7 +304,7 @@ def test_missing_key_names_the_provider_the_argument_and_the_env_var(vendor: Ven
 async def test_key_from_the_environment(vendor: Vendor, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(vendor.key_env, vendor.key)
     async with started(vendor) as fake:
-        llm = vendor.llm(base_url=fake.base_url, **_plain(vendor))
+        llm = vendor.llm(base_url=fake.base_url)
         await collect(llm, conversation("Hi."))
         await llm.close()
 
@@ -316,7 +317,7 @@ async def test_base_url_from_the_vendor_variable_is_the_host_as_the_sdk_reads_it
 ) -> None:
     async with started(vendor) as fake:
         monkeypatch.setenv(vendor.url_env, fake.root_url + "/")
-        llm = vendor.llm(api_key=vendor.key, **_plain(vendor))
+        llm = vendor.llm(api_key=vendor.key)
         assert llm.base_url == fake.base_url
         chunks = await collect(llm, conversation("Hi."))
         await llm.close()
@@ -361,10 +362,3 @@ def test_bad_options_are_refused(vendor: Vendor, options: dict[str, Any]) -> Non
 
 async def _no_sleep(seconds: float) -> None:
     await asyncio.sleep(0)
-
-
-def _plain(vendor: Vendor) -> dict[str, Any]:
-    """Options that make Cerebras send plain JSON (the other vendors take none)."""
-    if vendor is CEREBRAS:
-        return {"msgpack_encoding": False, "gzip_compression": False}
-    return {}
