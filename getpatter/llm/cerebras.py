@@ -80,7 +80,8 @@ class LLM(OpenAILLM):
     ``tool_choice`` (``"auto"``, ``"none"``, ``"required"`` or
     ``{"type": "function", "function": {"name": ...}}``), ``seed``, ``top_p`` (0 to 1),
     ``frequency_penalty`` and ``presence_penalty`` (-2 to 2) and ``stop`` (a str or up to 4)
-    are validated here and sent only when given.
+    are validated here and sent only when given. ``capabilities.parallel_tool_calls`` is True
+    only with ``parallel_tool_calls=True`` (Cerebras lists gpt-oss-120b without them).
 
     A failure before the answer starts (HTTP 429, 5xx, a refused connection; not a timeout,
     which has already cost ``timeout`` seconds) is retried once: after
