@@ -15,9 +15,11 @@ import pytest
 
 from getpatter import (
     AnthropicLLM,
+    CerebrasLLM,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
+    GroqLLM,
     OpenAILLM,
     OpenAITTS,
 )
@@ -31,6 +33,8 @@ STTS: dict[str, Callable[[], Any]] = {
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
     "anthropic": lambda: AnthropicLLM(api_key="ant-CANARY"),
+    "groq": lambda: GroqLLM(api_key="gsk_CANARY"),
+    "cerebras": lambda: CerebrasLLM(api_key="csk-CANARY"),
 }
 TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),
