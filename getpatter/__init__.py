@@ -67,9 +67,11 @@ if TYPE_CHECKING:
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.fallback import FallbackSTTProvider
     from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
+    from getpatter.tts.fallback import FallbackTTSProvider
     from getpatter.tts.openai import OpenAITTS
     from getpatter.vad.silero import SileroVAD
 
@@ -96,6 +98,8 @@ _LAZY: dict[str, str] = {
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
+    "FallbackSTTProvider": "getpatter.stt.fallback",
+    "FallbackTTSProvider": "getpatter.tts.fallback",
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
@@ -142,6 +146,8 @@ __all__ = [
     "ErrorCode",
     "EventBus",
     "FallbackLLMProvider",
+    "FallbackSTTProvider",
+    "FallbackTTSProvider",
     "Guardrail",
     "HookContext",
     "IncomingMessage",
