@@ -20,17 +20,19 @@ after the socket opens, so a refused key is reported there, not by ``connect()``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from getpatter._env import env_secret
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.engines.base import AudioFormat
-from getpatter.errors import ConfigError
+from getpatter.errors import ConfigError, PatterConnectionError
 from getpatter.providers.formats import WireFormats, carrier_format
 from getpatter.providers.urls import base_url as resolve_base_url
 from getpatter.providers.urls import websocket_url
@@ -61,6 +63,13 @@ _KEY_HINT = "SonioxSTT(api_key=...) or SONIOX_API_KEY"
 # alive every 5 s.
 _IDLE_LIMIT_S = 20.0
 _END, _FIN = "<end>", "<fin>"
+
+
+def _decode(raw: str | bytes) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def _fault(code: int) -> SessionFault:
@@ -239,7 +248,17 @@ class SonioxStream(WebSocketSTTStream):
         return dict(self._config)
 
     async def _start(self, ws: ClientConnection) -> None:
-        await ws.send(json.dumps(self._config))
+        """Send the start request. Soniox refuses a bad key in the header as soon as the socket
+        opens: when it already has, the refusal raises here."""
+        try:
+            await ws.send(json.dumps(self._config))
+        except ConnectionClosed:
+            with contextlib.suppress(ConnectionClosed):
+                async for raw in ws:  # what arrived before the close: the error response
+                    self._parse(_decode(raw))
+            raise PatterConnectionError(
+                f"Soniox closed the stream before it began (close code {ws.close_code})"
+            ) from None
 
     def _finalize_frames(self) -> list[Frame]:
         return [json.dumps({"type": "finalize"})]
