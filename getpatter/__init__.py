@@ -66,7 +66,9 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.soniox import SonioxSTT
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.openai import OpenAITTS
@@ -88,6 +90,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "AssemblyAISTT": "getpatter.stt.assemblyai",
+    "SonioxSTT": "getpatter.stt.soniox",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
@@ -123,6 +127,7 @@ __all__ = [
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
+    "AssemblyAISTT",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
@@ -165,6 +170,7 @@ __all__ = [
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
+    "SonioxSTT",
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",

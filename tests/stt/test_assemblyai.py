@@ -20,6 +20,7 @@ from json_ws_kit import (
     utterance,
 )
 
+import getpatter
 from getpatter.errors import (
     AuthenticationError,
     ConfigError,
@@ -298,6 +299,7 @@ def test_capabilities_and_names() -> None:
         "pcm16_16000",
     )
     assert AssemblyAISTT is STT
+    assert getpatter.AssemblyAISTT is STT  # flat and namespaced names are one class
     assert AssemblyAISTT(api_key=KEY).language == "en"
     assert AssemblyAISTT(api_key=KEY, model="universal-streaming-multilingual").language is None
 

@@ -20,6 +20,7 @@ from json_ws_kit import (
     utterance,
 )
 
+import getpatter
 from getpatter.errors import (
     AuthenticationError,
     ConfigError,
@@ -296,6 +297,7 @@ def test_capabilities_and_names() -> None:
         "pcm16_24000",
     }
     assert SonioxSTT is STT
+    assert getpatter.SonioxSTT is STT  # flat and namespaced names are one class
     assert isinstance(SonioxSTT.for_telnyx(api_key=KEY).open_stream(), SonioxStream)
     assert SonioxSTT(api_key=KEY, language="it").language == "it"
 
