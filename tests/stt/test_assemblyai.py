@@ -334,3 +334,12 @@ def test_open_stream_refuses_an_unknown_format_and_a_language_the_model_lacks() 
     with pytest.raises(ConfigError, match="universal-streaming-multilingual"):
         stt.open_stream(language="it")
     assert stt.open_stream(language="en-US").url.endswith("format_turns=false")
+
+
+def test_the_sandbox_copy_keeps_every_option() -> None:
+    stt = AssemblyAISTT.for_twilio(api_key=KEY, format_turns=True, min_turn_silence_ms=300)
+    copy = stt._pointed_at("aai-CANARY-other-key-789", "ws://127.0.0.1:9")
+    assert type(copy) is AssemblyAISTT and copy._api_key == "aai-CANARY-other-key-789"
+    original, moved = stt.open_stream().url, copy.open_stream().url
+    assert moved == "ws://127.0.0.1:9/v3/ws?" + original.split("?", 1)[1]
+    assert copy.capabilities == stt.capabilities
