@@ -66,8 +66,10 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.deepgram import DeepgramSTT
     from getpatter.stt.fallback import FallbackSTTProvider
+    from getpatter.stt.soniox import SonioxSTT
     from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
@@ -91,6 +93,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "AssemblyAISTT": "getpatter.stt.assemblyai",
+    "SonioxSTT": "getpatter.stt.soniox",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
@@ -129,6 +133,7 @@ __all__ = [
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
+    "AssemblyAISTT",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
@@ -174,6 +179,7 @@ __all__ = [
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
+    "SonioxSTT",
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",
