@@ -67,9 +67,12 @@ if TYPE_CHECKING:
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
+    from getpatter.tts.lmnt import LMNTTTS
     from getpatter.tts.openai import OpenAITTS
+    from getpatter.tts.rime import RimeTTS
     from getpatter.vad.silero import SileroVAD
 
 __version__ = "0.1.0"
@@ -97,6 +100,9 @@ _LAZY: dict[str, str] = {
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
+    "CartesiaTTS": "getpatter.tts.cartesia",
+    "RimeTTS": "getpatter.tts.rime",
+    "LMNTTTS": "getpatter.tts.lmnt",
     "SileroVAD": "getpatter.vad.silero",
     "PipelineHooks": "getpatter.pipeline.hooks",
     "HookContext": "getpatter.pipeline.hooks",
@@ -120,6 +126,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LMNTTTS",
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
@@ -127,6 +134,7 @@ __all__ = [
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CartesiaTTS",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -162,6 +170,7 @@ __all__ = [
     "ProvisionError",
     "RateLimitError",
     "RedactSecrets",
+    "RimeTTS",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+import getpatter
 from getpatter.errors import (
     AuthenticationError,
     ConfigError,
@@ -43,6 +44,10 @@ async def tts(fake: FakeCartesiaServer) -> AsyncIterator[TTS]:
     provider = CartesiaTTS(api_key=KEY, base_url=fake.base_url)
     yield provider
     await provider.close()
+
+
+def test_flat_and_namespaced_names_are_one_class() -> None:
+    assert getpatter.CartesiaTTS is TTS is CartesiaTTS
 
 
 def test_defaults_match_the_spec() -> None:

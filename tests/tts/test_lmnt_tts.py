@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+import getpatter
 from getpatter.errors import (
     AuthenticationError,
     ConfigError,
@@ -44,6 +45,10 @@ async def tts(fake: FakeLMNTServer) -> AsyncIterator[TTS]:
     provider = LMNTTTS(api_key=KEY, base_url=fake.base_url)
     yield provider
     await provider.close()
+
+
+def test_flat_and_namespaced_names_are_one_class() -> None:
+    assert getpatter.LMNTTTS is TTS is LMNTTTS
 
 
 def test_defaults_match_the_spec() -> None:

@@ -42,7 +42,9 @@ class FakeCartesiaServer(FakeTTSServer):
     a ``Cartesia-Version`` header (or ``?cartesia_version=``). Each generation request
     (``context_id``, ``model_id``, ``transcript``, ``voice``, raw ``output_format``) is answered
     with ``{"type": "chunk", "data": <base64>, ...}`` frames then ``{"type": "done"}``;
-    ``{"context_id": ..., "cancel": true}`` stops a context. Contexts of one socket run
+    ``{"context_id": ..., "cancel": true}`` stops a context. More transcripts may follow on a
+    context with ``"continue": true`` (``flush: true`` answers ``flush_done`` once spoken); one
+    without ``continue`` ends it. Contexts of one socket run
     concurrently, each recorded as a :class:`TTSRequest` (``output_format`` such as
     ``"pcm_mulaw_8000"``, other fields in ``options``, ``cancelled`` once cancelled).
     Encodings: ``pcm_s16le`` (8/16/24/48 kHz), ``pcm_mulaw`` and ``pcm_alaw`` (8 kHz).
@@ -107,13 +109,24 @@ class FakeCartesiaServer(FakeTTSServer):
         await _Session(websocket, self).run()
 
 
+class _Context:
+    """One context: its record, the transcripts still to speak, the task speaking them."""
+
+    def __init__(self, record: TTSRequest) -> None:
+        self.record = record
+        self.parts: list[str] = []
+        self.inputs: asyncio.Queue[tuple[str, bool, bool]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.ended = False
+
+
 class _Session:
     """One socket: reads requests, speaks each context in a task of its own."""
 
     def __init__(self, websocket: WebSocket, server: FakeCartesiaServer) -> None:
         self._ws = websocket
         self._server = server
-        self._contexts: dict[str, tuple[asyncio.Task[None], TTSRequest]] = {}
+        self._contexts: dict[str, _Context] = {}
         self._send_lock = asyncio.Lock()
         self._gone = asyncio.Event()
 
@@ -125,11 +138,10 @@ class _Session:
                     await self._handle(text)
         finally:
             self._gone.set()
-            for task, _ in self._contexts.values():
+            tasks = [c.task for c in self._contexts.values() if c.task is not None]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(
-                *(task for task, _ in self._contexts.values()), return_exceptions=True
-            )
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle(self, text: str) -> None:
         try:
@@ -141,11 +153,10 @@ class _Session:
             return
         context_id = message.get("context_id")
         if message.get("cancel") is True:
-            entry = self._contexts.pop(context_id, None) if isinstance(context_id, str) else None
-            if entry is not None:
-                task, record = entry
-                record.cancelled = True
-                task.cancel()
+            context = self._contexts.pop(context_id, None) if isinstance(context_id, str) else None
+            if context is not None and context.task is not None:
+                context.record.cancelled = True
+                context.task.cancel()
             return
         missing = [f for f in ("context_id", "model_id", "transcript", "voice") if f not in message]
         fmt: Any = message.get("output_format")
@@ -156,41 +167,74 @@ class _Session:
             detail = f"missing {missing}" if missing else f"unsupported output_format {fmt!r}"
             await self._send_error(context_id, 400, "invalid_request", detail)
             return
-        voice = message["voice"]
-        record = self._server._record(
-            "websocket",
-            "/tts/websocket",
-            voice=str(voice.get("id")) if isinstance(voice, dict) else str(voice),
-            model=message.get("model_id"),
-            output_format=f"{fmt['encoding']}_{fmt['sample_rate']}",
-            text=str(message["transcript"]),
-            language_code=message.get("language"),
-            options={k: v for k, v in message.items() if k not in _REQUEST_FIELDS},
-        )
-        fault = self._server._take_fault("websocket")
-        task = asyncio.create_task(self._speak(context_id, record, key, fault))
-        self._contexts[context_id] = (task, record)
+        transcript = str(message["transcript"])
+        last = message.get("continue") is not True
+        context = self._contexts.get(context_id)
+        if context is None:
+            voice = message["voice"]
+            record = self._server._record(
+                "websocket",
+                "/tts/websocket",
+                voice=str(voice.get("id")) if isinstance(voice, dict) else str(voice),
+                model=message.get("model_id"),
+                output_format=f"{fmt['encoding']}_{fmt['sample_rate']}",
+                language_code=message.get("language"),
+                options={k: v for k, v in message.items() if k not in _REQUEST_FIELDS},
+            )
+            context = self._contexts[context_id] = _Context(record)
+            fault = self._server._take_fault("websocket")
+            context.task = asyncio.create_task(self._speak(context_id, context, key, fault))
+        elif context.ended:
+            await self._send_error(context_id, 400, "context_closed", "The context has ended")
+            return
+        context.parts.append(transcript)
+        context.record.text = "".join(context.parts)
+        context.ended = last
+        context.inputs.put_nowait((transcript, message.get("flush") is True, last))
 
     async def _speak(
-        self, context_id: str, record: TTSRequest, key: str, fault: Fault | None
+        self, context_id: str, context: _Context, key: str, fault: Fault | None
     ) -> None:
+        record = context.record
+        flushes = 0
         try:
             if isinstance(fault, ErrorFrame):
                 await self._send_error(context_id, fault.status, fault.error, fault.message)
                 return
-            audio = speech(key, self._server.scenario.speech_ms(record.text.strip()))
             stall = fault if isinstance(fault, Stall) else None
             drop = fault if isinstance(fault, Drop) else None
-            async for piece in self._server._paced(
-                audio, bytes_per_ms(key), stall=stall, gone=self._gone
-            ):
-                if drop is not None and record.audio_bytes + len(piece) >= drop.after_bytes:
-                    piece = piece[: drop.after_bytes - record.audio_bytes]
-                    if piece:
+            while True:
+                transcript, flush, last = await context.inputs.get()
+                if transcript.strip():
+                    audio = speech(key, self._server.scenario.speech_ms(transcript.strip()))
+                    async for piece in self._server._paced(
+                        audio,
+                        bytes_per_ms(key),
+                        sent_before=record.audio_bytes,
+                        stall=stall,
+                        gone=self._gone,
+                    ):
+                        if drop is not None and record.audio_bytes + len(piece) >= drop.after_bytes:
+                            piece = piece[: drop.after_bytes - record.audio_bytes]
+                            if piece:
+                                await self._chunk(context_id, record, piece)
+                            await self._ws.close(_INTERNAL_ERROR, "dropped by drop_next")
+                            return
                         await self._chunk(context_id, record, piece)
-                    await self._ws.close(_INTERNAL_ERROR, "dropped by drop_next")
-                    return
-                await self._chunk(context_id, record, piece)
+                if flush:
+                    flushes += 1
+                    await self._send(
+                        {
+                            "type": "flush_done",
+                            "done": False,
+                            "flush_done": True,
+                            "flush_id": flushes,
+                            "status_code": 206,
+                            "context_id": context_id,
+                        }
+                    )
+                if last:
+                    break
             await self._send(
                 {"type": "done", "done": True, "status_code": 206, "context_id": context_id}
             )
