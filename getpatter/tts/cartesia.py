@@ -62,6 +62,7 @@ WIRE_FORMATS = WireFormats[tuple[str, int]](
     },
 )
 """Patter's formats and Cartesia's raw ``(encoding, sample_rate)`` for each; all native."""
+_NATIVE = {WIRE_FORMATS.wire(fmt) for fmt in WIRE_FORMATS.formats}
 
 SPEEDS = ("fastest", "fast", "normal", "slow", "slowest")
 """The named speeds; a number (0.6-2.0) is the Sonic-3 speed multiplier instead."""
@@ -121,9 +122,12 @@ class TTS:
         self.language: str = require_str(f"{_OWNER} language", language, allow_empty=False)
         self.sample_rate: int = require_int(f"{_OWNER} sample_rate", sample_rate)
         self.encoding: str = require_str(f"{_OWNER} encoding", encoding, allow_empty=False)
-        self.output_format: AudioFormat = WIRE_FORMATS.format_of(
-            (self.encoding, self.sample_rate), hint="(encoding, sample_rate)"
-        )
+        if (self.encoding, self.sample_rate) not in _NATIVE:
+            raise ConfigError(
+                f"{_OWNER} encoding={self.encoding!r} at sample_rate={self.sample_rate} is not "
+                "supported: use pcm_s16le at 16000 or 24000, or pcm_mulaw / pcm_alaw at 8000"
+            )
+        self.output_format: AudioFormat = WIRE_FORMATS.format_of((self.encoding, self.sample_rate))
         self.capabilities = TTSCapabilities(
             output_formats=WIRE_FORMATS.preferring(self.output_format)
         )
@@ -227,7 +231,7 @@ class TTS:
             raise
         finally:
             if outcome == "done":
-                pool.give_back(ws)
+                await pool.give_back(ws)
             elif outcome == "cancelled":
                 await pool.cancel(ws, context_id)
             else:
@@ -369,12 +373,12 @@ class _SocketPool:
             await stale.close()
         return await self._open(), False
 
-    def give_back(self, ws: ClientConnection) -> None:
+    async def give_back(self, ws: ClientConnection) -> None:
         """Keep ``ws`` for the next context, if it is open and the pool has room."""
         if ws.state is State.OPEN and len(self._idle) < _MAX_IDLE:
             self._idle.append(ws)
         else:
-            asyncio.get_running_loop().create_task(ws.close())
+            await self.discard(ws)
 
     async def discard(self, ws: ClientConnection) -> None:
         """Close ``ws`` (it failed: stalled, dropped or answered an error)."""
@@ -391,7 +395,7 @@ class _SocketPool:
             except (ConnectionClosed, TimeoutError):
                 pass
             else:
-                self.give_back(ws)
+                await self.give_back(ws)
                 return
         with contextlib.suppress(Exception):
             await ws.close()

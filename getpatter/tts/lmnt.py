@@ -107,8 +107,13 @@ class TTS:
                 f"{_OWNER} sample_rate={self.sample_rate} is not supported: use one of "
                 f"{list(_RATES)}"
             )
+        if self.format == "mulaw" and self.sample_rate != 8000:
+            raise ConfigError(
+                f"{_OWNER} format='mulaw' is not supported at sample_rate={self.sample_rate}: "
+                "μ-law is 8 kHz only, pass sample_rate=8000"
+            )
         self.output_format: AudioFormat = WIRE_FORMATS.format_of(
-            (_FORMAT_NAMES[self.format], self.sample_rate), hint="format/sample_rate"
+            (_FORMAT_NAMES[self.format], self.sample_rate)
         )
         self.temperature: float = _require_positive("temperature", temperature)
         self.top_p: float = _require_positive("top_p", top_p)

@@ -46,6 +46,7 @@ WIRE_FORMATS = WireFormats[tuple[str, int]](
 )
 """Patter's formats and Rime's (``Accept`` header, ``samplingRate``) for each, μ-law first."""
 
+_PCM_RATES = (8000, 16000, 24000)
 DEFAULT_SPEAKERS = {"arcana": "astra", "mist": "cove"}
 """The speaker used when none is given, per model family."""
 
@@ -113,9 +114,12 @@ class TTS:
         )
         self.lang: str = require_str(f"{_OWNER} lang", lang, allow_empty=False)
         self.sample_rate: int = require_int(f"{_OWNER} sample_rate", sample_rate)
-        self.output_format: AudioFormat = WIRE_FORMATS.format_of(
-            ("audio/pcm", self.sample_rate), hint="sample_rate"
-        )
+        if self.sample_rate not in _PCM_RATES:
+            raise ConfigError(
+                f"{_OWNER} sample_rate={self.sample_rate} is not supported: use one of "
+                f"{list(_PCM_RATES)}"
+            )
+        self.output_format: AudioFormat = WIRE_FORMATS.format_of(("audio/pcm", self.sample_rate))
         given: dict[str, Any] = {
             "temperature": temperature,
             "top_p": top_p,
