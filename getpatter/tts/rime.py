@@ -130,7 +130,8 @@ class TTS:
             "pause_between_brackets": pause_between_brackets,
             "phonemize_between_brackets": phonemize_between_brackets,
         }
-        self.options: dict[str, Any] = _require_options(self.model, family, given)
+        self.model_options: dict[str, Any] = _require_options(self.model, family, given)
+        """The Arcana or Mist options given, by their constructor names."""
         self.capabilities = TTSCapabilities(
             output_formats=WIRE_FORMATS.preferring(self.output_format)
         )
@@ -166,7 +167,7 @@ class TTS:
             "modelId": self.model,
             "lang": self.lang,
             "samplingRate": rate,
-            **self.options,
+            **{_WIRE_NAMES.get(k, k): v for k, v in self.model_options.items()},
         }
         aligner = SampleAligner() if accept == "audio/pcm" else None
         async for chunk in self._poster.stream(PATH, body, headers={"Accept": accept}):
@@ -196,7 +197,7 @@ def _require_model(model: object) -> str:
 
 
 def _require_options(model: str, family: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The model options as Rime's body fields; an option of the other family is refused."""
+    """The model options given, checked; an option of the other family is refused."""
     wrong = _MIST_ONLY if family == "arcana" else _ARCANA_ONLY
     for option in wrong:
         if given[option] is not None:
@@ -223,5 +224,5 @@ def _require_options(model: str, family: str, given: dict[str, Any]) -> dict[str
                 raise InputValidationError(f"{param} must be between 0 and 1, got {value}")
             if option == "speed_alpha" and value == 0:
                 raise InputValidationError(f"{param} must be > 0 (1.0 is normal speed)")
-        options[_WIRE_NAMES.get(option, option)] = value
+        options[option] = value
     return options
