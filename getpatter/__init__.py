@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
@@ -94,6 +95,7 @@ _LAZY: dict[str, str] = {
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
+    "DefaultToolExecutor": "getpatter.tool_calls",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
@@ -140,6 +142,7 @@ __all__ = [
     "ConfigError",
     "CostBreakdown",
     "DeepgramSTT",
+    "DefaultToolExecutor",
     "DtmfEvent",
     "ElevenLabsConvAI",
     "ElevenLabsTTS",
