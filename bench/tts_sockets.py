@@ -45,8 +45,7 @@ async def main(sentences: int) -> None:
             await tts.close()
             p95 = statistics.quantiles(times, n=20)[-1]
             print(
-                f"{label:>20}: first audio p50 {statistics.median(times):.2f} ms, "
-                f"p95 {p95:.2f} ms"
+                f"{label:>20}: first audio p50 {statistics.median(times):.2f} ms, p95 {p95:.2f} ms"
             )
         print(f"sockets opened: {fake.connections}")
 
