@@ -197,23 +197,15 @@ class TTS:
         ws, reused = await pool.take()
         outcome = "failed"
         try:
-            while True:
+            while True:  # a reused socket the server has closed is replaced, once
                 try:
-                    if not reused:
-                        await _send(ws, request)
-                    else:
-                        try:
-                            await ws.send(request)
-                        except ConnectionClosed:
-                            ws, reused = await pool.replace(ws)
-                            continue
+                    await ws.send(request)
                     audio, done = await self._next_frame(ws, context_id)
-                except _StaleSocket as stale:
+                    break
+                except ConnectionClosed as exc:
                     if not reused:
-                        raise _closed_error(stale.exc) from None
+                        raise _closed_error(exc) from None
                     ws, reused = await pool.replace(ws)
-                    continue
-                break
             while True:
                 if aligner is not None:
                     audio = aligner.align(audio)
@@ -224,8 +216,8 @@ class TTS:
                     return
                 try:
                     audio, done = await self._next_frame(ws, context_id)
-                except _StaleSocket as stale:
-                    raise _closed_error(stale.exc) from None
+                except ConnectionClosed as exc:
+                    raise _closed_error(exc) from None
         except (GeneratorExit, asyncio.CancelledError):
             outcome = "cancelled"
             raise
@@ -301,7 +293,8 @@ class TTS:
             ) from None
 
     async def _next_frame(self, ws: ClientConnection, context_id: str) -> tuple[bytes, bool]:
-        """The audio of the next frame of ``context_id`` and whether it ends the context."""
+        """The audio of the next frame of ``context_id`` and whether it ends the context;
+        raises ``ConnectionClosed`` when the socket closes."""
         while True:
             try:
                 async with asyncio.timeout(self._frame_timeout):
@@ -312,8 +305,6 @@ class TTS:
                     f"({_OWNER} frame_timeout)",
                     code=ErrorCode.TIMEOUT,
                 ) from None
-            except ConnectionClosed as exc:
-                raise _StaleSocket(exc) from None
             message = _parse(raw)
             if message.get("context_id") not in (context_id, None):
                 continue  # a cancelled earlier context still draining on a reused socket
@@ -342,14 +333,6 @@ class TTS:
 
 
 CartesiaTTS = TTS
-
-
-class _StaleSocket(Exception):
-    """The socket closed under a context (the server dropped it, or it was idle too long)."""
-
-    def __init__(self, exc: ConnectionClosed | None) -> None:
-        super().__init__()
-        self.exc = exc
 
 
 class _SocketPool:
@@ -429,15 +412,8 @@ def _audio(message: dict[str, Any]) -> bytes:
         raise CartesiaTTSError("Cartesia sent audio that is not valid base64") from None
 
 
-async def _send(ws: ClientConnection, message: str) -> None:
-    try:
-        await ws.send(message)
-    except ConnectionClosed as exc:
-        raise _closed_error(exc) from None
-
-
-def _closed_error(exc: ConnectionClosed | None) -> CartesiaTTSError:
-    close = None if exc is None else exc.rcvd
+def _closed_error(exc: ConnectionClosed) -> CartesiaTTSError:
+    close = exc.rcvd
     reason = f"code {close.code}: {close.reason}" if close is not None else "no close frame"
     return CartesiaTTSError(f"Cartesia closed the TTS socket mid-sentence ({reason})")
 
