@@ -71,10 +71,13 @@ if TYPE_CHECKING:
     from getpatter.stt.fallback import FallbackSTTProvider
     from getpatter.stt.soniox import SonioxSTT
     from getpatter.tool_calls import DefaultToolExecutor
+    from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.fallback import FallbackTTSProvider
+    from getpatter.tts.lmnt import LMNTTTS
     from getpatter.tts.openai import OpenAITTS
+    from getpatter.tts.rime import RimeTTS
     from getpatter.vad.silero import SileroVAD
 
 __version__ = "0.1.0"
@@ -107,6 +110,9 @@ _LAZY: dict[str, str] = {
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
+    "CartesiaTTS": "getpatter.tts.cartesia",
+    "RimeTTS": "getpatter.tts.rime",
+    "LMNTTTS": "getpatter.tts.lmnt",
     "SileroVAD": "getpatter.vad.silero",
     "PipelineHooks": "getpatter.pipeline.hooks",
     "HookContext": "getpatter.pipeline.hooks",
@@ -130,6 +136,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LMNTTTS",
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
@@ -138,6 +145,7 @@ __all__ = [
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CartesiaTTS",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -176,6 +184,7 @@ __all__ = [
     "ProvisionError",
     "RateLimitError",
     "RedactSecrets",
+    "RimeTTS",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",

@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 
 from getpatter import (
+    LMNTTTS,
     AnthropicLLM,
     AssemblyAISTT,
+    CartesiaTTS,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
     OpenAILLM,
     OpenAITTS,
+    RimeTTS,
     SonioxSTT,
 )
 from getpatter.testing.offline import offline_provider
@@ -41,6 +44,9 @@ TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),
     "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
     "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
+    "cartesia": lambda: CartesiaTTS(api_key="car-CANARY"),
+    "rime": lambda: RimeTTS(api_key="rime-CANARY"),
+    "lmnt": lambda: LMNTTTS(api_key="lmnt-CANARY"),
 }
 NEEDS_VAD: set[str] = set()
 """STTs that leave the end of a turn to the agent's VAD."""
