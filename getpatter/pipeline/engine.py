@@ -61,7 +61,7 @@ from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, Pipeline
 from getpatter.providers.fallback import ANSWERED_BY
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
 from getpatter.tts.base import TTSProvider
-from getpatter.vad.base import VADProvider, VADStream
+from getpatter.vad.base import VADEvent, VADProvider, VADStream
 
 __all__ = ["PipelineEngine", "PipelineSettings"]
 
@@ -180,6 +180,11 @@ class _Turn:
     """Timings of the turn being answered (monotonic seconds)."""
 
     speech_end: float | None = None
+    """When the caller's last word ended (the STT's word timings, or the VAD's)."""
+    endpoint_at: float | None = None
+    """When the end of the turn was decided (the STT's endpoint, or the VAD's)."""
+    final_at: float | None = None
+    """When the final transcript of the last words arrived."""
     transcript_at: float | None = None
     first_token_at: float | None = None
     last_token_at: float | None = None
@@ -189,7 +194,8 @@ class _Turn:
 
     def latency(self) -> LatencyBreakdown:
         return LatencyBreakdown(
-            stt_ms=_ms(self.transcript_at, self.speech_end),
+            stt_ms=_ms(self.final_at or self.transcript_at, self.speech_end),
+            endpoint_ms=_ms(self.endpoint_at, self.speech_end),
             llm_ttft_ms=_ms(self.first_token_at, self.transcript_at),
             llm_total_ms=_ms(self.last_token_at, self.transcript_at),
             tts_ms=_ms(self.first_audio_at, self.first_sentence_at),
@@ -233,6 +239,11 @@ class PipelineEngine:
         self._stt_bytes = 0
         self._stt_total_bytes = 0
         self._speech_end_audio: float | None = None
+        self._final_at: float | None = None
+        """When the last final transcript with words arrived, until the turn ends."""
+        self._vad_ms = 0.0
+        """Caller audio given to the VAD so far, in ms (its events are timed on this clock)."""
+        self._vad_bytes_per_ms = 32
         self._closed = False
         self._after_reply: list[Callable[[], Awaitable[None]]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -274,6 +285,7 @@ class PipelineEngine:
                 rate, pcm_format = 16000, "pcm16_16000"
             self._vad = settings.vad.open_stream(rate)
             self._vad_in = AudioConverter(self._carrier, pcm_format)
+            self._vad_bytes_per_ms = bytes_per_ms(pcm_format)
         if self._hooks.filters_audio:
             hook_format = _pcm_format(self._carrier)
             self._pcm_in = AudioConverter(self._carrier, hook_format)
@@ -286,8 +298,10 @@ class PipelineEngine:
         if self._closed:
             return
         if self._vad is not None and self._vad_in is not None:
-            for event in self._vad.process(self._vad_in.convert(audio)):
-                await self._on_vad(event.kind)
+            vad_pcm = self._vad_in.convert(audio)
+            self._vad_ms += len(vad_pcm) / self._vad_bytes_per_ms
+            for event in self._vad.process(vad_pcm):
+                await self._on_vad(event)
         if self._pcm_in is not None and self._pcm_out is not None:
             pcm = self._hooks.before_send_to_stt(self._pcm_in.convert(audio))
             if pcm is None:
@@ -399,14 +413,17 @@ class PipelineEngine:
                     )
                     return
 
-    async def _on_vad(self, kind: str) -> None:
-        if kind == "speech_started":
+    async def _on_vad(self, event: VADEvent) -> None:
+        if event.kind == "speech_started":
             self._user_speaking = True
             self._emit(SpeechStarted())
             return
         self._user_speaking = False
-        self._turn = _Turn(speech_end=time.monotonic())
-        self._emit(SpeechStopped())
+        # The VAD reports the stop after its silence window: the caller stopped that long ago.
+        ago = max(0.0, self._vad_ms - event.at_ms) / 1000
+        now = time.monotonic()
+        self._turn = _Turn(speech_end=now - ago, endpoint_at=now)
+        self._emit(SpeechStopped(ago_ms=ago * 1000))
         if self._stt is not None:
             await self._stt.finalize()
 
@@ -426,6 +443,7 @@ class PipelineEngine:
             return
         if event.text:
             self._heard.append(event.text)
+            self._final_at = time.monotonic()
             if event.speech_end is not None:
                 self._speech_end_audio = event.speech_end
         ended = event.speech_final or (self._vad is not None and not self._vad.speaking)
@@ -444,8 +462,9 @@ class PipelineEngine:
                 ago = max(0.0, self._stt_seconds_sent() - self._speech_end_audio)
             self._speech_end_audio = None
             self._user_speaking = False
-            self._turn = _Turn(speech_end=now - ago)
+            self._turn = _Turn(speech_end=now - ago, endpoint_at=now)
             self._emit(SpeechStopped(ago_ms=ago * 1000))
+        self._turn.final_at, self._final_at = self._final_at or now, None
         self._turn.transcript_at = now
         text_for_turn = await self._hooks.after_transcribe(text)
         if not text_for_turn:

@@ -63,6 +63,9 @@ async def test_a_pipeline_call_has_turns_metrics_and_cost_per_provider(carrier) 
     for turn in answered:
         latency = turn.latency
         assert None not in (latency.stt_ms, latency.llm_ttft_ms, latency.tts_ms, latency.total_ms)
+        # Deepgram's endpointer decided the turn was over after the last word, with the final.
+        assert latency.endpoint_ms is not None and latency.endpoint_ms > 0
+        assert latency.stt_ms <= latency.endpoint_ms
         # The caller spoke about a second per turn: the audio the STT got for it is counted.
         assert 0.5 < turn.stt_audio_seconds < 10
     assert (metrics.provider_mode, metrics.telephony_provider) == ("pipeline", carrier)
@@ -216,6 +219,9 @@ async def test_one_agent_serves_concurrent_and_later_calls_with_a_shared_silero_
             ("user", "Thanks, bye."),
             ("assistant", "Goodbye!"),
         ]
+        for turn in report["metrics"].turns:
+            if turn.user_text:  # the VAD's silence window is the endpointer's wait
+                assert turn.latency.endpoint_ms is not None and turn.latency.endpoint_ms > 0
     # The local VAD ended each turn and asked Deepgram to finalize.
     assert len(finalized) == 3 and all(count >= 2 for count in finalized)
 
