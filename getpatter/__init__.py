@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         FallbackLLMProvider,
         PartialStreamError,
     )
+    from getpatter.llm.google import GoogleLLM
     from getpatter.llm.openai import OpenAILLM
     from getpatter.pipeline import (
         ChatContext,
@@ -90,6 +91,7 @@ _LAZY: dict[str, str] = {
     "DeepgramSTT": "getpatter.stt.deepgram",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
+    "GoogleLLM": "getpatter.llm.google",
     "LLMChunk": "getpatter.llm.base",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
@@ -139,6 +141,7 @@ __all__ = [
     "ErrorCode",
     "EventBus",
     "FallbackLLMProvider",
+    "GoogleLLM",
     "Guardrail",
     "HookContext",
     "IncomingMessage",

@@ -72,6 +72,8 @@ LOGGERS = (
     # Request options (headers, bodies) and URLs at DEBUG.
     "openai._base_client",
     "anthropic._base_client",
+    # google-genai: streamed response chunks and retried errors at DEBUG/INFO.
+    "google_genai._api_client",
     # The Twilio SDK's request log (sync and async clients).
     "twilio.http_client",
     "twilio.async_http_client",

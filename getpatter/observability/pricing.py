@@ -72,6 +72,10 @@ _DEFAULT_RATES: dict[str, tuple[PriceUnit, dict[str, float]]] = {
     # Pipeline LLMs, per 1 M tokens.
     "openai_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.15, output=0.60),  # gpt-4o-mini
     "anthropic_llm": _entry(PriceUnit.MILLION_TOKENS, input=1.00, output=5.00),  # haiku 4.5
+    # gemini-2.5-flash, paid tier, text input; output includes thinking tokens. Source:
+    # https://ai.google.dev/gemini-api/docs/pricing (input as transcribed 2026-10-07; output as
+    # reported from that page by OpenRouter's Gemini 2.5 Flash guide, 2026), checked 2026-12-07.
+    "google_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.30, output=2.50),
 }
 
 #: Provider key -> ``{"unit": PriceUnit, <rate name>: USD per unit, ...}``, read-only.

@@ -1,14 +1,15 @@
-"""Loopback fakes of the OpenAI chat-completions and Anthropic Messages streaming APIs.
+"""Loopback fakes of the OpenAI chat-completions, Anthropic Messages and Gemini streaming APIs.
 
-:class:`FakeOpenAIServer` and :class:`FakeAnthropicServer` speak the real HTTP + server-sent
-events protocols, so the official SDKs (and Patter's LLM providers) run against them
+:class:`FakeOpenAIServer`, :class:`FakeAnthropicServer` and :class:`FakeGeminiServer` speak the
+real HTTP + server-sent events protocols, so the official SDKs (and Patter's LLM providers) run against them
 unchanged. Both play the model's half of a :class:`~getpatter.testing.scenario.Scenario`,
 record every request as a :class:`FakeLLMRequest`, and inject faults (error statuses, errors
 mid-stream, stalls).
 """
 
 from getpatter.testing.fake_llm.anthropic_server import FakeAnthropicServer
+from getpatter.testing.fake_llm.gemini_server import FakeGeminiServer
 from getpatter.testing.fake_llm.openai_server import FakeOpenAIServer
 from getpatter.testing.fake_llm.records import FakeLLMRequest
 
-__all__ = ["FakeAnthropicServer", "FakeLLMRequest", "FakeOpenAIServer"]
+__all__ = ["FakeAnthropicServer", "FakeGeminiServer", "FakeLLMRequest", "FakeOpenAIServer"]
