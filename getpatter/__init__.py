@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.openai import OpenAITTS
@@ -93,6 +94,7 @@ _LAZY: dict[str, str] = {
     "AnthropicLLM": "getpatter.llm.anthropic",
     "GoogleLLM": "getpatter.llm.google",
     "LLMChunk": "getpatter.llm.base",
+    "DefaultToolExecutor": "getpatter.tool_calls",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
@@ -134,6 +136,7 @@ __all__ = [
     "ConfigError",
     "CostBreakdown",
     "DeepgramSTT",
+    "DefaultToolExecutor",
     "DtmfEvent",
     "ElevenLabsConvAI",
     "ElevenLabsTTS",
