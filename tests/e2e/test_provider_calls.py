@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from google.oauth2.credentials import Credentials
 
 from getpatter import (
     AnthropicLLM,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
+    GoogleLLM,
     OpenAILLM,
     OpenAITTS,
 )
@@ -31,6 +33,10 @@ STTS: dict[str, Callable[[], Any]] = {
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
     "anthropic": lambda: AnthropicLLM(api_key="ant-CANARY"),
+    "google": lambda: GoogleLLM(api_key="AIza-CANARY"),
+    "google_vertex": lambda: GoogleLLM(
+        vertexai=True, project="clinic-prod", credentials=Credentials(token="ya29.CANARY")
+    ),
 }
 TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -308,3 +309,39 @@ async def test_the_key_can_come_as_a_query_parameter(fake: FakeGeminiServer) -> 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.text.startswith("data: {")
+
+
+def test_the_sandbox_keeps_a_google_llms_options_on_the_fake() -> None:
+    from getpatter.llm.google import GoogleLLM
+    from getpatter.testing.offline import SandboxTarget, offline_provider
+
+    target = SandboxTarget(base_url="http://127.0.0.1:9", api_key="sandbox-CANARY-gemini")
+    plain = GoogleLLM(api_key=KEY, model="gemini-2.5-pro", temperature=0.3, thinking_budget=0)
+    vertex = GoogleLLM(
+        vertexai=True, project="p1", location="europe-west4", credentials=Credentials(token="t")
+    )
+    entry = offline_provider(plain)
+    assert entry is not None and entry.fake == "gemini"
+    assert isinstance(entry.start(SCENARIO, target.api_key), FakeGeminiServer)
+
+    moved = entry.retarget(plain, target)
+    assert (moved.model, moved.temperature, moved.thinking_budget) == ("gemini-2.5-pro", 0.3, 0)
+    assert (moved.base_url, moved._api_key, moved.vertexai) == (
+        target.base_url,
+        target.api_key,
+        False,
+    )
+    moved_vertex = entry.retarget(vertex, target)
+    assert (moved_vertex.project, moved_vertex.location) == ("p1", "europe-west4")
+    assert moved_vertex._credentials.token == target.api_key
+    assert moved_vertex.base_url == target.base_url
+
+
+def test_without_the_google_extra_the_other_llms_keep_their_sandbox_entries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from getpatter.testing.fake_llm import offline
+
+    monkeypatch.setitem(sys.modules, "getpatter.llm.google", None)
+
+    assert offline._google_entries() == ()
