@@ -585,3 +585,49 @@ def test_without_the_google_genai_package_the_import_error_names_the_extra(
 
     with pytest.raises(ImportError, match=r'pip install "getpatter\[google\]"'):
         importlib.import_module("getpatter.llm.google")
+
+
+async def test_a_sandbox_call_runs_a_tool_through_gemini_and_answers_with_its_result() -> None:
+    from getpatter import DeepgramSTT, ElevenLabsTTS, tool
+    from getpatter.testing.sandbox import Sandbox
+    from getpatter.testing.scenario import Callee, HangUp, Say
+
+    booked: list[str] = []
+
+    @tool
+    def book(day: str) -> str:
+        """Book an appointment.
+
+        Args:
+            day: The weekday.
+        """
+        booked.append(day)
+        return f"booked for {day}"
+
+    scenario = Scenario(
+        callee=Callee(steps=(Say("Book me Friday."), Say("Thanks, bye."), HangUp(pause_ms=1500))),
+        replies=(
+            Reply("Done, {result}.", tool_call=ToolCall("book", {"day": "Friday"})),
+            Reply("Goodbye!"),
+        ),
+    )
+    async with asyncio.timeout(60), Sandbox(scenario) as sandbox:
+        agent = sandbox.phone.agent(
+            "You are the receptionist.",
+            stt=DeepgramSTT(api_key="dg-CANARY"),
+            llm=GoogleLLM(api_key=KEY, thinking_budget=0),
+            tts=ElevenLabsTTS(api_key="el-CANARY"),
+            tools=[book],
+        )
+        await sandbox.serve(agent)
+        report = await (await sandbox.call_in()).ended()
+
+    assert booked == ["Friday"]
+    assert [(line["role"], line["text"]) for line in report["transcript"]] == [
+        ("user", "Book me Friday."),
+        ("assistant", "Done, booked for Friday."),
+        ("user", "Thanks, bye."),
+        ("assistant", "Goodbye!"),
+    ]
+    assert report["metrics"].llm_provider == "google_llm"
+    assert report["metrics"].cost.llm > 0
