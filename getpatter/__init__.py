@@ -67,11 +67,18 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.fallback import FallbackSTTProvider
+    from getpatter.stt.soniox import SonioxSTT
     from getpatter.tool_calls import DefaultToolExecutor
+    from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
+    from getpatter.tts.fallback import FallbackTTSProvider
+    from getpatter.tts.lmnt import LMNTTTS
     from getpatter.tts.openai import OpenAITTS
+    from getpatter.tts.rime import RimeTTS
     from getpatter.vad.silero import SileroVAD
 
 __version__ = "0.1.0"
@@ -90,6 +97,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "AssemblyAISTT": "getpatter.stt.assemblyai",
+    "SonioxSTT": "getpatter.stt.soniox",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "GoogleLLM": "getpatter.llm.google",
@@ -98,9 +107,14 @@ _LAZY: dict[str, str] = {
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
+    "FallbackSTTProvider": "getpatter.stt.fallback",
+    "FallbackTTSProvider": "getpatter.tts.fallback",
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
+    "CartesiaTTS": "getpatter.tts.cartesia",
+    "RimeTTS": "getpatter.tts.rime",
+    "LMNTTTS": "getpatter.tts.lmnt",
     "SileroVAD": "getpatter.vad.silero",
     "PipelineHooks": "getpatter.pipeline.hooks",
     "HookContext": "getpatter.pipeline.hooks",
@@ -124,13 +138,16 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LMNTTTS",
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
+    "AssemblyAISTT",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CartesiaTTS",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -144,6 +161,8 @@ __all__ = [
     "ErrorCode",
     "EventBus",
     "FallbackLLMProvider",
+    "FallbackSTTProvider",
+    "FallbackTTSProvider",
     "GoogleLLM",
     "Guardrail",
     "HookContext",
@@ -168,9 +187,11 @@ __all__ = [
     "ProvisionError",
     "RateLimitError",
     "RedactSecrets",
+    "RimeTTS",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
+    "SonioxSTT",
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",

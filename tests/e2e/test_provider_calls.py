@@ -15,13 +15,18 @@ import pytest
 from google.oauth2.credentials import Credentials
 
 from getpatter import (
+    LMNTTTS,
     AnthropicLLM,
+    AssemblyAISTT,
+    CartesiaTTS,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
     GoogleLLM,
     OpenAILLM,
     OpenAITTS,
+    RimeTTS,
+    SonioxSTT,
 )
 from getpatter.testing.offline import offline_provider
 from getpatter.testing.sandbox import Sandbox
@@ -29,6 +34,9 @@ from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
 
 STTS: dict[str, Callable[[], Any]] = {
     "deepgram": lambda: DeepgramSTT(api_key="dg-CANARY"),
+    # Formatted turns, so the caller's words read as the scenario wrote them.
+    "assemblyai": lambda: AssemblyAISTT.for_twilio(api_key="aai-CANARY", format_turns=True),
+    "soniox": lambda: SonioxSTT.for_twilio(api_key="snx-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
@@ -42,6 +50,9 @@ TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),
     "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
     "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
+    "cartesia": lambda: CartesiaTTS(api_key="car-CANARY"),
+    "rime": lambda: RimeTTS(api_key="rime-CANARY"),
+    "lmnt": lambda: LMNTTTS(api_key="lmnt-CANARY"),
 }
 NEEDS_VAD: set[str] = set()
 """STTs that leave the end of a turn to the agent's VAD."""
