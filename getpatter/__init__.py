@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         FallbackLLMProvider,
         PartialStreamError,
     )
+    from getpatter.llm.google import GoogleLLM
     from getpatter.llm.groq import GroqLLM
     from getpatter.llm.openai import OpenAILLM
     from getpatter.pipeline import (
@@ -104,6 +105,7 @@ _LAZY: dict[str, str] = {
     "AnthropicLLM": "getpatter.llm.anthropic",
     "GroqLLM": "getpatter.llm.groq",
     "CerebrasLLM": "getpatter.llm.cerebras",
+    "GoogleLLM": "getpatter.llm.google",
     "LLMChunk": "getpatter.llm.base",
     "DefaultToolExecutor": "getpatter.tool_calls",
     "FallbackLLMProvider": "getpatter.llm.fallback",
@@ -166,6 +168,7 @@ __all__ = [
     "FallbackLLMProvider",
     "FallbackSTTProvider",
     "FallbackTTSProvider",
+    "GoogleLLM",
     "GroqLLM",
     "Guardrail",
     "HookContext",

@@ -7,6 +7,7 @@ exception text or stack holds a secret:
   ...``, ``Authorization: Token ...``, ``xi-api-key: ...``, ``X-Twilio-Signature: ...``, also as
   ``'key': 'value'`` pairs in reprs and JSON);
 - named fields such as ``"token": "..."``, ``api_key=...`` or ``auth_token: ...``;
+- a ``key`` query parameter (``?key=...``, how Google APIs may take their key);
 - the password of a URL (``https://user:password@host``);
 - the single-use token of a media-stream path (``/ws/twilio/media/<token>``,
   ``/ws/telnyx/media/<codec>/<token>``) and the key of a
@@ -17,7 +18,7 @@ exception text or stack holds a secret:
 A logger's filters see only the records created on that very logger, not the ones propagating
 from its children, so :func:`install` (run by ``import getpatter``) attaches the filter to each
 logger that creates records a secret can reach: websockets' handshake logs, uvicorn, the HTTP
-clients, the OpenAI, Anthropic, Twilio and MCP SDKs, and Patter's own loggers. It changes no
+clients, the OpenAI, Anthropic, Google GenAI, Twilio and MCP SDKs, and Patter's own loggers. It changes no
 level and adds no handler. A filter runs only for records its logger is enabled for, so with
 DEBUG off the loggers that log every WebSocket frame cost nothing more.
 """
@@ -72,6 +73,8 @@ LOGGERS = (
     # Request options (headers, bodies) and URLs at DEBUG.
     "openai._base_client",
     "anthropic._base_client",
+    # google-genai: streamed response chunks and retried errors at DEBUG/INFO.
+    "google_genai._api_client",
     # The Twilio SDK's request log (sync and async clients).
     "twilio.http_client",
     "twilio.async_http_client",
@@ -127,6 +130,7 @@ _VALUE = r"""(?P<value>[^\s"'<>,;&)}\]\\]+)"""
 _PATTERNS = re.compile(
     # Credential headers; the auth scheme (Bearer, Token, Basic) is kept.
     r"(?<![\w-])(?P<header>authorization|proxy-authorization|xi-api-key|x-api-key|api-key"
+    r"|x-goog-api-key"
     r"|x-twilio-signature|telnyx-signature-ed25519|x-telnyx-streaming-auth-token|cookie|set-cookie)"
     + _SEP
     + r"(?P<scheme>(?:bearer|token|basic|digest)\s+)?(?!(?:bearer|token|basic|digest)\b)"
@@ -137,6 +141,8 @@ _PATTERNS = re.compile(
     r"|conversation_signature)"
     + _SEP.replace("sep", "fsep")
     + _VALUE.replace("value", "fvalue")
+    # A ``key`` query parameter (Google APIs take their key as ``?key=``).
+    + r"|(?P<qkey>[?&]key=)(?P<qvalue>[^\s&#\"'<>]+)"
     # The password of a URL.
     + r"|(?P<userinfo>\b[a-z][a-z0-9+.-]*://[^\s/@:]*:)(?P<password>[^\s/@]+)(?=@)"
     # The single-use token that opens a call's media stream (after the codec on Telnyx), and
@@ -153,6 +159,8 @@ def _replace(match: re.Match[str]) -> str:
         return f"{match.group('header')}{match.group('sep')}{scheme}{REDACTED}"
     if match.group("field"):
         return f"{match.group('field')}{match.group('fsep')}{REDACTED}"
+    if match.group("qkey"):
+        return f"{match.group('qkey')}{REDACTED}"
     if match.group("userinfo"):
         return f"{match.group('userinfo')}{REDACTED}"
     return f"{match.group('media')}{REDACTED}"

@@ -53,6 +53,13 @@ from getpatter._redaction import LOGGERS, REDACTED, RedactSecrets, redact, regis
             '{"connected": {"x-telnyx-streaming-auth-token": "<redacted>"}}',
         ),
         ("wss://host/v1?api_key=CANARY&model=m", "wss://host/v1?api_key=<redacted>&model=m"),
+        # Google APIs: the key header and the ?key= query parameter
+        ("{'x-goog-api-key': 'AIza-CANARY'}", "{'x-goog-api-key': '<redacted>'}"),
+        (
+            "POST /v1beta/models/m:streamGenerateContent?alt=sse&key=AIza-CANARY HTTP/1.1",
+            "POST /v1beta/models/m:streamGenerateContent?alt=sse&key=<redacted> HTTP/1.1",
+        ),
+        ("https://h/v1/models?key=AIza-CANARY#x", "https://h/v1/models?key=<redacted>#x"),
         # an ElevenLabs signed conversation URL
         (
             "GET /v1/convai/conversation?agent_id=a&conversation_signature=CANARY-s&source=x",
@@ -74,6 +81,7 @@ def test_secrets_in_the_shapes_libraries_log_them_are_hidden(text: str, expected
         "< WWW-Authenticate: Bearer realm=x",
         "connect to http://127.0.0.1:8000/ws/twilio/media",
         "> Authorization: Bearer <redacted>",
+        "GET /items?monkey=banana&sort_key=name",
         "",
     ],
 )

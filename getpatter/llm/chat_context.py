@@ -1,8 +1,8 @@
 """The conversation a pipeline LLM sees: messages, tool calls, and provider formats (LLM-8).
 
 :class:`ChatContext` is the one record of a call's conversation. It renders itself in the
-OpenAI chat-completions shape (also used by Groq and Cerebras) and in the Anthropic Messages
-shape, and yields the ``{role, text, timestamp}`` history handed to callbacks (spec 06, HI-1).
+OpenAI chat-completions shape (also used by Groq and Cerebras), in the Anthropic Messages
+shape and in the Gemini ``generateContent`` shape, and yields the ``{role, text, timestamp}`` history handed to callbacks (spec 06, HI-1).
 """
 
 from __future__ import annotations
@@ -247,6 +247,34 @@ class ChatContext:
                 out.append({"role": role, "content": blocks})
         return "\n\n".join(system_parts), out
 
+    def to_gemini(self) -> tuple[str, list[dict[str, Any]]]:
+        """Gemini ``generateContent`` ``(system_instruction, contents)``.
+
+        ``system_instruction`` joins the system prompt and any system messages. ``contents``
+        are ``{"role": "user" | "model", "parts": [...]}``: assistant text and ``functionCall``
+        parts (``id``, ``name``, ``args``) in ``model`` turns; tool results as
+        ``functionResponse`` parts (``id``, ``name``, ``response: {"output": text}``) in
+        ``user`` turns; consecutive turns of one role merged. Empty text is left out. A tool
+        message without ``name`` takes the name of the call it answers.
+        """
+        system_parts = [self._system_prompt] if self._system_prompt else []
+        call_names: dict[str, str] = {}
+        out: list[dict[str, Any]] = []
+        for m in self._messages:
+            if m.role == "system":
+                if m.content:
+                    system_parts.append(m.content)
+                continue
+            call_names.update((call.id, call.name) for call in m.tool_calls)
+            role, parts = _gemini_parts(m, call_names)
+            if not parts:
+                continue
+            if out and out[-1]["role"] == role:
+                out[-1]["parts"].extend(parts)
+            else:
+                out.append({"role": role, "parts": parts})
+        return "\n\n".join(system_parts), out
+
     def _require_pending_call(self, tool_call_id: str) -> None:
         for m in self._messages:
             if any(call.id == tool_call_id for call in m.tool_calls):
@@ -272,3 +300,22 @@ def _anthropic_blocks(message: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
         for call in message.tool_calls
     )
     return message.role, blocks
+
+
+def _gemini_parts(
+    message: ChatMessage, call_names: dict[str, str]
+) -> tuple[str, list[dict[str, Any]]]:
+    if message.role == "tool":
+        response = {
+            "id": message.tool_call_id,
+            "name": message.name or call_names.get(message.tool_call_id, ""),
+            "response": {"output": message.content},
+        }
+        return "user", [{"functionResponse": response}]
+    text = message.content.strip()
+    parts: list[dict[str, Any]] = [{"text": text}] if text else []
+    parts.extend(
+        {"functionCall": {"id": call.id, "name": call.name, "args": call.parsed_arguments()}}
+        for call in message.tool_calls
+    )
+    return ("model" if message.role == "assistant" else "user"), parts

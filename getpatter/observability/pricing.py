@@ -76,6 +76,10 @@ _DEFAULT_RATES: dict[str, tuple[PriceUnit, dict[str, float]]] = {
     # (api.cerebras.ai/public/v1/models), checked 2026-12-07. Groq (groq_llm) is left out: no
     # primary source for its price could be checked (see UNPRICED_PROVIDERS below).
     "cerebras_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.35, output=0.75),
+    # gemini-2.5-flash, paid tier, text input; output includes thinking tokens. Source:
+    # https://ai.google.dev/gemini-api/docs/pricing (input as transcribed 2026-10-07; output as
+    # reported from that page by OpenRouter's Gemini 2.5 Flash guide, 2026), checked 2026-12-07.
+    "google_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.30, output=2.50),
 }
 
 #: Providers Patter supports but has no confirmed list price for: their usage is reported as

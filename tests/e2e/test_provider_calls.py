@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from google.oauth2.credentials import Credentials
 
 from getpatter import (
     LMNTTTS,
@@ -22,6 +23,7 @@ from getpatter import (
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
+    GoogleLLM,
     GroqLLM,
     OpenAILLM,
     OpenAITTS,
@@ -43,6 +45,10 @@ LLMS: dict[str, Callable[[], Any]] = {
     "anthropic": lambda: AnthropicLLM(api_key="ant-CANARY"),
     "groq": lambda: GroqLLM(api_key="gsk_CANARY"),
     "cerebras": lambda: CerebrasLLM(api_key="csk-CANARY"),
+    "google": lambda: GoogleLLM(api_key="AIza-CANARY"),
+    "google_vertex": lambda: GoogleLLM(
+        vertexai=True, project="clinic-prod", credentials=Credentials(token="ya29.CANARY")
+    ),
 }
 TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),

@@ -175,6 +175,68 @@ def test_to_anthropic_merges_consecutive_roles_and_collects_system_messages() ->
     assert ctx.to_openai()[3] == {"role": "system", "content": "The caller is a VIP."}
 
 
+def test_to_gemini() -> None:
+    system, contents = booking_conversation().to_gemini()
+    assert system == "You are a helpful receptionist."
+    assert contents == [
+        {"role": "user", "parts": [{"text": "What's the weather in Rome and the time?"}]},
+        {
+            "role": "model",
+            "parts": [
+                {"text": "Let me check."},
+                {"functionCall": {"id": "call_1", "name": "get_weather", "args": {"city": "Rome"}}},
+                {"functionCall": {"id": "call_2", "name": "get_time", "args": {}}},
+            ],
+        },
+        {
+            "role": "user",
+            "parts": [
+                {
+                    "functionResponse": {
+                        "id": "call_1",
+                        "name": "get_weather",
+                        "response": {"output": '{"temp_c": 21}'},
+                    }
+                },
+                {
+                    "functionResponse": {
+                        "id": "call_2",
+                        "name": "get_time",
+                        "response": {"output": "18:05"},
+                    }
+                },
+            ],
+        },
+        {"role": "model", "parts": [{"text": "It's 21 degrees and 6:05 pm in Rome."}]},
+        {"role": "user", "parts": [{"text": "Thanks!"}]},
+    ]
+
+
+def test_to_gemini_merges_roles_collects_system_messages_and_names_nameless_results() -> None:
+    ctx = ChatContext("Be brief.")
+    ctx.add_user("Hello?")
+    ctx.add(ChatMessage("system", "The caller is a VIP."))
+    ctx.add_assistant("", tool_calls=[WEATHER])
+    ctx.add_tool_result("call_1", "", "sunny")
+    ctx.add_user("And tomorrow?")
+    system, contents = ctx.to_gemini()
+    assert system == "Be brief.\n\nThe caller is a VIP."
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+    assert contents[1]["parts"] == [
+        {"functionCall": {"id": "call_1", "name": "get_weather", "args": {"city": "Rome"}}}
+    ]
+    assert contents[2]["parts"] == [
+        {
+            "functionResponse": {
+                "id": "call_1",
+                "name": "get_weather",
+                "response": {"output": "sunny"},
+            }
+        },
+        {"text": "And tomorrow?"},
+    ]
+
+
 def test_to_anthropic_leaves_out_empty_text() -> None:
     ctx = ChatContext()
     ctx.add_user("Weather?")

@@ -80,6 +80,7 @@ class Frame:
 class _Fault:
     status: int
     after_events: int
+    drop: bool = False
 
 
 class FakeLLMServer(ABC):
@@ -157,6 +158,12 @@ class FakeLLMServer(ABC):
         require_int("fail_next times", times, minimum=1)
         require_int("fail_next after_events", after_events, minimum=0)
         self._faults.extend(_Fault(status, after_events) for _ in range(times))
+
+    def drop_next(self, *, after_events: int = 0) -> None:
+        """Cut the connection of the next answer after ``after_events`` SSE events, without
+        ending the HTTP body (a dropped stream: the client sees the body stop short)."""
+        require_int("drop_next after_events", after_events, minimum=0)
+        self._faults.append(_Fault(0, after_events, drop=True))
 
     def stall_next(self, seconds: float) -> None:
         """Hold the next answer ``seconds`` after its headers, before its first event."""
@@ -242,10 +249,14 @@ class FakeLLMServer(ABC):
         frames = self._frames(answer, record.body)
         error = None
         if fault is not None:
-            frames, error = frames[: fault.after_events], self._stream_error(fault.status)
+            frames = frames[: fault.after_events]
+            error = None if fault.drop else self._stream_error(fault.status)
             record.failed = True
         stall = self._stalls.popleft() if self._stalls else 0.0
-        return _EventStream(frames, record, delay=self.chunk_delay, stall=stall, error=error)
+        drop = fault is not None and fault.drop
+        return _EventStream(
+            frames, record, delay=self.chunk_delay, stall=stall, error=error, drop=drop
+        )
 
     def _refusal(
         self, record: FakeLLMRequest, body: object, fault: _Fault | None
@@ -258,7 +269,7 @@ class FakeLLMServer(ABC):
         problem = self._check(record)
         if problem:
             return self._error(400, problem)
-        if fault is not None and fault.after_events == 0:
+        if fault is not None and not fault.drop and fault.after_events == 0:
             response = self._error(fault.status)
             if fault.status == 429:
                 response.headers.update(self._rate_limit_headers())
@@ -291,6 +302,7 @@ class _EventStream(Response):
         delay: float,
         stall: float,
         error: bytes | None,
+        drop: bool = False,
     ) -> None:
         self.status_code = 200
         self.background = None
@@ -300,6 +312,7 @@ class _EventStream(Response):
         self._delay = delay
         self._stall = stall
         self._error_event = error
+        self._drop = drop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         record = self._record
@@ -326,6 +339,8 @@ class _EventStream(Response):
                 record.text_sent += frame.text
                 if frame.tool_call is not None:
                     record.tool_calls_sent.append(frame.tool_call)
+            if self._drop:
+                return  # the server closes the connection: the body ends short
             if self._error_event is not None:
                 await send(
                     {"type": "http.response.body", "body": self._error_event, "more_body": True}

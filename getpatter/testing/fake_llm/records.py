@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 from getpatter.testing.scenario import ToolCall
 
 __all__ = ["FakeLLMRequest"]
+
+_MODEL_IN_PATH = re.compile(r"/models/([^/:]+):")
+"""Gemini names the model in the URL (``/v1beta/models/gemini-2.5-flash:streamGenerateContent``)."""
 
 
 def _has_key(value: object, key: str) -> bool:
@@ -54,8 +58,11 @@ class FakeLLMRequest:
 
     @property
     def model(self) -> str:
-        """The ``model`` requested."""
-        return str(self.body.get("model", ""))
+        """The ``model`` requested: in the body, or in the URL path (Gemini)."""
+        if "model" in self.body:
+            return str(self.body["model"])
+        found = _MODEL_IN_PATH.search(self.path)
+        return found.group(1) if found else ""
 
     @property
     def messages(self) -> list[dict[str, Any]]:
