@@ -66,7 +66,9 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.cartesia import CartesiaSTT
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.speechmatics import SpeechmaticsSTT
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.openai import OpenAITTS
@@ -88,6 +90,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "CartesiaSTT": "getpatter.stt.cartesia",
+    "SpeechmaticsSTT": "getpatter.stt.speechmatics",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
@@ -127,6 +131,7 @@ __all__ = [
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CartesiaSTT",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -165,6 +170,7 @@ __all__ = [
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
+    "SpeechmaticsSTT",
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",
