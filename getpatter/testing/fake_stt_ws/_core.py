@@ -301,7 +301,7 @@ class FakeSTTServer(LoopbackWebSocketServer[Connection]):
 
     Faults: :meth:`fail_next_connect` (an HTTP status at the handshake), :meth:`refuse_next`
     (the vendor's own refusal for a bad key, a rate limit, a bad request or a server error,
-    in-band or at the handshake as the vendor does it), :meth:`drop` (cut the socket),
+    in-band or at the handshake as the vendor does it; queued HTTP failures come first), :meth:`drop` (cut the socket),
     :meth:`stall` / :meth:`stall_next_connect` (keep reading, answer nothing) and
     :meth:`send_error`.
     """

@@ -134,6 +134,8 @@ class FakeSTTSession:
     dropped: bool = False
     stalled: bool = False
     timed_out: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+    """The dialect's own per-session state (the core never reads it)."""
 
 
 # Client messages, as the dialect parses them.

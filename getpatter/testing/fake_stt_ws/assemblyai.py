@@ -105,7 +105,6 @@ class AssemblyAIDialect(Dialect):
             options={
                 "format_turns": query.get("format_turns", "false").lower() == "true",
                 "speech_model": query.get("speech_model", "universal-streaming-english"),
-                "opened": time.monotonic(),
             },
         )
 
@@ -148,6 +147,7 @@ class AssemblyAIDialect(Dialect):
         return [{"type": "Error", "error_code": code, "error": text}], code, reason
 
     def begin(self, session: FakeSTTSession) -> list[dict[str, Any]]:
+        session.state["opened"] = time.monotonic()
         return [
             {
                 "type": "Begin",
@@ -217,8 +217,7 @@ class AssemblyAIDialect(Dialect):
         return turns
 
     def end(self, session: FakeSTTSession) -> list[dict[str, Any]]:
-        settings = session.settings
-        opened = settings.options.get("opened", time.monotonic()) if settings else 0.0
+        opened = session.state.get("opened", time.monotonic())
         return [
             {
                 "type": "Termination",
