@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-from stream_events import eventually, is_final, opened, send, utterance
+from json_ws_kit import eventually, is_final, opened, send, utterance
 
 from getpatter.audio import ulaw_to_pcm16
 from getpatter.errors import (
