@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.http11 import Response
 
 from getpatter._env import env_secret
+from getpatter._redaction import register_secret
 from getpatter._validation import require_number, require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import ConfigError, PatterConnectionError, PatterError
@@ -159,9 +161,7 @@ class STT:
             default=DEFAULT_BASE_URL,
             schemes=("https", "http", "wss", "ws"),
         )
-        self._url = websocket_url(
-            "CartesiaSTT", root, "/stt/websocket", env_var=_ENV_URL, example=DEFAULT_BASE_URL
-        )
+        self._url = _stt_url(root)
         configured = [f for f in _WIRE.formats if _WIRE.wire(f) == self._default_wire]
         self.capabilities = STTCapabilities(
             streaming=True,
@@ -177,6 +177,14 @@ class STT:
 
     def __repr__(self) -> str:
         return f"CartesiaSTT(model={self._model!r}, language={self._language!r})"
+
+    def _pointed_at(self, base_url: str, api_key: str) -> STT:
+        """This provider, every option kept, talking to ``base_url`` with ``api_key`` (the
+        sandbox points an agent's provider at a local fake this way)."""
+        other = copy.copy(self)
+        other._url = _stt_url(base_url)
+        other._api_key = register_secret(api_key)
+        return other
 
     def open_stream(
         self, *, audio_format: AudioFormat | None = None, language: str | None = None
@@ -385,6 +393,12 @@ def _error(error: _Error, api_key: str) -> PatterError:
         detail += f" ({error.error_code})"
     status = error.status_code if error.status_code and error.status_code >= 400 else 500
     return status_error("Cartesia", status, detail, api_key=api_key, key_hint=_KEY_HINT)
+
+
+def _stt_url(base_url: str) -> str:
+    return websocket_url(
+        "CartesiaSTT", base_url, "/stt/websocket", env_var=_ENV_URL, example=DEFAULT_BASE_URL
+    )
 
 
 # websockets' handshake log on this logger is redacted (getpatter/_redaction.py).

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from getpatter._env import env_fallback, env_secret
+from getpatter._redaction import register_secret
 from getpatter._validation import require_bool, require_int, require_number, require_str
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
@@ -146,9 +148,7 @@ class STT:
         if base_url is not None:
             require_str("SpeechmaticsSTT base_url", base_url)
         root = env_fallback((base_url or "").strip(), _ENV_URL) or DEFAULT_BASE_URL
-        self._url = websocket_url(
-            "SpeechmaticsSTT", root, "", env_var=_ENV_URL, example=DEFAULT_BASE_URL
-        )
+        self._url = _realtime_url(root)
         self.capabilities = STTCapabilities(
             streaming=True,
             interim_results=enable_partials,
@@ -163,6 +163,14 @@ class STT:
 
     def __repr__(self) -> str:
         return f"SpeechmaticsSTT(model={self._model!r}, language={self._language!r})"
+
+    def _pointed_at(self, base_url: str, api_key: str) -> STT:
+        """This provider, every option kept, talking to ``base_url`` with ``api_key`` (the
+        sandbox points an agent's provider at a local fake this way)."""
+        other = copy.copy(self)
+        other._url = _realtime_url(base_url)
+        other._api_key = register_secret(api_key)
+        return other
 
     def open_stream(
         self, *, audio_format: AudioFormat | None = None, language: str | None = None
@@ -458,6 +466,12 @@ async def _recognition_started(ws: ClientConnection, api_key: str) -> None:
 def _bytes_per_second(audio_format: dict[str, Any]) -> int:
     width = 1 if audio_format["encoding"] == "mulaw" else 2
     return int(audio_format["sample_rate"]) * width
+
+
+def _realtime_url(base_url: str) -> str:
+    return websocket_url(
+        "SpeechmaticsSTT", base_url, "", env_var=_ENV_URL, example=DEFAULT_BASE_URL
+    )
 
 
 def _configured_format(encoding: object, sample_rate: object) -> AudioFormat:
