@@ -82,6 +82,14 @@ _EOU_TRIGGER_MAX_S = 2.0
 # Error types of Speechmatics' ``Error`` message that are not a fault of the connection.
 _AUTH_ERRORS = frozenset({"not_authorised", "insufficient_funds", "not_allowed"})
 _LIMIT_ERRORS = frozenset({"quota_exceeded", "timelimit_exceeded"})
+# The close codes of those errors, for a close that comes without its Error message.
+_CLOSE_TYPES = {
+    4001: "not_authorised",
+    4002: "insufficient_funds",
+    4003: "not_allowed",
+    4005: "quota_exceeded",
+    4006: "timelimit_exceeded",
+}
 
 
 class STT:
@@ -441,7 +449,10 @@ def _error(data: dict[str, Any], api_key: str) -> PatterError:
     return PatterConnectionError(said, code=ErrorCode.PROVIDER_ERROR)
 
 
-def _closed_error(ws: ClientConnection) -> PatterConnectionError:
+def _closed_error(ws: ClientConnection) -> PatterError:
+    kind = _CLOSE_TYPES.get(ws.close_code or 0)
+    if kind is not None:
+        return _error({"type": kind, "reason": ws.close_reason or "the session was closed"}, "")
     return PatterConnectionError(
         "Speechmatics closed the stream unexpectedly "
         f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"

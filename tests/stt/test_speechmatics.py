@@ -290,3 +290,24 @@ def test_bad_options_are_refused(options: dict[str, object], error: type[Excepti
 def test_open_stream_refuses_a_format_speechmatics_does_not_take() -> None:
     with pytest.raises(ConfigError, match="alaw_8000"):
         SpeechmaticsSTT(api_key=KEY).open_stream(audio_format="alaw_8000")
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [(4001, AuthenticationError), (4005, RateLimitError), (1011, None)]
+)
+async def test_a_close_without_its_error_message_maps_by_its_code(
+    code: int, error: type[Exception] | None
+) -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def refuse(ws: ServerConnection) -> None:
+        await ws.recv()  # StartRecognition
+        await ws.close(code, "refused")
+
+    async with serve(refuse, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        stt = SpeechmaticsSTT(api_key=KEY, base_url=f"ws://127.0.0.1:{port}/v2")
+        with pytest.raises(PatterConnectionError if error is None else error) as raised:
+            async with asyncio.timeout(5):
+                await stt.open_stream().connect()
+    assert error is not None or "closed the stream unexpectedly" in str(raised.value)

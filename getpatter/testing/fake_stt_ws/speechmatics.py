@@ -66,11 +66,13 @@ _ERROR_TYPES: dict[str, str] = {
     "server": "job_error",
     "idle": "idle_timeout",
 }
+# The close code after each error (Speechmatics' API reference names 4005 quota_exceeded,
+# 4013 job_error and 1011 internal_error; the others follow its numbering of error types).
 _CLOSE_CODES: dict[str, int] = {
-    "auth": 1008,
-    "rate_limit": 1008,
+    "auth": 4001,
+    "rate_limit": 4005,
     "bad_request": 1003,
-    "server": 1011,
+    "server": 4013,
     "idle": 1008,
 }
 
