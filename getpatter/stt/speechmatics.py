@@ -172,7 +172,7 @@ class STT:
     def __repr__(self) -> str:
         return f"SpeechmaticsSTT(model={self._model!r}, language={self._language!r})"
 
-    def _pointed_at(self, base_url: str, api_key: str) -> STT:
+    def _pointed_at(self, api_key: str, base_url: str) -> STT:
         """This provider, every option kept, talking to ``base_url`` with ``api_key`` (the
         sandbox points an agent's provider at a local fake this way)."""
         other = copy.copy(self)

@@ -285,3 +285,18 @@ def test_bad_options_are_refused(options: dict[str, object], error: type[Excepti
 def test_open_stream_refuses_an_unknown_format() -> None:
     with pytest.raises(ConfigError, match="audio_format"):
         CartesiaSTT(api_key=KEY).open_stream(audio_format="mp3")  # type: ignore[arg-type]
+
+
+async def test_pointed_at_keeps_every_option(fake: FakeCartesiaSTTServer) -> None:
+    stt = CartesiaSTT(
+        api_key="ca-CANARY-user-key-789",
+        base_url="https://cartesia.invalid",
+        language="es",
+        max_silence_duration_secs=0.4,
+    )
+    moved = stt._pointed_at(KEY, fake.base_url)
+    async with opened(moved):
+        await eventually(lambda: len(fake.sessions) == 1)
+    query = fake.sessions[0].query
+    assert (query["language"], query["max_silence_duration_secs"]) == ("es", "0.4")
+    assert moved.capabilities == stt.capabilities

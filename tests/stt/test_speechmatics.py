@@ -311,3 +311,25 @@ async def test_a_close_without_its_error_message_maps_by_its_code(
             async with asyncio.timeout(5):
                 await stt.open_stream().connect()
     assert error is not None or "closed the stream unexpectedly" in str(raised.value)
+
+
+async def test_pointed_at_keeps_every_option(fake: FakeSpeechmaticsServer) -> None:
+    stt = SpeechmaticsSTT(
+        api_key="sm-CANARY-user-key-789",
+        base_url="wss://speechmatics.invalid/v2",
+        language="de",
+        max_delay=2.0,
+        end_of_utterance_silence_trigger=None,
+    )
+    moved = stt._pointed_at(KEY, fake.base_url)
+    async with opened(moved):
+        await eventually(lambda: len(fake.sessions) == 1)
+    config = fake.sessions[0].config
+    assert config is not None
+    assert config["transcription_config"] == {
+        "language": "de",
+        "model": "enhanced",
+        "enable_partials": True,
+        "max_delay": 2.0,
+    }
+    assert moved.capabilities == stt.capabilities and not moved.capabilities.endpointing
