@@ -66,8 +66,10 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.cartesia import CartesiaSTT
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.soniox import SonioxSTT
     from getpatter.stt.speechmatics import SpeechmaticsSTT
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
@@ -90,6 +92,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "AssemblyAISTT": "getpatter.stt.assemblyai",
+    "SonioxSTT": "getpatter.stt.soniox",
     "CartesiaSTT": "getpatter.stt.cartesia",
     "SpeechmaticsSTT": "getpatter.stt.speechmatics",
     "OpenAILLM": "getpatter.llm.openai",
@@ -127,6 +131,7 @@ __all__ = [
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
+    "AssemblyAISTT",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
@@ -170,6 +175,7 @@ __all__ = [
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
+    "SonioxSTT",
     "SpeechmaticsSTT",
     "TTSConfig",
     "Telnyx",

@@ -157,6 +157,16 @@ class STT:
                 f"AssemblyAISTT keepalive_interval must be > 0 seconds, got {keepalive_interval!r}"
             )
         self._keepalive_interval = float(interval)
+        self._settings: dict[str, object] = {
+            "model": model,
+            "encoding": encoding,
+            "sample_rate": sample_rate,
+            "format_turns": format_turns,
+            "min_turn_silence_ms": min_turn_silence_ms,
+            "max_turn_silence_ms": max_turn_silence_ms,
+            "end_of_turn_confidence_threshold": end_of_turn_confidence_threshold,
+            "keepalive_interval": keepalive_interval,
+        }
         root = _root(base_url)
         self._ws_url = websocket_url(
             "AssemblyAISTT",
@@ -191,6 +201,10 @@ class STT:
             )
         encoding, rate = _WIRE.wire(carrier_format(carrier))
         return cls(api_key, encoding=encoding, sample_rate=rate, **options)  # type: ignore[arg-type]
+
+    def _pointed_at(self, api_key: str, base_url: str) -> Self:
+        """The same provider, every option kept, at another service and key (the sandbox)."""
+        return type(self)(api_key, base_url=base_url, **self._settings)  # type: ignore[arg-type]
 
     @property
     def language(self) -> str | None:

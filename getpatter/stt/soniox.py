@@ -141,6 +141,14 @@ class STT:
                 f"{keepalive_interval!r}"
             )
         self._keepalive_interval = float(interval)
+        self._settings: dict[str, object] = {
+            "model": model,
+            "language": language,
+            "audio_format": audio_format,
+            "endpoint_detection": endpoint_detection,
+            "max_endpoint_delay_ms": max_endpoint_delay_ms,
+            "keepalive_interval": keepalive_interval,
+        }
         root = resolve_base_url(
             "SonioxSTT",
             base_url,
@@ -180,6 +188,10 @@ class STT:
                 "choose it"
             )
         return cls(api_key, audio_format=carrier_format(carrier), **options)  # type: ignore[arg-type]
+
+    def _pointed_at(self, api_key: str, base_url: str) -> Self:
+        """The same provider, every option kept, at another service and key (the sandbox)."""
+        return type(self)(api_key, base_url=base_url, **self._settings)  # type: ignore[arg-type]
 
     @property
     def language(self) -> str | None:

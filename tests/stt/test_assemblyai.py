@@ -20,6 +20,7 @@ from json_ws_kit import (
     utterance,
 )
 
+import getpatter
 from getpatter.errors import (
     AuthenticationError,
     ConfigError,
@@ -298,6 +299,7 @@ def test_capabilities_and_names() -> None:
         "pcm16_16000",
     )
     assert AssemblyAISTT is STT
+    assert getpatter.AssemblyAISTT is STT  # flat and namespaced names are one class
     assert AssemblyAISTT(api_key=KEY).language == "en"
     assert AssemblyAISTT(api_key=KEY, model="universal-streaming-multilingual").language is None
 
@@ -332,3 +334,12 @@ def test_open_stream_refuses_an_unknown_format_and_a_language_the_model_lacks() 
     with pytest.raises(ConfigError, match="universal-streaming-multilingual"):
         stt.open_stream(language="it")
     assert stt.open_stream(language="en-US").url.endswith("format_turns=false")
+
+
+def test_the_sandbox_copy_keeps_every_option() -> None:
+    stt = AssemblyAISTT.for_twilio(api_key=KEY, format_turns=True, min_turn_silence_ms=300)
+    copy = stt._pointed_at("aai-CANARY-other-key-789", "ws://127.0.0.1:9")
+    assert type(copy) is AssemblyAISTT and copy._api_key == "aai-CANARY-other-key-789"
+    original, moved = stt.open_stream().url, copy.open_stream().url
+    assert moved == "ws://127.0.0.1:9/v3/ws?" + original.split("?", 1)[1]
+    assert copy.capabilities == stt.capabilities

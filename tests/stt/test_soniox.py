@@ -20,6 +20,7 @@ from json_ws_kit import (
     utterance,
 )
 
+import getpatter
 from getpatter.errors import (
     AuthenticationError,
     ConfigError,
@@ -296,6 +297,7 @@ def test_capabilities_and_names() -> None:
         "pcm16_24000",
     }
     assert SonioxSTT is STT
+    assert getpatter.SonioxSTT is STT  # flat and namespaced names are one class
     assert isinstance(SonioxSTT.for_telnyx(api_key=KEY).open_stream(), SonioxStream)
     assert SonioxSTT(api_key=KEY, language="it").language == "it"
 
@@ -321,3 +323,12 @@ def test_bad_options_are_refused(options: dict[str, object], error: type[Excepti
 def test_for_twilio_refuses_a_format_of_its_own() -> None:
     with pytest.raises(ConfigError, match="for_twilio"):
         SonioxSTT.for_twilio(api_key=KEY, audio_format="pcm16_16000")
+
+
+def test_the_sandbox_copy_keeps_every_option() -> None:
+    stt = SonioxSTT.for_twilio(api_key=KEY, language="es", max_endpoint_delay_ms=700)
+    copy = stt._pointed_at("snx-CANARY-other-key-789", "ws://127.0.0.1:9")
+    assert type(copy) is SonioxSTT and copy._api_key == "snx-CANARY-other-key-789"
+    assert copy.open_stream().config == stt.open_stream().config
+    assert copy.open_stream().url == "ws://127.0.0.1:9/transcribe-websocket"
+    assert copy.capabilities == stt.capabilities

@@ -2,7 +2,8 @@
 
 Facts from the ``soniox`` SDK (``soniox.realtime``) and Soniox's WebSocket API docs: the key
 travels in the handshake's ``Authorization: Bearer <key>`` header, or (deprecated) as
-``api_key`` in the start request; both at once is refused. The first text frame is the start
+``api_key`` in the start request; both at once is refused. The fake checks the key when the
+start request arrives (the SDK sends it right after connecting), so a refusal always follows it. The first text frame is the start
 request (JSON): ``model``, ``audio_format`` (here a raw one the fake decodes: ``pcm_s16le``,
 ``mulaw``, ``alaw``), ``sample_rate``, ``num_channels``, ``enable_endpoint_detection``,
 ``language_hints``... Then binary audio. Control messages: ``{"type": "finalize"}``,
@@ -82,14 +83,7 @@ class SonioxDialect(Dialect):
         return "header" if opening.headers.get("authorization") else None
 
     def open(self, opening: Opening) -> None:
-        authorization = opening.headers.get("authorization")
-        if authorization is not None:
-            key = authorization.removeprefix("Bearer ").strip()
-            if not authorization.startswith("Bearer ") or not key_matches(
-                key, opening.expected_key
-            ):
-                raise Refused("auth", "Invalid API key.")
-        return None
+        return None  # the start request follows; the key is checked with it
 
     def parse_text(self, opening: Opening, text: str, *, configured: bool) -> Control:
         if text == "":
@@ -113,12 +107,18 @@ class SonioxDialect(Dialect):
         return Terminate() if not data else Audio(data)
 
     def _configure(self, opening: Opening, message: dict[str, Any]) -> Configure:
-        in_header = bool(opening.headers.get("authorization"))
+        authorization = opening.headers.get("authorization")
+        in_header = authorization is not None
         key = message.get("api_key")
         if in_header and key is not None:
             raise Refused(
                 "bad_request", "The API key was sent with the connection and in the request."
             )
+        if authorization is not None and not (
+            authorization.startswith("Bearer ")
+            and key_matches(authorization.removeprefix("Bearer ").strip(), opening.expected_key)
+        ):
+            raise Refused("auth", "Invalid API key.")
         if not in_header and not key_matches(
             key if isinstance(key, str) else None, opening.expected_key
         ):
