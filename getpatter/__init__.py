@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from getpatter.stt.deepgram import DeepgramSTT
     from getpatter.stt.soniox import SonioxSTT
     from getpatter.stt.speechmatics import SpeechmaticsSTT
+    from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.openai import OpenAITTS
@@ -99,6 +100,7 @@ _LAZY: dict[str, str] = {
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
+    "DefaultToolExecutor": "getpatter.tool_calls",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
@@ -142,6 +144,7 @@ __all__ = [
     "ConfigError",
     "CostBreakdown",
     "DeepgramSTT",
+    "DefaultToolExecutor",
     "DtmfEvent",
     "ElevenLabsConvAI",
     "ElevenLabsTTS",
