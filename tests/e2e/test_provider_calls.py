@@ -15,11 +15,13 @@ import pytest
 
 from getpatter import (
     AnthropicLLM,
+    AssemblyAISTT,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
     OpenAILLM,
     OpenAITTS,
+    SonioxSTT,
 )
 from getpatter.testing.offline import offline_provider
 from getpatter.testing.sandbox import Sandbox
@@ -27,6 +29,9 @@ from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
 
 STTS: dict[str, Callable[[], Any]] = {
     "deepgram": lambda: DeepgramSTT(api_key="dg-CANARY"),
+    # Formatted turns, so the caller's words read as the scenario wrote them.
+    "assemblyai": lambda: AssemblyAISTT.for_twilio(api_key="aai-CANARY", format_turns=True),
+    "soniox": lambda: SonioxSTT.for_twilio(api_key="snx-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
