@@ -16,12 +16,14 @@ import pytest
 from getpatter import (
     AnthropicLLM,
     AssemblyAISTT,
+    CartesiaSTT,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
     OpenAILLM,
     OpenAITTS,
     SonioxSTT,
+    SpeechmaticsSTT,
 )
 from getpatter.testing.offline import offline_provider
 from getpatter.testing.sandbox import Sandbox
@@ -32,6 +34,8 @@ STTS: dict[str, Callable[[], Any]] = {
     # Formatted turns, so the caller's words read as the scenario wrote them.
     "assemblyai": lambda: AssemblyAISTT.for_twilio(api_key="aai-CANARY", format_turns=True),
     "soniox": lambda: SonioxSTT.for_twilio(api_key="snx-CANARY"),
+    "speechmatics": lambda: SpeechmaticsSTT(api_key="sm-CANARY"),
+    "cartesia": lambda: CartesiaSTT(api_key="ca-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
@@ -42,7 +46,7 @@ TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
     "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
 }
-NEEDS_VAD: set[str] = set()
+NEEDS_VAD: set[str] = {"cartesia"}
 """STTs that leave the end of a turn to the agent's VAD."""
 
 DEFAULTS = {"stt": STTS["deepgram"], "llm": LLMS["openai"], "tts": TTSS["elevenlabs"]}
