@@ -258,16 +258,15 @@ class SpeechmaticsStream:
             await ws.send(json.dumps(self._start))
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
                 await _recognition_started(ws, self._api_key)
-        except TimeoutError:
+        except BaseException as exc:  # a refusal, a timeout, a drop, or a cancelled call
             await ws.close()
-            raise connection_error(
-                "Speechmatics", timed_out=True, timeout=_CONNECT_TIMEOUT_S
-            ) from None
-        except (PatterError, ConnectionClosed) as exc:
-            await ws.close()
-            if isinstance(exc, PatterError):
-                raise
-            raise _closed_error(ws) from None
+            if isinstance(exc, TimeoutError):
+                raise connection_error(
+                    "Speechmatics", timed_out=True, timeout=_CONNECT_TIMEOUT_S
+                ) from None
+            if isinstance(exc, ConnectionClosed):
+                raise _closed_error(ws) from None
+            raise
         self._ws = ws
         if self._closed:  # close() was called while connecting.
             await self._shut(ws)
