@@ -117,3 +117,46 @@ async def test_a_handshake_without_the_version_is_refused(fake: FakeCartesiaSTTS
             await connect(url, additional_headers={"X-API-Key": KEY})
     assert raised.value.response.status_code == 400
     assert b"Cartesia-Version" in (raised.value.response.body or b"")
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "source"),
+    [
+        ({"X-API-Key": KEY, "Cartesia-Version": "2024-06-10"}, "", "header"),
+        ({}, f"&api_key={KEY}&cartesia_version=2024-06-10", "query"),
+    ],
+)
+async def test_older_clients_key_and_version_places_and_done_are_accepted(
+    fake: FakeCartesiaSTTServer, headers: dict[str, str], query: str, source: str
+) -> None:
+    from websockets.asyncio.client import connect
+
+    url = (
+        fake.base_url.replace("http://", "ws://")
+        + "/stt/websocket?model=ink-whisper&encoding=pcm_s16le&sample_rate=16000"
+        + query
+    )
+    async with asyncio.timeout(10), connect(url, additional_headers=headers) as ws:
+        await ws.send("done")  # the command older clients close with
+        reply = await ws.recv()
+        await ws.wait_closed()
+    assert '"done"' in str(reply)
+    session = fake.sessions[0]
+    assert session.key_source == source
+    assert session.controls == ["Terminate"]
+    assert "api_key" not in session.query or session.query["api_key"] == "***"
+
+
+async def test_an_unknown_command_is_an_in_band_error(fake: FakeCartesiaSTTServer) -> None:
+    from websockets.asyncio.client import connect
+
+    url = fake.base_url.replace("http://", "ws://") + (
+        "/stt/websocket?model=ink-whisper&encoding=pcm_mulaw&sample_rate=8000"
+    )
+    headers = {"Authorization": f"Bearer {KEY}", "Cartesia-Version": "2026-08-14"}
+    async with asyncio.timeout(10), connect(url, additional_headers=headers) as ws:
+        await ws.send("flush")
+        reply = await ws.recv()
+        await ws.wait_closed()
+    assert '"type": "error"' in str(reply) and "finalize" in str(reply)
+    assert fake.sessions[0].refused == "bad_request"

@@ -155,3 +155,31 @@ async def test_a_bad_start_recognition_is_refused_in_band(fake: FakeSpeechmatics
     sent = fake.sessions[0].sent
     assert [m["type"] for m in sent] == ["invalid_config"]
     assert json.dumps(sent)  # plain JSON, as on the wire
+
+
+async def test_end_of_stream_needs_last_seq_no_and_audio_needs_a_session(
+    fake: FakeSpeechmaticsServer,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    headers = {"Authorization": f"Bearer {KEY}"}
+    start = {
+        "message": "StartRecognition",
+        "audio_format": {"type": "raw", "encoding": "mulaw", "sample_rate": 8000},
+        "transcription_config": {"language": "en"},
+    }
+    async with asyncio.timeout(10):
+        async with connect(fake.base_url, additional_headers=headers) as ws:
+            await ws.send(b"\xff" * 160)  # audio before StartRecognition
+            first = json.loads(await ws.recv())
+            await ws.wait_closed()
+        async with connect(fake.base_url, additional_headers=headers) as ws:
+            await ws.send(json.dumps(start))
+            started = json.loads(await ws.recv())
+            await ws.send(json.dumps({"message": "EndOfStream"}))
+            second = json.loads(await ws.recv())
+            await ws.wait_closed()
+    assert (first["message"], first["type"]) == ("Error", "invalid_message")
+    assert started["message"] == "RecognitionStarted"
+    assert (second["type"], ws.close_code) == ("invalid_message", 1003)
+    assert "last_seq_no" in second["reason"]
