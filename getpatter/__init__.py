@@ -69,12 +69,17 @@ if TYPE_CHECKING:
     from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.cartesia import CartesiaSTT
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.fallback import FallbackSTTProvider
     from getpatter.stt.soniox import SonioxSTT
     from getpatter.stt.speechmatics import SpeechmaticsSTT
     from getpatter.tool_calls import DefaultToolExecutor
+    from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
+    from getpatter.tts.fallback import FallbackTTSProvider
+    from getpatter.tts.lmnt import LMNTTTS
     from getpatter.tts.openai import OpenAITTS
+    from getpatter.tts.rime import RimeTTS
     from getpatter.vad.silero import SileroVAD
 
 __version__ = "0.1.0"
@@ -104,9 +109,14 @@ _LAZY: dict[str, str] = {
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
+    "FallbackSTTProvider": "getpatter.stt.fallback",
+    "FallbackTTSProvider": "getpatter.tts.fallback",
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
+    "CartesiaTTS": "getpatter.tts.cartesia",
+    "RimeTTS": "getpatter.tts.rime",
+    "LMNTTTS": "getpatter.tts.lmnt",
     "SileroVAD": "getpatter.vad.silero",
     "PipelineHooks": "getpatter.pipeline.hooks",
     "HookContext": "getpatter.pipeline.hooks",
@@ -130,6 +140,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LMNTTTS",
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
@@ -139,6 +150,7 @@ __all__ = [
     "CallEvent",
     "CallMetrics",
     "CartesiaSTT",
+    "CartesiaTTS",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -152,6 +164,8 @@ __all__ = [
     "ErrorCode",
     "EventBus",
     "FallbackLLMProvider",
+    "FallbackSTTProvider",
+    "FallbackTTSProvider",
     "Guardrail",
     "HookContext",
     "IncomingMessage",
@@ -175,6 +189,7 @@ __all__ = [
     "ProvisionError",
     "RateLimitError",
     "RedactSecrets",
+    "RimeTTS",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",

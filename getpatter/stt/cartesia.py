@@ -47,9 +47,9 @@ from getpatter.providers.formats import WireFormats
 from getpatter.providers.urls import base_url as resolve_base_url
 from getpatter.providers.urls import websocket_url
 from getpatter.stt.base import STTCapabilities, STTEvent, Transcript
+from getpatter.tts.cartesia import CARTESIA_VERSION  # one API version for both sockets
 
 __all__ = [
-    "API_VERSION",
     "DEFAULT_BASE_URL",
     "SAMPLE_RATES",
     "STT",
@@ -69,9 +69,6 @@ SAMPLE_RATES = (8000, 16000, 24000, 44100, 48000)
 #: The public Cartesia API, used when neither ``base_url`` nor ``CARTESIA_BASE_URL`` is set (the
 #: variable Cartesia's SDK reads too).
 DEFAULT_BASE_URL = "https://api.cartesia.ai"
-#: The ``Cartesia-Version`` header: Cartesia's API is versioned by date; this is the version its
-#: Python SDK 4.x sends.
-API_VERSION = "2026-08-14"
 _ENV_URL = "CARTESIA_BASE_URL"
 _KEY_HINT = "CartesiaSTT(api_key=...) or CARTESIA_API_KEY"
 
@@ -411,7 +408,7 @@ async def _open(url: str, api_key: str) -> ClientConnection:
             url,
             additional_headers={
                 "Authorization": f"Bearer {api_key}",
-                "Cartesia-Version": API_VERSION,
+                "Cartesia-Version": CARTESIA_VERSION,
             },
             open_timeout=_CONNECT_TIMEOUT_S,
             close_timeout=_CLOSE_TIMEOUT_S,

@@ -14,14 +14,17 @@ from typing import Any
 import pytest
 
 from getpatter import (
+    LMNTTTS,
     AnthropicLLM,
     AssemblyAISTT,
     CartesiaSTT,
+    CartesiaTTS,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
     OpenAILLM,
     OpenAITTS,
+    RimeTTS,
     SonioxSTT,
     SpeechmaticsSTT,
 )
@@ -45,6 +48,9 @@ TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),
     "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
     "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
+    "cartesia": lambda: CartesiaTTS(api_key="car-CANARY"),
+    "rime": lambda: RimeTTS(api_key="rime-CANARY"),
+    "lmnt": lambda: LMNTTTS(api_key="lmnt-CANARY"),
 }
 NEEDS_VAD: set[str] = {"cartesia"}
 """STTs that leave the end of a turn to the agent's VAD."""

@@ -19,7 +19,8 @@ from getpatter.errors import (
     RateLimitError,
 )
 from getpatter.stt.base import STTProvider, Transcript
-from getpatter.stt.cartesia import API_VERSION, STT, CartesiaStream, CartesiaSTT
+from getpatter.stt.cartesia import STT, CartesiaStream, CartesiaSTT
+from getpatter.tts.cartesia import CARTESIA_VERSION
 from getpatter.testing.fake_stt_ws.cartesia import FakeCartesiaSTTServer
 from getpatter.testing.phone_network.sound import speech
 from getpatter.testing.scenario import Callee, Say, Scenario
@@ -75,7 +76,7 @@ async def test_the_handshake_carries_the_settings_key_and_version(
         "sample_rate": "8000",
     }
     assert session.headers["authorization"] == "***"
-    assert session.headers["cartesia-version"] == API_VERSION
+    assert session.headers["cartesia-version"] == CARTESIA_VERSION
 
 
 async def test_finals_cartesia_makes_by_itself_pass_through_and_finalize_still_answers(
