@@ -20,10 +20,10 @@ from getpatter.errors import (
 )
 from getpatter.stt.base import STTProvider, Transcript
 from getpatter.stt.cartesia import STT, CartesiaStream, CartesiaSTT
-from getpatter.tts.cartesia import CARTESIA_VERSION
 from getpatter.testing.fake_stt_ws.cartesia import FakeCartesiaSTTServer
 from getpatter.testing.phone_network.sound import speech
 from getpatter.testing.scenario import Callee, Say, Scenario
+from getpatter.tts.cartesia import CARTESIA_VERSION
 
 KEY = "ca-CANARY-secret-key-123"
 LINES = ("I want to book a table for two.", "At eight tonight")
