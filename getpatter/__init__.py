@@ -70,9 +70,11 @@ if TYPE_CHECKING:
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
     from getpatter.stt.assemblyai import AssemblyAISTT
+    from getpatter.stt.cartesia import CartesiaSTT
     from getpatter.stt.deepgram import DeepgramSTT
     from getpatter.stt.fallback import FallbackSTTProvider
     from getpatter.stt.soniox import SonioxSTT
+    from getpatter.stt.speechmatics import SpeechmaticsSTT
     from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
@@ -101,6 +103,8 @@ _LAZY: dict[str, str] = {
     "DeepgramSTT": "getpatter.stt.deepgram",
     "AssemblyAISTT": "getpatter.stt.assemblyai",
     "SonioxSTT": "getpatter.stt.soniox",
+    "CartesiaSTT": "getpatter.stt.cartesia",
+    "SpeechmaticsSTT": "getpatter.stt.speechmatics",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "GroqLLM": "getpatter.llm.groq",
@@ -151,6 +155,7 @@ __all__ = [
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CartesiaSTT",
     "CartesiaTTS",
     "CerebrasLLM",
     "ChatContext",
@@ -198,6 +203,7 @@ __all__ = [
     "SentenceChunker",
     "SileroVAD",
     "SonioxSTT",
+    "SpeechmaticsSTT",
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",

@@ -20,7 +20,7 @@ def test_every_exported_name_resolves():
     for name in getpatter.__all__:
         assert getattr(getpatter, name) is not None, name
     with pytest.raises(AttributeError):
-        getpatter.CartesiaSTT  # noqa: B018 - not exported until it works
+        getpatter.NoSuchProviderSTT  # noqa: B018 - an unknown name is an AttributeError
 
 
 @pytest.mark.parametrize(

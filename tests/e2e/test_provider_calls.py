@@ -18,6 +18,7 @@ from getpatter import (
     LMNTTTS,
     AnthropicLLM,
     AssemblyAISTT,
+    CartesiaSTT,
     CartesiaTTS,
     CerebrasLLM,
     DeepgramSTT,
@@ -29,6 +30,7 @@ from getpatter import (
     OpenAITTS,
     RimeTTS,
     SonioxSTT,
+    SpeechmaticsSTT,
 )
 from getpatter.testing.offline import offline_provider
 from getpatter.testing.sandbox import Sandbox
@@ -39,6 +41,8 @@ STTS: dict[str, Callable[[], Any]] = {
     # Formatted turns, so the caller's words read as the scenario wrote them.
     "assemblyai": lambda: AssemblyAISTT.for_twilio(api_key="aai-CANARY", format_turns=True),
     "soniox": lambda: SonioxSTT.for_twilio(api_key="snx-CANARY"),
+    "speechmatics": lambda: SpeechmaticsSTT(api_key="sm-CANARY"),
+    "cartesia": lambda: CartesiaSTT(api_key="ca-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
@@ -58,7 +62,7 @@ TTSS: dict[str, Callable[[], Any]] = {
     "rime": lambda: RimeTTS(api_key="rime-CANARY"),
     "lmnt": lambda: LMNTTTS(api_key="lmnt-CANARY"),
 }
-NEEDS_VAD: set[str] = set()
+NEEDS_VAD: set[str] = {"cartesia"}
 """STTs that leave the end of a turn to the agent's VAD."""
 
 DEFAULTS = {"stt": STTS["deepgram"], "llm": LLMS["openai"], "tts": TTSS["elevenlabs"]}

@@ -10,9 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from getpatter.stt.assemblyai import AssemblyAISTT
+from getpatter.stt.cartesia import CartesiaSTT
 from getpatter.stt.soniox import SonioxSTT
+from getpatter.stt.speechmatics import SpeechmaticsSTT
 from getpatter.testing.fake_stt_ws.assemblyai import FakeAssemblyAIServer
+from getpatter.testing.fake_stt_ws.cartesia import FakeCartesiaSTTServer
 from getpatter.testing.fake_stt_ws.soniox import FakeSonioxServer
+from getpatter.testing.fake_stt_ws.speechmatics import FakeSpeechmaticsServer
 from getpatter.testing.offline import OfflineProvider, SandboxTarget
 
 __all__ = ["OFFLINE"]
@@ -33,6 +37,18 @@ OFFLINE = (
         SonioxSTT,
         "soniox",
         lambda scenario, key: FakeSonioxServer(scenario, api_key=key),
+        _pointed_at,
+    ),
+    OfflineProvider(
+        SpeechmaticsSTT,
+        "speechmatics",
+        lambda scenario, key: FakeSpeechmaticsServer(scenario, api_key=key),
+        _pointed_at,
+    ),
+    OfflineProvider(
+        CartesiaSTT,
+        "cartesia_stt",
+        lambda scenario, key: FakeCartesiaSTTServer(scenario, api_key=key),
         _pointed_at,
     ),
 )
