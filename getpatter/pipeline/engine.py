@@ -7,7 +7,9 @@ barge-in from ``SpeechStarted`` with the agent audible, runs tools, and measures
 One call's flow:
 
 - Caller audio (the carrier's format) goes to the STT stream untouched when the provider takes
-  that format, and, decoded to PCM, to the local VAD when there is one.
+  that format, and, decoded to PCM, to the local VAD when there is one. An STT that does not
+  stream (it transcribes one utterance at a time) gets only the caller's speech, as the VAD
+  hears it (:mod:`getpatter.pipeline.speech_gate`).
 - The end of a turn is the VAD's end of speech (then ``Finalize`` asks the STT for its final
   text) or, without a VAD, the STT's own endpoint (``speech_final`` / ``UtteranceEnd``).
 - The finished utterance goes to the brain (LLM or ``on_message``). Its text is cut into
@@ -58,9 +60,10 @@ from getpatter.observability.metrics import LatencyBreakdown
 from getpatter.pipeline.brains import Brain, CallInfo
 from getpatter.pipeline.chunker import SentenceChunker
 from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+from getpatter.pipeline.speech_gate import SpeechGate
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
 from getpatter.tts.base import TTSProvider
-from getpatter.vad.base import VADProvider, VADStream
+from getpatter.vad.base import VADEvent, VADProvider, VADStream
 
 __all__ = ["PipelineEngine", "PipelineSettings"]
 
@@ -210,6 +213,9 @@ class PipelineEngine:
         self._stt_reader: asyncio.Task[None] | None = None
         self._vad: VADStream | None = None
         self._vad_in: AudioConverter | None = None
+        self._vad_ms = 0.0
+        """Caller audio the VAD has heard, in ms (its clock)."""
+        self._gate: SpeechGate | None = None
         self._pcm_in: AudioConverter | None = None
         self._pcm_out: AudioConverter | None = None
         self._heard: list[str] = []
@@ -263,6 +269,9 @@ class PipelineEngine:
                 rate, pcm_format = 16000, "pcm16_16000"
             self._vad = settings.vad.open_stream(rate)
             self._vad_in = AudioConverter(self._carrier, pcm_format)
+            if not settings.stt.capabilities.streaming:
+                # It transcribes one utterance at a time: only the caller's speech goes to it.
+                self._gate = SpeechGate(self._stt_format)
         if self._hooks.filters_audio:
             hook_format = _pcm_format(self._carrier)
             self._pcm_in = AudioConverter(self._carrier, hook_format)
@@ -275,8 +284,10 @@ class PipelineEngine:
         if self._closed:
             return
         if self._vad is not None and self._vad_in is not None:
-            for event in self._vad.process(self._vad_in.convert(audio)):
-                await self._on_vad(event.kind)
+            pcm = self._vad_in.convert(audio)
+            self._vad_ms += len(pcm) / bytes_per_ms(self._vad_in.target)
+            for event in self._vad.process(pcm):
+                await self._on_vad(event)
         if self._pcm_in is not None and self._pcm_out is not None:
             pcm = self._hooks.before_send_to_stt(self._pcm_in.convert(audio))
             if pcm is None:
@@ -284,6 +295,8 @@ class PipelineEngine:
             audio = self._pcm_out.convert(pcm)
         elif self._stt_in is not None:
             audio = self._stt_in.convert(audio)
+        if self._gate is not None:
+            audio = self._gate.admit(audio)
         stt = self._stt
         if stt is not None and audio:
             self._stt_bytes += len(audio)
@@ -388,11 +401,15 @@ class PipelineEngine:
                     )
                     return
 
-    async def _on_vad(self, kind: str) -> None:
-        if kind == "speech_started":
+    async def _on_vad(self, event: VADEvent) -> None:
+        if event.kind == "speech_started":
+            if self._gate is not None:
+                self._gate.open(self._vad_ms - event.at_ms)
             self._user_speaking = True
             self._emit(SpeechStarted())
             return
+        if self._gate is not None:
+            self._gate.close()
         self._user_speaking = False
         self._turn = _Turn(speech_end=time.monotonic())
         self._emit(SpeechStopped())
