@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.openai_transcribe import OpenAITranscribeSTT
+    from getpatter.stt.whisper import WhisperSTT
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.openai import OpenAITTS
@@ -88,6 +90,8 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "WhisperSTT": "getpatter.stt.whisper",
+    "OpenAITranscribeSTT": "getpatter.stt.openai_transcribe",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
@@ -149,6 +153,7 @@ __all__ = [
     "OpenAILLM",
     "OpenAIRealtime",
     "OpenAITTS",
+    "OpenAITranscribeSTT",
     "PartialStreamError",
     "Patter",
     "PatterConnectionError",
@@ -172,6 +177,7 @@ __all__ = [
     "TurnMetrics",
     "Twilio",
     "TwilioAdapter",
+    "WhisperSTT",
     "filter_emoji",
     "filter_for_tts",
     "filter_markdown",

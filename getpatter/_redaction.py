@@ -107,6 +107,7 @@ LOGGERS = (
     "getpatter.session",
     "getpatter.stt.deepgram",
     "getpatter.stt.deepgram.websocket",
+    "getpatter.stt.utterance",
     "getpatter.testing",
     "getpatter.tools",
     "getpatter.tts.elevenlabs_ws",

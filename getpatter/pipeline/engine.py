@@ -284,9 +284,9 @@ class PipelineEngine:
         if self._closed:
             return
         if self._vad is not None and self._vad_in is not None:
-            pcm = self._vad_in.convert(audio)
-            self._vad_ms += len(pcm) / bytes_per_ms(self._vad_in.target)
-            for event in self._vad.process(pcm):
+            heard = self._vad_in.convert(audio)
+            self._vad_ms += len(heard) / bytes_per_ms(self._vad_in.target)
+            for event in self._vad.process(heard):
                 await self._on_vad(event)
         if self._pcm_in is not None and self._pcm_out is not None:
             pcm = self._hooks.before_send_to_stt(self._pcm_in.convert(audio))
@@ -371,6 +371,10 @@ class PipelineEngine:
             try:
                 async for event in stream.receive_transcripts():
                     await self._on_stt(event)
+                    if reconnects and self._gate is not None and isinstance(event, Transcript):
+                        # One utterance per request: a failed request is no dropped socket,
+                        # and once the new stream has answered, a later failure retries again.
+                        reconnects = 0
                 return
             except asyncio.CancelledError:
                 raise

@@ -93,9 +93,7 @@ class OpenAITranscriptionSTT:
         self.timeout = require_number(f"{owner} timeout", timeout)
         if self.timeout <= 0:
             raise InputValidationError(f"{owner} timeout must be > 0 seconds, got {timeout!r}")
-        self.max_retries = require_int(
-            f"{owner} max_retries", max_retries, minimum=0, maximum=10
-        )
+        self.max_retries = require_int(f"{owner} max_retries", max_retries, minimum=0, maximum=10)
         seconds = require_number(f"{owner} max_utterance_seconds", max_utterance_seconds)
         if not 1 <= seconds <= _LIMIT_SECONDS:
             raise InputValidationError(
@@ -132,7 +130,7 @@ class OpenAITranscriptionSTT:
             transcribe,
             fmt,
             max_seconds=self.max_utterance_seconds,
-            filter=HallucinationFilter() if self.filter_hallucinations else None,
+            final_filter=HallucinationFilter() if self.filter_hallucinations else None,
         )
 
     async def transcribe(self, wav: bytes, *, language: str | None = None) -> Recognition:

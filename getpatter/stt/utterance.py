@@ -97,12 +97,18 @@ class HallucinationFilter:
         self._last_text: str | None = None
         self._last_end = 0.0
 
-    def keep(self, text: str, ended_at: float) -> bool:
+    def keep(self, text: str, ended_at: float | None) -> bool:
         """Whether to keep the final ``text`` of an utterance that ended at ``ended_at``
-        (seconds on any monotonic clock); a kept final is the one the next are compared to."""
+        (seconds on any monotonic clock); a kept final is the one the next are compared to.
+
+        ``ended_at=None``: a piece of an utterance cut at ``max_seconds``, checked for fillers
+        only (the next piece follows it at once).
+        """
         normal = normalise(text)
         if normal in self.FILLERS:
             return False
+        if ended_at is None:
+            return True
         if self._last_text is not None:
             gap = ended_at - self._last_end
             if gap < self.min_gap or (normal == self._last_text and gap < self.duplicate_window):
@@ -131,7 +137,7 @@ class UtteranceStream:
     """One call's stream over a recording transcriber; see the module docstring.
 
     ``owner`` names the provider in errors. ``audio_format`` is what :meth:`send_audio`
-    receives. ``filter`` (or ``None``) drops suspect finals.
+    receives. ``final_filter`` (or ``None``) drops suspect finals.
     """
 
     def __init__(
@@ -141,7 +147,7 @@ class UtteranceStream:
         audio_format: AudioFormat,
         *,
         max_seconds: float = 30.0,
-        filter: HallucinationFilter | None = None,  # noqa: A002 - the constructor's word
+        final_filter: HallucinationFilter | None = None,
     ) -> None:
         self._owner = owner
         self._transcribe = transcribe
@@ -150,7 +156,7 @@ class UtteranceStream:
         self._bytes_per_second = bytes_per_ms(_PCM_FORMATS[self._rate]) * 1000
         self._max_bytes = int(max_seconds * self._bytes_per_second) // 2 * 2
         self._min_bytes = int(MIN_UTTERANCE_SECONDS * self._bytes_per_second)
-        self._filter = filter
+        self._filter = final_filter
         self._buffer = bytearray()
         self._pending: asyncio.Queue[_Utterance] = asyncio.Queue()
         self._events: asyncio.Queue[STTEvent | PatterError | object] = asyncio.Queue()
@@ -241,7 +247,8 @@ class UtteranceStream:
         heard = await self._transcribe(wav)
         text = heard.text.strip()
         if text and self._filter is not None:
-            if not self._filter.keep(text, utterance.ended_at):
+            ended_at = utterance.ended_at if utterance.turn_end else None
+            if not self._filter.keep(text, ended_at):
                 logger.debug("%s: dropped a final that looks made up", self._owner)
                 text = ""
         return self._final(text, heard.confidence if text else None, utterance.turn_end)

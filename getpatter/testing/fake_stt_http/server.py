@@ -146,7 +146,7 @@ class FakeTranscriptionServer:
             return _error(record, 401)
         try:
             form = await request.form(max_part_size=_MAX_BYTES)
-        except Exception:  # noqa: BLE001 - any unreadable body is the client's error
+        except Exception:
             return _error(record, 400, "Could not parse multipart form.")
         try:
             problem, audio = await _read(form, record)
