@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from getpatter.stt.deepgram import DeepgramSTT
     from getpatter.stt.openai_transcribe import OpenAITranscribeSTT
     from getpatter.stt.whisper import WhisperSTT
+    from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
     from getpatter.tts.openai import OpenAITTS
@@ -95,6 +96,7 @@ _LAZY: dict[str, str] = {
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "LLMChunk": "getpatter.llm.base",
+    "DefaultToolExecutor": "getpatter.tool_calls",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
@@ -136,6 +138,7 @@ __all__ = [
     "ConfigError",
     "CostBreakdown",
     "DeepgramSTT",
+    "DefaultToolExecutor",
     "DtmfEvent",
     "ElevenLabsConvAI",
     "ElevenLabsTTS",

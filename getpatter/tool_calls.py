@@ -15,7 +15,7 @@ from typing import Any
 
 from getpatter.errors import PatterError
 
-__all__ = ["ToolRunner"]
+__all__ = ["DefaultToolExecutor"]
 
 logger = logging.getLogger("getpatter.tools")
 
@@ -26,18 +26,28 @@ WEBHOOK_MAX_BYTES = 1024 * 1024
 HANDLER_TIMEOUT = 30.0
 
 
-class ToolRunner:
-    """Runs an agent's tools (the dicts in ``Agent.tools``) by name."""
+class DefaultToolExecutor:
+    r"""Runs tools by name, as every Patter call does: handlers in-process, webhooks by POST.
+
+    ``tools`` takes what ``agent(tools=...)`` takes (:class:`~getpatter.Tool`\ s, ``@tool``
+    functions, dicts). Use it to run an agent's tools from your own LLM loop: offer
+    :meth:`declarations` to the model, then ``await executor.run(name, arguments, context)``
+    for each call it makes. A handler gets ``(arguments, context)`` and has ``handler_timeout``
+    seconds; a webhook gets spec TW-1's body, up to 3 attempts of ``webhook_timeout`` seconds.
+    """
 
     def __init__(
         self,
-        tools: Sequence[Mapping[str, Any]] | None,
+        tools: Sequence[Any] | None = None,
         *,
         webhook_timeout: float = WEBHOOK_TIMEOUT,
         retry_delay: float = WEBHOOK_RETRY_DELAY,
         handler_timeout: float = HANDLER_TIMEOUT,
     ) -> None:
-        self._tools = {tool["name"]: tool for tool in tools or ()}
+        from getpatter.tools import normalize_tools
+
+        normalized = normalize_tools(list(tools) if tools is not None else None) or []
+        self._tools = {tool["name"]: tool for tool in normalized}
         self._webhook_timeout = webhook_timeout
         self._retry_delay = retry_delay
         self._handler_timeout = handler_timeout
@@ -56,19 +66,30 @@ class ToolRunner:
             return "unknown"
         return "handler" if tool["handler"] is not None else "webhook"
 
-    async def run(self, name: str, arguments: str, context: Mapping[str, Any]) -> str:
-        """Run tool ``name`` with the model's JSON ``arguments``; return the result for the model.
+    async def run(
+        self,
+        name: str,
+        arguments: str | Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Run tool ``name`` with the model's ``arguments`` (its JSON text, or the parsed
+        object); return the result for the model. It never raises: a failure comes back as a
+        JSON ``{"error": ...}`` string the model can read out.
 
-        ``context`` carries ``call_id``, ``caller``, ``callee`` (and, for handlers, ``call``,
-        the call's :class:`~getpatter.CallControl`).
+        ``context`` carries ``call_id``, ``caller``, ``callee`` (and, for handlers in a call,
+        ``call``, the call's :class:`~getpatter.CallControl`).
         """
+        context = context if context is not None else {}
         tool = self._tools.get(name)
         if tool is None:
             return _error(f"there is no tool named {name!r}")
-        try:
-            parsed = json.loads(arguments or "{}")
-        except json.JSONDecodeError:
-            return _error("the arguments were not valid JSON")
+        if isinstance(arguments, Mapping):
+            parsed: object = dict(arguments)
+        else:
+            try:
+                parsed = json.loads(arguments or "{}")
+            except json.JSONDecodeError:
+                return _error("the arguments were not valid JSON")
         if not isinstance(parsed, dict):
             return _error("the arguments must be a JSON object")
         if tool["handler"] is not None:

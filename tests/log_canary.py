@@ -34,7 +34,7 @@ never stands in for a canary (tests that need one set a canary with ``monkeypatc
 
 _SANDBOX_KEYS = {
     "_FAKE_OPENAI_KEY": f"sk-sandbox-{MARKER}-openai",
-    "_FAKE_DEEPGRAM_KEY": f"dg-sandbox-{MARKER}-deepgram",
+    "_FAKE_KEY_SUFFIX": f"sandbox-{MARKER}",
     "_FAKE_ELEVENLABS_KEY": f"el-sandbox-{MARKER}-elevenlabs",
 }
 _TRACEBACKS = logging.Formatter()

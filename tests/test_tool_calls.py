@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from getpatter import tool
 from getpatter.server.background import BackgroundServer
-from getpatter.tool_calls import ToolRunner
+from getpatter.tool_calls import DefaultToolExecutor
 from getpatter.tools import normalize_tools
 
 CONTEXT = {"call_id": "CA1", "caller": "+15550000001", "callee": "+15550000002"}
@@ -49,7 +49,7 @@ class ToolServer:
 
 
 def runner(url, **kwargs):
-    return ToolRunner(
+    return DefaultToolExecutor(
         normalize_tools([{"name": "lookup", "webhook_url": url}]), retry_delay=0.01, **kwargs
     )
 
@@ -120,7 +120,7 @@ async def test_handlers_sync_async_failing_and_slow():
             typed,
         ]
     )
-    run = ToolRunner(tools, handler_timeout=0.2).run
+    run = DefaultToolExecutor(tools, handler_timeout=0.2).run
     assert json.loads(await run("blocking", '{"x": 1}', CONTEXT)) == {"seen": 1, "call": "CA1"}
     assert json.loads(await run("failing", "{}", CONTEXT)) == {
         "error": "the tool failed: RuntimeError"
@@ -145,5 +145,24 @@ async def test_bad_calls_from_the_model_become_errors(name, arguments, error):
         """Typed."""
         return str(x)
 
-    result = await ToolRunner(normalize_tools([typed])).run(name, arguments, CONTEXT)
+    result = await DefaultToolExecutor(normalize_tools([typed])).run(name, arguments, CONTEXT)
     assert error in json.loads(result)["error"]
+
+
+async def test_the_default_executor_takes_what_agent_takes_and_parsed_arguments() -> None:
+    from getpatter import DefaultToolExecutor, tool
+
+    @tool
+    async def weather(city: str) -> str:
+        """The weather.
+
+        Args:
+            city: Where.
+        """
+        return f"sunny in {city}"
+
+    executor = DefaultToolExecutor([weather])
+    assert [d["name"] for d in executor.declarations()] == ["weather"]
+    assert await executor.run("weather", {"city": "Rome"}) == "sunny in Rome"
+    assert await executor.run("weather", '{"city": "Oslo"}', {"call_id": "c1"}) == "sunny in Oslo"
+    assert "no tool named 'rain'" in await executor.run("rain", {})

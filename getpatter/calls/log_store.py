@@ -20,7 +20,7 @@ import builtins
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -344,9 +344,7 @@ def _event(call: StoredCall, row: dict[str, Any]) -> CallEvent | None:
                     user_text=str(turn.get("user_text") or ""),
                     agent_text=str(turn.get("agent_text") or ""),
                 ),
-                cost_so_far=CostBreakdown(
-                    **{k: float(cost.get(k) or 0.0) for k in ("stt", "tts", "llm", "telephony")}
-                ),
+                cost_so_far=_cost(cost),
             )
         if kind == "call_placed":
             return CallPlaced(
@@ -386,9 +384,7 @@ def _report(call_id: str, value: Any) -> CallReport:
         metrics=CallMetrics(
             call_id=call_id,
             duration_seconds=float(metrics.get("duration_seconds") or 0.0),
-            cost=CostBreakdown(
-                **{k: float(cost.get(k) or 0.0) for k in ("stt", "tts", "llm", "telephony")}
-            ),
+            cost=_cost(cost),
             latency_p50=_latency(metrics.get("latency_p50")),
             latency_p95=_latency(metrics.get("latency_p95")),
         )
@@ -438,3 +434,11 @@ def _version(path: Path) -> tuple[int, int, int]:
     except OSError:
         return (0, 0, 0)
     return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _cost(data: Mapping[str, Any]) -> CostBreakdown:
+    """A cost read back from a log: the four categories and the unpriced providers."""
+    return CostBreakdown(
+        **{k: float(data.get(k) or 0.0) for k in ("stt", "tts", "llm", "telephony")},
+        unpriced=tuple(str(name) for name in data.get("unpriced") or ()),
+    )

@@ -1,8 +1,10 @@
 """Turning measured usage into USD with a :class:`PriceTable` (spec 06, PR-1, PR-4).
 
 Each helper returns a cost in USD. A provider the table cannot price for that kind of usage
-(unknown key, or a price in another unit) costs 0 and is logged once per process at debug level
-on the ``getpatter.cost`` logger. Negative usage raises :class:`InputValidationError`.
+(unknown key, or a price in another unit) adds 0 to the sum and is logged once per process at
+debug level on the ``getpatter.cost`` logger; :meth:`CostMeter.breakdown` names it in
+``CostBreakdown.unpriced``, so a report says the cost is unknown rather than free. Negative
+usage raises :class:`InputValidationError`.
 """
 
 from __future__ import annotations
@@ -281,19 +283,50 @@ class CostMeter:
             tts=tts_cost(table, self.tts_provider, self._tts_characters),
             llm=llm,
             telephony=telephony_cost(table, self.telephony_provider, self._duration_seconds),
+            unpriced=self._unpriced(),
+        )
+
+    def _unpriced(self) -> tuple[str, ...]:
+        """The providers that were used and that the table has no price for."""
+        table = self.table
+        used: list[tuple[str, PriceUnit, tuple[str, ...], bool]] = [
+            (self.stt_provider, PriceUnit.MINUTE, ("price",), self._stt_seconds > 0),
+            (self.tts_provider, PriceUnit.THOUSAND_CHARS, ("price",), self._tts_characters > 0),
+            (self.telephony_provider, PriceUnit.MINUTE, ("price",), self._duration_seconds > 0),
+        ]
+        for provider, (tokens_in, tokens_out) in self._llm_tokens.items():
+            used.append(
+                (
+                    provider or self.llm_provider,
+                    PriceUnit.MILLION_TOKENS,
+                    ("input", "output"),
+                    tokens_in + tokens_out > 0,
+                )
+            )
+        if self._realtime_usage != RealtimeUsage():
+            used.append((self.llm_provider, PriceUnit.MILLION_TOKENS, _REALTIME_RATES, True))
+        return tuple(
+            provider
+            for provider, unit, needed, counted in used
+            if counted and provider and not _has_rates(table, provider, unit, needed)
         )
 
     def __repr__(self) -> str:
         return f"CostMeter({self.breakdown()!r})"
 
 
+def _has_rates(table: PriceTable, provider: str, unit: PriceUnit, needed: tuple[str, ...]) -> bool:
+    if provider not in table or table.unit(provider) is not unit:
+        return False
+    rates = table.rates(provider)
+    return all(rate in rates for rate in needed)
+
+
 def _rates(
     table: PriceTable, provider: str, unit: PriceUnit, needed: tuple[str, ...], kind: str
 ) -> Mapping[str, float] | None:
-    if provider in table and table.unit(provider) is unit:
-        rates = table.rates(provider)
-        if all(rate in rates for rate in needed):
-            return rates
+    if _has_rates(table, provider, unit, needed):
+        return table.rates(provider)
     if (provider, kind) not in _reported_unpriced:
         _reported_unpriced.add((provider, kind))
         logger.debug("no %s price for provider %r in the price table: counted as 0", kind, provider)

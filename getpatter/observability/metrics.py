@@ -96,6 +96,9 @@ class CostBreakdown:
     """A cost in USD by category. ``total`` is computed: always ``stt + tts + llm + telephony``.
 
     Engine (speech-to-speech) cost is counted under ``llm``. Add two breakdowns with ``+``.
+    ``unpriced`` names the providers (price-table keys) that were used but have no price in
+    the table: their share is unknown, not free, so ``total`` is then a lower bound. Give them
+    a price with ``Patter(pricing={...})``.
     """
 
     stt: float = 0.0
@@ -103,6 +106,7 @@ class CostBreakdown:
     llm: float = 0.0
     telephony: float = 0.0
     total: float = field(init=False)
+    unpriced: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("stt", "tts", "llm", "telephony"):
@@ -110,6 +114,7 @@ class CostBreakdown:
                 self, name, require_amount(f"CostBreakdown.{name}", getattr(self, name))
             )
         object.__setattr__(self, "total", self.stt + self.tts + self.llm + self.telephony)
+        object.__setattr__(self, "unpriced", tuple(dict.fromkeys(self.unpriced)))
 
     def __add__(self, other: CostBreakdown) -> CostBreakdown:
         if not isinstance(other, CostBreakdown):
@@ -119,17 +124,21 @@ class CostBreakdown:
             tts=self.tts + other.tts,
             llm=self.llm + other.llm,
             telephony=self.telephony + other.telephony,
+            unpriced=self.unpriced + other.unpriced,
         )
 
-    def to_dict(self) -> dict[str, float]:
-        """The four categories and ``total``."""
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        """The four categories and ``total``, plus ``unpriced`` (a list) when it is not empty."""
+        data: dict[str, Any] = {
             "stt": self.stt,
             "tts": self.tts,
             "llm": self.llm,
             "telephony": self.telephony,
             "total": self.total,
         }
+        if self.unpriced:
+            data["unpriced"] = list(self.unpriced)
+        return data
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ way (Deepgram ``encoding=mulaw&sample_rate=8000``, ElevenLabs ``ulaw_8000``, Car
 ``{"encoding": "pcm_mulaw", "sample_rate": 8000}``). A provider declares that mapping once as
 :class:`WireFormats`; its capabilities list the formats from it, best first, and the pipeline
 picks the carrier's own format when it is listed (so a Twilio call stays μ-law end to end).
-Where a service produces only some rates, :class:`AudioConverter` turns its output into the
-format asked for. ``for_twilio()`` / ``for_telnyx()`` factories read
+Where a service produces only some rates, :class:`~getpatter.audio.convert.AudioConverter`
+turns its output into the format asked for (imported where used: it needs numpy, and this
+table is read when ``getpatter`` is imported). ``for_twilio()`` / ``for_telnyx()`` factories read
 :func:`carrier_format`.
 """
 
@@ -15,13 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Generic, Literal, TypeVar
 
-from getpatter.audio.convert import AudioConverter
 from getpatter.audio.formats import AudioFormat, choose_format, sample_rate
 from getpatter.errors import ConfigError
 
 __all__ = [
     "CARRIER_FORMATS",
-    "AudioConverter",
     "WireFormats",
     "carrier_format",
     "choose_format",

@@ -61,7 +61,7 @@ from getpatter.session.outbound import OutboundAudio
 from getpatter.session.report import CallStatus
 from getpatter.session.screen import OutputScreen
 from getpatter.session.turns import Turn, turn_metrics
-from getpatter.tool_calls import ToolRunner
+from getpatter.tool_calls import DefaultToolExecutor
 
 if TYPE_CHECKING:
     from getpatter.audio.convert import AudioConverter
@@ -107,7 +107,7 @@ class EngineEvents:
     _speech_started_at: float | None
     _status: CallStatus
     _to_carrier: AudioConverter | None
-    _tools: ToolRunner
+    _tools: DefaultToolExecutor
     _turn: Turn | None
     _turns: list[TurnMetrics]
     _voicemail: str

@@ -57,7 +57,7 @@ from getpatter.session.outbound import MediaOut, OutboundAudio
 from getpatter.session.report import CallStatus, cost_meter_for, end_report, not_clean_reason
 from getpatter.session.screen import OutputScreen
 from getpatter.session.turns import Turn
-from getpatter.tool_calls import ToolRunner
+from getpatter.tool_calls import DefaultToolExecutor
 from getpatter.tools import SYSTEM_TOOLS
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class CallSession(EngineEvents):
         self._first_message_override = first_message or None
         self._voicemail = voicemail_message
         self._meter = cost_meter_for(agent, pricing, telephony_provider)
-        self._tools = ToolRunner(agent.tools)
+        self._tools = DefaultToolExecutor(agent.tools)
         self._status = CallStatus()
         self._history: list[dict[str, Any]] = []
         self._turns: list[TurnMetrics] = []

@@ -155,6 +155,11 @@ class STT:
         """The language Deepgram transcribes; a pipeline agent's ``language`` follows it."""
         return self._language
 
+    @property
+    def model(self) -> str:
+        """The Deepgram model (``nova-3``)."""
+        return self._model
+
     def __repr__(self) -> str:
         return f"DeepgramSTT(model={self._model!r}, language={self._language!r})"
 

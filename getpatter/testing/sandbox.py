@@ -3,7 +3,8 @@
 A :class:`Sandbox` starts a carrier simulator (Twilio by default, or Telnyx with
 ``carrier="telnyx"``) and a fake OpenAI Realtime server on 127.0.0.1, and a
 :class:`~getpatter.Patter` whose carrier and engine point at them. For pipeline agents it
-also runs fake Deepgram, OpenAI (chat completions) and ElevenLabs servers, and for
+also runs a fake of each provider's service (Deepgram, OpenAI chat, ElevenLabs, ...: see
+:mod:`getpatter.testing.offline`), and for
 ``ElevenLabsConvAI`` agents a fake ElevenLabs Conversational AI server. Your agent runs through
 the same code as in production: signed webhooks, a token-checked media stream, paced phone
 audio, the Realtime protocol. The :class:`~getpatter.testing.scenario.Scenario` says what the
@@ -40,6 +41,12 @@ from getpatter.testing.fake_deepgram import FakeDeepgramServer
 from getpatter.testing.fake_llm import FakeOpenAIServer
 from getpatter.testing.fake_realtime import FakeRealtimeServer
 from getpatter.testing.fake_tts import FakeElevenLabsServer
+from getpatter.testing.offline import (
+    FakeService,
+    OfflineProvider,
+    SandboxTarget,
+    offline_provider,
+)
 from getpatter.testing.phone_network import SimulatedCall
 from getpatter.testing.scenario import Callee, Scenario
 from getpatter.testing.twilio_simulator import TwilioSimulator
@@ -52,8 +59,9 @@ __all__ = ["Sandbox", "SandboxCall"]
 logger = logging.getLogger("getpatter.testing")
 
 _FAKE_OPENAI_KEY = "sk-sandbox"
-_FAKE_DEEPGRAM_KEY = "dg-sandbox"
 _FAKE_ELEVENLABS_KEY = "el-sandbox"
+_FAKE_KEY_SUFFIX = "sandbox"
+"""The provider fakes' keys are ``<fake>-<suffix>``."""
 _DEFAULT_TIMEOUT = 60.0
 _CONVAI_OVERRIDES = frozenset(
     {"agent.first_message", "agent.language", "agent.prompt.prompt", "tts.voice_id"}
@@ -120,17 +128,22 @@ class Sandbox:
         )
         """The carrier simulator: place calls, script callees, read what happened."""
         self.openai = FakeRealtimeServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
-        self.deepgram = FakeDeepgramServer(self.scenario, api_key=_FAKE_DEEPGRAM_KEY)
+        self.deepgram = FakeDeepgramServer(self.scenario, api_key=_fake_key("deepgram"))
         """Pipeline agents' speech recognition (started by :meth:`serve` for them)."""
-        self.llm = FakeOpenAIServer(self.scenario, api_key=_FAKE_OPENAI_KEY)
+        self.llm = FakeOpenAIServer(self.scenario, api_key=_fake_key("openai_chat"))
         """Pipeline agents' LLM: OpenAI chat completions, answering with the scenario's replies."""
-        self.elevenlabs = FakeElevenLabsServer(self.scenario, api_key=_FAKE_ELEVENLABS_KEY)
+        self.elevenlabs = FakeElevenLabsServer(self.scenario, api_key=_fake_key("elevenlabs"))
         """Pipeline agents' text-to-speech."""
         self.convai = FakeConvAIServer(self.scenario, api_key=_FAKE_ELEVENLABS_KEY)
         """ElevenLabs Conversational AI, for agents with ``engine=ElevenLabsConvAI(...)``
         (started by :meth:`serve` for them)."""
+        self._fakes: dict[str, FakeService] = {
+            "deepgram": self.deepgram,
+            "openai_chat": self.llm,
+            "elevenlabs": self.elevenlabs,
+        }
+        self._started: set[str] = set()
         self._convai_started = False
-        self._pipeline_fakes = False
         self._tts_stall_timeout = tts_stall_timeout
         self.port = 0
         self._phone: Patter | None = None
@@ -210,10 +223,9 @@ class Sandbox:
         for provider in built:
             with contextlib.suppress(Exception):
                 await provider.close()
-        if self._pipeline_fakes:
-            self._pipeline_fakes = False
-            for fake in (self.deepgram, self.llm, self.elevenlabs):
-                await fake.__aexit__(None, None, None)
+        started, self._started = self._started, set()
+        for name in started:
+            await self._fakes[name].__aexit__(None, None, None)
         if self._convai_started:
             self._convai_started = False
             await self.convai.__aexit__(None, None, None)
@@ -221,12 +233,29 @@ class Sandbox:
         await self.network.aclose()
 
     async def start_pipeline_fakes(self) -> None:
-        """Start the fake Deepgram, OpenAI LLM and ElevenLabs servers (:meth:`serve` does it
-        for pipeline agents)."""
-        if not self._pipeline_fakes:
-            for fake in (self.deepgram, self.llm, self.elevenlabs):
-                await fake.__aenter__()
-            self._pipeline_fakes = True
+        """Start the fake Deepgram, OpenAI LLM and ElevenLabs servers (:meth:`serve` starts
+        the fakes a pipeline agent's providers need)."""
+        for name in ("deepgram", "openai_chat", "elevenlabs"):
+            await self._start_fake(name)
+
+    def fake(self, name: str) -> Any:
+        """The started fake called ``name`` in the providers' registry
+        (:mod:`getpatter.testing.offline`), to read its records or inject faults."""
+        if name not in self._started:
+            raise ConfigError(
+                f"no fake {name!r} is running in this sandbox: serve an agent whose provider "
+                f"uses it first (running: {sorted(self._started)})"
+            )
+        return self._fakes[name]
+
+    async def _start_fake(self, name: str, entry: OfflineProvider | None = None) -> None:
+        if name in self._started:
+            return
+        if name not in self._fakes:
+            assert entry is not None
+            self._fakes[name] = entry.start(self.scenario, _fake_key(name))
+        await self._fakes[name].__aenter__()
+        self._started.add(name)
 
     async def start_convai(self) -> None:
         """Start the fake ElevenLabs Conversational AI server (:meth:`serve` does it for
@@ -239,7 +268,12 @@ class Sandbox:
         """Start the fakes ``agent`` needs besides the Realtime one: the pipeline fakes, or the
         ConvAI fake (:meth:`serve` does it)."""
         if agent.provider == "pipeline":
-            await self.start_pipeline_fakes()
+            if agent.llm is None:
+                await self._start_fake("openai_chat")  # an LLM-2 default LLM, if one is built
+            for provider in (agent.stt, agent.llm, agent.tts):
+                entry = offline_provider(provider)
+                if entry is not None:
+                    await self._start_fake(entry.fake, entry)
         if isinstance(agent.engine, ConvAI):
             await self.start_convai()
 
@@ -247,9 +281,11 @@ class Sandbox:
         """``agent`` with its services pointed at the sandbox's fakes.
 
         An OpenAI Realtime agent keeps its voice and model. A pipeline agent keeps its VAD,
-        hooks, guardrails, transforms and tools; its speech goes through the fake Deepgram and
-        ElevenLabs servers and its LLM (unless ``with_llm=False``, for ``on_message``) through
-        the fake OpenAI server. Pipeline fakes must be started first (:meth:`serve` does it).
+        hooks, guardrails, transforms and tools, and its STT, LLM and TTS classes: each is
+        rebuilt against the fake of its service (:mod:`getpatter.testing.offline`); a class
+        with no fake (your own) is kept as it is. With no LLM the agent gets an OpenAI LLM on
+        the fake (unless ``with_llm=False``, for ``on_message``). The fakes must be started
+        first with :meth:`start_fakes` (:meth:`serve` does it).
         """
         if agent.provider == "pipeline":
             return self._offline_pipeline(agent, with_llm=with_llm)
@@ -292,29 +328,40 @@ class Sandbox:
         return dataclasses.replace(agent, engine=offline)
 
     def _offline_pipeline(self, agent: Agent, *, with_llm: bool) -> Agent:
-        if not self._pipeline_fakes:
-            raise ConfigError(
-                "start the pipeline fakes first: 'await sandbox.start_pipeline_fakes()' "
-                "(sandbox.serve() does it for you)"
-            )
-        from getpatter.llm.openai import LLM as OpenAILLM
-        from getpatter.stt.deepgram import STT as DeepgramSTT
-        from getpatter.tts.elevenlabs import TTS as ElevenLabsTTS
+        llm = agent.llm if with_llm else None
+        if with_llm and llm is None:
+            # Spec LLM-2's default LLM, which the sandbox must not build from the user's key.
+            from getpatter.llm.openai import OpenAILLM
 
-        llm = OpenAILLM(api_key=_FAKE_OPENAI_KEY, base_url=self.llm.base_url) if with_llm else None
-        tts = ElevenLabsTTS(
-            api_key=_FAKE_ELEVENLABS_KEY,
-            base_url=self.elevenlabs.base_url,
-            stall_timeout=self._tts_stall_timeout,
-        )
-        # Their connection pools belong to this sandbox's calls: closed with it.
-        self._built += [tts] if llm is None else [tts, llm]
+            llm = OpenAILLM(api_key=_fake_key("openai_chat"))
         return dataclasses.replace(
             agent,
-            stt=DeepgramSTT(api_key=_FAKE_DEEPGRAM_KEY, base_url=self.deepgram.base_url),
-            tts=tts,
-            llm=llm,
+            stt=self._retarget(agent.stt),
+            tts=self._retarget(agent.tts),
+            llm=None if llm is None else self._retarget(llm),
         )
+
+    def _retarget(self, provider: Any) -> Any:
+        """``provider`` rebuilt against its fake; a class the registry does not know (a
+        user's own) is kept as it is."""
+        entry = offline_provider(provider)
+        if entry is None:
+            return provider
+        if entry.fake not in self._started:
+            raise ConfigError(
+                f"start the fakes first: 'await sandbox.start_fakes(agent)' "
+                f"({type(provider).__name__} needs the {entry.fake!r} fake; "
+                "sandbox.serve() starts them for you)"
+            )
+        target = SandboxTarget(
+            base_url=self._fakes[entry.fake].base_url,
+            api_key=_fake_key(entry.fake),
+            tts_stall_timeout=self._tts_stall_timeout,
+        )
+        offline = entry.retarget(provider, target)
+        # Their connection pools belong to this sandbox's calls: closed with it.
+        self._built.append(offline)
+        return offline
 
     async def serve(self, agent: Agent, **serve_options: Any) -> None:
         """Start ``phone.serve(agent, ...)`` in the background and wait until it takes calls.
@@ -408,6 +455,11 @@ def _telnyx_simulator() -> TelnyxSimulator:
             "pip install 'getpatter[telnyx]'"
         ) from None
     return TelnyxSimulator()
+
+
+def _fake_key(fake: str) -> str:
+    """The API key the sandbox's ``fake`` accepts (and its providers are given)."""
+    return f"{fake}-{_FAKE_KEY_SUFFIX}"
 
 
 def _free_port() -> int:

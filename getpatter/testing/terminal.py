@@ -500,10 +500,10 @@ class _LLMLoop:
 
     def __init__(self, agent: Agent, llm: LLMProvider) -> None:
         from getpatter.llm.chat_context import ChatContext
-        from getpatter.tool_calls import ToolRunner
+        from getpatter.tool_calls import DefaultToolExecutor
 
         self.llm = llm
-        self.tools = ToolRunner(agent.tools)
+        self.tools = DefaultToolExecutor(agent.tools)
         self._declarations = (*self.tools.declarations(), *SYSTEM_TOOLS)
         self._context = ChatContext(agent.instructions())
         self._language = agent.language

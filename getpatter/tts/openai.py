@@ -17,6 +17,7 @@ import openai
 
 from getpatter._env import env_secret
 from getpatter._validation import require_int, require_number, require_str
+from getpatter.audio.convert import AudioConverter
 from getpatter.engines.base import AudioFormat
 from getpatter.errors import (
     AuthenticationError,
@@ -27,7 +28,6 @@ from getpatter.errors import (
     PatterError,
     RateLimitError,
 )
-from getpatter.providers.formats import AudioConverter
 from getpatter.tts._timeouts import require_seconds
 from getpatter.tts.base import TTSCapabilities
 

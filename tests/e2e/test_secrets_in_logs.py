@@ -53,7 +53,7 @@ def sandbox_keys() -> list[str]:
     """The fake keys the sandbox gives its providers and fakes."""
     return [
         sandbox_module._FAKE_OPENAI_KEY,
-        sandbox_module._FAKE_DEEPGRAM_KEY,
+        *(sandbox_module._fake_key(fake) for fake in ("deepgram", "openai_chat", "elevenlabs")),
         sandbox_module._FAKE_ELEVENLABS_KEY,
     ]
 

@@ -4,6 +4,7 @@ import pytest
 
 from getpatter.errors import ConfigError, InputValidationError
 from getpatter.observability import (
+    CostBreakdown,
     CostMeter,
     PriceTable,
     RealtimeUsage,
@@ -152,6 +153,33 @@ def test_meter_prices_a_pipeline_call() -> None:
     assert cost.telephony == pytest.approx(2 * 0.0085)
     assert cost.total == cost.stt + cost.tts + cost.llm + cost.telephony
     assert meter.llm_tokens == (1_000_000, 100_000)
+    assert cost.unpriced == () and "unpriced" not in cost.to_dict()
+
+
+def test_a_used_provider_without_a_price_is_reported_unknown_not_free() -> None:
+    meter = CostMeter(
+        DEFAULTS,
+        stt_provider="acme_stt",
+        tts_provider="elevenlabs",
+        llm_provider="acme_llm",
+        telephony_provider="twilio",
+    )
+    meter.add_stt_seconds(30)
+    meter.add_tts_characters(100)
+    meter.add_llm_tokens(10, 5)
+    meter.add_llm_tokens(10, 5, provider="openai_llm")  # a fallback that is priced
+    meter.set_duration(30)
+    cost = meter.breakdown()
+    assert cost.unpriced == ("acme_stt", "acme_llm")
+    assert cost.to_dict()["unpriced"] == ["acme_stt", "acme_llm"]
+    assert cost.tts > 0 and cost.llm > 0 and cost.stt == 0
+    assert (cost + CostBreakdown(unpriced=("acme_stt", "x"))).unpriced == (
+        "acme_stt",
+        "acme_llm",
+        "x",
+    )
+    # Unused providers are not reported, priced or not.
+    assert CostMeter(DEFAULTS, stt_provider="acme_stt").breakdown().unpriced == ()
 
 
 def test_meter_puts_realtime_engine_cost_in_llm_bucket() -> None:

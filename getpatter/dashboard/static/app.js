@@ -54,6 +54,13 @@
     return `$${v.toLocaleString("en-US", { minimumFractionDigits: 4, maximumFractionDigits: 4 })}`;
   }
 
+  // A cost with unpriced providers is a lower bound: their share is unknown, not free.
+  function fmtCallCost(cost) {
+    const text = fmtCost(cost && cost.total);
+    const unpriced = cost && Array.isArray(cost.unpriced) ? cost.unpriced : [];
+    return unpriced.length ? `≥ ${text} (no price: ${unpriced.join(", ")})` : text;
+  }
+
   function fmtDuration(seconds) {
     if (!isNumber(seconds)) return "–";
     const total = Math.max(0, Math.floor(seconds));
@@ -786,7 +793,6 @@
       const row = el("tr");
       row.tabIndex = 0;
       row.dataset.id = call.call_id;
-      const cost = call.cost && call.cost.total;
       const cells = [
         el("td", "", fmtTime(call.started_at)),
         el("td", "dir", directionText(call.direction)),
@@ -795,7 +801,7 @@
         el("td"),
         el("td", "num", fmtCount(call.turns)),
         el("td", "num", fmtMs(call.latency_p95_ms)),
-        el("td", "num", fmtCost(cost)),
+        el("td", "num", fmtCallCost(call.cost)),
         el("td", "err"),
       ];
       cells[4].appendChild(outcomeBadge(call));
@@ -988,7 +994,10 @@
       el(
         "span",
         "num",
-        fmtCost(isNumber(cost.total) ? cost.total : values.reduce((a, b) => a + b, 0)),
+        fmtCallCost({
+          ...cost,
+          total: isNumber(cost.total) ? cost.total : values.reduce((a, b) => a + b, 0),
+        }),
       ),
     );
     rows.appendChild(total);

@@ -1,0 +1,89 @@
+"""Every provider makes a sandbox call: a pipeline agent with that STT, LLM or TTS (the others
+the defaults) answers two turns on the loopback Twilio network, through its service's fake.
+
+To cover a new provider, add a factory to :data:`STTS`, :data:`LLMS` or :data:`TTSS` (and its
+name to :data:`NEEDS_VAD` when it does not detect the end of speech itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from getpatter import (
+    AnthropicLLM,
+    DeepgramSTT,
+    ElevenLabsTTS,
+    ElevenLabsWebSocketTTS,
+    OpenAILLM,
+    OpenAITTS,
+)
+from getpatter.testing.offline import offline_provider
+from getpatter.testing.sandbox import Sandbox
+from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
+
+STTS: dict[str, Callable[[], Any]] = {
+    "deepgram": lambda: DeepgramSTT(api_key="dg-CANARY"),
+}
+LLMS: dict[str, Callable[[], Any]] = {
+    "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
+    "anthropic": lambda: AnthropicLLM(api_key="ant-CANARY"),
+}
+TTSS: dict[str, Callable[[], Any]] = {
+    "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),
+    "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
+    "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
+}
+NEEDS_VAD: set[str] = set()
+"""STTs that leave the end of a turn to the agent's VAD."""
+
+DEFAULTS = {"stt": STTS["deepgram"], "llm": LLMS["openai"], "tts": TTSS["elevenlabs"]}
+CASES = [
+    *(pytest.param("stt", name, id=f"stt-{name}") for name in STTS),
+    *(pytest.param("llm", name, id=f"llm-{name}") for name in LLMS),
+    *(pytest.param("tts", name, id=f"tts-{name}") for name in TTSS),
+]
+
+
+def _scenario() -> Scenario:
+    # The caller leaves the agent 2.5 s to start answering, so a slow, busy machine does not
+    # make it speak over a late reply.
+    steps = (Say("When are you open?"), Say("Thanks, bye.", pause_ms=2500), HangUp(2500))
+    return Scenario(
+        callee=Callee(steps=steps),
+        replies=(Reply("We open at nine."), Reply("Goodbye!")),
+    )
+
+
+@pytest.mark.parametrize(("kind", "name"), CASES)
+async def test_each_provider_answers_a_sandbox_call(kind: str, name: str) -> None:
+    chosen = {"stt": STTS, "llm": LLMS, "tts": TTSS}[kind][name]()
+    providers = {slot: factory() for slot, factory in DEFAULTS.items()} | {kind: chosen}
+    assert offline_provider(chosen) is not None, f"no sandbox fake for {type(chosen).__name__}"
+    options: dict[str, Any] = {}
+    if kind == "stt" and name in NEEDS_VAD:
+        from getpatter import SileroVAD
+
+        options["vad"] = SileroVAD()
+    async with asyncio.timeout(60), Sandbox(_scenario()) as sandbox:
+        await sandbox.serve(
+            sandbox.phone.agent("You are the receptionist.", **providers, **options)
+        )
+        call = await sandbox.call_in()
+        report = await call.ended()
+    heard = [(line["role"], line["text"]) for line in report["transcript"]]
+    assert heard == [
+        ("user", "When are you open?"),
+        ("assistant", "We open at nine."),
+        ("user", "Thanks, bye."),
+        ("assistant", "Goodbye!"),
+    ]
+    metrics = report["metrics"]
+    names = {"stt": metrics.stt_provider, "llm": metrics.llm_provider, "tts": metrics.tts_provider}
+    assert names[kind] == chosen.name
+    assert report["outcome"] == "completed"
+    cost = getattr(metrics.cost, kind)
+    assert cost > 0 or chosen.name in metrics.cost.unpriced
