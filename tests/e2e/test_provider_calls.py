@@ -19,7 +19,9 @@ from getpatter import (
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
     OpenAILLM,
+    OpenAITranscribeSTT,
     OpenAITTS,
+    WhisperSTT,
 )
 from getpatter.testing.offline import offline_provider
 from getpatter.testing.sandbox import Sandbox
@@ -27,6 +29,8 @@ from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
 
 STTS: dict[str, Callable[[], Any]] = {
     "deepgram": lambda: DeepgramSTT(api_key="dg-CANARY"),
+    "whisper": lambda: WhisperSTT(api_key="sk-CANARY"),
+    "openai_transcribe": lambda: OpenAITranscribeSTT(api_key="sk-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
@@ -37,7 +41,7 @@ TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
     "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
 }
-NEEDS_VAD: set[str] = set()
+NEEDS_VAD: set[str] = {"whisper", "openai_transcribe"}
 """STTs that leave the end of a turn to the agent's VAD."""
 
 DEFAULTS = {"stt": STTS["deepgram"], "llm": LLMS["openai"], "tts": TTSS["elevenlabs"]}

@@ -112,7 +112,12 @@ async def test_faults_and_a_retry_of_the_failed_file_which_is_the_same_utterance
     fake.fail_next(503)
     with pytest.raises(openai.InternalServerError):
         await transcribe(client, wav(seed=2))
-    assert [(r.utterance, r.status) for r in fake.requests] == [(0, 429), (0, 200), (1, 499), (2, 503)]
+    assert [(r.utterance, r.status) for r in fake.requests] == [
+        (0, 429),
+        (0, 200),
+        (1, 499),
+        (2, 503),
+    ]
     assert fake.requests[2].stalled and fake.requests[2].disconnected
 
 
