@@ -52,7 +52,7 @@ async def utterance(engine: PipelineEngine, vad: ScriptedVAD, seed: int) -> None
 async def test_stalled_and_refused_requests_are_reported_and_later_turns_are_answered() -> None:
     scenario = Scenario(callee=Callee(steps=tuple(Say(line) for line in LINES)))
     async with FakeTranscriptionServer(scenario, api_key=KEY) as fake:
-        stt = Whisper(api_key=KEY, base_url=fake.base_url, timeout=0.3)
+        stt = Whisper(api_key=KEY, base_url=fake.base_url, timeout=1.0)
         vad = ScriptedVAD()
         engine = engine_for(stt, ScriptedLLM(text("Sure."), text("Done.")), vad=vad)
         events = await connected(engine)
@@ -71,6 +71,9 @@ async def test_stalled_and_refused_requests_are_reported_and_later_turns_are_ans
         await reopened(stt, 3)
         await utterance(engine, vad, 3)
         await until(events, ResponseDone, 2)
+        async with asyncio.timeout(5):
+            while not fake.requests[0].disconnected:  # noqa: ASYNC110 - the fake's record
+                await asyncio.sleep(0.02)
         await engine.close()
         await stt.close()
     heard = [e.text for e in events if isinstance(e, UserTranscript)]

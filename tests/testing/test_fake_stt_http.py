@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import openai
@@ -109,6 +110,9 @@ async def test_faults_and_a_retry_of_the_failed_file_which_is_the_same_utterance
     fake.stall_next(5)
     with pytest.raises(openai.APITimeoutError):
         await transcribe(client, wav(seed=1), timeout=0.2)
+    async with asyncio.timeout(5):
+        while not fake.requests[2].disconnected:  # noqa: ASYNC110 - the fake's record
+            await asyncio.sleep(0.02)
     fake.fail_next(503)
     with pytest.raises(openai.InternalServerError):
         await transcribe(client, wav(seed=2))

@@ -18,7 +18,7 @@ class FakeTranscriptionRequest:
     ``sample_rate``, ``channels``, ``sample_width`` (bytes), ``duration`` (seconds) and
     ``rms`` (of its PCM16 samples, int16 scale). ``utterance`` is the caller line it was
     heard as (its index in ``scenario.caller_lines``; -1 for a refused request), ``text`` the
-    text answered, ``status`` the HTTP status. ``stalled`` is set when a stall held the
+    text answered, ``status`` the HTTP status (0 while unanswered; 499 when the client left). ``stalled`` is set when a stall held the
     answer, ``disconnected`` when the client left before it.
     """
 
@@ -38,7 +38,7 @@ class FakeTranscriptionRequest:
     rms: float = 0.0
     utterance: int = -1
     text: str = ""
-    status: int = 200
+    status: int = 0
     stalled: bool = False
     disconnected: bool = False
     received_at: float = field(default_factory=time.monotonic)

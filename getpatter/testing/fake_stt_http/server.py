@@ -175,7 +175,7 @@ class FakeTranscriptionServer:
             return response
         lines = self.scenario.caller_lines
         text = lines[record.utterance] if record.utterance < len(lines) else UNSCRIPTED_TEXT
-        record.text = text
+        record.text, record.status = text, 200
         self._unanswered = None
         return _answer(record, text)
 
