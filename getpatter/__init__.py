@@ -50,11 +50,13 @@ if TYPE_CHECKING:
     from getpatter.integrations import PatterTool, PatterToolResult
     from getpatter.llm.anthropic import AnthropicLLM
     from getpatter.llm.base import LLMChunk
+    from getpatter.llm.cerebras import CerebrasLLM
     from getpatter.llm.fallback import (
         AllProvidersFailedError,
         FallbackLLMProvider,
         PartialStreamError,
     )
+    from getpatter.llm.groq import GroqLLM
     from getpatter.llm.openai import OpenAILLM
     from getpatter.pipeline import (
         ChatContext,
@@ -66,13 +68,20 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.deepgram import DeepgramSTT
+    from getpatter.stt.fallback import FallbackSTTProvider
     from getpatter.stt.openai_transcribe import OpenAITranscribeSTT
+    from getpatter.stt.soniox import SonioxSTT
     from getpatter.stt.whisper import WhisperSTT
     from getpatter.tool_calls import DefaultToolExecutor
+    from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
     from getpatter.tts.elevenlabs_ws import ElevenLabsWebSocketTTS
+    from getpatter.tts.fallback import FallbackTTSProvider
+    from getpatter.tts.lmnt import LMNTTTS
     from getpatter.tts.openai import OpenAITTS
+    from getpatter.tts.rime import RimeTTS
     from getpatter.vad.silero import SileroVAD
 
 __version__ = "0.1.0"
@@ -91,18 +100,27 @@ _LAZY: dict[str, str] = {
     "ChatMessage": "getpatter.pipeline",
     "PatterTool": "getpatter.integrations",
     "DeepgramSTT": "getpatter.stt.deepgram",
+    "AssemblyAISTT": "getpatter.stt.assemblyai",
+    "SonioxSTT": "getpatter.stt.soniox",
     "WhisperSTT": "getpatter.stt.whisper",
     "OpenAITranscribeSTT": "getpatter.stt.openai_transcribe",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
+    "GroqLLM": "getpatter.llm.groq",
+    "CerebrasLLM": "getpatter.llm.cerebras",
     "LLMChunk": "getpatter.llm.base",
     "DefaultToolExecutor": "getpatter.tool_calls",
     "FallbackLLMProvider": "getpatter.llm.fallback",
     "AllProvidersFailedError": "getpatter.llm.fallback",
     "PartialStreamError": "getpatter.llm.fallback",
+    "FallbackSTTProvider": "getpatter.stt.fallback",
+    "FallbackTTSProvider": "getpatter.tts.fallback",
     "ElevenLabsTTS": "getpatter.tts.elevenlabs",
     "ElevenLabsWebSocketTTS": "getpatter.tts.elevenlabs_ws",
     "OpenAITTS": "getpatter.tts.openai",
+    "CartesiaTTS": "getpatter.tts.cartesia",
+    "RimeTTS": "getpatter.tts.rime",
+    "LMNTTTS": "getpatter.tts.lmnt",
     "SileroVAD": "getpatter.vad.silero",
     "PipelineHooks": "getpatter.pipeline.hooks",
     "HookContext": "getpatter.pipeline.hooks",
@@ -126,13 +144,17 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "LMNTTTS",
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
+    "AssemblyAISTT",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
     "CallMetrics",
+    "CartesiaTTS",
+    "CerebrasLLM",
     "ChatContext",
     "ChatMessage",
     "ConfigError",
@@ -146,6 +168,9 @@ __all__ = [
     "ErrorCode",
     "EventBus",
     "FallbackLLMProvider",
+    "FallbackSTTProvider",
+    "FallbackTTSProvider",
+    "GroqLLM",
     "Guardrail",
     "HookContext",
     "IncomingMessage",
@@ -170,9 +195,11 @@ __all__ = [
     "ProvisionError",
     "RateLimitError",
     "RedactSecrets",
+    "RimeTTS",
     "STTConfig",
     "SentenceChunker",
     "SileroVAD",
+    "SonioxSTT",
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",

@@ -11,39 +11,25 @@ be hearing it: it raises :class:`PartialStreamError`. When every provider failed
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from getpatter._validation import require_amount
-from getpatter.errors import ConfigError, ErrorCode, PatterConnectionError, PatterError
+from getpatter.errors import PatterError
 from getpatter.llm.base import LLMCapabilities, LLMChunk, LLMProvider, LLMUsage
+from getpatter.providers.fallback import (
+    AllProvidersFailedError,
+    FallbackOrder,
+    PartialStreamError,
+    check_providers,
+    check_timeout,
+    first_item,
+)
 
 if TYPE_CHECKING:
     from getpatter.llm.chat_context import ChatContext
 
 __all__ = ["AllProvidersFailedError", "FallbackLLMProvider", "PartialStreamError"]
-
-
-class AllProvidersFailedError(PatterError):
-    """Every provider of a :class:`FallbackLLMProvider` failed before answering.
-
-    ``errors`` holds ``(provider name, error)`` in the order they were tried.
-    """
-
-    default_code = ErrorCode.PROVIDER_ERROR
-
-    def __init__(self, errors: Sequence[tuple[str, PatterError]]) -> None:
-        self.errors = tuple(errors)
-        said = "; ".join(f"{name}: {error.message}" for name, error in self.errors)
-        super().__init__(f"every LLM failed ({said})")
-
-
-class PartialStreamError(PatterConnectionError):
-    """A provider failed after its answer had started: what was streamed stands, the rest is
-    lost (falling back then would repeat or contradict what the caller heard)."""
 
 
 class FallbackLLMProvider:
@@ -60,31 +46,21 @@ class FallbackLLMProvider:
         first_chunk_timeout: float | None = 5.0,
         cooldown: float = 30.0,
     ) -> None:
-        providers = tuple(providers) if isinstance(providers, list | tuple) else ()
-        if len(providers) < 2:
-            raise ConfigError(
-                "FallbackLLMProvider needs a list of two or more LLMs, e.g. "
-                "FallbackLLMProvider([OpenAILLM(), AnthropicLLM()])"
-            )
-        for index, provider in enumerate(providers):
-            if not isinstance(provider, LLMProvider):
-                raise ConfigError(
-                    f"FallbackLLMProvider providers[{index}] must be an LLM such as OpenAILLM(), "
-                    f"got {type(provider).__name__}"
-                )
-        if first_chunk_timeout is not None and not (
-            require_amount("first_chunk_timeout", first_chunk_timeout) > 0
-        ):
-            raise ConfigError("first_chunk_timeout must be more than 0 s, or None for no limit")
-        require_amount("cooldown", cooldown)
-        self.providers = providers
-        self.first_chunk_timeout = first_chunk_timeout
-        self.cooldown = cooldown
+        providers = check_providers(
+            "FallbackLLMProvider",
+            providers,
+            LLMProvider,
+            "LLMs",
+            "FallbackLLMProvider([OpenAILLM(), AnthropicLLM()])",
+        )
+        self.providers: tuple[LLMProvider, ...] = providers
+        self.first_chunk_timeout = check_timeout("first_chunk_timeout", first_chunk_timeout)
+        self._order = FallbackOrder(len(providers), cooldown)
+        self.cooldown = self._order.cooldown
         self.capabilities = LLMCapabilities(
             tool_calling=all(p.capabilities.tool_calling for p in providers),
             parallel_tool_calls=all(p.capabilities.parallel_tool_calls for p in providers),
         )
-        self._failed_at: dict[int, float] = {}
 
     @property
     def name(self) -> str:
@@ -106,14 +82,14 @@ class FallbackLLMProvider:
         self, context: ChatContext, tools: Sequence[dict[str, Any]]
     ) -> AsyncIterator[LLMChunk]:
         errors: list[tuple[str, PatterError]] = []
-        for index in self._order():
+        for index in self._order.order():
             provider = self.providers[index]
             chunks = provider.stream(context, tools)
             started = False
             try:
-                first = await self._first_chunk(chunks)
+                first = await first_item(chunks, self.first_chunk_timeout, "first_chunk_timeout")
                 started = True
-                self._failed_at.pop(index, None)
+                self._order.succeeded(index)
                 yield self._own(first, provider)
                 async for chunk in chunks:
                     yield self._own(chunk, provider)
@@ -123,36 +99,13 @@ class FallbackLLMProvider:
                     raise PartialStreamError(
                         f"{provider.name} failed mid-answer: {exc.message}"
                     ) from exc
-                self._failed_at[index] = time.monotonic()
+                self._order.failed(index)
                 errors.append((provider.name, exc))
             finally:
                 close = getattr(chunks, "aclose", None)
                 if close is not None:
                     await close()
         raise AllProvidersFailedError(errors)
-
-    async def _first_chunk(self, chunks: AsyncIterator[LLMChunk]) -> LLMChunk:
-        try:
-            if self.first_chunk_timeout is None:
-                return await anext(chunks)
-            async with asyncio.timeout(self.first_chunk_timeout):
-                return await anext(chunks)
-        except StopAsyncIteration:
-            raise PatterError(
-                "ended its answer without a chunk", code=ErrorCode.PROVIDER_ERROR
-            ) from None
-        except TimeoutError:
-            raise PatterConnectionError(
-                f"sent nothing within first_chunk_timeout={self.first_chunk_timeout:g} s",
-                code=ErrorCode.TIMEOUT,
-            ) from None
-
-    def _order(self) -> list[int]:
-        """Providers in their order, those that failed within ``cooldown`` moved last."""
-        now = time.monotonic()
-        cooling = {i for i, at in self._failed_at.items() if now - at < self.cooldown}
-        indexes = range(len(self.providers))
-        return [i for i in indexes if i not in cooling] + [i for i in indexes if i in cooling]
 
     @staticmethod
     def _own(chunk: LLMChunk, provider: LLMProvider) -> LLMChunk:

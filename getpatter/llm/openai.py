@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import openai
+from openai.types.chat import ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
 from getpatter._env import env_secret
@@ -113,7 +114,7 @@ class LLM:
         """
         request = self._request(context, tools)
         try:
-            response = await self._client.get().chat.completions.create(**request)
+            response = await self._open(request)
         except openai.APIError as exc:
             raise self._error(exc) from exc
         calls = _ToolCallAssembler(self.provider)
@@ -177,7 +178,24 @@ class LLM:
             request["temperature"] = self.temperature
         if self.max_tokens is not None:
             request["max_completion_tokens"] = self.max_tokens
+        request.update(self._request_extras())
         return request
+
+    # Hooks for OpenAI-compatible subclasses (Groq, Cerebras); the defaults change nothing.
+
+    def _request_extras(self) -> dict[str, Any]:
+        """Fields added to every request body (a subclass's provider-specific options)."""
+        return {}
+
+    def _client_options(self) -> dict[str, Any]:
+        """Extra keyword arguments for ``openai.AsyncOpenAI`` (e.g. an ``http_client``)."""
+        return {}
+
+    async def _open(self, request: dict[str, Any]) -> openai.AsyncStream[ChatCompletionChunk]:
+        """Send ``request`` and return the open stream; raises the SDK's errors unmapped."""
+        stream: openai.AsyncStream[ChatCompletionChunk]
+        stream = await self._client.get().chat.completions.create(**request)
+        return stream
 
     def _new_client(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -185,6 +203,7 @@ class LLM:
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            **self._client_options(),
         )
 
     def _error(self, exc: openai.APIError) -> PatterError:

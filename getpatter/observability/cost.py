@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from getpatter._validation import require_amount, require_int, require_str
@@ -120,6 +120,8 @@ class PipelineUsage:
     tts_characters: int = 0
     llm_provider: str = ""
     """The price-table key of the LLM that used the tokens (``""`` for ``on_message``)."""
+    tts_characters_by_provider: Mapping[str, int] = field(default_factory=dict)
+    """Of ``tts_characters``, those a fallback TTS's other providers spoke, by price key."""
 
 
 def stt_cost(table: PriceTable, provider: str, audio_seconds: float) -> float:
@@ -206,7 +208,8 @@ class CostMeter:
         self.llm_provider = require_str("llm_provider", llm_provider)
         self.telephony_provider = require_str("telephony_provider", telephony_provider)
         self._stt_seconds = 0.0
-        self._tts_characters = 0
+        self._tts_characters: dict[str, int] = {}
+        """Characters by the TTS provider that spoke them ("": the meter's ``tts_provider``)."""
         self._llm_tokens: dict[str, tuple[int, int]] = {}
         """Pipeline LLM ``(input, output)`` tokens by the provider that used them ("": the
         meter's ``llm_provider``)."""
@@ -221,7 +224,7 @@ class CostMeter:
     @property
     def tts_characters(self) -> int:
         """Characters sent to TTS so far."""
-        return self._tts_characters
+        return sum(self._tts_characters.values())
 
     @property
     def llm_tokens(self) -> tuple[int, int]:
@@ -245,9 +248,12 @@ class CostMeter:
         """Count ``seconds`` more audio sent to STT."""
         self._stt_seconds += require_amount("seconds", seconds)
 
-    def add_tts_characters(self, characters: int) -> None:
-        """Count ``characters`` more characters sent to TTS."""
-        self._tts_characters += _count("characters", characters)
+    def add_tts_characters(self, characters: int, provider: str = "") -> None:
+        """Count ``characters`` more characters sent to TTS, priced as ``provider``'s (default:
+        the meter's ``tts_provider``; a fallback TTS names the one that spoke)."""
+        count = _count("characters", characters)
+        key = "" if provider == self.tts_provider else require_str("provider", provider)
+        self._tts_characters[key] = self._tts_characters.get(key, 0) + count
 
     def add_llm_tokens(self, input_tokens: int, output_tokens: int, provider: str = "") -> None:
         """Count one pipeline LLM request's tokens, priced as ``provider``'s (default: the
@@ -280,7 +286,10 @@ class CostMeter:
             ) + realtime_cost(table, self._realtime_usage, self.llm_provider)
         return CostBreakdown(
             stt=stt_cost(table, self.stt_provider, self._stt_seconds),
-            tts=tts_cost(table, self.tts_provider, self._tts_characters),
+            tts=sum(
+                tts_cost(table, provider or self.tts_provider, count)
+                for provider, count in self._tts_characters.items()
+            ),
             llm=llm,
             telephony=telephony_cost(table, self.telephony_provider, self._duration_seconds),
             unpriced=self._unpriced(),
@@ -291,7 +300,10 @@ class CostMeter:
         table = self.table
         used: list[tuple[str, PriceUnit, tuple[str, ...], bool]] = [
             (self.stt_provider, PriceUnit.MINUTE, ("price",), self._stt_seconds > 0),
-            (self.tts_provider, PriceUnit.THOUSAND_CHARS, ("price",), self._tts_characters > 0),
+            *(
+                (provider or self.tts_provider, PriceUnit.THOUSAND_CHARS, ("price",), count > 0)
+                for provider, count in self._tts_characters.items()
+            ),
             (self.telephony_provider, PriceUnit.MINUTE, ("price",), self._duration_seconds > 0),
         ]
         for provider, (tokens_in, tokens_out) in self._llm_tokens.items():

@@ -72,7 +72,19 @@ _DEFAULT_RATES: dict[str, tuple[PriceUnit, dict[str, float]]] = {
     # Pipeline LLMs, per 1 M tokens.
     "openai_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.15, output=0.60),  # gpt-4o-mini
     "anthropic_llm": _entry(PriceUnit.MILLION_TOKENS, input=1.00, output=5.00),  # haiku 4.5
+    # gpt-oss-120b: inference-docs.cerebras.ai/models/openai-oss and the public model list
+    # (api.cerebras.ai/public/v1/models), checked 2026-12-07. Groq (groq_llm) is left out: no
+    # primary source for its price could be checked (see UNPRICED_PROVIDERS below).
+    "cerebras_llm": _entry(PriceUnit.MILLION_TOKENS, input=0.35, output=0.75),
 }
+
+#: Providers Patter supports but has no confirmed list price for: their usage is reported as
+#: unpriced (unknown cost, never $0) until ``Patter(pricing={...})`` gives every rate named here.
+UNPRICED_PROVIDERS: Mapping[str, tuple[PriceUnit, tuple[str, ...]]] = MappingProxyType(
+    {
+        "groq_llm": (PriceUnit.MILLION_TOKENS, ("input", "output")),
+    }
+)
 
 #: Provider key -> ``{"unit": PriceUnit, <rate name>: USD per unit, ...}``, read-only.
 #: Single-rate providers have one rate called ``"price"``.
@@ -155,10 +167,17 @@ class PriceTable:
         return rates
 
     def _merge(self, provider: object, rates: object) -> None:
+        if (
+            isinstance(provider, str)
+            and provider in UNPRICED_PROVIDERS
+            and provider not in self._rates
+        ):
+            self._price_unpriced(provider, rates)
+            return
         if not isinstance(provider, str) or provider not in self._rates:
             raise ConfigError(
                 f"pricing has an unknown provider {provider!r}; known providers: "
-                f"{', '.join(self._rates)}"
+                f"{', '.join([*self._rates, *UNPRICED_PROVIDERS])}"
             )
         known = self._rates[provider]
         if not isinstance(rates, Mapping):
@@ -184,3 +203,17 @@ class PriceTable:
                     f"(USD per {self._units[provider].value}), got {value!r}"
                 )
             known[rate] = float(value)
+
+    def _price_unpriced(self, provider: str, rates: object) -> None:
+        """Add a provider the defaults do not price: every one of its rates must be given."""
+        unit, needed = UNPRICED_PROVIDERS[provider]
+        missing = [rate for rate in needed if not isinstance(rates, Mapping) or rate not in rates]
+        if missing:
+            example = ", ".join(f"{rate!r}: 0.5" for rate in needed)
+            raise ConfigError(
+                f"Patter has no default price for {provider!r}: give every rate, e.g. "
+                f"pricing={{{provider!r}: {{{example}}}}} (USD per {unit.value})"
+            )
+        self._units[provider] = unit
+        self._rates[provider] = dict.fromkeys(needed, 0.0)
+        self._merge(provider, rates)

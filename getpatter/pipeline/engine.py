@@ -61,6 +61,7 @@ from getpatter.pipeline.brains import Brain, CallInfo
 from getpatter.pipeline.chunker import SentenceChunker
 from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
 from getpatter.pipeline.speech_gate import SpeechGate
+from getpatter.providers.fallback import ANSWERED_BY
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
 from getpatter.tts.base import TTSProvider
 from getpatter.vad.base import VADEvent, VADProvider, VADStream
@@ -107,6 +108,8 @@ class _Sentence:
     text: str
     audio_ms: float = 0.0
     complete: bool = False
+    provider: str = ""
+    """The price key of the fallback TTS provider that spoke it ("": the agent's TTS)."""
 
 
 @dataclass
@@ -165,6 +168,14 @@ class _Spoken:
     @property
     def characters(self) -> int:
         return sum(len(sentence.text) for sentence in self.sentences)
+
+    def characters_by_provider(self) -> dict[str, int]:
+        """Characters spoken by a fallback TTS's other providers, by price key."""
+        counts: dict[str, int] = {}
+        for sentence in self.sentences:
+            if sentence.provider:
+                counts[sentence.provider] = counts.get(sentence.provider, 0) + len(sentence.text)
+        return counts
 
 
 @dataclass
@@ -520,6 +531,7 @@ class PipelineEngine:
             llm_output_tokens=usage.llm_output_tokens,
             tts_characters=spoken.characters,
             llm_provider=usage.llm_provider,
+            tts_characters_by_provider=spoken.characters_by_provider(),
         )
         self._emit(ResponseDone(status, pipeline_usage=usage, latency=turn.latency()))
         if self._after_reply:
@@ -701,8 +713,12 @@ class PipelineEngine:
         converter = AudioConverter(self._tts_format, self._carrier)
         record = _Sentence(final)
         spoken.sentences.append(record)
+        ANSWERED_BY.set("")
         async with _stage("tts"):
             await self._synthesize(final, item, record, turn, converter)
+        answered_by = ANSWERED_BY.get()
+        if answered_by and answered_by != self._settings.tts.name:
+            record.provider = answered_by
         record.complete = True
         return blocked
 

@@ -300,7 +300,10 @@ class EngineEvents:
             self._meter.add_llm_tokens(
                 usage.llm_input_tokens, usage.llm_output_tokens, usage.llm_provider
             )
-            self._meter.add_tts_characters(usage.tts_characters)
+            others = usage.tts_characters_by_provider
+            self._meter.add_tts_characters(usage.tts_characters - sum(others.values()))
+            for provider, characters in others.items():
+                self._meter.add_tts_characters(characters, provider)
         outbound = self._outbound
         produced_audio = bool(self._response_items)
         if event.status == "failed" and not produced_audio:

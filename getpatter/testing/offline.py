@@ -72,6 +72,7 @@ FAMILIES: tuple[str, ...] = (
     "getpatter.testing.fake_deepgram.offline",
     "getpatter.testing.fake_llm.offline",
     "getpatter.testing.fake_stt_http.offline",
+    "getpatter.testing.fake_stt_ws.offline",
     "getpatter.testing.fake_tts.offline",
 )
 """The modules whose ``OFFLINE`` tuples the sandbox reads."""

@@ -14,13 +14,20 @@ from typing import Any
 import pytest
 
 from getpatter import (
+    LMNTTTS,
     AnthropicLLM,
+    AssemblyAISTT,
+    CartesiaTTS,
+    CerebrasLLM,
     DeepgramSTT,
     ElevenLabsTTS,
     ElevenLabsWebSocketTTS,
+    GroqLLM,
     OpenAILLM,
     OpenAITranscribeSTT,
     OpenAITTS,
+    RimeTTS,
+    SonioxSTT,
     WhisperSTT,
 )
 from getpatter.testing.offline import offline_provider
@@ -29,17 +36,25 @@ from getpatter.testing.scenario import Callee, HangUp, Reply, Say, Scenario
 
 STTS: dict[str, Callable[[], Any]] = {
     "deepgram": lambda: DeepgramSTT(api_key="dg-CANARY"),
+    # Formatted turns, so the caller's words read as the scenario wrote them.
+    "assemblyai": lambda: AssemblyAISTT.for_twilio(api_key="aai-CANARY", format_turns=True),
+    "soniox": lambda: SonioxSTT.for_twilio(api_key="snx-CANARY"),
     "whisper": lambda: WhisperSTT(api_key="sk-CANARY"),
     "openai_transcribe": lambda: OpenAITranscribeSTT(api_key="sk-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
     "anthropic": lambda: AnthropicLLM(api_key="ant-CANARY"),
+    "groq": lambda: GroqLLM(api_key="gsk_CANARY"),
+    "cerebras": lambda: CerebrasLLM(api_key="csk-CANARY"),
 }
 TTSS: dict[str, Callable[[], Any]] = {
     "elevenlabs": lambda: ElevenLabsTTS(api_key="el-CANARY"),
     "elevenlabs_ws": lambda: ElevenLabsWebSocketTTS(api_key="el-CANARY"),
     "openai": lambda: OpenAITTS(api_key="sk-CANARY"),
+    "cartesia": lambda: CartesiaTTS(api_key="car-CANARY"),
+    "rime": lambda: RimeTTS(api_key="rime-CANARY"),
+    "lmnt": lambda: LMNTTTS(api_key="lmnt-CANARY"),
 }
 NEEDS_VAD: set[str] = {"whisper", "openai_transcribe"}
 """STTs that leave the end of a turn to the agent's VAD."""

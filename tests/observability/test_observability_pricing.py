@@ -98,3 +98,13 @@ def test_reading_unknown_provider_or_rate_raises() -> None:
         table.price("openai_llm")
     assert "deepgram" in table
     assert "google_stt" not in table
+
+
+def test_a_supported_provider_without_a_default_price_can_be_priced_in_full() -> None:
+    from getpatter.observability.pricing import UNPRICED_PROVIDERS
+
+    assert "groq_llm" in UNPRICED_PROVIDERS and "groq_llm" not in PriceTable()
+    table = PriceTable({"groq_llm": {"input": 0.59, "output": 0.79}})
+    assert table.price("groq_llm", "output") == 0.79
+    with pytest.raises(ConfigError, match=r"no default price for 'groq_llm': give every rate"):
+        PriceTable({"groq_llm": {"input": 0.59}})

@@ -113,7 +113,8 @@ class FakeLLMServer(ABC):
         """Every request received, in arrival order."""
 
     async def __aenter__(self) -> Self:
-        app = Starlette(routes=[Route(self.path, self._handle, methods=["POST"])])
+        routes = [Route(self.path, self._handle, methods=["POST"]), *self._extra_routes()]
+        app = Starlette(routes=routes)
         server = BackgroundServer(app)
         await server.start()
         self._server = server
@@ -132,10 +133,22 @@ class FakeLLMServer(ABC):
                 f"{type(self).__name__}.base_url is known once the server runs: read it "
                 f"inside 'async with {type(self).__name__}(...) as fake'"
             )
-        return f"http://127.0.0.1:{self._server.port}{self.api_root}"
+        return f"{self.root_url}{self.api_root}"
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:<port>``: the ``base_url`` for SDKs whose paths carry the API
+        prefix themselves (``groq``, ``cerebras-cloud-sdk``)."""
+        if self._server is None:
+            raise ConfigError(
+                f"{type(self).__name__}.root_url is known once the server runs: read it "
+                f"inside 'async with {type(self).__name__}(...) as fake'"
+            )
+        return f"http://127.0.0.1:{self._server.port}"
 
     def fail_next(self, status: int = 500, *, times: int = 1, after_events: int = 0) -> None:
-        """Fail the next ``times`` requests with HTTP ``status`` (429 adds ``retry-after: 1``).
+        """Fail the next ``times`` requests with HTTP ``status`` (429 adds the provider's
+        rate-limit headers, ``retry-after: 1`` by default).
 
         With ``after_events`` the answer starts normally and, after that many SSE events,
         ends with the provider's in-stream error event instead (a failure mid-answer).
@@ -189,11 +202,23 @@ class FakeLLMServer(ABC):
     def _stream_error(self, status: int) -> bytes:
         """The provider's in-stream error event for a failure of kind ``status``."""
 
+    async def _read_body(self, request: Request) -> object:
+        """The decoded request body (raises ValueError when it cannot be decoded)."""
+        return await request.json()
+
+    def _rate_limit_headers(self) -> dict[str, str]:
+        """The headers of a 429 answer."""
+        return {"retry-after": "1"}
+
+    def _extra_routes(self) -> list[Route]:
+        """Endpoints served besides :attr:`path`."""
+        return []
+
     # Shared request handling.
 
     async def _handle(self, request: Request) -> Response:
         try:
-            body = await request.json()
+            body = await self._read_body(request)
         except ValueError:
             body = None
         record = FakeLLMRequest(
@@ -236,7 +261,7 @@ class FakeLLMServer(ABC):
         if fault is not None and fault.after_events == 0:
             response = self._error(fault.status)
             if fault.status == 429:
-                response.headers["retry-after"] = "1"
+                response.headers.update(self._rate_limit_headers())
             return response
         return None
 

@@ -145,7 +145,7 @@ class FakeOpenAIServer(FakeLLMServer):
             }
             frames.append(Frame(chunk({"tool_calls": [opening]}), tool_call=call))
             frames.extend(
-                Frame(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+                Frame(chunk({"tool_calls": [self._argument_delta(index, piece)]}))
                 for piece in argument_fragments(call.arguments)
             )
         frames.extend(
@@ -167,9 +167,18 @@ class FakeOpenAIServer(FakeLLMServer):
                     "rejected_prediction_tokens": 0,
                 },
             }
-            frames.append(Frame(sse({**head, "choices": [], "usage": usage})))
+            last = {**head, "choices": [], "usage": usage, **self._usage_extras(usage)}
+            frames.append(Frame(sse(last)))
         frames.append(Frame(sse("[DONE]")))
         return frames
+
+    def _argument_delta(self, index: int, piece: str) -> dict[str, Any]:
+        """The tool-call delta carrying one fragment of call ``index``'s arguments."""
+        return {"index": index, "function": {"arguments": piece}}
+
+    def _usage_extras(self, usage: dict[str, Any]) -> dict[str, Any]:
+        """Provider-specific fields of the chunk carrying the usage (none for OpenAI)."""
+        return {}
 
     def _stream_error(self, status: int) -> bytes:
         kind, code, usual = _ERRORS.get(status, ("server_error", None, "Request failed."))

@@ -47,6 +47,18 @@ class ErrorFrame:
 
     message: str
     error: str
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Drop the next request's connection once ``after_bytes`` of its audio are out."""
+
+    after_bytes: int
+
+
+class Dropped(Exception):
+    """Raised inside a response body to cut the connection (a :class:`Drop` fault)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class HugeFrame:
     size: int
 
 
-Fault = Fail | Stall | ErrorFrame | HugeFrame
+Fault = Fail | Stall | ErrorFrame | HugeFrame | Drop
 _WEBSOCKET_ONLY = (ErrorFrame, HugeFrame)
 
 
@@ -134,6 +146,11 @@ class FakeTTSServer(ABC):
             raise InputValidationError(f"stall_next seconds must be > 0, got {seconds!r}")
         self._faults.append(Stall(after_bytes, float(seconds)))
 
+    def drop_next(self, *, after_bytes: int = 0) -> None:
+        """Cut the next request's connection, without a proper end, once ``after_bytes`` bytes
+        of its audio are out (a provider or network failure mid-sentence)."""
+        self._faults.append(Drop(require_int("drop_next after_bytes", after_bytes, minimum=0)))
+
     @property
     @abstractmethod
     def _root(self) -> str:
@@ -166,11 +183,27 @@ class FakeTTSServer(ABC):
         return request
 
     async def _streamed(
-        self, record: TTSRequest, audio: bytes, bytes_per_ms: int, stall: Stall | None
+        self,
+        record: TTSRequest,
+        audio: bytes,
+        bytes_per_ms: int,
+        stall: Stall | None,
+        *,
+        drop: Drop | None = None,
+        head: bytes = b"",
     ) -> AsyncIterator[bytes]:
-        """An HTTP response body: ``audio`` paced, counted into ``record``."""
+        """An HTTP response body: ``head`` (a container header, not counted), then ``audio``
+        paced and counted into ``record``; a ``drop`` cuts the connection part-way."""
         try:
+            if head:
+                yield head
             async for piece in self._paced(audio, bytes_per_ms, stall=stall):
+                if drop is not None and record.audio_bytes + len(piece) >= drop.after_bytes:
+                    piece = piece[: drop.after_bytes - record.audio_bytes]
+                    if piece:
+                        yield piece
+                        record.audio_bytes += len(piece)
+                    raise Dropped("connection dropped by drop_next")
                 yield piece
                 record.audio_bytes += len(piece)
             record.completed = True

@@ -19,7 +19,8 @@ class TTSRequest:
     without the opening space and surrounding spaces. ``options`` holds every other field sent
     (OpenAI ``speed``/``instructions``, the WebSocket's query flags and ``generation_config``).
     ``audio_bytes`` counts the audio sent; ``completed``: all of it was sent;
-    ``disconnected``: the client went away before that. :meth:`wait_finished` returns once
+    ``disconnected``: the client went away before that; ``cancelled``: the client cancelled
+    it (a Cartesia ``cancel`` message). :meth:`wait_finished` returns once
     the fake is done with the request, either way.
     """
 
@@ -36,6 +37,7 @@ class TTSRequest:
     audio_bytes: int = 0
     completed: bool = False
     disconnected: bool = False
+    cancelled: bool = False
     _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
 
     @property
