@@ -144,3 +144,18 @@ def test_bad_settings_are_refused() -> None:
         _ = fake.base_url
     with pytest.raises(InputValidationError):
         fake.stall_next(0)
+
+
+async def test_a_body_that_is_not_multipart_is_a_400(fake: FakeTranscriptionServer) -> None:
+    import httpx
+
+    headers = {"authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as http:
+        for content_type in ("application/json", "multipart/form-data; boundary=xyz"):
+            response = await http.post(
+                "/audio/transcriptions",
+                content=b'{"model": "whisper-1"}',
+                headers={"content-type": content_type},
+            )
+            assert response.status_code == 400
+            assert response.json()["error"]["message"] == "Could not parse multipart form."

@@ -12,7 +12,6 @@ from collections import deque
 from typing import Any, Self
 
 from starlette.applications import Starlette
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -22,6 +21,7 @@ from getpatter.errors import ConfigError, InputValidationError
 from getpatter.server.background import BackgroundServer
 from getpatter.testing._energy_vad import rms
 from getpatter.testing.fake_deepgram._connection import UNSCRIPTED_TEXT
+from getpatter.testing.fake_stt_http._multipart import Part, parse_form
 from getpatter.testing.fake_stt_http.records import FakeTranscriptionRequest
 from getpatter.testing.scenario import Scenario
 
@@ -144,14 +144,14 @@ class FakeTranscriptionServer:
         self.requests.append(record)
         if not key or (self._strict_key and key != self.api_key):
             return _error(record, 401)
+        body = await request.body()
+        if len(body) > _MAX_BYTES:
+            return _error(record, 413, "Maximum content size limit (26214400) exceeded.")
         try:
-            form = await request.form(max_part_size=_MAX_BYTES)
-        except Exception:
+            form = parse_form(request.headers.get("content-type", ""), body)
+        except ValueError:
             return _error(record, 400, "Could not parse multipart form.")
-        try:
-            problem, audio = await _read(form, record)
-        finally:
-            await form.close()
+        problem, audio = _read(form, record)
         if problem:
             return _error(record, 400, problem)
         if record.response_format not in _SERVED_FORMATS:
@@ -187,21 +187,23 @@ class FakeTranscriptionServer:
         return self._utterances - 1
 
 
-async def _read(form: FormData, record: FakeTranscriptionRequest) -> tuple[str, bytes]:
+def _read(form: list[Part], record: FakeTranscriptionRequest) -> tuple[str, bytes]:
     """Fill ``record`` from the form; the reason the API would refuse it ("" if none), and the
     file's bytes."""
-    model, upload = form.get("model"), form.get("file")
-    if not isinstance(model, str) or not model:
+    fields = {part.name: part.data.decode("utf-8", "replace") for part in form if not part.filename}
+    upload = next((part for part in form if part.name == "file"), None)
+    model = fields.get("model", "")
+    if not model:
         return "you must provide a model parameter", b""
     record.model = model
-    record.language = str(form.get("language") or "")
-    record.response_format = str(form.get("response_format") or "json")
-    record.include = tuple(str(v) for v in form.getlist("include[]"))
-    if not isinstance(upload, UploadFile):
+    record.language = fields.get("language", "")
+    record.response_format = fields.get("response_format") or "json"
+    record.include = tuple(p.data.decode() for p in form if p.name == "include[]")
+    if upload is None or upload.filename is None:
         return "you must provide a file parameter", b""
-    audio = await upload.read()
-    record.filename = upload.filename or ""
-    record.content_type = upload.content_type or ""
+    audio = upload.data
+    record.filename = upload.filename
+    record.content_type = upload.content_type
     record.file_bytes = len(audio)
     if record.response_format not in _FORMATS:
         return (
