@@ -73,8 +73,10 @@ if TYPE_CHECKING:
     from getpatter.stt.cartesia import CartesiaSTT
     from getpatter.stt.deepgram import DeepgramSTT
     from getpatter.stt.fallback import FallbackSTTProvider
+    from getpatter.stt.openai_transcribe import OpenAITranscribeSTT
     from getpatter.stt.soniox import SonioxSTT
     from getpatter.stt.speechmatics import SpeechmaticsSTT
+    from getpatter.stt.whisper import WhisperSTT
     from getpatter.tool_calls import DefaultToolExecutor
     from getpatter.tts.cartesia import CartesiaTTS
     from getpatter.tts.elevenlabs import ElevenLabsTTS
@@ -105,6 +107,8 @@ _LAZY: dict[str, str] = {
     "SonioxSTT": "getpatter.stt.soniox",
     "CartesiaSTT": "getpatter.stt.cartesia",
     "SpeechmaticsSTT": "getpatter.stt.speechmatics",
+    "WhisperSTT": "getpatter.stt.whisper",
+    "OpenAITranscribeSTT": "getpatter.stt.openai_transcribe",
     "OpenAILLM": "getpatter.llm.openai",
     "AnthropicLLM": "getpatter.llm.anthropic",
     "GroqLLM": "getpatter.llm.groq",
@@ -185,6 +189,7 @@ __all__ = [
     "OpenAILLM",
     "OpenAIRealtime",
     "OpenAITTS",
+    "OpenAITranscribeSTT",
     "PartialStreamError",
     "Patter",
     "PatterConnectionError",
@@ -211,6 +216,7 @@ __all__ = [
     "TurnMetrics",
     "Twilio",
     "TwilioAdapter",
+    "WhisperSTT",
     "filter_emoji",
     "filter_for_tts",
     "filter_markdown",

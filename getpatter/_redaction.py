@@ -119,6 +119,7 @@ LOGGERS = (
     "getpatter.stt.soniox.websocket",
     "getpatter.stt.speechmatics",
     "getpatter.stt.speechmatics.websocket",
+    "getpatter.stt.utterance",
     "getpatter.testing",
     "getpatter.tools",
     "getpatter.tts.elevenlabs_ws",

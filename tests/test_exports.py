@@ -14,6 +14,10 @@ def test_namespaced_classes_are_the_flat_ones():
     assert telnyx.Carrier is getpatter.Telnyx
     assert openai.Realtime is getpatter.OpenAIRealtime
     assert elevenlabs.ConvAI is getpatter.ElevenLabsConvAI
+    from getpatter.stt import openai_transcribe, whisper
+
+    assert whisper.STT is getpatter.WhisperSTT
+    assert openai_transcribe.STT is getpatter.OpenAITranscribeSTT
 
 
 def test_every_exported_name_resolves():

@@ -7,7 +7,9 @@ barge-in from ``SpeechStarted`` with the agent audible, runs tools, and measures
 One call's flow:
 
 - Caller audio (the carrier's format) goes to the STT stream untouched when the provider takes
-  that format, and, decoded to PCM, to the local VAD when there is one.
+  that format, and, decoded to PCM, to the local VAD when there is one. An STT that does not
+  stream (it transcribes one utterance at a time) gets only the caller's speech, as the VAD
+  hears it (:mod:`getpatter.pipeline.speech_gate`).
 - The end of a turn is the VAD's end of speech (then ``Finalize`` asks the STT for its final
   text) or, without a VAD, the STT's own endpoint (``speech_final`` / ``UtteranceEnd``).
 - The finished utterance goes to the brain (LLM or ``on_message``). Its text is cut into
@@ -58,6 +60,7 @@ from getpatter.observability.metrics import LatencyBreakdown
 from getpatter.pipeline.brains import Brain, CallInfo
 from getpatter.pipeline.chunker import SentenceChunker
 from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+from getpatter.pipeline.speech_gate import SpeechGate
 from getpatter.providers.fallback import ANSWERED_BY
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
 from getpatter.tts.base import TTSProvider
@@ -227,6 +230,9 @@ class PipelineEngine:
         self._stt_reader: asyncio.Task[None] | None = None
         self._vad: VADStream | None = None
         self._vad_in: AudioConverter | None = None
+        self._vad_ms = 0.0
+        """Caller audio the VAD has heard, in ms (its clock)."""
+        self._gate: SpeechGate | None = None
         self._pcm_in: AudioConverter | None = None
         self._pcm_out: AudioConverter | None = None
         self._heard: list[str] = []
@@ -241,8 +247,6 @@ class PipelineEngine:
         self._speech_end_audio: float | None = None
         self._final_at: float | None = None
         """When the last final transcript with words arrived, until the turn ends."""
-        self._vad_ms = 0.0
-        """Caller audio given to the VAD so far, in ms (its events are timed on this clock)."""
         self._vad_bytes_per_ms = 32
         self._closed = False
         self._after_reply: list[Callable[[], Awaitable[None]]] = []
@@ -286,6 +290,9 @@ class PipelineEngine:
             self._vad = settings.vad.open_stream(rate)
             self._vad_in = AudioConverter(self._carrier, pcm_format)
             self._vad_bytes_per_ms = bytes_per_ms(pcm_format)
+            if not settings.stt.capabilities.streaming:
+                # It transcribes one utterance at a time: only the caller's speech goes to it.
+                self._gate = SpeechGate(self._stt_format)
         if self._hooks.filters_audio:
             hook_format = _pcm_format(self._carrier)
             self._pcm_in = AudioConverter(self._carrier, hook_format)
@@ -309,6 +316,8 @@ class PipelineEngine:
             audio = self._pcm_out.convert(pcm)
         elif self._stt_in is not None:
             audio = self._stt_in.convert(audio)
+        if self._gate is not None:
+            audio = self._gate.admit(audio)
         stt = self._stt
         if stt is not None and audio:
             self._stt_bytes += len(audio)
@@ -383,6 +392,10 @@ class PipelineEngine:
             try:
                 async for event in stream.receive_transcripts():
                     await self._on_stt(event)
+                    if reconnects and self._gate is not None and isinstance(event, Transcript):
+                        # One utterance per request: a failed request is no dropped socket,
+                        # and once the new stream has answered, a later failure retries again.
+                        reconnects = 0
                 return
             except asyncio.CancelledError:
                 raise
@@ -415,9 +428,13 @@ class PipelineEngine:
 
     async def _on_vad(self, event: VADEvent) -> None:
         if event.kind == "speech_started":
+            if self._gate is not None:
+                self._gate.open(self._vad_ms - event.at_ms)
             self._user_speaking = True
             self._emit(SpeechStarted())
             return
+        if self._gate is not None:
+            self._gate.close()
         self._user_speaking = False
         # The VAD reports the stop after its silence window: the caller stopped that long ago.
         ago = max(0.0, self._vad_ms - event.at_ms) / 1000

@@ -60,10 +60,11 @@ def _check_stt(agent: Agent) -> None:
     """Refuse an STT the pipeline cannot run a call with, naming the fix."""
     stt = agent.stt
     name = type(stt).__name__
-    if not stt.capabilities.streaming:
+    if not stt.capabilities.streaming and agent.vad is None:
         raise ConfigError(
-            f"{name} transcribes whole recordings, and this pipeline streams the caller's audio "
-            "to its STT: use a streaming STT such as DeepgramSTT()"
+            f"{name} transcribes one utterance at a time, so the pipeline needs a local VAD to "
+            "hear where each utterance ends: add vad=SileroVAD() to the agent "
+            '(pip install "getpatter[silero]")'
         )
     if not stt.capabilities.endpointing and agent.vad is None:
         raise ConfigError(

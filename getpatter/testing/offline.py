@@ -71,6 +71,7 @@ class OfflineProvider:
 FAMILIES: tuple[str, ...] = (
     "getpatter.testing.fake_deepgram.offline",
     "getpatter.testing.fake_llm.offline",
+    "getpatter.testing.fake_stt_http.offline",
     "getpatter.testing.fake_stt_ws.offline",
     "getpatter.testing.fake_tts.offline",
 )

@@ -27,10 +27,12 @@ from getpatter import (
     GoogleLLM,
     GroqLLM,
     OpenAILLM,
+    OpenAITranscribeSTT,
     OpenAITTS,
     RimeTTS,
     SonioxSTT,
     SpeechmaticsSTT,
+    WhisperSTT,
 )
 from getpatter.testing.offline import offline_provider
 from getpatter.testing.sandbox import Sandbox
@@ -43,6 +45,8 @@ STTS: dict[str, Callable[[], Any]] = {
     "soniox": lambda: SonioxSTT.for_twilio(api_key="snx-CANARY"),
     "speechmatics": lambda: SpeechmaticsSTT(api_key="sm-CANARY"),
     "cartesia": lambda: CartesiaSTT(api_key="ca-CANARY"),
+    "whisper": lambda: WhisperSTT(api_key="sk-CANARY"),
+    "openai_transcribe": lambda: OpenAITranscribeSTT(api_key="sk-CANARY"),
 }
 LLMS: dict[str, Callable[[], Any]] = {
     "openai": lambda: OpenAILLM(api_key="sk-CANARY"),
@@ -62,7 +66,7 @@ TTSS: dict[str, Callable[[], Any]] = {
     "rime": lambda: RimeTTS(api_key="rime-CANARY"),
     "lmnt": lambda: LMNTTTS(api_key="lmnt-CANARY"),
 }
-NEEDS_VAD: set[str] = {"cartesia"}
+NEEDS_VAD: set[str] = {"cartesia", "whisper", "openai_transcribe"}
 """STTs that leave the end of a turn to the agent's VAD."""
 
 DEFAULTS = {"stt": STTS["deepgram"], "llm": LLMS["openai"], "tts": TTSS["elevenlabs"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_pipeline_engine import ScriptedLLM, ScriptedSTT, ToneTTS
+from test_pipeline_engine import ScriptedLLM, ScriptedSTT, ScriptedVAD, ToneTTS
 
 from getpatter import Patter, tool
 from getpatter.errors import ConfigError
@@ -32,11 +32,14 @@ def test_an_stt_that_does_not_endpoint_needs_a_vad() -> None:
         pipeline_engine_factory(agent_with(stt, ScriptedLLM()))
 
 
-def test_an_stt_that_does_not_stream_is_refused() -> None:
+def test_an_stt_that_does_not_stream_needs_a_vad_and_serves_with_one() -> None:
     stt = ScriptedSTT()
-    stt.capabilities = STTCapabilities(False, False, True, ("ulaw_8000",))
-    with pytest.raises(ConfigError, match="ScriptedSTT transcribes whole recordings"):
+    stt.capabilities = STTCapabilities(False, False, False, ("ulaw_8000",))
+    with pytest.raises(
+        ConfigError, match=r"ScriptedSTT transcribes one utterance at a time.*vad=SileroVAD\(\)"
+    ):
         pipeline_engine_factory(agent_with(stt, ScriptedLLM()))
+    pipeline_engine_factory(agent_with(stt, ScriptedLLM(), vad=ScriptedVAD()))
 
 
 def test_an_llm_without_tool_calling_is_offered_no_tools_and_refuses_the_agents() -> None:
