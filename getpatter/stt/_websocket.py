@@ -1,11 +1,13 @@
-"""What every streaming STT socket with JSON messages shares (AssemblyAI, Soniox...).
+"""What every streaming STT socket with JSON messages shares (Deepgram, AssemblyAI, Soniox,
+Speechmatics, Cartesia).
 
 :class:`WebSocketSTTStream` owns one call's socket and its life: open it (a refused handshake
 maps to a Patter error), run the vendor's opening (:meth:`~WebSocketSTTStream._start`), send
-audio and control messages, keep a quiet socket alive, turn each server message into events,
-and close it the vendor's way. A socket that closes without :meth:`close` having been called
-is reported by raising from :meth:`receive_transcripts`. The vendor subclass supplies the
-messages and the parsing; nothing here knows a wire format.
+audio and control messages, keep a quiet socket alive (for a vendor that has a keep-alive
+message), turn each server message into events, stop at the vendor's last message, and close
+it the vendor's way. A socket that closes without :meth:`close` having been called is reported
+by raising from :meth:`receive_transcripts`. The vendor subclass supplies the messages and the
+parsing; nothing here knows a wire format.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class WebSocketSTTStream(ABC):
     audio. Audio and :meth:`finalize` after :meth:`close` are dropped silently, and so is audio
     sent after the vendor dropped the socket: the iterator reports the drop by raising
     :class:`~getpatter.errors.PatterConnectionError` (or the vendor's error, mapped).
+
+    ``keepalive_interval``: when the vendor has a keep-alive message
+    (:meth:`_keepalive_frame` returns one), it is sent whenever nothing was sent for that many
+    seconds; ``None`` (or no such message) sends none.
     """
 
     provider: ClassVar[str]
@@ -92,8 +98,8 @@ class WebSocketSTTStream(ABC):
         api_key: str,
         *,
         headers: Mapping[str, str],
-        keepalive_interval: float,
         logger: logging.Logger,
+        keepalive_interval: float | None = None,
     ) -> None:
         self._url = url
         self._api_key = api_key
@@ -119,24 +125,30 @@ class WebSocketSTTStream(ABC):
 
         Raises :class:`AuthenticationError` when the vendor refuses the key,
         :class:`RateLimitError` when it refuses for load and :class:`PatterConnectionError`
-        (``TIMEOUT`` for a stall) otherwise.
+        (``TIMEOUT`` for a stall) otherwise. The stream counts as connected (audio goes up)
+        once the vendor's opening succeeded; a :meth:`close` meanwhile closes it right after.
         """
         if self._connecting or self._ws is not None:
             raise RuntimeError(f"{type(self).__name__} serves one call: open a new stream per call")
         self._connecting = True
         ws = await self._open()
+        if not self._closed:
+            try:
+                await self._start(ws)
+            except BaseException:
+                self._closed = True
+                await ws.close()
+                raise
         self._ws = ws
         if self._closed:  # close() was called while connecting.
             await self._shut(ws)
             return
-        try:
-            await self._start(ws)
-        except BaseException:
-            self._closed = True
-            await ws.close()
-            raise
-        self._last_sent = asyncio.get_running_loop().time()
-        self._keepalive = asyncio.create_task(self._keep_alive(ws))
+        frame = self._keepalive_frame()
+        if frame is not None and self._keepalive_interval is not None:
+            self._last_sent = asyncio.get_running_loop().time()
+            self._keepalive = asyncio.create_task(
+                self._keep_alive(ws, frame, self._keepalive_interval)
+            )
 
     async def send_audio(self, chunk: bytes) -> None:
         """Send caller audio, in the format the stream was opened with."""
@@ -180,10 +192,11 @@ class WebSocketSTTStream(ABC):
 
     # What a vendor supplies.
 
-    @abstractmethod
     async def _start(self, ws: ClientConnection) -> None:
         """The vendor's opening once the socket is open: a configuration message, or waiting
-        for the session-begins message. Raise a :class:`PatterError` when it is refused."""
+        for the session-begins message. Raise a :class:`PatterError` when it is refused.
+        Nothing by default (the socket's query string configured the session)."""
+        return
 
     def _audio_frames(self, chunk: bytes) -> list[Frame]:
         """The frames that carry ``chunk`` (buffered or split where the vendor needs it)."""
@@ -197,18 +210,53 @@ class WebSocketSTTStream(ABC):
     def _end_frames(self) -> list[Frame]:
         """The frames that end the audio, before the socket closes."""
 
-    @abstractmethod
-    def _keepalive_frame(self) -> Frame:
-        """The frame sent when nothing was sent for ``keepalive_interval`` seconds."""
+    def _keepalive_frame(self) -> Frame | None:
+        """The frame sent when nothing was sent for ``keepalive_interval`` seconds, or ``None``
+        (the default) when the vendor has no keep-alive message."""
+        return None
+
+    def _sent(self, frame: Frame) -> None:
+        """Called after each frame :meth:`send_audio`, :meth:`finalize` or the keep-alive
+        handed to the socket (not after one lost to a closed socket); nothing by default."""
+        return
 
     @abstractmethod
     def _parse(self, message: object) -> list[STTEvent]:
         """The events of one decoded JSON message; raise a :class:`PatterError` for an
         error message."""
 
+    def _ends(self, message: object) -> bool:
+        """Whether ``message`` is the vendor's last one (the answer to the end frames): the
+        iterator stops there. ``False`` by default: it stops when the socket closes."""
+        return False
+
     def _close_error(self, code: int | None, reason: str) -> PatterError | None:
         """The error for an unexpected close with ``code``, or ``None`` for the generic one."""
         return None
+
+    def _refusal_detail(self, body: object) -> str:
+        """The vendor's message in the decoded JSON body of a refused handshake, or ``""``.
+
+        By default the first of ``error``, ``error_message``, ``message`` and ``detail`` that
+        is a string.
+        """
+        if not isinstance(body, dict):
+            return ""
+        for name in ("error", "error_message", "message", "detail"):
+            value = body.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+    def _drop_error(self, ws: ClientConnection) -> PatterError:
+        """The error for the socket closing when nobody asked: the vendor's, or the generic."""
+        error = self._close_error(ws.close_code, ws.close_reason or "")
+        if error is not None:
+            return error
+        return PatterConnectionError(
+            f"{self.provider} closed the stream unexpectedly "
+            f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"
+        )
 
     # The life of the socket.
 
@@ -226,7 +274,7 @@ class WebSocketSTTStream(ABC):
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             detail = ""
             if isinstance(exc, InvalidStatus):
-                detail = _refusal_detail(exc.response.body)
+                detail = self._refusal_detail(_body(exc.response.body))[:200]
             raise websocket_open_error(
                 self.provider,
                 exc,
@@ -249,31 +297,34 @@ class WebSocketSTTStream(ABC):
             self._logger.debug("nothing sent: the %s socket is closed", self.provider)
             return False
         self._last_sent = asyncio.get_running_loop().time()
+        self._sent(frame)
         return True
 
-    async def _keep_alive(self, ws: ClientConnection) -> None:
+    async def _keep_alive(self, ws: ClientConnection, frame: Frame, interval: float) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            wait = self._last_sent + self._keepalive_interval - loop.time()
+            wait = self._last_sent + interval - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            elif not await self._send(ws, self._keepalive_frame()):
+            elif not await self._send(ws, frame):
                 return
 
     async def _events(self, ws: ClientConnection) -> AsyncIterator[STTEvent]:
         with contextlib.suppress(ConnectionClosed):  # how it closed is judged below
             async for raw in ws:
-                for event in self._parse(_decode(raw)):
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    self._logger.warning(
+                        "%s sent a message that is not JSON: skipped", self.provider
+                    )
+                    continue
+                if self._ends(message):
+                    break
+                for event in self._parse(message):
                     yield event
-        if self._closed:
-            return
-        error = self._close_error(ws.close_code, ws.close_reason or "")
-        if error is not None:
-            raise error
-        raise PatterConnectionError(
-            f"{self.provider} closed the stream unexpectedly "
-            f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"
-        )
+        if not self._closed:
+            raise self._drop_error(ws)
 
     async def _shut(self, ws: ClientConnection) -> None:
         """End the audio, give the vendor a moment to close, then close our side."""
@@ -286,23 +337,9 @@ class WebSocketSTTStream(ABC):
         await ws.close()
 
 
-def _decode(raw: str | bytes) -> object:
+def _body(body: bytes | bytearray | None) -> object:
+    """The decoded JSON body of a refused handshake, or ``None``."""
     try:
-        return json.loads(raw)
+        return json.loads(body or b"")
     except ValueError:
         return None
-
-
-def _refusal_detail(body: bytes | bytearray | None) -> str:
-    """The message of a vendor's JSON refusal body (``error``, ``message``...), or ``""``."""
-    try:
-        data = json.loads(body or b"")
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    for name in ("error", "error_message", "message", "detail"):
-        value = data.get(name)
-        if isinstance(value, str) and value:
-            return value[:200]
-    return ""

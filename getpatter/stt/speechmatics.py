@@ -21,16 +21,14 @@ A-law is not among Speechmatics' raw encodings, so it is not offered.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from getpatter._env import env_fallback, env_secret
 from getpatter._redaction import register_secret
@@ -44,9 +42,11 @@ from getpatter.errors import (
     PatterError,
     RateLimitError,
 )
-from getpatter.providers.errors import connection_error, websocket_open_error
+from getpatter.providers.errors import connection_error
 from getpatter.providers.formats import WireFormats
 from getpatter.providers.urls import websocket_url
+from getpatter.stt._websocket import CONNECT_TIMEOUT_S as _CONNECT_TIMEOUT_S
+from getpatter.stt._websocket import Frame, WebSocketSTTStream
 from getpatter.stt.base import STTCapabilities, STTEvent, Transcript, UtteranceEnd
 
 __all__ = ["DEFAULT_BASE_URL", "STT", "Encoding", "Model", "SpeechmaticsSTT", "SpeechmaticsStream"]
@@ -74,8 +74,6 @@ _WIRE = WireFormats[tuple[Encoding, int]](
         "pcm16_24000": ("pcm_s16le", 24000),
     },
 )
-_CONNECT_TIMEOUT_S = 10.0
-_CLOSE_TIMEOUT_S = 2.0
 # Speechmatics' documented bounds (docs.speechmatics.com, "Latency" and "End of Turn").
 _MAX_DELAY_RANGE = (0.7, 4.0)
 _EOU_TRIGGER_MAX_S = 2.0
@@ -211,144 +209,90 @@ class STT:
 SpeechmaticsSTT = STT
 
 
-class SpeechmaticsStream:
-    """One call's Speechmatics session; implements :class:`~getpatter.stt.base.STTStream`.
+class SpeechmaticsStream(WebSocketSTTStream):
+    """One call's Speechmatics session; see :class:`~getpatter.stt._websocket.WebSocketSTTStream`.
 
-    :meth:`connect` (which returns once Speechmatics answered ``RecognitionStarted``), then
-    iterate :meth:`receive_transcripts` in one task while another sends audio. Audio and
-    :meth:`finalize` after :meth:`close`, or after Speechmatics dropped the socket, are dropped
-    silently: the iterator reports the drop, or an ``Error`` message, by raising a
-    :class:`~getpatter.errors.PatterError`.
+    :meth:`connect` returns once Speechmatics answered ``RecognitionStarted`` (an ``Error``
+    first raises there). Results with no text are skipped (Speechmatics sends them as time
+    passes); ``EndOfTranscript`` ends the iterator.
     """
 
+    provider = "Speechmatics"
+    key_hint = _KEY_HINT
+
     def __init__(self, url: str, api_key: str, start: dict[str, Any]) -> None:
-        self._url = url
-        self._api_key = api_key
-        self._start = start
-        self._ws: ClientConnection | None = None
-        self._connecting = False
-        self._closed = False
-        self._receiving = False
+        super().__init__(
+            url, api_key, headers={"Authorization": f"Bearer {api_key}"}, logger=logger
+        )
+        self._start_message = start
         self._frames_sent = 0
         self._bytes_sent = 0
         self._bytes_per_second = _bytes_per_second(start["audio_format"])
 
     @property
-    def url(self) -> str:
-        """The real-time URL (no credentials)."""
-        return self._url
-
-    @property
     def start_message(self) -> dict[str, Any]:
         """The ``StartRecognition`` message the stream opens its session with."""
-        return self._start
+        return self._start_message
 
-    async def connect(self) -> None:
-        """Open the socket and start recognition.
-
-        Raises :class:`AuthenticationError` when Speechmatics refuses the key (HTTP 401/403 or
-        a ``not_authorised`` error), :class:`RateLimitError` on HTTP 429 or a quota error,
-        :class:`PatterConnectionError` otherwise (``TIMEOUT`` when it does not answer).
-        """
-        if self._connecting or self._ws is not None:
-            raise RuntimeError("SpeechmaticsStream serves one call: open a new stream per call")
-        self._connecting = True
-        ws = await _open(self._url, self._api_key)
+    async def _start(self, ws: ClientConnection) -> None:
+        """Send ``StartRecognition`` and wait for ``RecognitionStarted``."""
         try:
-            await ws.send(json.dumps(self._start))
+            await ws.send(json.dumps(self._start_message))
             async with asyncio.timeout(_CONNECT_TIMEOUT_S):
-                await _recognition_started(ws, self._api_key)
-        except BaseException as exc:  # a refusal, a timeout, a drop, or a cancelled call
-            await ws.close()
-            if isinstance(exc, TimeoutError):
-                raise connection_error(
-                    "Speechmatics", timed_out=True, timeout=_CONNECT_TIMEOUT_S
-                ) from None
-            if isinstance(exc, ConnectionClosed):
-                raise _closed_error(ws) from None
-            raise
-        self._ws = ws
-        if self._closed:  # close() was called while connecting.
-            await self._shut(ws)
+                await self._recognition_started(ws)
+        except TimeoutError:
+            raise connection_error(
+                "Speechmatics", timed_out=True, timeout=_CONNECT_TIMEOUT_S
+            ) from None
+        except ConnectionClosed:
+            raise self._drop_error(ws) from None
 
-    async def send_audio(self, chunk: bytes) -> None:
-        """Send caller audio, in the format the stream was opened with, as one binary frame."""
-        if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise ConfigError(f"send_audio takes audio bytes, got {type(chunk).__name__}")
-        if self._closed or not chunk:
-            return
-        if await self._send(self._connection(), chunk):
+    async def _recognition_started(self, ws: ClientConnection) -> None:
+        """Read messages until ``RecognitionStarted``; an ``Error`` first is raised."""
+        async for raw in ws:
+            data = _decode(raw)
+            if data is None:
+                continue
+            kind = data.get("message")
+            if kind == "RecognitionStarted":
+                return
+            if kind == "Error":
+                raise _error(data, self._api_key)
+            logger.debug("Speechmatics message %r before RecognitionStarted ignored", kind)
+        raise self._drop_error(ws)
+
+    def _sent(self, frame: Frame) -> None:
+        if not isinstance(frame, str):  # audio (AddAudio): numbered for EndOfStream
             self._frames_sent += 1
+            self._bytes_sent += len(frame)
 
-    async def finalize(self) -> None:
-        """Ask Speechmatics to end the utterance now: its final words arrive right away."""
-        if self._closed:
-            return
+    def _finalize_frames(self) -> list[Frame]:
         # The end of the audio sent so far, in seconds: where the utterance ends.
         seconds = round(self._bytes_sent / self._bytes_per_second, 3)
-        message = {"message": "ForceEndOfUtterance", "timestamp": seconds}
-        await self._send(self._connection(), json.dumps(message))
+        return [json.dumps({"message": "ForceEndOfUtterance", "timestamp": seconds})]
 
-    def receive_transcripts(self) -> AsyncIterator[STTEvent]:
-        """Speechmatics' results until the stream closes; iterate once per stream.
+    def _end_frames(self) -> list[Frame]:
+        return [json.dumps({"message": "EndOfStream", "last_seq_no": self._frames_sent})]
 
-        Results with no text are skipped (Speechmatics sends them as time passes).
-        """
-        ws = self._connection()
-        if self._receiving:
-            raise RuntimeError("SpeechmaticsStream.receive_transcripts() can be iterated only once")
-        self._receiving = True
-        return self._events(ws)
+    def _ends(self, message: object) -> bool:
+        # The answer to EndOfStream, or the session ended on its own.
+        return isinstance(message, dict) and message.get("message") == "EndOfTranscript"
 
-    async def close(self) -> None:
-        """Send ``EndOfStream``, wait at most 2 s for ``EndOfTranscript``, close. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._ws is not None:
-            await self._shut(self._ws)
+    def _parse(self, message: object) -> list[STTEvent]:
+        if not isinstance(message, dict):
+            logger.warning("Speechmatics sent a message that is not an object: skipped")
+            return []
+        event = _event(message.get("message"), message, self._api_key)
+        return [] if event is None else [event]
 
-    def _connection(self) -> ClientConnection:
-        if self._ws is None:
-            raise RuntimeError("SpeechmaticsStream is not connected: await connect() first")
-        return self._ws
+    def _close_error(self, code: int | None, reason: str) -> PatterError | None:
+        kind = _CLOSE_TYPES.get(code or 0)
+        if kind is None:
+            return None
+        return _error({"type": kind, "reason": reason or "the session was closed"}, "")
 
-    async def _send(
-        self, ws: ClientConnection, message: str | bytes | bytearray | memoryview
-    ) -> bool:
-        try:
-            await ws.send(message)
-        except ConnectionClosed:
-            logger.debug("nothing sent: the Speechmatics socket is closed")
-            return False
-        if not isinstance(message, str):
-            self._bytes_sent += len(message)
-        return True
-
-    async def _events(self, ws: ClientConnection) -> AsyncIterator[STTEvent]:
-        with contextlib.suppress(ConnectionClosed):  # how it closed is judged below
-            async for raw in ws:
-                data = _decode(raw)
-                if data is None:
-                    continue
-                kind = data.get("message")
-                if kind == "EndOfTranscript":
-                    break  # the answer to EndOfStream, or the session ended on its own
-                event = _event(kind, data, self._api_key)
-                if event is not None:
-                    yield event
-        if not self._closed:
-            raise _closed_error(ws)
-
-    async def _shut(self, ws: ClientConnection) -> None:
-        """Say the audio is over, let Speechmatics finish and close, then close our side."""
-        end = {"message": "EndOfStream", "last_seq_no": self._frames_sent}
-        with contextlib.suppress(ConnectionClosed):
-            await ws.send(json.dumps(end))
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await ws.wait_closed()
-        await ws.close()
+    def _refusal_detail(self, body: object) -> str:
+        return ""  # the refusal's status says it all (401/403, 429...)
 
 
 class _Alternative(BaseModel):
@@ -448,31 +392,6 @@ def _error(data: dict[str, Any], api_key: str) -> PatterError:
     return PatterConnectionError(said, code=ErrorCode.PROVIDER_ERROR)
 
 
-def _closed_error(ws: ClientConnection) -> PatterError:
-    kind = _CLOSE_TYPES.get(ws.close_code or 0)
-    if kind is not None:
-        return _error({"type": kind, "reason": ws.close_reason or "the session was closed"}, "")
-    return PatterConnectionError(
-        "Speechmatics closed the stream unexpectedly "
-        f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"
-    )
-
-
-async def _recognition_started(ws: ClientConnection, api_key: str) -> None:
-    """Read messages until ``RecognitionStarted``; an ``Error`` first is raised."""
-    async for raw in ws:
-        data = _decode(raw)
-        if data is None:
-            continue
-        kind = data.get("message")
-        if kind == "RecognitionStarted":
-            return
-        if kind == "Error":
-            raise _error(data, api_key)
-        logger.debug("Speechmatics message %r before RecognitionStarted ignored", kind)
-    raise _closed_error(ws)
-
-
 def _bytes_per_second(audio_format: dict[str, Any]) -> int:
     width = 1 if audio_format["encoding"] == "mulaw" else 2
     return int(audio_format["sample_rate"]) * width
@@ -497,30 +416,4 @@ def _configured_format(encoding: object, sample_rate: object) -> AudioFormat:
         raise ConfigError(
             f"SpeechmaticsSTT encoding={encoding!r} with sample_rate={rate} is not supported: "
             "use pcm_s16le at 8000, 16000 or 24000, or mulaw at 8000"
-        ) from None
-
-
-# websockets' handshake log on this logger is redacted (getpatter/_redaction.py).
-_wire_logger = logging.getLogger("getpatter.stt.speechmatics.websocket")
-
-
-async def _open(url: str, api_key: str) -> ClientConnection:
-    try:
-        return await connect(
-            url,
-            additional_headers={"Authorization": f"Bearer {api_key}"},
-            open_timeout=_CONNECT_TIMEOUT_S,
-            close_timeout=_CLOSE_TIMEOUT_S,
-            # Raw audio does not compress; deflate would only cost CPU per frame.
-            compression=None,
-            logger=_wire_logger,
-        )
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-        raise websocket_open_error(
-            "Speechmatics",
-            exc,
-            url=url.split("?", 1)[0],
-            timeout=_CONNECT_TIMEOUT_S,
-            api_key=api_key,
-            key_hint=_KEY_HINT,
         ) from None
