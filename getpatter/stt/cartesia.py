@@ -23,29 +23,23 @@ whose end of speech triggers ``finalize``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
-import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Literal, get_args
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.http11 import Response
 
 from getpatter._env import env_secret
 from getpatter._redaction import register_secret
 from getpatter._validation import require_number, require_str
 from getpatter.engines.base import AudioFormat
-from getpatter.errors import ConfigError, PatterConnectionError, PatterError
-from getpatter.providers.errors import body_message, status_error, websocket_open_error
+from getpatter.errors import ConfigError, PatterError
+from getpatter.providers.errors import body_message, status_error
 from getpatter.providers.formats import WireFormats
 from getpatter.providers.urls import base_url as resolve_base_url
 from getpatter.providers.urls import websocket_url
+from getpatter.stt._websocket import Frame, WebSocketSTTStream
 from getpatter.stt.base import STTCapabilities, STTEvent, Transcript
 from getpatter.tts.cartesia import CARTESIA_VERSION  # one API version for both sockets
 
@@ -82,8 +76,6 @@ _WIRE = WireFormats[tuple[Encoding, int]](
         "pcm16_24000": ("pcm_s16le", 24000),
     },
 )
-_CONNECT_TIMEOUT_S = 10.0
-_CLOSE_TIMEOUT_S = 2.0
 _FINALIZE = "finalize"
 _CLOSE = "close"
 
@@ -207,118 +199,57 @@ class STT:
 CartesiaSTT = STT
 
 
-class CartesiaStream:
-    """One call's Cartesia socket; implements :class:`~getpatter.stt.base.STTStream`.
+class CartesiaStream(WebSocketSTTStream):
+    """One call's Cartesia socket; see :class:`~getpatter.stt._websocket.WebSocketSTTStream`.
 
-    :meth:`connect`, then iterate :meth:`receive_transcripts` in one task while another sends
-    audio. Audio and :meth:`finalize` after :meth:`close`, or after Cartesia dropped the
-    socket, are dropped silently: the iterator reports the drop, or a Cartesia ``error``
-    message, by raising a :class:`~getpatter.errors.PatterError`.
+    Interim results with no text are skipped; see the module docstring for finals. A Cartesia
+    ``error`` message raises from :meth:`receive_transcripts`; ``done`` ends it.
     """
 
+    provider = "Cartesia"
+    key_hint = _KEY_HINT
+
     def __init__(self, url: str, api_key: str) -> None:
-        self._url = url
-        self._api_key = api_key
-        self._ws: ClientConnection | None = None
-        self._connecting = False
-        self._closed = False
-        self._receiving = False
+        super().__init__(
+            url,
+            api_key,
+            headers={"Authorization": f"Bearer {api_key}", "Cartesia-Version": CARTESIA_VERSION},
+            logger=logger,
+        )
         self._flushes = 0  # finalize commands Cartesia has not confirmed yet
         self._flushed: list[str] = []  # final text received since the oldest of them
 
-    @property
-    def url(self) -> str:
-        """The ``/stt/websocket`` URL with its query string (no credentials)."""
-        return self._url
-
-    async def connect(self) -> None:
-        """Open the socket.
-
-        Raises :class:`AuthenticationError` when Cartesia refuses the key (HTTP 401/403),
-        :class:`RateLimitError` on HTTP 429 and :class:`PatterConnectionError` otherwise.
-        """
-        if self._connecting or self._ws is not None:
-            raise RuntimeError("CartesiaStream serves one call: open a new stream per call")
-        self._connecting = True
-        ws = await _open(self._url, self._api_key)
-        self._ws = ws
-        if self._closed:  # close() was called while connecting.
-            await _shut(ws)
-
-    async def send_audio(self, chunk: bytes) -> None:
-        """Send caller audio, in the format the stream was opened with, as one binary frame."""
-        if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise ConfigError(f"send_audio takes audio bytes, got {type(chunk).__name__}")
-        if self._closed or not chunk:
-            return
-        await self._send(self._connection(), chunk)
-
-    async def finalize(self) -> None:
-        """Ask Cartesia to transcribe what it holds: one final result answers, on ``flush_done``."""
-        if self._closed:
-            return
-        if await self._send(self._connection(), _FINALIZE):
+    def _sent(self, frame: Frame) -> None:
+        if frame == _FINALIZE:
             self._flushes += 1
 
-    def receive_transcripts(self) -> AsyncIterator[STTEvent]:
-        """Cartesia's results until the stream closes; iterate once per stream.
+    def _finalize_frames(self) -> list[Frame]:
+        return [_FINALIZE]
 
-        Interim results with no text are skipped; see the module docstring for finals.
-        """
-        ws = self._connection()
-        if self._receiving:
-            raise RuntimeError("CartesiaStream.receive_transcripts() can be iterated only once")
-        self._receiving = True
-        return self._events(ws)
+    def _end_frames(self) -> list[Frame]:
+        return [_CLOSE]
 
-    async def close(self) -> None:
-        """Send ``close`` and close the socket, waiting at most 2 s. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._ws is not None:
-            await _shut(self._ws)
+    def _ends(self, message: object) -> bool:
+        return isinstance(message, dict) and message.get("type") == "done"
 
-    def _connection(self) -> ClientConnection:
-        if self._ws is None:
-            raise RuntimeError("CartesiaStream is not connected: await connect() first")
-        return self._ws
+    def _parse(self, message: object) -> list[STTEvent]:
+        parsed = _parse(message)
+        if isinstance(parsed, _Error):
+            raise _error(parsed, self._api_key)
+        event = self._event(parsed)
+        return [] if event is None else [event]
 
-    async def _send(
-        self, ws: ClientConnection, message: str | bytes | bytearray | memoryview
-    ) -> bool:
-        try:
-            await ws.send(message)
-        except ConnectionClosed:
-            logger.debug("nothing sent: the Cartesia socket is closed")
-            return False
-        return True
+    def _refusal_detail(self, body: object) -> str:
+        return body_message(body, "")
 
-    async def _events(self, ws: ClientConnection) -> AsyncIterator[STTEvent]:
-        with contextlib.suppress(ConnectionClosed):  # how it closed is judged below
-            async for raw in ws:
-                message = _parse(raw)
-                if isinstance(message, _Done):
-                    break
-                if isinstance(message, _Error):
-                    raise _error(message, self._api_key)
-                event = self._event(message)
-                if event is not None:
-                    yield event
-        if not self._closed:
-            raise PatterConnectionError(
-                "Cartesia closed the stream unexpectedly "
-                f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"
-            )
-
-    def _event(self, message: _Transcript | _FlushDone | None) -> Transcript | None:
+    def _event(self, message: _Transcript | _FlushDone | _Done | None) -> Transcript | None:
         if isinstance(message, _FlushDone):
             if not self._flushes:
                 return None
             self._flushes -= 1
             text, self._flushed = "".join(self._flushed).strip(), []
             return Transcript(text=text, is_final=True)
-        if message is None:
+        if not isinstance(message, _Transcript):
             return None
         if not message.is_final:
             text = message.text.strip()
@@ -365,13 +296,8 @@ _MODELS: dict[str, type[_Message]] = {
 }
 
 
-def _parse(raw: str | bytes) -> _Transcript | _FlushDone | _Done | _Error | None:
-    """The message, or ``None`` for one that is malformed or not needed."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        logger.warning("Cartesia sent a message that is not JSON: skipped")
-        return None
+def _parse(data: object) -> _Transcript | _FlushDone | _Done | _Error | None:
+    """The decoded message, or ``None`` for one that is malformed or not needed."""
     kind = data.get("type") if isinstance(data, dict) else None
     model = _MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
@@ -396,53 +322,3 @@ def _stt_url(base_url: str) -> str:
     return websocket_url(
         "CartesiaSTT", base_url, "/stt/websocket", env_var=_ENV_URL, example=DEFAULT_BASE_URL
     )
-
-
-# websockets' handshake log on this logger is redacted (getpatter/_redaction.py).
-_wire_logger = logging.getLogger("getpatter.stt.cartesia.websocket")
-
-
-async def _open(url: str, api_key: str) -> ClientConnection:
-    try:
-        return await connect(
-            url,
-            additional_headers={
-                "Authorization": f"Bearer {api_key}",
-                "Cartesia-Version": CARTESIA_VERSION,
-            },
-            open_timeout=_CONNECT_TIMEOUT_S,
-            close_timeout=_CLOSE_TIMEOUT_S,
-            # Raw audio does not compress; deflate would only cost CPU per frame.
-            compression=None,
-            logger=_wire_logger,
-        )
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-        detail = _refusal_detail(exc.response) if isinstance(exc, InvalidStatus) else ""
-        raise websocket_open_error(
-            "Cartesia",
-            exc,
-            url=url.split("?", 1)[0],
-            timeout=_CONNECT_TIMEOUT_S,
-            api_key=api_key,
-            key_hint=_KEY_HINT,
-            detail=detail,
-        ) from None
-
-
-def _refusal_detail(response: Response) -> str:
-    """The message of Cartesia's JSON error body, or ``""``."""
-    try:
-        body = json.loads(response.body or b"")
-    except ValueError:
-        return ""
-    return body_message(body, "")[:200]
-
-
-async def _shut(ws: ClientConnection) -> None:
-    """Ask Cartesia to finish, give it a moment to close, then close our side."""
-    with contextlib.suppress(ConnectionClosed):
-        await ws.send(_CLOSE)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-            await ws.wait_closed()
-    await ws.close()
