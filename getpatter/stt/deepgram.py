@@ -16,18 +16,12 @@ low-level contract of spec PV-3); that format is ranked right after μ-law 8 kHz
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Literal, get_args
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.http11 import Response
 
 from getpatter._env import env_fallback, env_secret
 from getpatter._validation import require_bool, require_int, require_number, require_str
@@ -37,9 +31,9 @@ from getpatter.errors import (
     ErrorCode,
     PatterConnectionError,
 )
-from getpatter.providers.errors import websocket_open_error
 from getpatter.providers.formats import WireFormats
 from getpatter.providers.urls import websocket_url
+from getpatter.stt._websocket import Frame, WebSocketSTTStream
 from getpatter.stt.base import STTCapabilities, STTEvent, STTSpeechStarted, Transcript, UtteranceEnd
 
 __all__ = ["DEFAULT_BASE_URL", "STT", "DeepgramSTT", "DeepgramStream", "Encoding"]
@@ -61,8 +55,7 @@ _WIRE = WireFormats[tuple[Encoding, int]](
         "pcm16_24000": ("linear16", 24000),
     },
 )
-_CONNECT_TIMEOUT_S = 10.0
-_CLOSE_TIMEOUT_S = 2.0
+_KEY_HINT = "DeepgramSTT(api_key=...) or DEEPGRAM_API_KEY"
 # Deepgram closes a socket that received nothing for about 10 s (NET-0001).
 _IDLE_LIMIT_S = 10.0
 _KEEPALIVE = json.dumps({"type": "KeepAlive"})
@@ -193,121 +186,44 @@ class STT:
 DeepgramSTT = STT
 
 
-class DeepgramStream:
-    """One call's Deepgram socket; implements :class:`~getpatter.stt.base.STTStream`.
+class DeepgramStream(WebSocketSTTStream):
+    """One call's Deepgram socket; see :class:`~getpatter.stt._websocket.WebSocketSTTStream`.
 
-    :meth:`connect`, then iterate :meth:`receive_transcripts` in one task while another sends
-    audio. Audio and :meth:`finalize` after :meth:`close` are dropped silently, and so is audio
-    sent after Deepgram dropped the socket: the iterator reports the drop by raising
-    :class:`~getpatter.errors.PatterConnectionError`, as it does for a Deepgram ``Error``
-    message or any close that :meth:`close` did not ask for.
+    Interim results with no text are skipped; an empty final result is kept only when it is
+    ``speech_final``, so the pipeline still learns where the turn ended. A Deepgram ``Error``
+    message raises :class:`~getpatter.errors.PatterConnectionError` from
+    :meth:`receive_transcripts`. :meth:`finalize` sends ``Finalize``; :meth:`close` sends
+    ``CloseStream`` (Deepgram answers with the last results and ``Metadata``, then closes).
     """
 
+    provider = "Deepgram"
+    key_hint = _KEY_HINT
+
     def __init__(self, url: str, api_key: str, *, keepalive_interval: float) -> None:
-        self._url = url
-        self._api_key = api_key
-        self._keepalive_interval = keepalive_interval
-        self._ws: ClientConnection | None = None
-        self._connecting = False
-        self._closed = False
-        self._receiving = False
-        self._last_sent = 0.0
-        self._keepalive: asyncio.Task[None] | None = None
+        super().__init__(
+            url,
+            api_key,
+            headers={"Authorization": f"Token {api_key}"},
+            logger=logger,
+            keepalive_interval=keepalive_interval,
+        )
 
-    @property
-    def url(self) -> str:
-        """The ``/v1/listen`` URL with its query string (no credentials)."""
-        return self._url
+    def _finalize_frames(self) -> list[Frame]:
+        return [_FINALIZE]
 
-    async def connect(self) -> None:
-        """Open the socket.
+    def _end_frames(self) -> list[Frame]:
+        return [_CLOSE_STREAM]
 
-        Raises :class:`AuthenticationError` when Deepgram refuses the key (HTTP 401/403),
-        :class:`RateLimitError` on HTTP 429 and :class:`PatterConnectionError` otherwise.
-        """
-        if self._connecting or self._ws is not None:
-            raise RuntimeError("DeepgramStream serves one call: open a new stream per call")
-        self._connecting = True
-        ws = await _open(self._url, self._api_key)
-        self._ws = ws
-        if self._closed:  # close() was called while connecting.
-            await _shut(ws)
-            return
-        self._last_sent = asyncio.get_running_loop().time()
-        self._keepalive = asyncio.create_task(self._keep_alive(ws))
+    def _keepalive_frame(self) -> Frame:
+        return _KEEPALIVE
 
-    async def send_audio(self, chunk: bytes) -> None:
-        """Send caller audio, in the format the stream was opened with, as one binary frame."""
-        if not isinstance(chunk, bytes | bytearray | memoryview):
-            raise ConfigError(f"send_audio takes audio bytes, got {type(chunk).__name__}")
-        if self._closed or not chunk:
-            return
-        await self._send(self._connection(), chunk)
+    def _parse(self, message: object) -> list[STTEvent]:
+        event = _event(message)
+        return [] if event is None else [event]
 
-    async def finalize(self) -> None:
-        """Ask Deepgram to flush: the pending words arrive as a final result right away."""
-        if not self._closed:
-            await self._send(self._connection(), _FINALIZE)
-
-    def receive_transcripts(self) -> AsyncIterator[STTEvent]:
-        """Deepgram's results until the stream closes; iterate once per stream.
-
-        Interim results with no text are skipped; an empty final result is kept only when it
-        is ``speech_final``, so the pipeline still learns where the turn ended.
-        """
-        ws = self._connection()
-        if self._receiving:
-            raise RuntimeError("DeepgramStream.receive_transcripts() can be iterated only once")
-        self._receiving = True
-        return self._events(ws)
-
-    async def close(self) -> None:
-        """Send ``CloseStream`` and close the socket, waiting at most 2 s. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._keepalive is not None:
-            self._keepalive.cancel()
-            await asyncio.wait([self._keepalive])
-        if self._ws is not None:
-            await _shut(self._ws)
-
-    def _connection(self) -> ClientConnection:
-        if self._ws is None:
-            raise RuntimeError("DeepgramStream is not connected: await connect() first")
-        return self._ws
-
-    async def _send(
-        self, ws: ClientConnection, message: str | bytes | bytearray | memoryview
-    ) -> bool:
-        try:
-            await ws.send(message)
-        except ConnectionClosed:
-            logger.debug("nothing sent: the Deepgram socket is closed")
-            return False
-        self._last_sent = asyncio.get_running_loop().time()
-        return True
-
-    async def _keep_alive(self, ws: ClientConnection) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            wait = self._last_sent + self._keepalive_interval - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            elif not await self._send(ws, _KEEPALIVE):
-                return
-
-    async def _events(self, ws: ClientConnection) -> AsyncIterator[STTEvent]:
-        with contextlib.suppress(ConnectionClosed):  # how it closed is judged below
-            async for raw in ws:
-                event = _event(raw)
-                if event is not None:
-                    yield event
-        if not self._closed:
-            raise PatterConnectionError(
-                "Deepgram closed the stream unexpectedly "
-                f"(close code {ws.close_code}: {ws.close_reason or 'no reason given'})"
-            )
+    def _refusal_detail(self, body: object) -> str:
+        message = body.get("err_msg") if isinstance(body, dict) else None
+        return message if isinstance(message, str) else ""
 
 
 class _Message(BaseModel):
@@ -351,13 +267,9 @@ class _Error(_Message):
     code: str | int | None = None
 
 
-def _event(raw: str | bytes) -> STTEvent | None:
-    """The event of one server message, or ``None`` for what the pipeline does not need."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        logger.warning("Deepgram sent a message that is not JSON: skipped")
-        return None
+def _event(data: object) -> STTEvent | None:
+    """The event of one decoded server message, or ``None`` for what the pipeline does not
+    need."""
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "SpeechStarted":
         return STTSpeechStarted()
@@ -424,51 +336,3 @@ def _listen_url(base_url: str) -> str:
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
-
-# websockets' handshake log on this logger is redacted (getpatter/_redaction.py).
-_wire_logger = logging.getLogger("getpatter.stt.deepgram.websocket")
-
-
-async def _open(url: str, api_key: str) -> ClientConnection:
-    try:
-        return await connect(
-            url,
-            additional_headers={"Authorization": f"Token {api_key}"},
-            open_timeout=_CONNECT_TIMEOUT_S,
-            close_timeout=_CLOSE_TIMEOUT_S,
-            # Raw audio does not compress; deflate would only cost CPU per frame.
-            compression=None,
-            logger=_wire_logger,
-        )
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-        detail = _refusal_detail(exc.response) if isinstance(exc, InvalidStatus) else ""
-        raise websocket_open_error(
-            "Deepgram",
-            exc,
-            url=url.split("?", 1)[0],
-            timeout=_CONNECT_TIMEOUT_S,
-            api_key=api_key,
-            key_hint="DeepgramSTT(api_key=...) or DEEPGRAM_API_KEY",
-            detail=detail,
-        ) from None
-
-
-def _refusal_detail(response: Response) -> str:
-    """The ``err_msg`` of Deepgram's JSON error body, or ``""``."""
-    try:
-        body = json.loads(response.body or b"")
-    except ValueError:
-        return ""
-    message = body.get("err_msg") if isinstance(body, dict) else None
-    return message[:200] if isinstance(message, str) else ""
-
-
-async def _shut(ws: ClientConnection) -> None:
-    """Ask Deepgram to finish, give it a moment to close, then close our side."""
-    with contextlib.suppress(ConnectionClosed):
-        await ws.send(_CLOSE_STREAM)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-            await ws.wait_closed()
-    await ws.close()
