@@ -21,7 +21,8 @@ a row. Everything runs on audio time, not wall time, so audio may be sent faster
   ``speech_final=false`` (an empty one when nothing is pending); speech that goes on counts as
   the next utterance.
 - ``KeepAlive``: accepted. ``CloseStream``: the pending final, ``Metadata`` (``duration`` = audio
-  seconds received), then a normal close. Any other message: an ``Error``, then close 1011.
+  seconds received), then a normal close. Any other message: an ``Error`` (``variant``
+  ``SchemaError``, ``message`` the text received), then close 1011.
 """
 
 from getpatter.testing.fake_deepgram.records import FakeDeepgramSession

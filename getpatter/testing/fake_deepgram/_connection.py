@@ -80,16 +80,17 @@ class Connection:
             self.record.closed = True
             self.finished.set()
 
-    async def fail(self, description: str) -> None:
-        """Send an ``Error`` message and close the connection, as Deepgram does on a fault."""
-        await self._send(
-            {
-                "type": "Error",
-                "description": description,
-                "message": description,
-                "variant": "fake_error",
-            }
-        )
+    async def fail(self, description: str, *, unparsed: str | None = None) -> None:
+        """Send an ``Error`` message and close the connection, as Deepgram does on a fault.
+
+        ``unparsed``: the client text message the server could not parse; the error is then a
+        ``SchemaError`` carrying it as ``message``, as the listen API spec describes.
+        """
+        error: dict[str, Any] = {"type": "Error", "variant": "InternalError"}
+        if unparsed is not None:
+            error.update(variant="SchemaError", message=unparsed)
+        error["description"] = description
+        await self._send(error)
         await self.ws.close(1011, description[:100])
 
     async def _next(self) -> bool:
@@ -129,7 +130,7 @@ class Connection:
             await self._send(self._metadata())
             await self.ws.close()
             return False
-        await self.fail(f"Unknown control message type {kind!r}.")
+        await self.fail(f"Unknown control message type {kind!r}.", unparsed=text)
         return False
 
     # Caller audio
