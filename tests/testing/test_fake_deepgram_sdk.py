@@ -20,6 +20,9 @@ from deepgram.core.api_error import ApiError
 from deepgram.environment import DeepgramClientEnvironment
 from deepgram.listen.v1.socket_client import AsyncV1SocketClient
 from deepgram.listen.v1.types import (
+    ListenV1Configure,
+    ListenV1ConfigureFailure,
+    ListenV1ConfigureSuccess,
     ListenV1Error,
     ListenV1Metadata,
     ListenV1Results,
@@ -47,6 +50,8 @@ SDK_TYPES: dict[str, type[BaseModel]] = {
     "UtteranceEnd": ListenV1UtteranceEnd,
     "Metadata": ListenV1Metadata,
     "Error": ListenV1Error,
+    "ConfigureSuccess": ListenV1ConfigureSuccess,
+    "ConfigureFailure": ListenV1ConfigureFailure,
 }
 
 
@@ -241,3 +246,43 @@ async def test_a_rate_limited_handshake_is_the_sdks_api_error(fake: FakeDeepgram
     async with listen(fake) as socket:  # the next handshake is accepted again
         await socket.send_close_stream()
         assert [type(m) for m in [m async for m in socket]] == [ListenV1Metadata]
+
+
+async def test_configure_from_the_sdk_replaces_keyterms_mid_stream(
+    fake: FakeDeepgramServer,
+) -> None:
+    async with listen(fake, keyterm="drain") as socket:
+        await socket.send_configure(
+            ListenV1Configure(keyterms=["plumber", "water heater"], features={"numerals": True})
+        )
+        (success,) = await receive_until(socket, ListenV1ConfigureSuccess)
+        await socket.send_configure(ListenV1Configure(features={"numerals": False}))
+        (kept,) = await receive_until(socket, ListenV1ConfigureSuccess)
+        await socket.send_media(speech(500) + silence(800))
+        turn = await receive_until(socket, ListenV1Results, is_final=True)  # the stream goes on
+        await socket.send_close_stream()
+        rest = [message async for message in socket]
+
+    assert success.keyterms == ["plumber", "water heater"]
+    assert kept.keyterms is None  # present only when the Configure replaced them
+    assert success.request_id == kept.request_id == turn[-1].metadata.request_id
+    assert turn[-1].channel.alternatives[0].transcript == LINE
+    check_against_spec(fake, [success, kept, *turn, *rest])
+    session = fake.sessions[0]
+    assert session.controls == ["Configure", "Configure", "CloseStream"]
+    assert session.keyterms == ["plumber", "water heater"]
+    assert session.features == {"numerals": False}
+
+
+async def test_keyterms_on_a_model_that_is_not_nova_3_are_a_configure_failure(
+    fake: FakeDeepgramServer,
+) -> None:
+    async with listen(fake, model="nova-2") as socket:
+        await socket.send_configure(ListenV1Configure(keyterms=["plumber"]))
+        (failure,) = await receive_until(socket, ListenV1ConfigureFailure)
+        await socket.send_close_stream()
+        rest = [message async for message in socket]
+    assert failure.code == "CONFIGURE_KEYTERMS_NOT_SUPPORTED" and failure.description
+    assert [type(m) for m in rest] == [ListenV1Metadata]  # the stream was not closed by it
+    check_against_spec(fake, [failure, *rest])
+    assert fake.sessions[0].keyterms == []

@@ -30,6 +30,7 @@ UNSCRIPTED_TEXT = "hello"
 
 _RMS_THRESHOLD = 500.0  # about -36 dBFS, as the fake Realtime server's default
 _INTERIM_EVERY_MS = 200
+_KEYTERM_LIMIT = 500  # tokens; the fake counts words
 _IDLE_CLOSE_REASON = "NET-0001: no audio data or text message received within the timeout window"
 
 
@@ -124,6 +125,8 @@ class Connection:
             await self._final(from_finalize=True)
             self._vad = EnergyVad()
             return True
+        if kind == "Configure":
+            return await self._configure(message, text)
         if kind == "CloseStream":
             if self._utterance is not None:
                 await self._final()
@@ -132,6 +135,41 @@ class Connection:
             return False
         await self.fail(f"Unknown control message type {kind!r}.", unparsed=text)
         return False
+
+    async def _configure(self, message: dict[str, Any], text: str) -> bool:
+        """Apply a mid-stream ``Configure``: answer ``ConfigureSuccess`` or ``ConfigureFailure``."""
+        keyterms, features = message.get("keyterms"), message.get("features")
+        if not (keyterms is None or _strings(keyterms)) or not (
+            features is None or _flags(features)
+        ):
+            await self.fail(
+                "Configure needs keyterms as a list of strings and features as booleans.",
+                unparsed=text,
+            )
+            return False
+        failure = None
+        if keyterms is not None and not self._model.startswith("nova-3"):
+            failure = ("CONFIGURE_KEYTERMS_NOT_SUPPORTED", "Only Nova-3 models take keyterms.")
+        elif keyterms is not None and sum(len(term.split()) for term in keyterms) > _KEYTERM_LIMIT:
+            failure = ("CONFIGURE_KEYTERM_LIMIT_EXCEEDED", "The keyterms exceed 500 tokens.")
+        if failure is not None:
+            code, description = failure
+            await self._send(
+                {
+                    "type": "ConfigureFailure",
+                    "request_id": self._request_id,
+                    "code": code,
+                    "description": description,
+                }
+            )
+            return True
+        reply: dict[str, Any] = {"type": "ConfigureSuccess", "request_id": self._request_id}
+        if keyterms is not None:
+            self.record.keyterms = list(keyterms)
+            reply["keyterms"] = self.record.keyterms
+        self.record.features.update(features or {})
+        await self._send(reply)
+        return True
 
     # Caller audio
 
@@ -241,3 +279,13 @@ class Connection:
             "duration": round(self.record.audio_seconds, 3),
             "channels": 1,
         }
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _flags(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
+    )
