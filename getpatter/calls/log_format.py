@@ -206,7 +206,12 @@ def metadata(
         "agent": {"provider": call.provider_mode or None, "voice": voice},
         "turns": call.turns,
         "cost": {
-            name: float(cost.get(name, 0.0)) for name in ("total", "stt", "tts", "llm", "telephony")
+            **{
+                name: float(cost.get(name, 0.0))
+                for name in ("total", "stt", "tts", "llm", "telephony")
+            },
+            # Providers with no price: the total is a lower bound (absent when all were priced).
+            **({"unpriced": list(cost["unpriced"])} if cost.get("unpriced") else {}),
         },
         "latency": {f"p{q}_ms": percentile(totals, q) if totals else None for q in (50, 95, 99)},
         "error": call.error,

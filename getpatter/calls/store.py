@@ -66,7 +66,8 @@ class StoredCall:
 
     ``started_at`` is the media start (or, until the call starts, its first event); ``ended_at``
     is ``None`` while the call is active. ``cost`` is the cost so far in USD by category
-    (``stt``, ``tts``, ``llm``, ``telephony``, ``total``); ``latency_p50_ms`` and
+    (``stt``, ``tts``, ``llm``, ``telephony``, ``total``), plus ``unpriced`` (a list of price
+    keys) when a provider had no price, so the total is a lower bound; ``latency_p50_ms`` and
     ``latency_p95_ms`` summarise the turns' ``total_ms`` (user speech to first agent audio).
     """
 
@@ -81,7 +82,7 @@ class StoredCall:
     outcome: str = ""
     ended_by: str = ""
     error: str | None = None
-    cost: dict[str, float] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
     turns: int = 0

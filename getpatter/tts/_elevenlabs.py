@@ -161,7 +161,8 @@ def status_error(owner: str, status: int, body: bytes, *, api_key: str = "") -> 
 
 
 def error_detail(body: bytes) -> str:
-    """The message inside an ElevenLabs error body (``{"detail": {"message": ...}}``)."""
+    """The message inside an ElevenLabs error body (``{"detail": {"message": ...}}``, or a
+    422's ``{"detail": [{"msg": ...}]}``)."""
     text = body.decode("utf-8", "replace").strip()
     try:
         parsed: Any = json.loads(text)
@@ -170,4 +171,7 @@ def error_detail(body: bytes) -> str:
     detail = parsed.get("detail", parsed) if isinstance(parsed, dict) else parsed
     if isinstance(detail, dict):
         detail = detail.get("message") or detail.get("status") or detail
+    elif isinstance(detail, list):  # a 422: [{"loc": [...], "msg": ..., "type": ...}, ...]
+        said = [str(item["msg"]) for item in detail if isinstance(item, dict) and "msg" in item]
+        detail = "; ".join(said) if said else detail
     return str(detail)[:_MAX_DETAIL]

@@ -434,3 +434,14 @@ async def test_a_log_store_on_the_env_folder_is_not_written_twice(
     other = log_from_env(CallEventStream(), CallLogStore(tmp_path / "other"))
     assert other is not None and other.root == tmp_path
     await store.aclose()
+
+
+def test_metadata_keeps_the_providers_without_a_price() -> None:
+    from getpatter.calls.log_format import metadata
+    from getpatter.calls.store import StoredCall
+
+    call = StoredCall(call_id="CA1", cost={"total": 0.01, "llm": 0.01, "unpriced": ["groq_llm"]})
+    cost = metadata(call, [], voice=None, redact="mask")["cost"]
+    assert cost["unpriced"] == ["groq_llm"] and cost["total"] == 0.01
+    plain = StoredCall(call_id="CA2", cost={"total": 0.01})
+    assert "unpriced" not in metadata(plain, [], voice=None, redact="mask")["cost"]

@@ -131,11 +131,13 @@ async def test_closestream_flushes_the_pending_utterance_then_sends_metadata(
 
 async def test_unknown_control_message_gets_an_error_and_a_close(fake: FakeDeepgramServer) -> None:
     async with listen(fake, MULAW) as ws:
-        await ws.send(json.dumps({"type": "Configure"}))
+        await ws.send(json.dumps({"type": "Reconfigure"}))
         messages = await read_until(ws, "Error")
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
     assert {"description", "message", "variant"} <= set(messages[-1])
+    assert messages[-1]["variant"] == "SchemaError"
+    assert messages[-1]["message"] == '{"type": "Reconfigure"}'
     assert ws.close_code == 1011
 
 

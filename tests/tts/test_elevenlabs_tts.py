@@ -158,6 +158,14 @@ async def test_http_errors_map_to_patter_errors(
     assert f"HTTP {status}" in str(caught.value)
 
 
+async def test_a_422_says_the_validation_messages(fake: FakeElevenLabsServer, tts: TTS) -> None:
+    fake.fail_next(422)  # {"detail": [{"loc": [...], "msg": ..., "type": ...}]}
+    with pytest.raises(PatterError) as caught:
+        await collect(tts.synthesize(SENTENCE, audio_format="ulaw_8000"))
+    assert "HTTP 422 injected by fail_next" in str(caught.value)
+    assert "'loc'" not in str(caught.value)
+
+
 async def test_wrong_key_is_an_authentication_error_without_the_key(
     fake: FakeElevenLabsServer,
 ) -> None:

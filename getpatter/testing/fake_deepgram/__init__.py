@@ -20,8 +20,12 @@ a row. Everything runs on audio time, not wall time, so audio may be sent faster
 - ``Finalize``: the current utterance's final at once, ``from_finalize=true`` and
   ``speech_final=false`` (an empty one when nothing is pending); speech that goes on counts as
   the next utterance.
+- ``Configure``: ``ConfigureSuccess`` (``keyterms`` echoed when replaced; the fake counts
+  words as tokens for the 500-token limit), or ``ConfigureFailure`` for keyterms on a model
+  that is not Nova-3 or over the limit; the stream goes on either way.
 - ``KeepAlive``: accepted. ``CloseStream``: the pending final, ``Metadata`` (``duration`` = audio
-  seconds received), then a normal close. Any other message: an ``Error``, then close 1011.
+  seconds received), then a normal close. Any other message: an ``Error`` (``variant``
+  ``SchemaError``, ``message`` the text received), then close 1011.
 """
 
 from getpatter.testing.fake_deepgram.records import FakeDeepgramSession

@@ -30,6 +30,7 @@ UNSCRIPTED_TEXT = "hello"
 
 _RMS_THRESHOLD = 500.0  # about -36 dBFS, as the fake Realtime server's default
 _INTERIM_EVERY_MS = 200
+_KEYTERM_LIMIT = 500  # tokens; the fake counts words
 _IDLE_CLOSE_REASON = "NET-0001: no audio data or text message received within the timeout window"
 
 
@@ -80,16 +81,17 @@ class Connection:
             self.record.closed = True
             self.finished.set()
 
-    async def fail(self, description: str) -> None:
-        """Send an ``Error`` message and close the connection, as Deepgram does on a fault."""
-        await self._send(
-            {
-                "type": "Error",
-                "description": description,
-                "message": description,
-                "variant": "fake_error",
-            }
-        )
+    async def fail(self, description: str, *, unparsed: str | None = None) -> None:
+        """Send an ``Error`` message and close the connection, as Deepgram does on a fault.
+
+        ``unparsed``: the client text message the server could not parse; the error is then a
+        ``SchemaError`` carrying it as ``message``, as the listen API spec describes.
+        """
+        error: dict[str, Any] = {"type": "Error", "variant": "InternalError"}
+        if unparsed is not None:
+            error.update(variant="SchemaError", message=unparsed)
+        error["description"] = description
+        await self._send(error)
         await self.ws.close(1011, description[:100])
 
     async def _next(self) -> bool:
@@ -123,14 +125,51 @@ class Connection:
             await self._final(from_finalize=True)
             self._vad = EnergyVad()
             return True
+        if kind == "Configure":
+            return await self._configure(message, text)
         if kind == "CloseStream":
             if self._utterance is not None:
                 await self._final()
             await self._send(self._metadata())
             await self.ws.close()
             return False
-        await self.fail(f"Unknown control message type {kind!r}.")
+        await self.fail(f"Unknown control message type {kind!r}.", unparsed=text)
         return False
+
+    async def _configure(self, message: dict[str, Any], text: str) -> bool:
+        """Apply a mid-stream ``Configure``: answer ``ConfigureSuccess`` or ``ConfigureFailure``."""
+        keyterms, features = message.get("keyterms"), message.get("features")
+        if not (keyterms is None or _strings(keyterms)) or not (
+            features is None or _flags(features)
+        ):
+            await self.fail(
+                "Configure needs keyterms as a list of strings and features as booleans.",
+                unparsed=text,
+            )
+            return False
+        failure = None
+        if keyterms is not None and not self._model.startswith("nova-3"):
+            failure = ("CONFIGURE_KEYTERMS_NOT_SUPPORTED", "Only Nova-3 models take keyterms.")
+        elif keyterms is not None and sum(len(term.split()) for term in keyterms) > _KEYTERM_LIMIT:
+            failure = ("CONFIGURE_KEYTERM_LIMIT_EXCEEDED", "The keyterms exceed 500 tokens.")
+        if failure is not None:
+            code, description = failure
+            await self._send(
+                {
+                    "type": "ConfigureFailure",
+                    "request_id": self._request_id,
+                    "code": code,
+                    "description": description,
+                }
+            )
+            return True
+        reply: dict[str, Any] = {"type": "ConfigureSuccess", "request_id": self._request_id}
+        if keyterms is not None:
+            self.record.keyterms = list(keyterms)
+            reply["keyterms"] = self.record.keyterms
+        self.record.features.update(features or {})
+        await self._send(reply)
+        return True
 
     # Caller audio
 
@@ -240,3 +279,13 @@ class Connection:
             "duration": round(self.record.audio_seconds, 3),
             "channels": 1,
         }
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _flags(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
+    )

@@ -86,8 +86,14 @@ class FakeDeepgramServer(LoopbackWebSocketServer[Connection]):
         return None
 
     def _accept(self, ws: ServerConnection, request: Request) -> Connection:
-        query = dict(parse_qsl(urlsplit(request.path).query))
-        record = FakeDeepgramSession(index=len(self._connections), path=request.path, query=query)
+        pairs = parse_qsl(urlsplit(request.path).query)
+        query = dict(pairs)
+        record = FakeDeepgramSession(
+            index=len(self._connections),
+            path=request.path,
+            query=query,
+            keyterms=[value for name, value in pairs if name == "keyterm"],
+        )
         settings = read_settings(query)
         return Connection(ws, record, settings, self._scenario, self._idle_timeout)
 

@@ -94,9 +94,7 @@ class StreamInputSession:
                 return
             if text == "":
                 await self._speak(pending)
-                await self._send(
-                    {"audio": None, "isFinal": True, "normalizedAlignment": None, "alignment": None}
-                )
+                await self._send({"isFinal": True})  # the spec's FinalOutput: nothing else
                 self._record.completed = True
                 await self._ws.close()
                 return
@@ -134,9 +132,8 @@ class StreamInputSession:
 
     async def _send_audio(self, audio: bytes) -> None:
         encoded = base64.b64encode(audio).decode("ascii")
-        await self._send(
-            {"audio": encoded, "isFinal": False, "normalizedAlignment": None, "alignment": None}
-        )
+        # The spec's AudioOutput: no isFinal (FinalOutput's is only ever true).
+        await self._send({"audio": encoded, "normalizedAlignment": None, "alignment": None})
         self._record.audio_bytes += len(audio)
 
     async def _send(self, message: dict[str, Any]) -> None:

@@ -32,9 +32,12 @@ class FakeElevenLabsServer(FakeTTSServer):
     Serves ``POST /v1/text-to-speech/{voice_id}/stream?output_format=...`` (raw audio as it is
     "synthesised") and the ``/v1/text-to-speech/{voice_id}/stream-input`` WebSocket (opening
     ``{"text": " "}`` message, text messages, ``flush``, ``{"text": ""}`` to end; answers
-    ``{"audio": <base64>, "isFinal": false}`` frames, a final ``{"isFinal": true}``, then a
-    normal close). Both need an ``xi-api-key`` header. Output formats: ``pcm_8000``,
-    ``pcm_16000``, ``pcm_24000``, ``pcm_48000``, ``ulaw_8000``, ``alaw_8000``.
+    ``{"audio": <base64>, "normalizedAlignment": null, "alignment": null}`` frames, a final
+    ``{"isFinal": true}``, then a normal close). Both need an ``xi-api-key`` header. Output
+    formats: ``pcm_8000``, ``pcm_16000``, ``pcm_24000``, ``pcm_48000``, ``ulaw_8000``,
+    ``alaw_8000``. Errors are ``{"detail": {"status": ..., "message": ...}}`` (a refused key:
+    status ``invalid_api_key``), and 422s the API's validation error
+    (``{"detail": [{"loc": [...], "msg": ..., "type": ...}]}``).
 
     Besides ``fail_next`` and ``stall_next``, :meth:`error_next` and :meth:`huge_frame_next`
     script the next socket's failures.
@@ -66,8 +69,16 @@ class FakeElevenLabsServer(FakeTTSServer):
         ]
 
     def _error(self, status: int, message: str) -> JSONResponse:
+        if status == 422:
+            return _validation_error(("body",), message)
         detail = {"status": status_phrase(status), "message": message}
         return JSONResponse({"detail": detail}, status_code=status)
+
+    def _key_refusal(self, key: str) -> JSONResponse | None:
+        if not key or (self._api_key is not None and key != self._api_key):
+            detail = {"status": "invalid_api_key", "message": "Invalid API key"}
+            return JSONResponse({"detail": detail}, status_code=401)
+        return None
 
     async def _stream(self, request: Request) -> Response:
         fault = self._take_fault("http")
@@ -85,7 +96,8 @@ class FakeElevenLabsServer(FakeTTSServer):
             return self._error(400, "The text to speak must not be empty")
         output_format = request.query_params.get("output_format", "mp3_44100_128")
         if output_format not in SUPPORTED_FORMATS:
-            return self._error(422, f"The fake cannot produce output_format={output_format}")
+            message = f"The fake cannot produce output_format={output_format}"
+            return _validation_error(("query", "output_format"), message)
         record = self._record(
             "http",
             request.url.path,
@@ -118,7 +130,8 @@ class FakeElevenLabsServer(FakeTTSServer):
         output_format = query.pop("output_format", "mp3_44100_128")
         if output_format not in SUPPORTED_FORMATS:
             message = f"The fake cannot produce output_format={output_format}"
-            await websocket.send_denial_response(self._error(422, message))
+            refusal = _validation_error(("query", "output_format"), message)
+            await websocket.send_denial_response(refusal)
             return
         options: dict[str, Any] = dict(query)
         model = options.pop("model_id", None)
@@ -134,3 +147,9 @@ class FakeElevenLabsServer(FakeTTSServer):
         await websocket.accept()
         session = StreamInputSession(websocket, record, self, fault)
         await session.run()
+
+
+def _validation_error(loc: tuple[str, ...], message: str) -> JSONResponse:
+    """A 422 shaped as the API's ``HTTPValidationError`` (a list of failed fields)."""
+    detail = [{"loc": list(loc), "msg": message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
