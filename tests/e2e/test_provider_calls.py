@@ -116,3 +116,11 @@ async def test_each_provider_answers_a_sandbox_call(kind: str, name: str) -> Non
     assert report["outcome"] == "completed"
     cost = getattr(metrics.cost, kind)
     assert cost > 0 or chosen.name in metrics.cost.unpriced
+    # Every turn's metrics are measured, whichever provider ran it (spec MT-3, MT-4).
+    answered = [turn for turn in metrics.turns if turn.user_text]
+    assert len(answered) == 2
+    for turn in answered:
+        latency = turn.latency
+        assert turn.stt_audio_seconds > 0 and turn.tts_characters > 0
+        assert None not in (latency.stt_ms, latency.endpoint_ms, latency.llm_ttft_ms)
+        assert None not in (latency.tts_ms, latency.total_ms)
