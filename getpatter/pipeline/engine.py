@@ -101,6 +101,9 @@ class PipelineSettings:
     guardrails: Sequence[Guardrail] = ()
     text_transforms: Sequence[Callable[[str], str]] = ()
     aggressive_first_flush: bool = False
+    parallel_tools: bool = True
+    """Run a round's tool calls concurrently; ``False`` (an LLM whose capabilities say it makes
+    one call at a time) runs them one after another, in the order the model gave them."""
 
 
 @dataclass
@@ -123,6 +126,8 @@ class _Spoken:
     """Index of the first sentence of the current brain round (rounds split at tool calls)."""
     round_in_context: bool = False
     """The current round's text is already in the conversation."""
+    transcribed: bool = False
+    """Its :class:`AgentTranscript` was emitted (whole, or what was heard of it)."""
 
     def heard(self, played_ms: float, since: int = 0) -> str:
         """The words of sentences ``since`` onwards the caller heard when ``played_ms`` of
@@ -349,6 +354,12 @@ class PipelineEngine:
             self._context.truncate_last_assistant(heard)
         elif heard:
             self._context.add_assistant(heard)
+        if not spoken.transcribed:
+            # Cut off before its end: the transcript keeps what the caller heard of it.
+            heard_all = spoken.heard(played_ms)
+            if heard_all:
+                spoken.transcribed = True
+                self._emit(AgentTranscript(item_id, heard_all))
 
     async def send_tool_result(self, call_id: str, output: str) -> None:
         """The session ran tool ``call_id``; the response waiting for it goes on."""
@@ -454,6 +465,11 @@ class PipelineEngine:
             if self._heard:
                 await self._end_of_turn()
             return
+        if event.text and self._vad is None and not self._user_speaking:
+            # An STT that sends no speech-started event (Soniox, Speechmatics): its first words
+            # are the caller starting to speak, which is what barge-in listens for.
+            self._user_speaking = True
+            self._emit(SpeechStarted())
         if not event.is_final:
             if event.text and self._partials:
                 self._emit(UserTranscriptPartial(event.text))
@@ -539,6 +555,7 @@ class PipelineEngine:
             if not spoken.round_in_context and spoken.round_text:
                 self._context.add_assistant(spoken.round_text)
                 spoken.round_in_context = True
+            spoken.transcribed = True
             self._emit(AgentTranscript(item, spoken.text))
         usage = PipelineUsage(
             stt_seconds=usage.stt_seconds,
@@ -667,9 +684,16 @@ class PipelineEngine:
             future: asyncio.Future[str] = loop.create_future()
             self._tool_results[call.id] = future
             futures.append(future)
-            self._emit(ToolCallRequest(call.id, call.name, call.arguments))
+            if self._settings.parallel_tools:
+                self._emit(ToolCallRequest(call.id, call.name, call.arguments))
         try:
-            outputs = await asyncio.gather(*futures)
+            if self._settings.parallel_tools:
+                outputs = list(await asyncio.gather(*futures))
+            else:
+                outputs = []
+                for call, future in zip(calls, futures, strict=True):
+                    self._emit(ToolCallRequest(call.id, call.name, call.arguments))
+                    outputs.append(await future)
         finally:
             for call in calls:
                 self._tool_results.pop(call.id, None)

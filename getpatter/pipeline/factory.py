@@ -43,6 +43,7 @@ def pipeline_engine_factory(
         guardrails=tuple(agent.guardrails or ()),
         text_transforms=tuple(agent.text_transforms or ()),
         aggressive_first_flush=agent.aggressive_first_flush,
+        parallel_tools=agent.llm is None or agent.llm.capabilities.parallel_tool_calls,
     )
     stt_formats = agent.stt.capabilities.input_formats
     tts_formats = agent.tts.capabilities.output_formats

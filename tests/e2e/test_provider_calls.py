@@ -94,9 +94,7 @@ async def test_each_provider_answers_a_sandbox_call(kind: str, name: str) -> Non
     assert offline_provider(chosen) is not None, f"no sandbox fake for {type(chosen).__name__}"
     options: dict[str, Any] = {}
     if kind == "stt" and name in NEEDS_VAD:
-        from getpatter import SileroVAD
-
-        options["vad"] = SileroVAD()
+        options["vad"] = _silero()
     async with asyncio.timeout(60), Sandbox(_scenario()) as sandbox:
         await sandbox.serve(
             sandbox.phone.agent("You are the receptionist.", **providers, **options)
@@ -124,3 +122,40 @@ async def test_each_provider_answers_a_sandbox_call(kind: str, name: str) -> Non
         assert turn.stt_audio_seconds > 0 and turn.tts_characters > 0
         assert None not in (latency.stt_ms, latency.endpoint_ms, latency.llm_ttft_ms)
         assert None not in (latency.tts_ms, latency.total_ms)
+
+
+@pytest.mark.parametrize("name", list(STTS))
+async def test_the_caller_can_interrupt_the_agent_with_each_stt(name: str) -> None:
+    long_reply = "Let me tell you about every one of our many dental services in detail. " * 3
+    scenario = Scenario(
+        callee=Callee(
+            steps=(
+                Say("Tell me about your services."),
+                Say("Stop, just book me in.", interrupt_after_ms=1500),
+                HangUp(pause_ms=3000),
+            )
+        ),
+        replies=(Reply(long_reply), Reply("Sure, you're booked.")),
+    )
+    options: dict[str, Any] = {"vad": _silero()} if name in NEEDS_VAD else {}
+    async with asyncio.timeout(60), Sandbox(scenario) as sandbox:
+        agent = sandbox.phone.agent(
+            "You are the receptionist.",
+            stt=STTS[name](),
+            llm=LLMS["openai"](),
+            tts=TTSS["elevenlabs"](),
+            **options,
+        )
+        await sandbox.serve(agent)
+        call = await sandbox.call_in()
+        report = await call.ended()
+    assert call.simulated.clears, "the agent was never interrupted"
+    spoken = [line["text"] for line in report["transcript"] if line["role"] == "assistant"]
+    assert spoken[0] != long_reply.strip() and long_reply.startswith(spoken[0])
+    assert spoken[-1] == "Sure, you're booked."
+
+
+def _silero() -> Any:
+    from getpatter import SileroVAD
+
+    return SileroVAD()

@@ -348,6 +348,40 @@ async def test_a_tool_call_round_trips_through_the_session_before_the_answer() -
     await engine.close()
 
 
+@pytest.mark.parametrize("parallel", [True, False])
+async def test_a_round_runs_its_tool_calls_at_once_unless_the_llm_says_one_at_a_time(
+    parallel: bool,
+) -> None:
+    stt = ScriptedSTT()
+    first = ToolCall("call_1", "check_hours", '{"day": "monday"}')
+    second = ToolCall("call_2", "check_hours", '{"day": "tuesday"}')
+    llm = ScriptedLLM(
+        [
+            LLMChunk(type="tool_call", tool_call=first),
+            LLMChunk(type="tool_call", tool_call=second),
+            LLMChunk(type="done"),
+        ],
+        text("Nine both days."),
+    )
+    engine = engine_for(stt, llm, parallel_tools=parallel)
+    events = await connected(
+        engine, tools=({"name": "check_hours", "description": "", "parameters": {}},)
+    )
+    await caller_says(stt, "Hours on Monday and Tuesday?")
+    await until(events, ToolCallRequest, count=2 if parallel else 1)
+    await asyncio.sleep(0.05)
+    requested = [e.call_id for e in events if isinstance(e, ToolCallRequest)]
+    # One at a time: the second call is asked for only once the first has its result.
+    assert requested == (["call_1", "call_2"] if parallel else ["call_1"])
+    await engine.send_tool_result("call_1", "9am-5pm")
+    if not parallel:
+        await until(events, ToolCallRequest)
+    await engine.send_tool_result("call_2", "9am-5pm")
+    await until(events, ResponseDone)
+    assert [m["role"] for m in llm.contexts[1][-2:]] == ["tool", "tool"]
+    await engine.close()
+
+
 async def test_text_spoken_around_a_tool_call_is_kept_round_by_round() -> None:
     stt = ScriptedSTT()
     call = ToolCall("call_7", "check_hours", "{}")
