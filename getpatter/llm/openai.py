@@ -15,14 +15,17 @@ nothing (``bench/llm_client.py``, docs/decisions.md "LLM hot path"). The SDK sta
 reference: the tests hold it and this client against the same fake server.
 
 OpenAI-compatible APIs (Groq, Cerebras, a local server) work through ``base_url``; subclasses
-for them set :attr:`LLM.default_base_url` and the key's environment variable, and may add
-request fields (:meth:`LLM._request`, including the SDK's ``extra_body``/``extra_headers``/
-``extra_query``) or headers (:meth:`LLM._headers`).
+for them set :attr:`LLM.default_base_url` and the key's environment variable, and may change
+the request fields (:meth:`LLM._request`, including the SDK's ``extra_body``/``extra_headers``/
+``extra_query``), the headers (:meth:`LLM._headers`), the body's encoding (:meth:`LLM._encode`),
+the retry policy (:meth:`LLM._should_retry`, :meth:`LLM._retry_delay`) and the error for a
+refused request (:meth:`LLM._status_error`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -54,6 +57,7 @@ __all__ = ["LLM", "OpenAILLM"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 """OpenAI's API, used when neither ``base_url`` nor ``OPENAI_BASE_URL`` is set."""
 _DONE = b"[DONE]"
+_JSON: Mapping[str, str] = {"Content-Type": "application/json"}
 
 
 class LLM:
@@ -137,9 +141,12 @@ class LLM:
         :class:`~getpatter.errors.PatterError`. Closing the iterator early, or cancelling the
         task reading it, closes the HTTP stream.
         """
-        body, headers, query = wire_request(self._request(context, tools))
+        body, extra_headers, query = wire_request(self._request(context, tools))
+        payload, headers = self._encode(body)
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         pool = self._client.get()
-        response = await self._open(pool, body, headers, query)
+        response = await self._open(pool, payload, headers, query)
         reader = ChunkReader(self.provider, self._api_key)
         decoder = SSEDecoder()
         ended = False
@@ -227,11 +234,26 @@ class LLM:
                     headers[header] = value
         return headers
 
+    def _encode(self, body: dict[str, Any]) -> tuple[bytes, Mapping[str, str]]:
+        """The request ``body`` as sent, and the headers describing it (``Content-Type``; a
+        subclass may compress it or use another encoding)."""
+        return json.dumps(body).encode(), _JSON
+
+    def _should_retry(self, status: int, headers: Mapping[str, str]) -> bool:
+        """Whether an answer of ``status`` is retried (when ``max_retries`` allows): 408, 409,
+        429 and 5xx unless ``x-should-retry`` says otherwise, as the openai SDK decides."""
+        return should_retry(status, headers)
+
+    def _retry_delay(self, attempt: int, headers: Mapping[str, str] | None) -> float:
+        """Seconds before retry number ``attempt`` (from 1); ``headers`` are the failed
+        answer's (``None`` after a network error): its ``retry-after``, else a backoff."""
+        return retry_delay(attempt, headers)
+
     async def _open(
         self,
         pool: _Pool,
-        body: dict[str, Any],
-        headers: Mapping[str, str] | None,
+        payload: bytes,
+        headers: Mapping[str, str],
         query: Mapping[str, str] | None,
     ) -> aiohttp.ClientResponse:
         """POST the request; the response once its status is a success (retried as the
@@ -240,12 +262,12 @@ class LLM:
         while True:
             try:
                 response = await pool.session.post(
-                    pool.url, json=body, headers=headers, params=query
+                    pool.url, data=payload, headers=headers, params=query
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
                 if attempt < self.max_retries:
                     attempt += 1
-                    await asyncio.sleep(retry_delay(attempt))
+                    await asyncio.sleep(self._retry_delay(attempt, None))
                     continue
                 raise connection_error(
                     self.provider, timed_out=isinstance(exc, TimeoutError), timeout=self.timeout
@@ -258,20 +280,22 @@ class LLM:
                 answer = b""
             finally:
                 response.release()
-            if attempt < self.max_retries and should_retry(response.status, response.headers):
+            status, answer_headers = response.status, response.headers
+            if attempt < self.max_retries and self._should_retry(status, answer_headers):
                 attempt += 1
-                await asyncio.sleep(retry_delay(attempt, response.headers))
+                await asyncio.sleep(self._retry_delay(attempt, answer_headers))
                 continue
-            raise self._status_error(response, answer)
+            raise self._status_error(status, answer_headers, answer)
 
-    def _status_error(self, response: aiohttp.ClientResponse, answer: bytes) -> PatterError:
+    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> PatterError:
+        """The error for a refused request: HTTP ``status`` with ``headers`` and ``body``."""
         return status_error(
             self.provider,
-            response.status,
-            error_detail(response.status, answer),
+            status,
+            error_detail(status, body),
             api_key=self._api_key,
             key_hint=f"api_key= or {self.api_key_env}",
-            retry_after=response.headers.get("retry-after"),
+            retry_after=headers.get("retry-after"),
         )
 
     def _new_client(self) -> _Pool:

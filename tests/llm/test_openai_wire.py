@@ -157,6 +157,10 @@ async def test_subclass_request_options_reach_the_wire(fake: FakeOpenAIServer) -
         def _headers(self) -> dict[str, str]:
             return {**super()._headers(), "X-Client": "patter-test"}
 
+        def _encode(self, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+            compact = json.dumps(body, separators=(",", ":")).encode()
+            return compact, {"Content-Type": "application/json; charset=utf-8"}
+
     llm = Compatible(api_key=KEY, base_url=fake.base_url)
     chunks = await collect(llm, conversation("Hello?"))
     await llm.close()
@@ -167,6 +171,10 @@ async def test_subclass_request_options_reach_the_wire(fake: FakeOpenAIServer) -
     assert "extra_body" not in request.body and "extra_headers" not in request.body
     assert request.headers["x-trace"] == "t-1" and request.headers["x-client"] == "patter-test"
     assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert request.headers["content-type"] == "application/json; charset=utf-8"
+    assert int(request.headers["content-length"]) == len(
+        json.dumps(request.body, separators=(",", ":"))
+    )
 
 
 async def test_a_request_timeout_option_is_refused(fake: FakeOpenAIServer) -> None:
