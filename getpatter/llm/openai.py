@@ -25,6 +25,7 @@ refused request (:meth:`LLM._status_error`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -57,6 +58,8 @@ __all__ = ["LLM", "OpenAILLM"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 """OpenAI's API, used when neither ``base_url`` nor ``OPENAI_BASE_URL`` is set."""
 _DONE = b"[DONE]"
+_DRAIN_S = 0.1
+"""The longest wait for the rest of the body after ``[DONE]`` (the SDK's)."""
 _JSON: Mapping[str, str] = {"Content-Type": "application/json"}
 
 
@@ -161,9 +164,7 @@ class LLM:
                 for chunk in reader.read(event[1]):
                     yield chunk
             if ended:
-                # Read the rest of the body (its end, normally already here) so the
-                # connection can serve the next turn.
-                await response.content.read()
+                await _drain(response)
             else:
                 tail = decoder.close()
                 if tail is not None and not tail[1].startswith(_DONE):
@@ -331,6 +332,18 @@ class _Pool:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read what follows ``[DONE]`` (normally just the body's end, already here) so the
+    connection can serve the next turn; a server that keeps the body open loses it instead."""
+    content = response.content
+    if content.is_eof():
+        return
+    with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(_DRAIN_S):
+            while await content.readany():
+                pass
 
 
 def _temperature(value: object, maximum: float) -> float:

@@ -323,3 +323,67 @@ def test_error_details_and_retry_policy() -> None:
     assert not should_retry(429, {"retry-after": "600"})
     assert retry_delay(1, {"retry-after-ms": "250"}) == 0.25
     assert 6.0 <= retry_delay(10) <= 8.0
+
+
+class _RawServer:
+    """A bare HTTP/1.1 server answering every request with ``body`` (chunks, then ``end``)."""
+
+    def __init__(self, chunks: list[bytes], end: bytes) -> None:
+        self._chunks, self._end = chunks, end
+        self.connections = 0
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/v1"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                size = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(size)
+                self.requests += 1
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n"
+                    + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in self._chunks)
+                    + self._end
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+def _event(content: str) -> bytes:
+    choice = {"index": 0, "delta": {"content": content}, "finish_reason": None}
+    return b"data: " + json.dumps({"choices": [choice]}).encode() + b"\n\n"
+
+
+async def test_a_body_left_open_after_done_ends_the_answer_on_a_fresh_connection() -> None:
+    raw = _RawServer([_event("Hi."), b"data: [DONE]\n\n"], end=b"")
+    async with raw as server_url:
+        llm = LLM(api_key=KEY, base_url=server_url)
+        for _ in range(2):
+            chunks = await collect(llm, conversation("Hello?"))
+            assert [c.text for c in chunks if c.type == "text"] == ["Hi."]
+            assert chunks[-1].type == "done"
+        await llm.close()
+    assert raw.requests == 2 and raw.connections == 2
+
+
+async def test_a_stream_without_done_ends_at_the_body_end_and_keeps_the_connection() -> None:
+    raw = _RawServer([_event("Hi"), _event(" th"), b'data: {"choices": []}'], end=b"0\r\n\r\n")
+    async with raw as server_url:
+        llm = LLM(api_key=KEY, base_url=server_url)
+        for _ in range(3):
+            chunks = await collect(llm, conversation("Hello?"))
+            assert "".join(c.text for c in chunks) == "Hi th"
+        await llm.close()
+    assert raw.requests == 3 and raw.connections == 1
