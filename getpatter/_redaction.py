@@ -71,6 +71,7 @@ LOGGERS = (
     "aiohttp.websocket",
     # Request options (headers, bodies) and URLs at DEBUG.
     "openai._base_client",
+    "getpatter.llm.openai",
     "anthropic._base_client",
     # The Twilio SDK's request log (sync and async clients).
     "twilio.http_client",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -54,6 +55,8 @@ from getpatter.providers.sse import SSEDecoder
 from getpatter.providers.urls import base_url as resolve_base_url
 
 __all__ = ["LLM", "OpenAILLM"]
+
+logger = logging.getLogger("getpatter.llm.openai")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 """OpenAI's API, used when neither ``base_url`` nor ``OPENAI_BASE_URL`` is set."""
@@ -149,6 +152,15 @@ class LLM:
         if extra_headers:
             headers = {**headers, **extra_headers}
         pool = self._client.get()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "POST %s (model %s, %d messages, %d tools, %d bytes)",
+                pool.url,
+                body.get("model"),
+                len(body.get("messages") or ()),
+                len(body.get("tools") or ()),
+                len(payload),
+            )
         response = await self._open(pool, payload, headers, query)
         reader = ChunkReader(self.provider, self._api_key)
         decoder = SSEDecoder()
