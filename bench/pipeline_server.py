@@ -39,8 +39,9 @@ class LLMBrain(NamedTuple):
 
 LLM_BRAINS: dict[str, LLMBrain] = {
     "llm": LLMBrain("OpenAI", "getpatter.llm.openai:LLM", "/v1"),
-    # One line per OpenAI-compatible family, e.g.:
-    # "llm-groq": LLMBrain("Groq", "getpatter.llm.groq:LLM", "/openai/v1"),
+    "llm-groq": LLMBrain("Groq", "getpatter.llm.groq:LLM", "/openai/v1"),
+    # Cerebras is not one line: it sends gzip+msgpack bodies by default, which the bench's
+    # chat-completions fake (plain JSON) does not decode.
     # "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
 }
 BRAINS = ("message", *LLM_BRAINS, "message+vad")
