@@ -14,8 +14,17 @@ call a final result (``speech_final``); with ``SileroVAD()`` in the agent it ans
 μ-law in one chunk. Brains, one table section each (``--brains``):
 
 - ``message``: an instant ``on_message`` function (the primary row);
-- ``llm``: ``OpenAILLM`` against the fake chat-completions server (the openai SDK included);
+- ``llm``: ``OpenAILLM`` against the fake chat-completions server (its HTTP client included);
+  one brain per LLM provider family in ``pipeline_server.LLM_BRAINS`` (a line each: the
+  OpenAI-compatible ones get the same stream from the fake under their own API path);
 - ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model).
+
+With LLM brains and ``message`` both run, a second table gives each provider family's added
+turn latency (its p50 and p99 less the ``message`` brain's at the same N) and CPU per
+call-second, against targets of +2 ms p50 and +5 ms p99 at 100 calls.
+
+The machine is shared: ``--repeat K`` runs every (N, brain) K times, the brains back to back
+within each round, and the LLM table gives the median of the K rounds.
 
 ``--profile py-spy`` (py-spy on PATH) profiles the Patter process during each measured window
 and prints its top functions.
@@ -27,9 +36,11 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
+from collections.abc import Callable
 
 from pipeline_load import ENDPOINT_MS, PipelineResult, run_pipeline_load
-from pipeline_server import BRAINS
+from pipeline_server import BRAINS, LLM_BRAINS
 from relay_load import GENERATOR_BUSY_PCT, GENERATOR_LATE_MS, IDLE_S, WARMUP_S, percentile
 
 TARGET_P50_MS = 2.0
@@ -37,6 +48,8 @@ TARGET_P99_MS = 10.0
 TARGET_AT_CALLS = 100
 TARGET_MB_PER_CALL = 2.0
 TARGET_VAD_CORE_PCT = 5.0
+TARGET_LLM_ADDED_P50_MS = 2.0
+TARGET_LLM_ADDED_P99_MS = 5.0
 # Below this many calls, RSS growth / N is mostly the first call's one-time cost (lazy imports,
 # connection pools), not a per-call figure.
 MEMORY_FROM_CALLS = 50
@@ -122,23 +135,92 @@ RSS idle: the Patter process before any call, MB. MB/call = (RSS at N calls - id
   the machine (2 shared cores; coarse, tick-sampled: +-15% at high packet rates)."""
 
 
+def print_llm_table(results: list[PipelineResult]) -> None:
+    """Each LLM brain's turn latency and CPU against the ``message`` brain's at the same N
+    (medians over the repeated rounds), with where the turn's time goes."""
+    rows: dict[tuple[str, int], list[PipelineResult]] = {}
+    for r in results:
+        if r.brain == "message" or r.brain in LLM_BRAINS:
+            rows.setdefault((r.brain, r.load.calls), []).append(r)
+    if not any(brain in LLM_BRAINS for brain, _ in rows):
+        return
+
+    def median(runs: list[PipelineResult], value: Callable[[PipelineResult], float]) -> float:
+        return statistics.median(value(r) for r in runs)
+
+    def stats(runs: list[PipelineResult]) -> tuple[float, float, float]:
+        return (
+            median(runs, lambda r: percentile(r.load.relay_ms, 50)),
+            median(runs, lambda r: percentile(r.load.relay_ms, 99)),
+            median(runs, lambda r: r.load.cpu_ms_per_call_s),
+        )
+
+    print(
+        f"\nLLM brains against the message brain (median of each row's runs): turn latency and "
+        f"CPU,\nand what the LLM adds (row - message at the same N). Targets: +"
+        f"{TARGET_LLM_ADDED_P50_MS:g} ms p50, +{TARGET_LLM_ADDED_P99_MS:g} ms p99 at "
+        f"{TARGET_AT_CALLS} calls."
+    )
+    print(
+        f"\n{'brain':>11} {'family':>9} {'calls':>5} {'runs':>4} | {'turn p50':>8} {'p99':>6} | "
+        f"{'added p50':>9} {'p99':>6} | {'CPU':>9} {'added':>6} | {'->LLM':>6} {'->TTS':>6}"
+    )
+    print(
+        f"{'':>11} {'':>9} {'':>5} {'':>4} | {'ms':>8} {'ms':>6} | {'ms':>9} {'ms':>6} | "
+        f"{'ms/call-s':>9} {'':>6} | {'p50 ms':>6} {'p50 ms':>6}"
+    )
+    order = ["message", *LLM_BRAINS]
+    for (brain, calls), runs in sorted(rows.items(), key=lambda i: (i[0][1], order.index(i[0][0]))):
+        p50, p99, cpu = stats(runs)
+        family = LLM_BRAINS[brain].family if brain in LLM_BRAINS else "-"
+        base = rows.get(("message", calls)) if brain != "message" else None
+        added, flag = f"{'':>9} {'':>6} | {cpu:>9.2f} {'':>6}", ""
+        if base is not None:
+            b50, b99, bcpu = stats(base)
+            added = f"{p50 - b50:>+9.2f} {p99 - b99:>+6.2f} | {cpu:>9.2f} {cpu - bcpu:>+6.2f}"
+            if calls == TARGET_AT_CALLS:
+                flag = " p50 " + ("ok" if p50 - b50 < TARGET_LLM_ADDED_P50_MS else "OVER")
+                flag += ", p99 " + ("ok" if p99 - b99 < TARGET_LLM_ADDED_P99_MS else "OVER")
+        to_llm = median(runs, lambda r: percentile(r.llm_request_ms, 50))
+        to_tts = median(runs, lambda r: percentile(r.tts_request_ms, 50))
+        print(
+            f"{brain:>11} {family:>9} {calls:>5} {len(runs):>4} | {p50:>8.2f} {p99:>6.2f} | "
+            f"{added} | {to_llm:>6.2f} {to_tts:>6.2f}{flag}"
+        )
+    print(
+        "->LLM, ->TTS: the fake STT's final -> the LLM request / the first TTS request arriving "
+        "at the fakes."
+    )
+
+
 async def run_all(
-    brains: list[str], calls: list[int], seconds: float, every: float, speech: float, profile: str
+    brains: list[str],
+    calls: list[int],
+    seconds: float,
+    every: float,
+    speech: float,
+    profile: str,
+    repeat: int = 1,
 ) -> list[PipelineResult]:
     print_header(seconds, every, speech)
     results: list[PipelineResult] = []
-    for brain in brains:
-        previous: PipelineResult | None = None
-        for count in calls:
-            result = await run_pipeline_load(count, seconds, brain, every, speech, profile)
-            results.append(result)
-            print_row(result, previous)
-            previous = result
-            if result.load.generator_behind:
-                print(f"{'':>11} load generator behind at {count} calls: not raising N further")
-                break
+    previous: dict[str, PipelineResult] = {}
+    behind_at: dict[str, int] = {}  # a brain's N where the load generator fell behind
+    for count in calls:
+        for _round in range(repeat):
+            for brain in brains:
+                if count > behind_at.get(brain, count):
+                    continue
+                result = await run_pipeline_load(count, seconds, brain, every, speech, profile)
+                results.append(result)
+                print_row(result, previous.get(brain))
+                previous[brain] = result
+                if result.load.generator_behind and brain not in behind_at:
+                    print(f"{'':>11} load generator behind at {count} calls: not raising N further")
+                    behind_at[brain] = count
     print_checks(results, seconds, every)
     print(LEGEND)
+    print_llm_table(results)
     return results
 
 
@@ -150,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=float, default=2.0, help="seconds between turns")
     parser.add_argument("--speech", type=float, default=1.0, help="seconds of caller speech")
     parser.add_argument("--profile", choices=("none", "py-spy"), default="none")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of every (N, brain), brains back to back"
+    )
     args = parser.parse_args(argv)
     calls = [int(n) for n in args.calls.split(",") if n.strip()]
     brains = [b.strip() for b in args.brains.split(",") if b.strip()]
@@ -161,7 +246,9 @@ def main(argv: list[str] | None = None) -> None:
         f"cores, 127.0.0.1 only"
     )
     results = asyncio.run(
-        run_all(brains, calls, args.seconds, args.every, args.speech, args.profile)
+        run_all(
+            brains, calls, args.seconds, args.every, args.speech, args.profile, max(1, args.repeat)
+        )
     )
     for result in results:
         if result.load.profile:

@@ -61,6 +61,10 @@ class PipelineResult:
     tts_formats: set[str]
     others_core_pct: float
     """CPU used meanwhile by every other process on the machine, in % of one core."""
+    llm_request_ms: list[float]
+    """Per turn: the fake STT's final -> the LLM request's arrival at the fake (LLM brains)."""
+    tts_request_ms: list[float]
+    """Per turn: the fake STT's final -> the first TTS request's arrival at the fake."""
 
     @property
     def mb_per_call(self) -> float:
@@ -184,6 +188,16 @@ async def run_pipeline_load(
         for key in keys
         if key in stats.first_arrival
     ]
+    llm_request_ms = [
+        (apis.llm_received[key] - deepgram.final_sent[key]) * 1000
+        for key in keys
+        if key in apis.llm_received
+    ]
+    tts_request_ms = [
+        (apis.tts_received[key] - deepgram.final_sent[key]) * 1000
+        for key in keys
+        if key in apis.tts_received
+    ]
     lateness = [late for key in keys for late in stats.lateness.get(key, [])]
     load = LoadResult(
         calls=calls,
@@ -220,4 +234,6 @@ async def run_pipeline_load(
         stt_formats=deepgram.encodings,
         tts_formats=apis.tts_formats,
         others_core_pct=others_pct,
+        llm_request_ms=llm_request_ms,
+        tts_request_ms=tts_request_ms,
     )

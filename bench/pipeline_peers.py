@@ -14,7 +14,8 @@ Everything here lives in the load-generator process, next to the Twilio callers 
   the call and the turn: ``"Caller 17 turn 3."``.
 - :class:`FakeSpeechAPIs` is one HTTP/1.1 server answering ElevenLabs'
   ``POST /v1/text-to-speech/{voice}/stream`` with 200 ms of μ-law tone in one chunk, and OpenAI's
-  ``POST /v1/chat/completions`` (``stream=true``) with a few SSE chunks echoing the caller. The
+  ``POST /v1/chat/completions`` (``stream=true``) with a few SSE chunks echoing the caller (the
+  same stream under the other OpenAI-compatible APIs' paths, :data:`CHAT_PATHS`). The
   reply audio is marked as ``relay_peers`` expects: the first four bytes of every 160-byte frame
   are the call number (2 bytes), the turn and the frame's index, taken from the text to speak.
 """
@@ -52,6 +53,7 @@ from getpatter.testing.phone_network.sound import SILENCE
 from getpatter.testing.phone_network.sound import speech as babble
 
 __all__ = [
+    "CHAT_PATHS",
     "REPLY_FRAMES",
     "CallerScript",
     "CallerVoice",
@@ -67,6 +69,8 @@ TAG_FRAMES = 5
 REPLY_FRAMES = 10
 """The fake TTS speaks 200 ms (ten 20 ms frames) per sentence."""
 _ULAW_BYTES_PER_MS = 8
+CHAT_PATHS = frozenset({"/v1/chat/completions", "/openai/v1/chat/completions"})
+"""Where the fake serves the chat-completions stream: OpenAI's and Cerebras' path, Groq's."""
 _TURN_TEXT = re.compile(r"Caller (\d+) turn (\d+)")
 _REPLY_PREFIX = "You said: "
 
@@ -313,6 +317,10 @@ class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
         self.llm_requests = 0
         self.refused = 0
         self.tts_formats: set[str] = set()
+        self.llm_received: dict[tuple[int, int], float] = {}
+        """When each turn's first chat-completions request arrived, by ``(call, turn & 0xFF)``."""
+        self.tts_received: dict[tuple[int, int], float] = {}
+        """When each turn's first TTS request arrived, by ``(call, turn & 0xFF)``."""
         self._tone = tone("ulaw_8000", REPLY_FRAMES * 20)
 
     def _new_connection(self) -> _HTTPConnection:
@@ -323,7 +331,7 @@ class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
         parts = urlsplit(target.decode())
         if parts.path.startswith("/v1/text-to-speech/") and parts.path.endswith("/stream"):
             return self._speech(parts.query, json.loads(body))
-        if parts.path == "/v1/chat/completions":
+        if parts.path in CHAT_PATHS:
             return self._completion(json.loads(body))
         self.refused += 1
         return _response(404, "application/json", [b'{"detail":"Not Found"}'])
@@ -333,6 +341,7 @@ class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
         self.tts_formats.update(parse_qs(query).get("output_format", ["?"]))
         found = _TURN_TEXT.search(str(request.get("text", "")))
         call, turn = (int(found[1]), int(found[2])) if found else (0, 0)
+        self.tts_received.setdefault((call, turn & 0xFF), time.monotonic())
         head = bytes((call >> 8 & 0xFF, call & 0xFF, turn & 0xFF))
         audio = b"".join(
             head + bytes((n,)) + self._tone[n * FRAME_BYTES + 4 : (n + 1) * FRAME_BYTES]
@@ -346,6 +355,9 @@ class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
             (m.get("content") for m in reversed(request["messages"]) if m.get("role") == "user"),
             "",
         )
+        found = _TURN_TEXT.search(str(said))
+        if found:
+            self.llm_received.setdefault((int(found[1]), int(found[2]) & 0xFF), time.monotonic())
         head = {
             "id": "chatcmpl-bench",
             "object": "chat.completion.chunk",

@@ -4,27 +4,55 @@ Run by the benchmark as ``python bench/pipeline_server.py PORT DEEPGRAM_URL HTTP
 a ``Patter`` with a Twilio carrier whose webhooks come to ``127.0.0.1:PORT`` serves a pipeline
 agent with ``DeepgramSTT`` pointed at ``DEEPGRAM_URL`` and ``ElevenLabsTTS`` at ``HTTP_URL``
 (the benchmark's lean fakes). ``BRAIN`` is ``message`` (an instant ``on_message`` function that
-echoes the caller), ``llm`` (``OpenAILLM`` pointed at ``HTTP_URL/v1``) or ``message+vad`` (the
-``on_message`` agent with ``SileroVAD()``). It prints ``READY`` once it takes calls and stops
-cleanly on SIGTERM.
+echoes the caller), one of :data:`LLM_BRAINS` (``llm``: ``OpenAILLM`` pointed at
+``HTTP_URL/v1``) or ``message+vad`` (the ``on_message`` agent with ``SileroVAD()``). It prints
+``READY`` once it takes calls and stops cleanly on SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from relay_server import _UNUSED_REST_URL, ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER
 
 from getpatter import DeepgramSTT, ElevenLabsTTS, Patter, Twilio
 
 if TYPE_CHECKING:
-    from getpatter.llm.openai import LLM
+    from getpatter.llm.base import LLMProvider
     from getpatter.vad.silero import VAD
 
-BRAINS = ("message", "llm", "message+vad")
+
+class LLMBrain(NamedTuple):
+    """An LLM brain of the benchmark: the provider family and the class that answers."""
+
+    family: str
+    """The provider family, as the benchmark's table names it."""
+    cls: str
+    """``module:Class``, constructed as ``Class(api_key=..., base_url=...)``."""
+    api_root: str
+    """The provider's API root; the fake serves its chat-completions stream under it."""
+
+
+LLM_BRAINS: dict[str, LLMBrain] = {
+    "llm": LLMBrain("OpenAI", "getpatter.llm.openai:LLM", "/v1"),
+    "llm-groq": LLMBrain("Groq", "getpatter.llm.groq:LLM", "/openai/v1"),
+    # Cerebras is not one line: it sends gzip+msgpack bodies by default, which the bench's
+    # chat-completions fake (plain JSON) does not decode.
+    # "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
+}
+BRAINS = ("message", *LLM_BRAINS, "message+vad")
+
+
+def make_llm(brain: LLMBrain, http_url: str) -> LLMProvider:
+    """``brain``'s LLM pointed at the fake chat-completions server at ``http_url``."""
+    module, _, name = brain.cls.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    llm: LLMProvider = cls(api_key="sk-pipeline-bench", base_url=f"{http_url}{brain.api_root}")
+    return llm
 
 
 def echo(message: dict[str, Any]) -> str:
@@ -35,14 +63,12 @@ def echo(message: dict[str, Any]) -> str:
 async def serve(port: int, deepgram_url: str, http_url: str, brain: str) -> None:
     if brain not in BRAINS:
         raise SystemExit(f"BRAIN must be one of {BRAINS}, got {brain!r}")
-    # The openai SDK and onnxruntime load only for the brains that use them: a process that
-    # imported them holds twice as many Python objects, and every full GC pass scans them all.
-    llm: LLM | None = None
+    # LLM clients and onnxruntime load only for the brains that use them: a process that
+    # imported them holds more Python objects, and every full GC pass scans them all.
+    llm: LLMProvider | None = None
     vad: VAD | None = None
-    if brain == "llm":
-        from getpatter import OpenAILLM
-
-        llm = OpenAILLM(api_key="sk-pipeline-bench", base_url=f"{http_url}/v1")
+    if brain in LLM_BRAINS:
+        llm = make_llm(LLM_BRAINS[brain], http_url)
     if brain.endswith("+vad"):
         from getpatter import SileroVAD
 
@@ -62,7 +88,7 @@ async def serve(port: int, deepgram_url: str, http_url: str, brain: str) -> None
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(phone.disconnect()))
     serving = asyncio.create_task(
-        phone.serve(agent, port=port, host="127.0.0.1", on_message=echo if brain != "llm" else None)
+        phone.serve(agent, port=port, host="127.0.0.1", on_message=None if llm else echo)
     )
     await phone.ready()
     print("READY", flush=True)

@@ -72,6 +72,7 @@ LOGGERS = (
     "aiohttp.websocket",
     # Request options (headers, bodies) and URLs at DEBUG.
     "openai._base_client",
+    "getpatter.llm.openai",
     "anthropic._base_client",
     # google-genai: streamed response chunks and retried errors at DEBUG/INFO.
     "google_genai._api_client",
@@ -104,7 +105,6 @@ LOGGERS = (
     "getpatter.engines.openai",
     "getpatter.events",
     "getpatter.guardrails",
-    "getpatter.llm.cerebras",
     "getpatter.pipeline",
     "getpatter.pipeline.hooks",
     "getpatter.server",

@@ -5,9 +5,8 @@ is the OpenAI adapter pointed there, with what Cerebras adds:
 
 * Payload optimisation (Cerebras' "payload optimization"): the request body is sent as
   msgpack (``Content-Type: application/vnd.msgpack``) and/or gzip-compressed
-  (``Content-Encoding: gzip``). The ``openai`` SDK still builds the request; a thin HTTP client
-  re-encodes its JSON body just before it is sent. msgpack needs ``pip install
-  getpatter[cerebras]``.
+  (``Content-Encoding: gzip``), encoded from the JSON body just before it is sent
+  (:meth:`LLM._encode`). msgpack needs ``pip install getpatter[cerebras]``.
 * Sampling and output options forwarded as they are: ``response_format``,
   ``parallel_tool_calls``, ``tool_choice``, ``seed``, ``top_p``, ``frequency_penalty``,
   ``presence_penalty``, ``stop``.
@@ -19,30 +18,24 @@ is the OpenAI adapter pointed there, with what Cerebras adds:
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import importlib.util
 import json
-import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-
-import httpx2
-import openai
-from openai.types.chat import ChatCompletionChunk
 
 from getpatter._validation import require_bool, require_int, require_number
 from getpatter.errors import ConfigError, PatterError
 from getpatter.llm._compat import compatible_base_url
+from getpatter.llm._openai_wire import error_detail
 from getpatter.llm.base import LLMCapabilities
+from getpatter.llm.chat_context import ChatContext
 from getpatter.llm.openai import LLM as OpenAILLM
-from getpatter.providers.errors import body_message, status_error
+from getpatter.providers.errors import status_error
 
 __all__ = ["LLM", "CerebrasLLM"]
-
-logger = logging.getLogger("getpatter.llm.cerebras")
 
 DEFAULT_BASE_URL = "https://api.cerebras.ai/v1"
 MSGPACK_CONTENT_TYPE = "application/vnd.msgpack"
@@ -131,7 +124,7 @@ class LLM(OpenAILLM):
             temperature=temperature,
             max_tokens=max_tokens,
             timeout=timeout,
-            max_retries=0,
+            max_retries=self.retries,
         )
         if self.temperature is not None and self.temperature > 1.5:
             raise ConfigError(f"temperature must be between 0 and 1.5, got {temperature!r}")
@@ -166,65 +159,54 @@ class LLM(OpenAILLM):
         # Cerebras lists gpt-oss-120b without parallel tool calls; parallel_tool_calls=True
         # is the caller saying their model has them.
         self.capabilities = LLMCapabilities(parallel_tool_calls=parallel_tool_calls is True)
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @property
     def options(self) -> dict[str, Any]:
         """The Cerebras-specific fields every request carries (a copy)."""
         return dict(self._options)
 
-    def _request_extras(self) -> dict[str, Any]:
-        return dict(self._options)
+    def _request(self, context: ChatContext, tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        request = super()._request(context, tools)
+        request.update(self._options)
+        return request
 
-    def _client_options(self) -> dict[str, Any]:
+    def _encode(self, body: dict[str, Any]) -> tuple[bytes, Mapping[str, str]]:
+        """``body`` as msgpack and/or gzip (payload optimisation), else JSON."""
         if not (self.gzip_compression or self.msgpack_encoding):
-            return {}
-        return {
-            "http_client": _EncodingClient(
-                gzip_body=self.gzip_compression, msgpack_body=self.msgpack_encoding
-            )
-        }
+            return super()._encode(body)
+        return encode_body(
+            body, gzip_body=self.gzip_compression, msgpack_body=self.msgpack_encoding
+        )
 
-    async def _open(self, request: dict[str, Any]) -> openai.AsyncStream[ChatCompletionChunk]:
-        attempt = 0
-        while True:
-            try:
-                return await super()._open(request)
-            except openai.APIError as exc:
-                delay = self._retry_delay(exc, attempt) if attempt < self.retries else None
-                if delay is None:
-                    raise
-                logger.warning("Cerebras failed (%s); retrying in %.2f s", _describe(exc), delay)
-                await self._sleep(delay)
-                attempt += 1
+    def _should_retry(self, status: int, headers: Mapping[str, str]) -> bool:
+        """429 and 5xx are retried (once), except a 429 whose rate-limit hint is longer than
+        :attr:`retry_max_wait`."""
+        if status == 429:
+            hint = rate_limit_wait(headers)
+            return hint is None or hint <= self.retry_max_wait
+        return status >= 500
 
-    def _retry_delay(self, exc: openai.APIError, attempt: int) -> float | None:
-        """Seconds to wait before retrying after ``exc``, or None when it is not worth it."""
-        backoff = self.retry_base_delay * 2.0**attempt
-        if isinstance(exc, openai.APITimeoutError):
-            return None
-        if isinstance(exc, openai.APIConnectionError):
-            return backoff
-        if not isinstance(exc, openai.APIStatusError):
-            return None
-        if exc.status_code == 429:
-            hint = rate_limit_wait(exc.response.headers)
-            if hint is None:
-                return backoff
-            return hint if hint <= self.retry_max_wait else None
-        if exc.status_code >= 500:
-            hint = rate_limit_wait(exc.response.headers)
-            return backoff if hint is None else min(max(hint, 0.0), self.retry_max_wait)
-        return None
+    def _should_reconnect(self, *, timed_out: bool) -> bool:
+        """A refused connection is retried; a timeout (``timeout`` seconds already spent) is not."""
+        return not timed_out
 
-    def _error(self, exc: openai.APIError) -> PatterError:
-        if not isinstance(exc, openai.APIStatusError):
-            return super()._error(exc)
-        detail = body_message(exc.body, exc.message)
+    def _retry_delay(self, attempt: int, headers: Mapping[str, str] | None) -> float:
+        """The rate-limit hint (at most :attr:`retry_max_wait`), else
+        :attr:`retry_base_delay` doubled per further attempt."""
+        backoff = self.retry_base_delay * 2.0 ** (attempt - 1)
+        hint = None if headers is None else rate_limit_wait(headers)
+        return backoff if hint is None else min(hint, self.retry_max_wait)
+
+    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> PatterError:
+        """Cerebras' error: an unknown model names valid ids; a 429 says how long to wait."""
         key_hint = f"api_key= or {self.api_key_env}"
-        if exc.status_code == 404 and getattr(exc, "code", None) == "model_not_found":
+        if status == 404 and _error_code(body) == "model_not_found":
             base = status_error(
-                self.provider, 404, detail, api_key=self._api_key, key_hint=key_hint
+                self.provider,
+                404,
+                error_detail(status, body),
+                api_key=self._api_key,
+                key_hint=key_hint,
             )
             ids = ", ".join(repr(m) for m in SUGGESTED_MODELS if m != self.model)
             return PatterError(
@@ -232,52 +214,32 @@ class LLM(OpenAILLM):
                 f"model= one of the current ids, e.g. {ids}",
                 code=base.code,
             )
-        if exc.status_code == 429:
-            hint = rate_limit_wait(exc.response.headers)
+        if status == 429:
+            hint = rate_limit_wait(headers)
             return status_error(
                 self.provider,
                 429,
-                detail,
+                error_detail(status, body),
                 api_key=self._api_key,
                 key_hint=key_hint,
                 retry_after=None if hint is None else f"{hint:g}",
             )
-        return super()._error(exc)
+        return super()._status_error(status, headers, body)
 
 
 CerebrasLLM = LLM
 """Flat alias of :class:`LLM`."""
 
 
-class _EncodingClient(openai.DefaultAsyncHttpxClient):
-    """The SDK's HTTP client, sending chat-completion bodies as msgpack and/or gzip."""
-
-    def __init__(self, *, gzip_body: bool, msgpack_body: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._gzip = gzip_body
-        self._msgpack = msgpack_body
-
-    async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
-        return await super().send(
-            encode_body(request, gzip_body=self._gzip, msgpack_body=self._msgpack), **kwargs
-        )
-
-
-def encode_body(request: httpx2.Request, *, gzip_body: bool, msgpack_body: bool) -> httpx2.Request:
-    """``request`` with its JSON body re-encoded for Cerebras' payload optimisation.
-
-    Only ``POST .../chat/completions`` with a JSON body changes: msgpack turns the body into
-    ``application/vnd.msgpack``, gzip compresses it under ``Content-Encoding: gzip``.
-    """
-    content_type = request.headers.get("content-type", "")
-    if (
-        request.method != "POST"
-        or not request.url.path.endswith("/chat/completions")
-        or not content_type.startswith("application/json")
-    ):
-        return request
-    body = request.content
-    headers = request.headers.copy()
+def encode_body(
+    body: Mapping[str, Any], *, gzip_body: bool, msgpack_body: bool
+) -> tuple[bytes, Mapping[str, str]]:
+    """A chat-completions ``body`` encoded for Cerebras' payload optimisation, and the headers
+    saying how: msgpack as ``application/vnd.msgpack``, gzip under ``Content-Encoding: gzip``,
+    else plain JSON."""
+    headers: dict[str, str] = {
+        "Content-Type": MSGPACK_CONTENT_TYPE if msgpack_body else "application/json"
+    }
     if msgpack_body:
         try:
             import msgpack  # type: ignore[import-untyped]
@@ -285,15 +247,13 @@ def encode_body(request: httpx2.Request, *, gzip_body: bool, msgpack_body: bool)
             raise ConfigError(
                 f"msgpack_encoding=True needs the msgpack package: {_INSTALL}"
             ) from exc
-        body = msgpack.packb(json.loads(body), use_bin_type=True)
-        headers["content-type"] = MSGPACK_CONTENT_TYPE
+        payload: bytes = msgpack.packb(body, use_bin_type=True)
+    else:
+        payload = json.dumps(body).encode()
     if gzip_body:
-        body = gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
-        headers["content-encoding"] = "gzip"
-    headers.pop("content-length", None)
-    return httpx2.Request(
-        request.method, request.url, headers=headers, content=body, extensions=request.extensions
-    )
+        payload = gzip.compress(payload, compresslevel=_GZIP_LEVEL, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return payload, headers
 
 
 def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
@@ -340,10 +300,16 @@ def _seconds(value: str) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-def _describe(exc: openai.APIError) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}"
-    return type(exc).__name__
+def _error_code(body: bytes) -> str | None:
+    """The ``code`` of an error answer's JSON ``body`` (top level or under ``error``)."""
+    try:
+        data: object = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, Mapping) and isinstance(data.get("error"), Mapping):
+        data = data["error"]
+    code = data.get("code") if isinstance(data, Mapping) else None
+    return code if isinstance(code, str) else None
 
 
 def _bounded(param: str, value: object, low: float, high: float) -> float:

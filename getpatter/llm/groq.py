@@ -2,7 +2,7 @@
 
 Groq serves the OpenAI chat-completions protocol under ``https://api.groq.com/openai/v1``, so
 this is the OpenAI adapter pointed there: same streaming, tool calls and usage, same error
-mapping. The ``openai`` SDK (a core dependency) is the client; the ``groq`` SDK is not needed.
+mapping, the same lean client (no SDK; the tests hold the ``groq`` SDK against the same fake).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class LLM(OpenAILLM):
     ``https://api.groq.com/openai/v1``); without it, ``GROQ_BASE_URL`` is read as the ``groq``
     SDK reads it (the host, ``/openai/v1`` added). The other options are
     :class:`getpatter.llm.openai.LLM`'s: ``temperature``, ``max_tokens`` (sent as
-    ``max_completion_tokens``), ``timeout`` and ``max_retries`` (0: no silent SDK retries).
+    ``max_completion_tokens``), ``timeout`` and ``max_retries`` (0: no silent retries).
     """
 
     name: ClassVar[str] = "groq_llm"

@@ -113,7 +113,7 @@ async def test_a_pipeline_call_logs_its_handshakes_without_the_keys() -> None:
     assert_hidden(log, secrets)
     assert "getpatter.stt.deepgram.websocket DEBUG > Authorization: Token <redacted>" in log
     assert "websockets.server DEBUG < Authorization: Token <redacted>" in log  # the fake
-    assert "openai._base_client DEBUG" in log  # the LLM's requests were logged too
+    assert "getpatter.llm.openai DEBUG POST http" in log  # the LLM's requests were logged too
 
 
 async def test_the_stream_input_tts_logs_its_handshake_without_the_key() -> None:
