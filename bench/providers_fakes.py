@@ -98,13 +98,14 @@ def fakes() -> dict[str, Any]:
 
 
 async def main() -> None:
-    # A stream closed mid-upload is a client leaving, not news: keep the fakes' logs quiet.
-    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     _install_stamps()
     servers = fakes()
     async with contextlib.AsyncExitStack() as stack:
         for server in servers.values():
             await stack.enter_async_context(server)
+        # A stream closed mid-upload is a client leaving, not news: keep the fakes' logs quiet
+        # (after the servers start: uvicorn sets its loggers up as it starts).
+        logging.getLogger("uvicorn.error").disabled = True
         print(json.dumps({key: s.base_url for key, s in servers.items()}), flush=True)
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
