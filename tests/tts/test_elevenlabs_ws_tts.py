@@ -227,3 +227,30 @@ def test_bad_options_are_refused(options: dict[str, object]) -> None:
 def test_a_chunk_schedule_needs_auto_mode_off() -> None:
     with pytest.raises(ConfigError, match="auto_mode=False"):
         ElevenLabsWebSocketTTS(api_key=KEY, chunk_length_schedule=[50, 120])
+
+
+async def test_the_environment_proxy_is_looked_up_once_and_used(
+    fake: FakeElevenLabsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpatter.tts.elevenlabs_ws as module
+
+    lookups: list[str] = []
+    real = module.get_proxy
+
+    def counted(uri: object) -> str | None:
+        lookups.append(str(uri))
+        return real(uri)  # type: ignore[arg-type]
+
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(module, "get_proxy", counted)
+    tts = ElevenLabsWebSocketTTS(api_key=KEY, base_url=fake.base_url)
+    for _ in range(2):
+        assert await collect(tts.synthesize("Hi.", audio_format="ulaw_8000"))
+    assert len(lookups) == 1
+    # A proxy in the environment is honoured: this one listens nowhere.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    proxied = ElevenLabsWebSocketTTS(api_key=KEY, base_url=fake.base_url)
+    with pytest.raises(PatterConnectionError):
+        await collect(proxied.synthesize("Hi.", audio_format="ulaw_8000"))
