@@ -56,11 +56,11 @@ from getpatter.guardrails import Guardrail, apply_guardrails
 from getpatter.llm.base import LLMUsage
 from getpatter.llm.chat_context import ChatContext, ChatMessage, ToolCall
 from getpatter.observability.cost import PipelineUsage
-from getpatter.observability.metrics import LatencyBreakdown
 from getpatter.pipeline.brains import Brain, CallInfo
 from getpatter.pipeline.chunker import SentenceChunker
 from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
 from getpatter.pipeline.speech_gate import SpeechGate
+from getpatter.pipeline.spoken import Sentence, Spoken, TurnTimings
 from getpatter.providers.fallback import ANSWERED_BY
 from getpatter.stt.base import STTProvider, STTSpeechStarted, STTStream, Transcript, UtteranceEnd
 from getpatter.tts.base import TTSProvider
@@ -75,8 +75,6 @@ MAX_TOOL_ROUNDS = 10
 _STT_RECONNECTS = 1
 _KEPT_RESPONSES = 4
 _INTERRUPTED = '{"error": "interrupted: the caller started speaking before the tool finished"}'
-_MS_PER_CHAR = 65
-"""Typical speech rate of TTS voices, to estimate a sentence still being synthesised."""
 _CLOSE_TIMEOUT = 5.0
 
 
@@ -104,111 +102,6 @@ class PipelineSettings:
     parallel_tools: bool = True
     """Run a round's tool calls concurrently; ``False`` (an LLM whose capabilities say it makes
     one call at a time) runs them one after another, in the order the model gave them."""
-
-
-@dataclass
-class _Sentence:
-    text: str
-    audio_ms: float = 0.0
-    complete: bool = False
-    provider: str = ""
-    """The price key of the fallback TTS provider that spoke it ("": the agent's TTS)."""
-
-
-@dataclass
-class _Spoken:
-    """What one response has put on the line: sentences and their audio length."""
-
-    sentences: list[_Sentence] = field(default_factory=list)
-    blocked: bool = False
-    """A guardrail replaced a sentence: the rest of the response is not spoken."""
-    round_start: int = 0
-    """Index of the first sentence of the current brain round (rounds split at tool calls)."""
-    round_in_context: bool = False
-    """The current round's text is already in the conversation."""
-    transcribed: bool = False
-    """Its :class:`AgentTranscript` was emitted (whole, or what was heard of it)."""
-
-    def heard(self, played_ms: float, since: int = 0) -> str:
-        """The words of sentences ``since`` onwards the caller heard when ``played_ms`` of
-        this response had played.
-
-        A sentence still being synthesised has an unknown length: it is estimated at
-        ``_MS_PER_CHAR`` (or what has arrived, if longer).
-        """
-        words: list[str] = []
-        left = played_ms
-        for index, sentence in enumerate(self.sentences):
-            length = sentence.audio_ms
-            if not sentence.complete:
-                length = max(length, _MS_PER_CHAR * len(sentence.text))
-            if left >= length:
-                if index >= since:
-                    words.append(sentence.text)
-                left -= length
-                continue
-            if left > 0 and length > 0 and index >= since:
-                cut = sentence.text[: int(len(sentence.text) * left / length)]
-                partial = cut.rsplit(" ", 1)[0] if " " in cut else ""
-                if partial:
-                    words.append(partial)
-            break
-        return " ".join(words)
-
-    @property
-    def text(self) -> str:
-        return " ".join(sentence.text for sentence in self.sentences)
-
-    def keep_heard(self) -> None:
-        """After a failure: keep only the words that reached the line (what the audio covers)."""
-        played = sum(sentence.audio_ms for sentence in self.sentences)
-        heard = self.heard(played)
-        self.sentences = [_Sentence(heard, played, complete=True)] if heard else []
-        self.round_start = min(self.round_start, len(self.sentences))
-
-    @property
-    def round_text(self) -> str:
-        return " ".join(sentence.text for sentence in self.sentences[self.round_start :])
-
-    @property
-    def characters(self) -> int:
-        return sum(len(sentence.text) for sentence in self.sentences)
-
-    def characters_by_provider(self) -> dict[str, int]:
-        """Characters spoken by a fallback TTS's other providers, by price key."""
-        counts: dict[str, int] = {}
-        for sentence in self.sentences:
-            if sentence.provider:
-                counts[sentence.provider] = counts.get(sentence.provider, 0) + len(sentence.text)
-        return counts
-
-
-@dataclass
-class _Turn:
-    """Timings of the turn being answered (monotonic seconds)."""
-
-    speech_end: float | None = None
-    """When the caller's last word ended (the STT's word timings, or the VAD's)."""
-    endpoint_at: float | None = None
-    """When the end of the turn was decided (the STT's endpoint, or the VAD's)."""
-    final_at: float | None = None
-    """When the final transcript of the last words arrived."""
-    transcript_at: float | None = None
-    first_token_at: float | None = None
-    last_token_at: float | None = None
-    first_sentence_at: float | None = None
-    first_audio_at: float | None = None
-    last_audio_at: float | None = None
-
-    def latency(self) -> LatencyBreakdown:
-        return LatencyBreakdown(
-            stt_ms=_ms(self.final_at or self.transcript_at, self.speech_end),
-            endpoint_ms=_ms(self.endpoint_at, self.speech_end),
-            llm_ttft_ms=_ms(self.first_token_at, self.transcript_at),
-            llm_total_ms=_ms(self.last_token_at, self.transcript_at),
-            tts_ms=_ms(self.first_audio_at, self.first_sentence_at),
-            tts_total_ms=_ms(self.last_audio_at, self.first_sentence_at),
-        )
 
 
 class PipelineEngine:
@@ -242,9 +135,9 @@ class PipelineEngine:
         self._pcm_out: AudioConverter | None = None
         self._heard: list[str] = []
         self._user_speaking = False
-        self._turn = _Turn()
+        self._turn = TurnTimings()
         self._response: asyncio.Task[None] | None = None
-        self._spoken: dict[str, _Spoken] = {}
+        self._spoken: dict[str, Spoken] = {}
         """Recent responses by item id, for barge-in (the last few only)."""
         self._tool_results: dict[str, asyncio.Future[str]] = {}
         self._stt_bytes = 0
@@ -332,7 +225,7 @@ class PipelineEngine:
     async def send_user_text(self, text: str) -> None:
         """Caller text that did not come through STT (``[DTMF: 5]``): answer it."""
         self._context.add_user(text)
-        self._turn = _Turn(transcript_at=time.monotonic())
+        self._turn = TurnTimings(transcript_at=time.monotonic())
         self._start_response()
 
     async def say(self, text: str) -> None:
@@ -450,7 +343,7 @@ class PipelineEngine:
         # The VAD reports the stop after its silence window: the caller stopped that long ago.
         ago = max(0.0, self._vad_ms - event.at_ms) / 1000
         now = time.monotonic()
-        self._turn = _Turn(speech_end=now - ago, endpoint_at=now)
+        self._turn = TurnTimings(speech_end=now - ago, endpoint_at=now)
         self._emit(SpeechStopped(ago_ms=ago * 1000))
         if self._stt is not None:
             await self._stt.finalize()
@@ -495,7 +388,7 @@ class PipelineEngine:
                 ago = max(0.0, self._stt_seconds_sent() - self._speech_end_audio)
             self._speech_end_audio = None
             self._user_speaking = False
-            self._turn = _Turn(speech_end=now - ago, endpoint_at=now)
+            self._turn = TurnTimings(speech_end=now - ago, endpoint_at=now)
             self._emit(SpeechStopped(ago_ms=ago * 1000))
         self._turn.final_at, self._final_at = self._final_at or now, None
         self._turn.transcript_at = now
@@ -526,7 +419,7 @@ class PipelineEngine:
         if previous is not None and not previous.done():
             await asyncio.gather(previous, return_exceptions=True)
         item = f"pl_{secrets.token_hex(6)}"
-        spoken = self._spoken[item] = _Spoken()
+        spoken = self._spoken[item] = Spoken()
         while len(self._spoken) > _KEPT_RESPONSES:
             del self._spoken[next(iter(self._spoken))]
         turn = self._turn
@@ -573,7 +466,7 @@ class PipelineEngine:
             task.add_done_callback(self._background.discard)
 
     async def _answer(
-        self, item: str, spoken: _Spoken, turn: _Turn, usage: PipelineUsage
+        self, item: str, spoken: Spoken, turn: TurnTimings, usage: PipelineUsage
     ) -> PipelineUsage:
         """Run the brain (with tool rounds) and speak as it streams."""
         brain = self._brain
@@ -636,9 +529,9 @@ class PipelineEngine:
         context: ChatContext,
         tools: Sequence[dict[str, Any]],
         reply: _BrainRound,
-        turn: _Turn,
+        turn: TurnTimings,
         item: str,
-        spoken: _Spoken,
+        spoken: Spoken,
     ) -> AsyncGenerator[str, None]:
         """Stream one brain round as sentences; tool calls and usage go to ``reply``. Stops
         early when a guardrail has replaced a sentence."""
@@ -700,7 +593,7 @@ class PipelineEngine:
         return [(call.id, call.name, output) for call, output in zip(calls, outputs, strict=True)]
 
     async def _speak_as_produced(
-        self, sentences: AsyncIterator[str], item: str, spoken: _Spoken, turn: _Turn
+        self, sentences: AsyncIterator[str], item: str, spoken: Spoken, turn: TurnTimings
     ) -> None:
         """Speak ``sentences`` while the brain goes on producing them.
 
@@ -728,13 +621,13 @@ class PipelineEngine:
             raise
 
     async def _speak_all(
-        self, texts: list[str], item: str, spoken: _Spoken, turn: _Turn, *, filtered: bool
+        self, texts: list[str], item: str, spoken: Spoken, turn: TurnTimings, *, filtered: bool
     ) -> None:
         for text in texts:
             await self._speak(text, item, spoken, turn, filtered=filtered)
 
     async def _speak(
-        self, sentence: str, item: str, spoken: _Spoken, turn: _Turn, *, filtered: bool
+        self, sentence: str, item: str, spoken: Spoken, turn: TurnTimings, *, filtered: bool
     ) -> bool:
         """Synthesise one sentence onto the line; True when a guardrail replaced it (the rest
         of the response is then dropped)."""
@@ -750,7 +643,7 @@ class PipelineEngine:
             return blocked
         turn.first_sentence_at = turn.first_sentence_at or time.monotonic()
         converter = AudioConverter(self._tts_format, self._carrier)
-        record = _Sentence(final)
+        record = Sentence(final)
         spoken.sentences.append(record)
         ANSWERED_BY.set("")
         async with _stage("tts"):
@@ -762,7 +655,7 @@ class PipelineEngine:
         return blocked
 
     async def _synthesize(
-        self, text: str, item: str, record: _Sentence, turn: _Turn, converter: AudioConverter
+        self, text: str, item: str, record: Sentence, turn: TurnTimings, converter: AudioConverter
     ) -> None:
         per_ms = bytes_per_ms(self._carrier)
         async for chunk in self._settings.tts.synthesize(text, audio_format=self._tts_format):
@@ -892,9 +785,3 @@ def _transformed(transform: Callable[[str], str], text: str) -> str:
         logger.exception("a text transform raised; the sentence goes on unchanged")
         return text
     return result if isinstance(result, str) else text
-
-
-def _ms(later: float | None, earlier: float | None) -> float | None:
-    if later is None or earlier is None:
-        return None
-    return (later - earlier) * 1000
