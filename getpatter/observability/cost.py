@@ -122,6 +122,10 @@ class PipelineUsage:
     """The price-table key of the LLM that used the tokens (``""`` for ``on_message``)."""
     tts_characters_by_provider: Mapping[str, int] = field(default_factory=dict)
     """Of ``tts_characters``, those a fallback TTS's other providers spoke, by price key."""
+    stt_provider: str = ""
+    """The price key of the STT that heard ``stt_seconds`` when a fallback STT had moved the
+    call to another provider (``""``: the agent's STT)."""
+    """Of ``tts_characters``, those a fallback TTS's other providers spoke, by price key."""
 
 
 def stt_cost(table: PriceTable, provider: str, audio_seconds: float) -> float:
@@ -207,7 +211,8 @@ class CostMeter:
         self.tts_provider = require_str("tts_provider", tts_provider)
         self.llm_provider = require_str("llm_provider", llm_provider)
         self.telephony_provider = require_str("telephony_provider", telephony_provider)
-        self._stt_seconds = 0.0
+        self._stt_seconds: dict[str, float] = {}
+        """Audio seconds by the STT provider that heard them ("": the meter's ``stt_provider``)."""
         self._tts_characters: dict[str, int] = {}
         """Characters by the TTS provider that spoke them ("": the meter's ``tts_provider``)."""
         self._llm_tokens: dict[str, tuple[int, int]] = {}
@@ -219,7 +224,7 @@ class CostMeter:
     @property
     def stt_seconds(self) -> float:
         """Audio seconds sent to STT so far."""
-        return self._stt_seconds
+        return sum(self._stt_seconds.values())
 
     @property
     def tts_characters(self) -> int:
@@ -244,9 +249,12 @@ class CostMeter:
         """The call duration last given to :meth:`set_duration`."""
         return self._duration_seconds
 
-    def add_stt_seconds(self, seconds: float) -> None:
-        """Count ``seconds`` more audio sent to STT."""
-        self._stt_seconds += require_amount("seconds", seconds)
+    def add_stt_seconds(self, seconds: float, provider: str = "") -> None:
+        """Count ``seconds`` more audio sent to STT, priced as ``provider``'s (default: the
+        meter's ``stt_provider``; a fallback STT names the one it moved the call to)."""
+        amount = require_amount("seconds", seconds)
+        key = "" if provider == self.stt_provider else require_str("provider", provider)
+        self._stt_seconds[key] = self._stt_seconds.get(key, 0.0) + amount
 
     def add_tts_characters(self, characters: int, provider: str = "") -> None:
         """Count ``characters`` more characters sent to TTS, priced as ``provider``'s (default:
@@ -285,7 +293,10 @@ class CostMeter:
                 for provider, (tokens_in, tokens_out) in self._llm_tokens.items()
             ) + realtime_cost(table, self._realtime_usage, self.llm_provider)
         return CostBreakdown(
-            stt=stt_cost(table, self.stt_provider, self._stt_seconds),
+            stt=sum(
+                stt_cost(table, provider or self.stt_provider, seconds)
+                for provider, seconds in self._stt_seconds.items()
+            ),
             tts=sum(
                 tts_cost(table, provider or self.tts_provider, count)
                 for provider, count in self._tts_characters.items()
@@ -299,7 +310,10 @@ class CostMeter:
         """The providers that were used and that the table has no price for."""
         table = self.table
         used: list[tuple[str, PriceUnit, tuple[str, ...], bool]] = [
-            (self.stt_provider, PriceUnit.MINUTE, ("price",), self._stt_seconds > 0),
+            *(
+                (provider or self.stt_provider, PriceUnit.MINUTE, ("price",), seconds > 0)
+                for provider, seconds in self._stt_seconds.items()
+            ),
             *(
                 (provider or self.tts_provider, PriceUnit.THOUSAND_CHARS, ("price",), count > 0)
                 for provider, count in self._tts_characters.items()

@@ -423,7 +423,7 @@ class PipelineEngine:
         while len(self._spoken) > _KEPT_RESPONSES:
             del self._spoken[next(iter(self._spoken))]
         turn = self._turn
-        usage = PipelineUsage(stt_seconds=self._take_stt_seconds())
+        usage = PipelineUsage(stt_seconds=self._take_stt_seconds(), stt_provider=self._listener())
         status = "completed"
         try:
             if verbatim is not None:
@@ -452,6 +452,7 @@ class PipelineEngine:
             self._emit(AgentTranscript(item, spoken.text))
         usage = PipelineUsage(
             stt_seconds=usage.stt_seconds,
+            stt_provider=usage.stt_provider,
             llm_input_tokens=usage.llm_input_tokens,
             llm_output_tokens=usage.llm_output_tokens,
             tts_characters=spoken.characters,
@@ -504,6 +505,7 @@ class PipelineEngine:
                 self._context.add_tool_result(*output)
         return PipelineUsage(
             stt_seconds=usage.stt_seconds,
+            stt_provider=usage.stt_provider,
             llm_input_tokens=input_tokens,
             llm_output_tokens=output_tokens,
             llm_provider=answered_by or getattr(getattr(brain, "llm", None), "name", ""),
@@ -704,6 +706,12 @@ class PipelineEngine:
     def _stt_seconds_sent(self) -> float:
         """Seconds of audio sent on this call's STT stream (its clock)."""
         return self._stt_total_bytes / (bytes_per_ms(self._stt_format) * 1000)
+
+    def _listener(self) -> str:
+        """The price key of the provider a fallback STT moved the call to ("" otherwise)."""
+        # FallbackSTTStream names the provider listening now; other streams have no such name.
+        name = getattr(self._stt, "provider_name", "")
+        return name if isinstance(name, str) and name != self._settings.stt.name else ""
 
     def _take_stt_seconds(self) -> float:
         sent, self._stt_bytes = self._stt_bytes, 0

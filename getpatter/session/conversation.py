@@ -296,7 +296,7 @@ class EngineEvents:
         if usage is not None:
             if usage.llm_provider and not self._meter.llm_provider:
                 self._meter.llm_provider = usage.llm_provider  # the default LLM (spec LLM-2)
-            self._meter.add_stt_seconds(usage.stt_seconds)
+            self._meter.add_stt_seconds(usage.stt_seconds, usage.stt_provider)
             self._meter.add_llm_tokens(
                 usage.llm_input_tokens, usage.llm_output_tokens, usage.llm_provider
             )

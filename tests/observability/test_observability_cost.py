@@ -156,6 +156,18 @@ def test_meter_prices_a_pipeline_call() -> None:
     assert cost.unpriced == () and "unpriced" not in cost.to_dict()
 
 
+def test_speech_is_priced_as_the_stt_and_tts_that_handled_it() -> None:
+    meter = CostMeter(DEFAULTS, stt_provider="deepgram", tts_provider="elevenlabs")
+    meter.add_stt_seconds(60)
+    meter.add_stt_seconds(60, provider="soniox")  # a fallback STT's second provider
+    meter.add_tts_characters(1000)
+    meter.add_tts_characters(1000, provider="openai_tts")  # a fallback TTS's
+    cost = meter.breakdown()
+    assert cost.stt == pytest.approx(0.0077 + 0.002)
+    assert cost.tts == pytest.approx(0.06 + 0.015)
+    assert meter.stt_seconds == 120 and meter.tts_characters == 2000
+
+
 def test_a_used_provider_without_a_price_is_reported_unknown_not_free() -> None:
     meter = CostMeter(
         DEFAULTS,

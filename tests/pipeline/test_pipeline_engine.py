@@ -231,6 +231,7 @@ async def test_a_turn_goes_from_transcript_to_agent_audio_and_back_into_the_cont
     assert done.status == "completed"
     assert done.pipeline_usage.llm_input_tokens == 12 and done.pipeline_usage.tts_characters == 22
     assert done.pipeline_usage.llm_provider == "openai_llm"  # priced even as the default LLM
+    assert done.pipeline_usage.stt_provider == ""  # the agent's own STT heard it
     assert done.latency.llm_ttft_ms is not None and done.latency.tts_ms is not None
     history = engine._context.history()
     assert [(m["role"], m["text"]) for m in history] == [
@@ -345,6 +346,19 @@ async def test_a_tool_call_round_trips_through_the_session_before_the_answer() -
     )
     (transcript,) = [e for e in events if isinstance(e, AgentTranscript)]
     assert transcript.text == "Monday we open at nine."
+    await engine.close()
+
+
+async def test_audio_a_fallback_stt_moved_to_another_provider_is_priced_as_that_one() -> None:
+    stt = ScriptedSTT()
+    engine = engine_for(stt, ScriptedLLM(text("Okay.")))
+    events = await connected(engine)
+    stt.streams[0].provider_name = "assemblyai"  # as FallbackSTTStream says after a switch
+    await engine.send_audio(ULAW_FRAME)
+    await caller_says(stt, "Hello?")
+    (done,) = await until(events, ResponseDone)
+    assert done.pipeline_usage.stt_provider == "assemblyai"
+    assert done.pipeline_usage.stt_seconds > 0
     await engine.close()
 
 
