@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import re
 import time
@@ -326,13 +327,13 @@ class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
     def _new_connection(self) -> _HTTPConnection:
         return _HTTPConnection(self)
 
-    def answer(self, target: bytes, body: bytes) -> bytes:
-        """The whole HTTP response to ``POST target`` with ``body``."""
+    def answer(self, target: bytes, body: bytes, head: bytes = b"") -> bytes:
+        """The whole HTTP response to ``POST target`` with ``body`` (``head``: its headers)."""
         parts = urlsplit(target.decode())
         if parts.path.startswith("/v1/text-to-speech/") and parts.path.endswith("/stream"):
             return self._speech(parts.query, json.loads(body))
         if parts.path in CHAT_PATHS:
-            return self._completion(json.loads(body))
+            return self._completion(_decoded(head, body))
         self.refused += 1
         return _response(404, "application/json", [b'{"detail":"Not Found"}'])
 
@@ -416,6 +417,17 @@ class _HTTPConnection(asyncio.Protocol):
                 return
             body = bytes(buf[end + 4 : end + 4 + size])
             del buf[: end + 4 + size]
-            answer = self._server.answer(head.split(b"\r\n", 1)[0].split(b" ")[1], body)
+            answer = self._server.answer(head.split(b"\r\n", 1)[0].split(b" ")[1], body, head)
             if self._transport is not None and not self._transport.is_closing():
                 self._transport.write(answer)
+
+
+def _decoded(head: bytes, body: bytes) -> Any:
+    """A JSON request body, undoing Cerebras' gzip and msgpack encodings when announced."""
+    if b"gzip" in (_header(head, b"content-encoding") or b""):
+        body = gzip.decompress(body)
+    if b"msgpack" in (_header(head, b"content-type") or b""):
+        import msgpack
+
+        return msgpack.unpackb(body)
+    return json.loads(body)

@@ -40,9 +40,8 @@ class LLMBrain(NamedTuple):
 LLM_BRAINS: dict[str, LLMBrain] = {
     "llm": LLMBrain("OpenAI", "getpatter.llm.openai:LLM", "/v1"),
     "llm-groq": LLMBrain("Groq", "getpatter.llm.groq:LLM", "/openai/v1"),
-    # Cerebras is not one line: it sends gzip+msgpack bodies by default, which the bench's
-    # chat-completions fake (plain JSON) does not decode.
-    # "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
+    # Cerebras sends gzip+msgpack bodies by default (spec LLM-6); the fake decodes them.
+    "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
 }
 BRAINS = ("message", *LLM_BRAINS, "message+vad")
 
