@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from getpatter.llm.anthropic import AnthropicLLM
 from getpatter.llm.cerebras import CerebrasLLM
 from getpatter.llm.groq import GroqLLM
 from getpatter.llm.openai import OpenAILLM
@@ -13,6 +12,10 @@ from getpatter.testing.fake_llm.compatible_servers import FakeCerebrasServer, Fa
 from getpatter.testing.fake_llm.gemini_server import FakeGeminiServer
 from getpatter.testing.fake_llm.openai_server import FakeOpenAIServer
 from getpatter.testing.offline import OfflineProvider, SandboxTarget
+from getpatter.testing.scenario import Scenario
+
+if TYPE_CHECKING:
+    from getpatter.llm.anthropic import AnthropicLLM
 
 __all__ = ["OFFLINE"]
 
@@ -28,6 +31,8 @@ def _openai(llm: OpenAILLM, target: SandboxTarget) -> OpenAILLM:
 
 
 def _anthropic(llm: AnthropicLLM, target: SandboxTarget) -> AnthropicLLM:
+    from getpatter.llm.anthropic import AnthropicLLM
+
     return AnthropicLLM(
         api_key=target.api_key,
         base_url=target.base_url,
@@ -87,15 +92,32 @@ def _google(llm: Any, target: SandboxTarget) -> Any:
     )
 
 
-def _google_entries() -> tuple[OfflineProvider, ...]:
-    """GoogleLLM's entry, when the ``google`` extra is installed (without it there is no
-    GoogleLLM to run, and the other providers' sandbox calls must not need it)."""
+def _anthropic_fake(scenario: Scenario, key: str) -> FakeAnthropicServer:
+    return FakeAnthropicServer(scenario, api_key=key)
+
+
+def _gemini_fake(scenario: Scenario, key: str) -> FakeGeminiServer:
+    return FakeGeminiServer(scenario, api_key=key)
+
+
+def _optional_entries() -> tuple[OfflineProvider, ...]:
+    """The entries of LLMs behind an extra, for those installed: without the ``anthropic`` or
+    ``google`` extra there is no such LLM to run, and the other providers' sandbox calls (and
+    ``getpatter demo`` on a plain install) must not need them."""
+    entries: list[OfflineProvider] = []
+    try:
+        from getpatter.llm.anthropic import AnthropicLLM
+    except ImportError:
+        pass
+    else:
+        entries.append(OfflineProvider(AnthropicLLM, "anthropic", _anthropic_fake, _anthropic))
     try:
         from getpatter.llm.google import GoogleLLM
     except ImportError:
-        return ()
-    start = lambda scenario, key: FakeGeminiServer(scenario, api_key=key)  # noqa: E731
-    return (OfflineProvider(GoogleLLM, "gemini", start, _google),)
+        pass
+    else:
+        entries.append(OfflineProvider(GoogleLLM, "gemini", _gemini_fake, _google))
+    return tuple(entries)
 
 
 OFFLINE = (
@@ -104,12 +126,6 @@ OFFLINE = (
         "openai_chat",
         lambda scenario, key: FakeOpenAIServer(scenario, api_key=key),
         _openai,
-    ),
-    OfflineProvider(
-        AnthropicLLM,
-        "anthropic",
-        lambda scenario, key: FakeAnthropicServer(scenario, api_key=key),
-        _anthropic,
     ),
     OfflineProvider(
         GroqLLM,
@@ -123,5 +139,5 @@ OFFLINE = (
         lambda scenario, key: FakeCerebrasServer(scenario, api_key=key),
         _cerebras,
     ),
-    *_google_entries(),
+    *_optional_entries(),
 )
