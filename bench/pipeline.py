@@ -17,7 +17,13 @@ call a final result (``speech_final``); with ``SileroVAD()`` in the agent it ans
 - ``llm``: ``OpenAILLM`` against the fake chat-completions server (its HTTP client included);
   one brain per LLM provider family in ``pipeline_server.LLM_BRAINS`` (a line each: the
   OpenAI-compatible ones get the same stream from the fake under their own API path);
-- ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model).
+- ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model);
+- ``stt-<name>`` / ``tts-<name>`` (``--stt``/``--tts``, ``all`` or a list): the ``message`` agent
+  with one package STT or TTS against the getpatter.testing fakes, served by
+  ``bench/providers_fakes.py`` in a process of its own; the other provider stays the lean peer
+  (``bench/pipeline_providers.py`` says how the turn is timed). A table per family gives each
+  row's difference to the fastest package provider of its kind (issue 14: over +1 ms p50 needs a
+  written reason). CartesiaSTT is left out: it does not endpoint by itself (it needs a VAD).
 
 With LLM brains and ``message`` both run, a second table gives each provider family's added
 turn latency (its p50 and p99 less the ``message`` brain's at the same N) and CPU per
@@ -263,7 +269,7 @@ def print_provider_tables(results: list[PipelineResult]) -> None:
             )
     print(
         "final lag (STT rows): the package fake's final after the moment the lean Deepgram "
-        "sends its own\n(caller's speech end + 300 ms), ms: ~0 means the same turn timing."
+        "sends its own\n(caller's speech end + 300 ms), ms: it follows the provider's endpointing setting."
     )
 
 

@@ -18,6 +18,8 @@ Everything here lives in the load-generator process, next to the Twilio callers 
   same stream under the other OpenAI-compatible APIs' paths, :data:`CHAT_PATHS`). The
   reply audio is marked as ``relay_peers`` expects: the first four bytes of every 160-byte frame
   are the call number (2 bytes), the turn and the frame's index, taken from the text to speak.
+  A text without a call and turn but with a send-time stamp (a package STT fake's final, see
+  ``pipeline_providers.py``) is marked ``ST``, the frame's index and the stamp (8 bytes).
 """
 
 from __future__ import annotations

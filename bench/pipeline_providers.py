@@ -72,18 +72,16 @@ class TurnWatch:
     stamped: bool
     turns: list[tuple[float, float]] = field(default_factory=list)
     """(the final's time on ``time.monotonic()``, turn latency in ms), in arrival order."""
-    final_lag_ms: list[float] = field(default_factory=list)
-    """Stamped: the package fake's final after the caller's endpoint (when the lean Deepgram
-    would send it), ms."""
     endpoints: int = 0
     _pending: dict[int, float] = field(default_factory=dict)
-    _endpoint_at: dict[int, float] = field(default_factory=dict)
+    _endpoint_at: dict[int, list[float]] = field(default_factory=dict)
+    _finals: list[tuple[int, float]] = field(default_factory=list)
     _seen: set[int] = field(default_factory=set)
 
     def endpoint(self, call: int) -> None:
         """The caller's speech ended ``ENDPOINT_MS`` ago (stamped brains)."""
         self.endpoints += 1
-        self._endpoint_at[call] = time.time()
+        self._endpoint_at.setdefault(call, []).append(time.time())
 
     def final(self, call: int, sent: float | None) -> None:
         """The lean Deepgram wrote ``call``'s final at ``sent`` (monotonic)."""
@@ -118,9 +116,18 @@ class TurnWatch:
         self._seen.add(stamp)
         sent_wall = stamp / 1e6
         self.turns.append((now_mono - (now_wall - sent_wall), (now_wall - sent_wall) * 1000))
-        endpoint = self._endpoint_at.get(call)
-        if endpoint is not None:
-            self.final_lag_ms.append((sent_wall - endpoint) * 1000)
+        self._finals.append((call, sent_wall))
+
+    @property
+    def final_lag_ms(self) -> list[float]:
+        """Stamped: each package fake's final after the nearest caller endpoint (when the lean
+        Deepgram would send its final), ms; negative when the fake's endpointing is shorter."""
+        lags = []
+        for call, sent in self._finals:
+            endpoints = self._endpoint_at.get(call)
+            if endpoints:
+                lags.append(min((sent - e for e in endpoints), key=abs) * 1000)
+        return lags
 
     def in_window(self, t0: float, t1: float) -> list[float]:
         """The latencies of the turns whose final was written between ``t0`` and ``t1``."""
