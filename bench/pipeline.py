@@ -17,7 +17,13 @@ call a final result (``speech_final``); with ``SileroVAD()`` in the agent it ans
 - ``llm``: ``OpenAILLM`` against the fake chat-completions server (its HTTP client included);
   one brain per LLM provider family in ``pipeline_server.LLM_BRAINS`` (a line each: the
   OpenAI-compatible ones get the same stream from the fake under their own API path);
-- ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model).
+- ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model);
+- ``stt-<name>`` / ``tts-<name>`` (``--stt``/``--tts``, ``all`` or a list): the ``message`` agent
+  with one package STT or TTS against the getpatter.testing fakes, served by
+  ``bench/providers_fakes.py`` in a process of its own; the other provider stays the lean peer
+  (``bench/pipeline_providers.py`` says how the turn is timed). A table per family gives each
+  row's difference to the fastest package provider of its kind (issue 14: over +1 ms p50 needs a
+  written reason). CartesiaSTT is left out: it does not endpoint by itself (it needs a VAD).
 
 With LLM brains and ``message`` both run, a second table gives each provider family's added
 turn latency (its p50 and p99 less the ``message`` brain's at the same N) and CPU per
@@ -39,8 +45,10 @@ import platform
 import statistics
 from collections.abc import Callable
 
-from pipeline_load import ENDPOINT_MS, PipelineResult, run_pipeline_load
+from pipeline_load import ENDPOINT_MS, PROVIDER_BRAINS, PipelineResult, run_pipeline_load
+from pipeline_providers import STT_BRAINS, TTS_BRAINS
 from pipeline_server import BRAINS, LLM_BRAINS
+from providers import FakeProcess
 from relay_load import GENERATOR_BUSY_PCT, GENERATOR_LATE_MS, IDLE_S, WARMUP_S, percentile
 
 TARGET_P50_MS = 2.0
@@ -50,10 +58,23 @@ TARGET_MB_PER_CALL = 2.0
 TARGET_VAD_CORE_PCT = 5.0
 TARGET_LLM_ADDED_P50_MS = 2.0
 TARGET_LLM_ADDED_P99_MS = 5.0
+TARGET_PROVIDER_OVER_FASTEST_P50_MS = 1.0
 # Below this many calls, RSS growth / N is mostly the first call's one-time cost (lazy imports,
 # connection pools), not a per-call figure.
 MEMORY_FROM_CALLS = 50
 _BANNER = ("Patter serving ", "  voice webhook: ")
+DEFAULT = ("message", *LLM_BRAINS, "message+vad")
+"""The brains run when neither ``--brains`` nor ``--stt``/``--tts`` is given."""
+
+
+def _short(family: dict[str, str]) -> list[str]:
+    return [brain.split("-", 1)[1] for brain in family]
+
+
+def _families(kind: str, names: str, family: dict[str, str]) -> list[str]:
+    """``--stt``/``--tts``: the provider brains named (``all``: every one)."""
+    wanted = _short(family) if names.strip() == "all" else names.split(",")
+    return [f"{kind}-{name.strip()}" for name in wanted if name.strip()]
 
 
 def print_header(seconds: float, every: float, speech: float) -> None:
@@ -65,12 +86,12 @@ def print_header(seconds: float, every: float, speech: float) -> None:
         f"MB per call;\nVAD plus the turn loop under {TARGET_VAD_CORE_PCT:g}% of a core per call."
     )
     print(
-        f"\n{'brain':>11} {'calls':>5} | {'turn p50':>8} {'p99':>6} {'n':>5} | "
+        f"\n{'brain':>17} {'calls':>5} | {'turn p50':>8} {'p99':>6} {'n':>5} | "
         f"{'CPU':>9} {'core%':>6} {'total':>5} {'idle':>5} | {'late>20':>7} | "
         f"{'RSS':>5} {'MB/call':>7} {'marg.':>5} | {'bench':>5} {'send':>5} | {'other':>5}"
     )
     print(
-        f"{'':>11} {'':>5} | {'ms':>8} {'ms':>6} {'turns':>5} | {'ms/call-s':>9} "
+        f"{'':>17} {'':>5} | {'ms':>8} {'ms':>6} {'turns':>5} | {'ms/call-s':>9} "
         f"{'/call':>6} {'core%':>5} {'ms/s':>5} | {'% frames':>7} | {'idle':>5} {'':>7} "
         f"{'':>5} | {'core%':>5} {'p99ms':>5} | {'core%':>5}"
     )
@@ -93,7 +114,7 @@ def print_row(r: PipelineResult, previous: PipelineResult | None) -> None:
     if load.calls >= MEMORY_FROM_CALLS:
         flag += " mem " + ("ok" if r.mb_per_call < TARGET_MB_PER_CALL else "OVER")
     print(
-        f"{r.brain:>11} {load.calls:>5} | {p50:>8.2f} {p99:>6.2f} {len(load.relay_ms):>5} | "
+        f"{r.brain:>17} {load.calls:>5} | {p50:>8.2f} {p99:>6.2f} {len(load.relay_ms):>5} | "
         f"{load.cpu_ms_per_call_s:>9.2f} {load.cpu_ms_per_call_s / 10:>6.2f} "
         f"{100 * load.patter_cpu_s / load.window_s:>5.0f} {load.idle_ms_per_s:>5.1f} | "
         f"{load.late_pct:>7.2f} | {r.rss_idle_mb:>5.0f} {r.mb_per_call:>7.2f} {marginal:>5} | "
@@ -193,6 +214,65 @@ def print_llm_table(results: list[PipelineResult]) -> None:
     )
 
 
+def print_provider_tables(results: list[PipelineResult]) -> None:
+    """Per STT and TTS family: turn latency and CPU (medians over the rounds), and the
+    difference to the fastest package provider of its kind at the same N."""
+    for kind, family, lean in (
+        ("STT", STT_BRAINS, "lean Deepgram; TTS: the lean ElevenLabs HTTP fake"),
+        ("TTS", TTS_BRAINS, "lean ElevenLabs HTTP; STT: the lean Deepgram"),
+    ):
+        rows: dict[tuple[str, int], list[PipelineResult]] = {}
+        for r in results:
+            if r.brain == "message" or r.brain in family:
+                rows.setdefault((r.brain, r.load.calls), []).append(r)
+        if not any(brain in family for brain, _ in rows):
+            continue
+        print(
+            f"\n{kind} families (message brain; 'message' = the {lean}); medians of each row's "
+            f"runs.\nvs fastest: p50 less the fastest {kind} against the package fakes at the same "
+            f"N; over +{TARGET_PROVIDER_OVER_FASTEST_P50_MS:g} ms needs a written reason."
+        )
+        print(
+            f"\n{'brain':>17} {'provider':>22} {'calls':>5} {'runs':>4} | {'turn p50':>8} "
+            f"{'p99':>6} {'turns':>5} | {'vs fastest':>10} | {'CPU':>9} {'vs fast.':>8} | "
+            f"{'final lag':>9}"
+        )
+        print(
+            f"{'':>17} {'':>22} {'':>5} {'':>4} | {'ms':>8} {'ms':>6} {'':>5} | {'p50 ms':>10} | "
+            f"{'ms/call-s':>9} {'':>8} | {'p50 ms':>9}"
+        )
+        order = ["message", *family]
+        stats = {
+            key: (
+                statistics.median(percentile(r.load.relay_ms, 50) for r in runs),
+                statistics.median(percentile(r.load.relay_ms, 99) for r in runs),
+                statistics.median(r.load.cpu_ms_per_call_s for r in runs),
+                statistics.median(len(r.load.relay_ms) for r in runs),
+                statistics.median(percentile(r.final_lag_ms, 50) for r in runs),
+            )
+            for key, runs in rows.items()
+        }
+        for (brain, calls), runs in sorted(
+            rows.items(), key=lambda i: (i[0][1], order.index(i[0][0]))
+        ):
+            p50, p99, cpu, turns, lag = stats[(brain, calls)]
+            package = [v for (b, n), v in stats.items() if n == calls and b in family]
+            fastest = min((v[0] for v in package), default=float("nan"))
+            fastest_cpu = min((v[2] for v in package), default=float("nan"))
+            flag = ""
+            if brain in family and p50 - fastest > TARGET_PROVIDER_OVER_FASTEST_P50_MS:
+                flag = "  needs a written reason"
+            print(
+                f"{brain:>17} {family.get(brain, '(lean peer)'):>22} {calls:>5} {len(runs):>4} | "
+                f"{p50:>8.2f} {p99:>6.2f} {turns:>5.0f} | {p50 - fastest:>+10.2f} | {cpu:>9.2f} "
+                f"{cpu - fastest_cpu:>+8.2f} | {lag:>9.1f}{flag}"
+            )
+    print(
+        "final lag (STT rows): the package fake's final after the moment the lean Deepgram "
+        "sends its own\n(caller's speech end + 300 ms), ms: it follows the provider's endpointing setting."
+    )
+
+
 async def run_all(
     brains: list[str],
     calls: list[int],
@@ -203,6 +283,29 @@ async def run_all(
     repeat: int = 1,
 ) -> list[PipelineResult]:
     print_header(seconds, every, speech)
+    fakes: FakeProcess | None = None
+    fake_urls: dict[str, str] | None = None
+    if PROVIDER_BRAINS.intersection(brains):
+        # The package fakes in a process of their own, for the whole run (bench/providers.py's).
+        fakes = FakeProcess()
+        fake_urls = fakes.urls
+    try:
+        return await _run_all(brains, calls, seconds, every, speech, profile, repeat, fake_urls)
+    finally:
+        if fakes is not None:
+            fakes.close()
+
+
+async def _run_all(
+    brains: list[str],
+    calls: list[int],
+    seconds: float,
+    every: float,
+    speech: float,
+    profile: str,
+    repeat: int,
+    fake_urls: dict[str, str] | None,
+) -> list[PipelineResult]:
     results: list[PipelineResult] = []
     previous: dict[str, PipelineResult] = {}
     behind_at: dict[str, int] = {}  # a brain's N where the load generator fell behind
@@ -211,7 +314,9 @@ async def run_all(
             for brain in brains:
                 if count > behind_at.get(brain, count):
                     continue
-                result = await run_pipeline_load(count, seconds, brain, every, speech, profile)
+                result = await run_pipeline_load(
+                    count, seconds, brain, every, speech, profile, fake_urls
+                )
                 results.append(result)
                 print_row(result, previous.get(brain))
                 previous[brain] = result
@@ -221,6 +326,7 @@ async def run_all(
     print_checks(results, seconds, every)
     print(LEGEND)
     print_llm_table(results)
+    print_provider_tables(results)
     return results
 
 
@@ -228,7 +334,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--calls", default="1,50,100,200", help="concurrent calls, e.g. 1,50,100")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per N")
-    parser.add_argument("--brains", default=",".join(BRAINS), help=f"some of {BRAINS}")
+    parser.add_argument("--brains", default="", help=f"some of {BRAINS} (default: {DEFAULT})")
+    parser.add_argument(
+        "--stt",
+        default="",
+        help=f"STT families to add (with the message brain): 'all' or some of {_short(STT_BRAINS)}",
+    )
+    parser.add_argument(
+        "--tts",
+        default="",
+        help=f"TTS families to add (with the message brain): 'all' or some of {_short(TTS_BRAINS)}",
+    )
     parser.add_argument("--every", type=float, default=2.0, help="seconds between turns")
     parser.add_argument("--speech", type=float, default=1.0, help="seconds of caller speech")
     parser.add_argument("--profile", choices=("none", "py-spy"), default="none")
@@ -238,6 +354,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     calls = [int(n) for n in args.calls.split(",") if n.strip()]
     brains = [b.strip() for b in args.brains.split(",") if b.strip()]
+    extra = _families("stt", args.stt, STT_BRAINS) + _families("tts", args.tts, TTS_BRAINS)
+    if not brains:
+        brains = ["message"] if extra else list(DEFAULT)
+    brains += [b for b in extra if b not in brains]
     unknown = [b for b in brains if b not in BRAINS]
     if unknown:
         parser.error(f"unknown brains {unknown}: use some of {BRAINS}")

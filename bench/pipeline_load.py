@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from pipeline_peers import REPLY_FRAMES, CallerVoice, FakeDeepgram, FakeSpeechAPIs, caller_script
+from pipeline_providers import STT_BRAINS, TTS_BRAINS, TurnWatch
 from relay_load import (
     IDLE_S,
     LoadResult,
@@ -39,6 +42,7 @@ from relay_peers import CallerStats, TwilioCaller
 
 __all__ = ["ENDPOINT_MS", "PipelineResult", "rss_mb", "run_pipeline_load"]
 
+PROVIDER_BRAINS = frozenset({*STT_BRAINS, *TTS_BRAINS})
 ENDPOINT_MS = 300
 """Silence after the caller's speech before the fake STT's final (as Deepgram endpointing)."""
 
@@ -65,6 +69,8 @@ class PipelineResult:
     """Per turn: the fake STT's final -> the LLM request's arrival at the fake (LLM brains)."""
     tts_request_ms: list[float]
     """Per turn: the fake STT's final -> the first TTS request's arrival at the fake."""
+    final_lag_ms: list[float] = field(default_factory=list)
+    """``stt-*`` brains: the package fake's final after the caller's endpoint, ms."""
 
     @property
     def mb_per_call(self) -> float:
@@ -75,7 +81,13 @@ class PipelineProcess(PatterProcess):
     """``bench/pipeline_server.py`` in a child process."""
 
     def __init__(
-        self, port: int, workdir: Path, deepgram_url: str, http_url: str, brain: str
+        self,
+        port: int,
+        workdir: Path,
+        deepgram_url: str,
+        http_url: str,
+        brain: str,
+        fake_urls: dict[str, str] | None = None,
     ) -> None:
         super().__init__(port, (), workdir, "")
         self._args = [
@@ -84,6 +96,7 @@ class PipelineProcess(PatterProcess):
             deepgram_url,
             http_url,
             brain,
+            json.dumps(fake_urls or {}),
         ]
 
 
@@ -129,10 +142,19 @@ def rss_mb(pid: int) -> float:
 
 
 async def run_pipeline_load(
-    calls: int, seconds: float, brain: str, every_s: float, speech_s: float, profile: str
+    calls: int,
+    seconds: float,
+    brain: str,
+    every_s: float,
+    speech_s: float,
+    profile: str,
+    fake_urls: dict[str, str] | None = None,
 ) -> PipelineResult:
-    """Run ``calls`` concurrent pipeline calls through a fresh Patter process."""
+    """Run ``calls`` concurrent pipeline calls through a fresh Patter process (``fake_urls``:
+    the package fakes' process, for the provider brains of ``pipeline_providers``)."""
     vad = brain.endswith("+vad")
+    # Provider brains: the turns as the callers hear them (pipeline_providers.TurnWatch).
+    watch = TurnWatch(stamped=brain in STT_BRAINS) if brain in PROVIDER_BRAINS else None
     script = caller_script(every_s, speech_s, ENDPOINT_MS)
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         deepgram = FakeDeepgram(answer_finalize=vad)
@@ -140,7 +162,9 @@ async def run_pipeline_load(
         await deepgram.start()
         await apis.start()
         profiler = Profiler(profile, seconds, Path(tmp))
-        server = PipelineProcess(free_port(), Path(tmp), deepgram.base_url, apis.base_url, brain)
+        server = PipelineProcess(
+            free_port(), Path(tmp), deepgram.base_url, apis.base_url, brain, fake_urls
+        )
         stats = CallerStats()
         placed: list[tuple[TwilioCaller, dict[str, Any]]] = []
         try:
@@ -148,8 +172,16 @@ async def run_pipeline_load(
             idle_ms = await _cpu_ms_per_s(server.pid, IDLE_S)
             rss_idle = rss_mb(server.pid)
             placed = await _ring(server.port, calls, stats)
-            async with asyncio.timeout(60):
-                await deepgram.wait_connections(len(placed))
+            if brain in STT_BRAINS:
+                await asyncio.sleep(1.0)  # the package STT fake's sockets open meanwhile
+            else:
+                async with asyncio.timeout(60):
+                    await deepgram.wait_connections(len(placed))
+            on_endpoint: Callable[[int], object] | None = None if vad else deepgram.final
+            if watch is not None:
+                for caller, stop in placed:
+                    watch.attach(caller, int(stop["streamSid"][2:], 16))
+                on_endpoint = watch.endpoint if watch.stamped else _final_watched(deepgram, watch)
             voices = [
                 CallerVoice(
                     caller,
@@ -157,7 +189,7 @@ async def run_pipeline_load(
                     int(stop["streamSid"][2:], 16),
                     script,
                     i * script.period // max(1, len(placed)),
-                    None if vad else deepgram.final,
+                    on_endpoint,
                 )
                 for i, (caller, stop) in enumerate(placed)
             ]
@@ -199,6 +231,14 @@ async def run_pipeline_load(
         if key in apis.tts_received
     ]
     lateness = [late for key in keys for late in stats.lateness.get(key, [])]
+    final_lag_ms: list[float] = []
+    if watch is not None:
+        # The reply frames of package TTS fakes carry no markers, the stamped ones no call:
+        # the turns are the watch's.
+        turn_ms = watch.in_window(t0, t1)
+        lateness = []
+        final_lag_ms = watch.final_lag_ms
+    turns = len(turn_ms) if watch is not None else len(keys)
     load = LoadResult(
         calls=calls,
         window_s=t1 - t0,
@@ -207,8 +247,8 @@ async def run_pipeline_load(
         patter_runtime_s=patter_runtime,
         idle_ms_per_s=idle_ms,
         bench_cpu_s=bench_cpu,
-        responses=len(keys),
-        frames_expected=len(keys) * REPLY_FRAMES,
+        responses=turns,
+        frames_expected=len(lateness) if watch is not None else turns * REPLY_FRAMES,
         frames_received=len(lateness),
         late_frames=sum(1 for late in lateness if late > 0.020),
         lateness_p99_ms=percentile(lateness, 99) * 1000,
@@ -228,7 +268,7 @@ async def run_pipeline_load(
         rss_mb=rss,
         finalizes=deepgram.finalizes,
         unmapped_finals=deepgram.unmapped_finals,
-        unanswered_turns=len(keys) - len(turn_ms),
+        unanswered_turns=turns - len(turn_ms),
         tts_requests=apis.tts_requests,
         llm_requests=apis.llm_requests,
         stt_formats=deepgram.encodings,
@@ -236,4 +276,17 @@ async def run_pipeline_load(
         others_core_pct=others_pct,
         llm_request_ms=llm_request_ms,
         tts_request_ms=tts_request_ms,
+        final_lag_ms=final_lag_ms,
     )
+
+
+def _final_watched(deepgram: FakeDeepgram, watch: TurnWatch) -> Callable[[int], None]:
+    """The lean Deepgram's final for a call, its send time told to ``watch``."""
+
+    def final(call: int) -> None:
+        deepgram.final(call)
+        connection = deepgram._calls.get(call)
+        if connection is not None:
+            watch.final(call, deepgram.final_sent.get((call, connection._turns & 0xFF)))
+
+    return final

@@ -18,6 +18,8 @@ Everything here lives in the load-generator process, next to the Twilio callers 
   same stream under the other OpenAI-compatible APIs' paths, :data:`CHAT_PATHS`). The
   reply audio is marked as ``relay_peers`` expects: the first four bytes of every 160-byte frame
   are the call number (2 bytes), the turn and the frame's index, taken from the text to speak.
+  A text without a call and turn but with a send-time stamp (a package STT fake's final, see
+  ``pipeline_providers.py``) is marked ``ST``, the frame's index and the stamp (8 bytes).
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ CHAT_PATHS = frozenset({"/v1/chat/completions", "/openai/v1/chat/completions"})
 """Where the fake serves the chat-completions stream: OpenAI's and Cerebras' path, Groq's."""
 _TURN_TEXT = re.compile(r"Caller (\d+) turn (\d+)")
 _REPLY_PREFIX = "You said: "
+STAMPED_TEXT = re.compile(r"\d{16}")
+"""A send-time stamp (wall clock, microseconds) in a package STT fake's final."""
+STAMP_MARK = b"ST"
+"""The first bytes of a reply frame whose marker is a stamp: ``ST``, the frame index, then the
+stamp in 8 bytes big-endian."""
 
 
 # --------------------------------------------------------------------------- the caller
@@ -340,7 +347,21 @@ class FakeSpeechAPIs(LoopbackServer["_HTTPConnection"]):
     def _speech(self, query: str, request: dict[str, Any]) -> bytes:
         self.tts_requests += 1
         self.tts_formats.update(parse_qs(query).get("output_format", ["?"]))
-        found = _TURN_TEXT.search(str(request.get("text", "")))
+        text = str(request.get("text", ""))
+        found = _TURN_TEXT.search(text)
+        stamp = None if found else STAMPED_TEXT.search(text)
+        if stamp is not None:
+            # A package STT fake's final (see pipeline_providers.py): its send time goes into
+            # every frame's first bytes, as the caller's marker.
+            head = STAMP_MARK + int(stamp[0]).to_bytes(8, "big")
+            audio = b"".join(
+                head[:2]
+                + bytes((n,))
+                + head[2:]
+                + self._tone[n * FRAME_BYTES + 11 : (n + 1) * FRAME_BYTES]
+                for n in range(REPLY_FRAMES)
+            )
+            return _response(200, "audio/basic", [audio])
         call, turn = (int(found[1]), int(found[2])) if found else (0, 0)
         self.tts_received.setdefault((call, turn & 0xFF), time.monotonic())
         head = bytes((call >> 8 & 0xFF, call & 0xFF, turn & 0xFF))

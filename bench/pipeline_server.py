@@ -1,11 +1,15 @@
 """Patter serving pipeline calls in a process of its own, for ``bench/pipeline.py``.
 
-Run by the benchmark as ``python bench/pipeline_server.py PORT DEEPGRAM_URL HTTP_URL BRAIN``:
+Run by the benchmark as ``python bench/pipeline_server.py PORT DEEPGRAM_URL HTTP_URL BRAIN
+[FAKE_URLS]``:
 a ``Patter`` with a Twilio carrier whose webhooks come to ``127.0.0.1:PORT`` serves a pipeline
 agent with ``DeepgramSTT`` pointed at ``DEEPGRAM_URL`` and ``ElevenLabsTTS`` at ``HTTP_URL``
 (the benchmark's lean fakes). ``BRAIN`` is ``message`` (an instant ``on_message`` function that
 echoes the caller), one of :data:`LLM_BRAINS` (``llm``: ``OpenAILLM`` pointed at
-``HTTP_URL/v1``) or ``message+vad`` (the ``on_message`` agent with ``SileroVAD()``). It prints
+``HTTP_URL/v1``), ``message+vad`` (the ``on_message`` agent with ``SileroVAD()``) or a provider
+brain of ``pipeline_providers.py`` (``stt-*``/``tts-*``: the ``message`` agent with that STT or
+TTS pointed at the package fakes whose URLs the JSON object ``FAKE_URLS``, a fifth argument,
+gives). It prints
 ``READY`` once it takes calls and stops cleanly on SIGTERM.
 """
 
@@ -13,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from pipeline_providers import STT_BRAINS, TTS_BRAINS, make_provider
 from relay_server import _UNUSED_REST_URL, ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER
 
 from getpatter import DeepgramSTT, ElevenLabsTTS, Patter, Twilio
@@ -43,7 +49,7 @@ LLM_BRAINS: dict[str, LLMBrain] = {
     # Cerebras sends gzip+msgpack bodies by default (spec LLM-6); the fake decodes them.
     "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
 }
-BRAINS = ("message", *LLM_BRAINS, "message+vad")
+BRAINS = ("message", *LLM_BRAINS, "message+vad", *STT_BRAINS, *TTS_BRAINS)
 
 
 def make_llm(brain: LLMBrain, http_url: str) -> LLMProvider:
@@ -59,7 +65,9 @@ def echo(message: dict[str, Any]) -> str:
     return f"You said: {message['text']}"
 
 
-async def serve(port: int, deepgram_url: str, http_url: str, brain: str) -> None:
+async def serve(
+    port: int, deepgram_url: str, http_url: str, brain: str, fake_urls: dict[str, str]
+) -> None:
     if brain not in BRAINS:
         raise SystemExit(f"BRAIN must be one of {BRAINS}, got {brain!r}")
     # LLM clients and onnxruntime load only for the brains that use them: a process that
@@ -79,8 +87,12 @@ async def serve(port: int, deepgram_url: str, http_url: str, brain: str) -> None
     )
     agent = phone.agent(
         system_prompt="You answer the phone for a benchmark.",
-        stt=DeepgramSTT(api_key="dg-pipeline-bench", base_url=deepgram_url),
-        tts=ElevenLabsTTS(api_key="el-pipeline-bench", base_url=http_url),
+        stt=make_provider(brain, fake_urls)
+        if brain in STT_BRAINS
+        else DeepgramSTT(api_key="dg-pipeline-bench", base_url=deepgram_url),
+        tts=make_provider(brain, fake_urls)
+        if brain in TTS_BRAINS
+        else ElevenLabsTTS(api_key="el-pipeline-bench", base_url=http_url),
         llm=llm,
         vad=vad,
     )
@@ -95,4 +107,5 @@ async def serve(port: int, deepgram_url: str, http_url: str, brain: str) -> None
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]))
+    urls = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
+    asyncio.run(serve(int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], urls))
