@@ -249,8 +249,16 @@ async def test_a_call_shows_up_live_then_in_history_with_its_detail_and_exports(
 
 
 def _downloaded(folder: Path, suffix: str) -> Path | None:
-    """The finished download in ``folder`` ending in ``suffix``, if there is one yet."""
-    done = [p for p in folder.iterdir() if p.suffix == suffix]
+    """The finished download in ``folder`` ending in ``suffix``, if there is one yet.
+
+    Chrome reserves the final name with an empty file while it writes into a
+    ``.crdownload`` beside it, so a download is finished only when that partial file
+    is gone and the final one has content.
+    """
+    files = list(folder.iterdir())
+    if any(p.suffix == ".crdownload" for p in files):
+        return None
+    done = [p for p in files if p.suffix == suffix and p.stat().st_size > 0]
     return done[0] if done else None
 
 
