@@ -69,6 +69,12 @@ if TYPE_CHECKING:
     )
     from getpatter.pipeline.brains import MessageWebhook
     from getpatter.pipeline.hooks import HookContext, PipelineHookExecutor, PipelineHooks
+    from getpatter.scheduling import (
+        ScheduleHandle,
+        schedule_cron,
+        schedule_interval,
+        schedule_once,
+    )
     from getpatter.stt.assemblyai import AssemblyAISTT
     from getpatter.stt.cartesia import CartesiaSTT
     from getpatter.stt.deepgram import DeepgramSTT
@@ -133,6 +139,10 @@ _LAZY: dict[str, str] = {
     "PipelineHookExecutor": "getpatter.pipeline.hooks",
     "MessageWebhook": "getpatter.pipeline.brains",
     "PatterToolResult": "getpatter.integrations",
+    "ScheduleHandle": "getpatter.scheduling",
+    "schedule_once": "getpatter.scheduling",
+    "schedule_interval": "getpatter.scheduling",
+    "schedule_cron": "getpatter.scheduling",
 }
 
 
@@ -205,6 +215,7 @@ __all__ = [
     "RedactSecrets",
     "RimeTTS",
     "STTConfig",
+    "ScheduleHandle",
     "SentenceChunker",
     "SileroVAD",
     "SonioxSTT",
@@ -224,5 +235,8 @@ __all__ = [
     "guardrail",
     "mix_pcm",
     "resample_24k_to_16k",
+    "schedule_cron",
+    "schedule_interval",
+    "schedule_once",
     "tool",
 ]

@@ -107,6 +107,7 @@ LOGGERS = (
     "getpatter.guardrails",
     "getpatter.pipeline",
     "getpatter.pipeline.hooks",
+    "getpatter.scheduling",
     "getpatter.server",
     "getpatter.session",
     "getpatter.stt.assemblyai",
