@@ -40,3 +40,17 @@ def test_sandbox_example_passes_under_pytest():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+def test_scheduled_calls_example_places_its_reminder():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "scheduled_calls.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "Reminder to +15550100042 scheduled for" in done.stdout
+    assert "Next sweep: " in done.stdout and ("CET" in done.stdout or "CEST" in done.stdout)
+    assert "Call placed, ended: completed" in done.stdout
+    assert "Agent said: Your cleaning is tomorrow at nine." in done.stdout
