@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -40,6 +42,11 @@ Job = Callable[[], Any]
 ErrorHook = Callable[..., Any]
 """``on_error(error)`` or ``on_error(error, handle)``, sync or async."""
 Overlap = Literal["skip", "allow"]
+
+_CURRENT_RUN: ContextVar[asyncio.Task[None] | None] = ContextVar(
+    "getpatter_schedule_run", default=None
+)
+"""The run a job's code executes in (a sync job's thread inherits it), for :meth:`cancel`."""
 
 
 class ScheduleHandle:
@@ -87,9 +94,9 @@ class ScheduleHandle:
         self._cancelled = False
         self._running: set[asyncio.Task[None]] = set()
         self._finished = asyncio.Event()
-        self._driver = asyncio.get_running_loop().create_task(
-            self._drive(), name=f"getpatter.schedule:{name}"
-        )
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._driver = self._loop.create_task(self._drive(), name=f"getpatter.schedule:{name}")
         self._driver.add_done_callback(self._after_driver)
         _ALIVE.add(self)
 
@@ -128,19 +135,26 @@ class ScheduleHandle:
 
         Returns False if it had already ended. A run cancelled mid-way gets
         ``asyncio.CancelledError`` at its next ``await``; a sync job's thread cannot be
-        interrupted: it finishes, and its result is dropped. Called from inside the job, it
-        stops later fires and lets the current run finish.
+        interrupted: it finishes, and its result is dropped. Called from inside the job (sync
+        or async), it stops later fires and lets the current run finish. It may be called from
+        any thread.
         """
         if self._cancelled or self.done:
             return False
         self._cancelled = True
+        keep = _CURRENT_RUN.get()
+        if threading.get_ident() == self._loop_thread:
+            self._stop_tasks(keep)
+        else:
+            self._loop.call_soon_threadsafe(self._stop_tasks, keep)
+        return True
+
+    def _stop_tasks(self, keep: asyncio.Task[None] | None) -> None:
         self._driver.cancel()
-        current = asyncio.current_task()
         for task in self._running:
-            if task is not current:
+            if task is not keep:
                 task.cancel()
         logger.info("schedule %r: cancelled", self.name)
-        return True
 
     async def wait(self) -> Any:
         """Wait until the schedule has ended; return :attr:`last_result`.
@@ -183,6 +197,8 @@ class ScheduleHandle:
                 self._start_run(due)
 
     def _start_run(self, due: datetime) -> None:
+        if self._cancelled:
+            return
         self.runs += 1
         task = asyncio.get_running_loop().create_task(
             self._run(due), name=f"getpatter.schedule:{self.name}:run"
@@ -191,6 +207,7 @@ class ScheduleHandle:
         task.add_done_callback(self._after_run)
 
     async def _run(self, due: datetime) -> None:
+        _CURRENT_RUN.set(asyncio.current_task())
         try:
             result = await self._call_job()
         except asyncio.CancelledError:

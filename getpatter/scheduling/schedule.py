@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_MISFIRE_GRACE", "schedule_cron", "schedule_interval", "sched
 DEFAULT_MISFIRE_GRACE = 60.0
 """Seconds a fire may be late and still run (a scheduled call an hour late is not placed)."""
 
+_MIN_GRACE = timedelta(seconds=1)
 _SYSTEM_CLOCK = SystemClock()
 
 
@@ -129,8 +130,11 @@ def _start(
     if name is not None and (not isinstance(name, str) or not name):
         raise ConfigError(f"name must be a non-empty str, got {name!r}")
     grace = None if misfire_grace is None else _duration("misfire_grace", misfire_grace)
-    if grace is not None and grace < timedelta(0):
-        raise ConfigError(f"misfire_grace must be >= 0 seconds or None, got {misfire_grace!r}")
+    if grace is not None and grace < _MIN_GRACE:
+        raise ConfigError(
+            "misfire_grace must be at least 1 second (timers wake a little late) or None "
+            f"(run however late), got {misfire_grace!r}"
+        )
     if overlap not in ("skip", "allow"):
         raise ConfigError(f"overlap must be 'skip' or 'allow', got {overlap!r}")
     if on_error is not None and not callable(on_error):

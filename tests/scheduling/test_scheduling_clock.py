@@ -71,3 +71,23 @@ async def test_a_real_short_schedule_on_the_system_clock():
     ran_at = await asyncio.wait_for(handle.wait(), 30)
     assert ran_at >= started + timedelta(seconds=0.05)
     assert handle.runs == 1 and handle.done and handle.next_run is None
+
+
+async def test_the_system_clock_rereads_the_wall_clock_at_least_every_minute(monkeypatch):
+    """A long sleep is cut in steps, so a suspend or a clock change is seen within a minute."""
+    wall = [T0]
+    slept: list[float] = []
+
+    class Wall(SystemClock):
+        def now(self) -> datetime:
+            return wall[0]
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        # The machine sleeps 40 minutes during the second step.
+        wall[0] += timedelta(seconds=seconds if len(slept) != 2 else 2400)
+
+    monkeypatch.setattr("getpatter.scheduling.clock.asyncio.sleep", fake_sleep)
+    await Wall().sleep_until(T0 + timedelta(hours=1))
+    assert slept[:2] == [60.0, 60.0] and max(slept) == 60.0
+    assert wall[0] == T0 + timedelta(hours=1) and len(slept) == 21  # not 60 steps

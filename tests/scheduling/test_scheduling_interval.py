@@ -160,3 +160,18 @@ async def test_bad_intervals_and_options_are_refused(clock):
         schedule_interval(1, print, overlap="queue", clock=clock)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="no time zone"):
         schedule_interval(1, print, start=datetime(2026, 1, 5), clock=clock)
+
+
+async def test_a_sync_job_may_cancel_its_own_schedule_from_its_thread(clock):
+    handle_box: list = []
+
+    def job() -> str:  # runs in a worker thread
+        assert handle_box[0].cancel() is True
+        return "stopped"
+
+    handle_box.append(schedule_interval(10, job, clock=clock))
+    await clock.advance(10)
+    handle = handle_box[0]
+    assert await asyncio.wait_for(handle.wait(), 30) == "stopped"
+    await clock.advance(30)
+    assert handle.runs == 1 and handle.cancelled and handle.cancel() is False

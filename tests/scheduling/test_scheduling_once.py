@@ -92,6 +92,8 @@ def test_outside_an_event_loop_the_fix_is_named():
 async def test_other_options_are_checked(clock):
     with pytest.raises(ConfigError, match="misfire_grace"):
         schedule_once(1, print, misfire_grace=-1, clock=clock)
+    with pytest.raises(ConfigError, match="at least 1 second"):
+        schedule_once(1, print, misfire_grace=0.5, clock=clock)
     with pytest.raises(ConfigError, match="on_error"):
         schedule_once(1, print, on_error="log", clock=clock)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="name"):
