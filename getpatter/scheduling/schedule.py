@@ -112,8 +112,9 @@ def schedule_cron(
     """
     job = _checked_job(job)
     timer = _checked_clock(clock)
-    trigger = CronTrigger(expression, resolve_zone(timezone), timer.now())
-    first = trigger.next_after(timer.now())
+    now = timer.now()
+    trigger = CronTrigger(expression, resolve_zone(timezone), now)
+    first = trigger.next_after(now)
     return _start(job, trigger, first, name, timer, misfire_grace, overlap, on_error)
 
 

@@ -221,3 +221,15 @@ async def test_a_dropped_handle_still_runs(clock):
     gc.collect()
     await clock.advance(5)
     await asyncio.wait_for(ran.wait(), 30)
+
+
+async def test_an_object_with_an_async_call_is_awaited_on_the_loop(clock):
+    loop_thread = threading.get_ident()
+
+    class Dialer:
+        async def __call__(self) -> int:
+            return threading.get_ident()
+
+    handle = schedule_once(0, Dialer(), clock=clock)
+    assert await asyncio.wait_for(handle.wait(), 30) == loop_thread
+    assert handle.name == "Dialer"
