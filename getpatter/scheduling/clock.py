@@ -60,8 +60,8 @@ class SystemClock:
 class ManualClock:
     """A clock that moves only when a test moves it: schedules under it run without waiting.
 
-    ``start`` is the time it shows first (an aware datetime; default: the real time when it is
-    made). :meth:`advance` lets time flow: every sleeper wakes exactly at its deadline, in
+    ``start`` is the time it shows first (an aware datetime, shown in UTC; default: the real
+    time when it is made). :meth:`advance` lets time flow: every sleeper wakes exactly at its deadline, in
     order, and what it starts gets to run before time moves on. :meth:`jump` moves time all at
     once, as a suspended machine or a blocked event loop would: sleepers wake late.
 
@@ -78,12 +78,12 @@ class ManualClock:
                 "ManualClock(start=...) needs an aware datetime, e.g. "
                 "datetime(2026, 1, 5, 9, 0, tzinfo=UTC)"
             )
-        self._now = start
+        self._now = start.astimezone(UTC)
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
     def now(self) -> datetime:
-        """The time this clock shows."""
+        """The time this clock shows (in UTC)."""
         return self._now
 
     @property
@@ -99,6 +99,7 @@ class ManualClock:
 
     async def sleep_until(self, deadline: datetime) -> None:
         """Wait until the clock is moved to ``deadline`` or past it."""
+        deadline = deadline.astimezone(UTC)
         if deadline <= self._now:
             await asyncio.sleep(0)
             return

@@ -26,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from getpatter._callables import call_maybe_async, takes_two
@@ -169,7 +169,9 @@ class ScheduleHandle:
     async def _drive(self) -> None:
         while (fire := self._next) is not None:
             await self._clock.sleep_until(fire)
-            now = self._clock.now()
+            now = self._clock.now().astimezone(UTC)
+            if now < fire:  # a clock that woke early, or was set back: sleep again
+                continue
             due = max(fire, self._trigger.latest_until(now) or fire)
             self._next = self._trigger.next_after(now)
             late = now - due

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from getpatter.errors import ConfigError
 from getpatter.scheduling.clock import Clock, SystemClock
@@ -50,8 +50,8 @@ def schedule_once(
     """
     job = _checked_job(job)
     timer = _checked_clock(clock)
-    first = _instant("when", when, timer.now())
-    return _start(job, OnceTrigger(first), first, name, timer, misfire_grace, "skip", on_error)
+    trigger = OnceTrigger(_instant("when", when, timer.now()))
+    return _start(job, trigger, trigger.when, name, timer, misfire_grace, "skip", on_error)
 
 
 def schedule_interval(
@@ -81,10 +81,11 @@ def schedule_interval(
     every = _duration("seconds", seconds)
     if every <= timedelta(0):
         raise ConfigError(f"seconds must be more than 0, got {seconds!r}")
-    now = timer.now()
-    first = now + every if start is None else _instant("start", start, now)
-    trigger = IntervalTrigger(first, every)
-    return _start(job, trigger, first, name, timer, misfire_grace, overlap, on_error)
+    now = timer.now().astimezone(UTC)
+    trigger = IntervalTrigger(
+        now + every if start is None else _instant("start", start, now), every
+    )
+    return _start(job, trigger, trigger.start, name, timer, misfire_grace, overlap, on_error)
 
 
 def schedule_cron(
@@ -112,7 +113,7 @@ def schedule_cron(
     """
     job = _checked_job(job)
     timer = _checked_clock(clock)
-    now = timer.now()
+    now = timer.now().astimezone(UTC)
     trigger = CronTrigger(expression, resolve_zone(timezone), now)
     first = trigger.next_after(now)
     return _start(job, trigger, first, name, timer, misfire_grace, overlap, on_error)
@@ -211,7 +212,7 @@ def _instant(param: str, value: object, now: datetime) -> datetime:
             f"{param} must be a delay >= 0 seconds or an aware datetime, got {value!r}"
         )
     try:
-        return now + delay
+        return now.astimezone(UTC) + delay
     except OverflowError:
         raise ConfigError(f"{param}={value!r} is too far in the future") from None
 

@@ -1,13 +1,14 @@
 """When a schedule fires: once, at a fixed interval, or (in ``cron.py``) on a cron expression.
 
-A trigger answers two questions about instants (aware datetimes, compared as instants):
-the first fire strictly after a time, and the latest fire at or before a time (what a late
-wake-up runs, when earlier missed fires are merged into it).
+A trigger answers two questions about instants: the first fire strictly after a time, and the
+latest fire at or before a time (what a late wake-up runs, when earlier missed fires are merged
+into it). Triggers keep and return UTC datetimes: arithmetic on datetimes that share a zone is
+wall-clock arithmetic in Python, which daylight saving time would bend.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 __all__ = ["IntervalTrigger", "OnceTrigger", "Trigger"]
@@ -29,13 +30,11 @@ class Trigger(Protocol):
 
 
 class OnceTrigger:
-    """A single fire at ``when``."""
+    """A single fire at ``when`` (an aware datetime; its zone is the display zone)."""
 
     def __init__(self, when: datetime) -> None:
-        self.when = when
-        zone = when.tzinfo
-        assert zone is not None
-        self.zone: tzinfo = zone
+        self.when = when.astimezone(UTC)
+        self.zone: tzinfo = when.tzinfo or UTC
 
     def next_after(self, instant: datetime) -> datetime | None:
         """``when`` if it is after ``instant``."""
@@ -54,20 +53,20 @@ class IntervalTrigger:
     """
 
     def __init__(self, start: datetime, every: timedelta) -> None:
-        self.start = start
+        self.start = start.astimezone(UTC)
         self.every = every
-        zone = start.tzinfo
-        assert zone is not None
-        self.zone: tzinfo = zone
+        self.zone: tzinfo = start.tzinfo or UTC
 
     def next_after(self, instant: datetime) -> datetime:
         """The first slot strictly after ``instant``."""
+        instant = instant.astimezone(UTC)
         if instant < self.start:
             return self.start
         return self.start + ((instant - self.start) // self.every + 1) * self.every
 
     def latest_until(self, instant: datetime) -> datetime | None:
         """The last slot at or before ``instant``."""
+        instant = instant.astimezone(UTC)
         if instant < self.start:
             return None
         return self.start + ((instant - self.start) // self.every) * self.every

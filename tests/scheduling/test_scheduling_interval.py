@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -175,3 +176,21 @@ async def test_a_sync_job_may_cancel_its_own_schedule_from_its_thread(clock):
     assert await asyncio.wait_for(handle.wait(), 30) == "stopped"
     await clock.advance(30)
     assert handle.runs == 1 and handle.cancelled and handle.cancel() is False
+
+
+async def test_intervals_are_real_time_across_a_daylight_saving_change():
+    rome = ZoneInfo("Europe/Rome")
+    clock = ManualClock(datetime(2026, 3, 28, 11, 0, tzinfo=rome))
+    seen: list[datetime] = []
+
+    async def job() -> None:
+        seen.append(clock.now())
+
+    start = datetime(2026, 3, 28, 12, 0, tzinfo=rome)
+    handle = schedule_interval(timedelta(hours=24), job, start=start, clock=clock)
+    assert handle.next_run == start and handle.next_run.tzinfo is rome
+    await clock.advance(timedelta(hours=26))
+    # 24 real hours after noon on Saturday is 13:00 on Sunday, when clocks went forward.
+    assert [s.astimezone(rome).hour for s in seen] == [12, 13]
+    assert seen[1] - seen[0] == timedelta(hours=24)
+    handle.cancel()
