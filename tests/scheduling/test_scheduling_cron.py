@@ -149,3 +149,21 @@ async def test_a_cron_schedule_keeps_running_after_a_failure():
     await clock.advance(180)
     assert len(runs) == 3 and isinstance(handle.last_error, RuntimeError)
     handle.cancel()
+
+
+async def test_a_late_wake_up_merges_passed_cron_fires_into_one_run_or_skips():
+    clock = ManualClock(datetime(2026, 1, 5, 8, 59, tzinfo=UTC))
+    seen: list[datetime] = []
+
+    async def job() -> None:
+        seen.append(clock.now())
+
+    every_minute = schedule_cron("* * * * *", job, clock=clock)
+    daily = schedule_cron("0 9 * * *", job, clock=clock)
+    await clock.jump(125)  # 09:01:05: the 09:00 and 09:01 fires passed
+    assert seen == [datetime(2026, 1, 5, 9, 1, 5, tzinfo=UTC)]  # the minute job, once
+    assert every_minute.runs == 1 and every_minute.missed == 0 and daily.missed == 1
+    assert every_minute.next_run == datetime(2026, 1, 5, 9, 2, tzinfo=ZoneInfo("UTC"))
+    assert daily.next_run == datetime(2026, 1, 6, 9, tzinfo=ZoneInfo("UTC"))
+    every_minute.cancel()
+    daily.cancel()

@@ -233,3 +233,21 @@ async def test_an_object_with_an_async_call_is_awaited_on_the_loop(clock):
     handle = schedule_once(0, Dialer(), clock=clock)
     assert await asyncio.wait_for(handle.wait(), 30) == loop_thread
     assert handle.name == "Dialer"
+
+
+async def test_a_clock_that_wakes_early_does_not_run_the_job_early(clock):
+    class EarlyOnce(ManualClock):
+        early = True
+
+        async def sleep_until(self, deadline: datetime) -> None:
+            if self.early:
+                self.early = False
+                return
+            await super().sleep_until(deadline)
+
+    early = EarlyOnce(T0)
+    handle = schedule_once(10, lambda: "on time", clock=early)
+    await early.advance(5)
+    assert handle.runs == 0
+    await early.advance(5)
+    assert await asyncio.wait_for(handle.wait(), 30) == "on time"
