@@ -1,7 +1,7 @@
 """Cost of Patter's audio operations per 20 ms frame, and how soxr compares as a resampler.
 
 Run ``python bench/audio.py``. It prints microseconds per 20 ms frame (best of 5 runs) for the
-G.711 codecs, the resampler, mixing and framing, then the streaming behaviour of both
+G.711 codecs, the resampler, mixing, framing and the audio filters, then the streaming behaviour of both
 resamplers: sine SNR, the largest lag of output behind input, and output sizes per frame.
 ``soxr`` is optional here (it is not a Patter dependency); its rows are skipped without it.
 """
@@ -16,6 +16,7 @@ from importlib.util import find_spec
 import numpy as np
 import numpy.typing as npt
 
+from getpatter import HighPassFilter, NoiseGate
 from getpatter.audio import (
     FrameBuffer,
     Resampler,
@@ -26,6 +27,7 @@ from getpatter.audio import (
     split_frames,
     ulaw_to_pcm16,
 )
+from getpatter.audio.filters import CallAudioFilter
 
 PAIRS = [(8000, 16000), (16000, 8000), (24000, 16000), (16000, 24000), (48000, 16000)]
 RUN_SECONDS = 0.08
@@ -94,6 +96,20 @@ def cost_rows() -> list[tuple[str, float]]:
     rows.append(("split_frames 8k ulaw", microseconds(lambda: split_frames(second, 160)) / 50))
     buffer, chunk = FrameBuffer(640), b"\x00" * 700  # remainders carry over between pushes
     rows.append(("FrameBuffer.push 16k", microseconds(lambda: buffer.push(chunk))))
+    return rows + filter_rows()
+
+
+def filter_rows() -> list[tuple[str, float]]:
+    """The audio filters on one 20 ms frame, and a call's whole filter step on μ-law."""
+    rows = []
+    for rate in (8000, 16000):
+        frame = frame_of(rate)
+        for audio_filter in (HighPassFilter(), NoiseGate()):
+            label = f"{type(audio_filter).__name__} {rate // 1000}k"
+            rows.append((label, microseconds(partial(audio_filter.process, frame, rate))))
+    ulaw = pcm16_to_ulaw(frame_of(8000))
+    call = CallAudioFilter(HighPassFilter(), "ulaw_8000")
+    rows.append(("HighPassFilter call, ulaw 8k", microseconds(partial(call.process, ulaw))))
     return rows
 
 

@@ -45,6 +45,9 @@ _redaction.install()
 
 if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
+    from getpatter.audio.filters import AudioFilter
+    from getpatter.audio.highpass import HighPassFilter
+    from getpatter.audio.noise_gate import NoiseGate
     from getpatter.carriers.telnyx.adapter import TelnyxAdapter
     from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.integrations import PatterTool, PatterToolResult
@@ -101,6 +104,9 @@ _LAZY: dict[str, str] = {
     "TwilioAdapter": "getpatter.carriers.twilio.adapter",
     "mix_pcm": "getpatter.audio",
     "resample_24k_to_16k": "getpatter.audio",
+    "AudioFilter": "getpatter.audio.filters",
+    "HighPassFilter": "getpatter.audio.highpass",
+    "NoiseGate": "getpatter.audio.noise_gate",
     "SentenceChunker": "getpatter.pipeline",
     "filter_markdown": "getpatter.pipeline",
     "filter_emoji": "getpatter.pipeline",
@@ -165,6 +171,7 @@ __all__ = [
     "AllProvidersFailedError",
     "AnthropicLLM",
     "AssemblyAISTT",
+    "AudioFilter",
     "AuthenticationError",
     "CallControl",
     "CallEvent",
@@ -190,12 +197,14 @@ __all__ = [
     "GoogleLLM",
     "GroqLLM",
     "Guardrail",
+    "HighPassFilter",
     "HookContext",
     "IncomingMessage",
     "InputValidationError",
     "LLMChunk",
     "LatencyBreakdown",
     "MessageWebhook",
+    "NoiseGate",
     "OpenAILLM",
     "OpenAIRealtime",
     "OpenAITTS",

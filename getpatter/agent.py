@@ -24,7 +24,7 @@ ProviderMode = Literal["openai_realtime", "elevenlabs_convai", "pipeline"]
 Engine = Realtime | ConvAI
 
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_PIPELINE_ONLY = ("hooks", "text_transforms", "vad")
+_PIPELINE_ONLY = ("hooks", "text_transforms", "vad", "audio_filter")
 DEFAULT_VOICE = "alloy"
 DEFAULT_MODEL = "gpt-4o-mini-realtime-preview"
 DEFAULT_LANGUAGE = "en"
@@ -190,7 +190,11 @@ def build_agent(
     require_bool("aggressive_first_flush", aggressive_first_flush)
     require_bool("disable_phone_preamble", disable_phone_preamble)
 
-    _refuse_unsupported(audio_filter=audio_filter, background_audio=background_audio)
+    _refuse_unsupported(background_audio=background_audio)
+    if audio_filter is not None:
+        from getpatter.audio.filters import check_audio_filter
+
+        audio_filter = check_audio_filter(audio_filter)
     checked_guardrails = _check_guardrails(guardrails)
     if hooks is not None:
         from getpatter.pipeline.hooks import PipelineHooks
@@ -216,6 +220,7 @@ def build_agent(
             hooks=hooks,
             text_transforms=text_transforms,
             vad=vad,
+            audio_filter=audio_filter,
             aggressive_first_flush=aggressive_first_flush,
         )
         engine.check_credentials()
@@ -261,6 +266,7 @@ def build_agent(
             hooks=hooks,
             text_transforms=text_transforms,
             vad=vad,
+            audio_filter=audio_filter,
             aggressive_first_flush=aggressive_first_flush,
         )
     if llm is not None and provider != "pipeline":
@@ -294,7 +300,6 @@ def build_agent(
 
 
 _UNSUPPORTED = {
-    "audio_filter": "no audio filter is applied to calls yet",
     "background_audio": "no background audio is mixed into calls yet",
 }
 
@@ -314,12 +319,15 @@ def _refuse_pipeline_only(
     hooks: object,
     text_transforms: object,
     vad: object,
+    audio_filter: object,
     aggressive_first_flush: bool,
 ) -> None:
     """Refuse the pipeline-only options for an engine agent; ``why_not`` ends the message."""
     given = [
         name
-        for name, value in zip(_PIPELINE_ONLY, (hooks, text_transforms, vad), strict=True)
+        for name, value in zip(
+            _PIPELINE_ONLY, (hooks, text_transforms, vad, audio_filter), strict=True
+        )
         if value is not None
     ]
     if aggressive_first_flush:

@@ -200,9 +200,9 @@ def test_describe_names_what_answers_the_phone(phone):
 # Options that would be accepted and ignored are refused (issue 10, point 9).
 
 
-@pytest.mark.parametrize("option", ["audio_filter", "background_audio"])
+@pytest.mark.parametrize("option", ["background_audio"])
 @pytest.mark.parametrize("mode", ["pipeline", "default", "engine"])
-def test_audio_filter_and_background_audio_are_refused_until_they_exist(phone, option, mode):
+def test_background_audio_is_refused_until_it_exists(phone, option, mode):
     build = {
         "pipeline": lambda **kw: _pipeline(phone, **kw),
         "default": lambda **kw: phone.agent("x", **kw),
@@ -210,6 +210,22 @@ def test_audio_filter_and_background_audio_are_refused_until_they_exist(phone, o
     }[mode]
     with pytest.raises(ConfigError, match=f"{option}= is not supported in this version"):
         build(**{option: object()})
+
+
+def test_audio_filter_is_for_pipeline_agents(phone):
+    from getpatter import HighPassFilter
+
+    hpf = HighPassFilter()
+    assert _pipeline(phone, audio_filter=hpf).audio_filter is hpf
+    with pytest.raises(ConfigError, match="audio_filter must have a process"):
+        _pipeline(phone, audio_filter=object())
+    with pytest.raises(ConfigError, match=r"audio_filter only work in pipeline mode .* OpenAI"):
+        phone.agent("x", audio_filter=hpf)
+    with pytest.raises(
+        ConfigError,
+        match=r"audio_filter only work in pipeline mode \(stt= and tts=\), not with engine=",
+    ):
+        phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), audio_filter=hpf)
 
 
 @pytest.mark.parametrize(

@@ -381,6 +381,7 @@ def _report(call_id: str, value: Any) -> CallReport:
         ended_by=str(data.get("ended_by") or ""),
         error=None if error is None else str(error),
         error_count=int(data.get("error_count") or 0),
+        end_reason=str(data.get("end_reason") or "") or None,
         metrics=CallMetrics(
             call_id=call_id,
             duration_seconds=float(metrics.get("duration_seconds") or 0.0),

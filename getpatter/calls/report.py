@@ -25,7 +25,8 @@ class CallReport:
     says who ended it (``caller``, ``agent``, ``carrier``, ``system``...). ``transcript``
     holds the conversation's lines (``role``, ``text``, ``timestamp``, and ``heard: False``
     for agent lines the caller never heard). ``metrics`` is ``None`` only when computing them
-    failed. ``extra`` holds keys particular to where the call ran (test mode's ``reason``).
+    failed. ``end_reason`` is the reason the agent gave when it hung up with ``end_call``
+    (``None`` otherwise); the transcript then ends with that system line too. ``extra`` holds keys particular to where the call ran (test mode's ``reason``).
     """
 
     call_id: str
@@ -41,6 +42,7 @@ class CallReport:
     errors: tuple[dict[str, Any], ...] = ()
     error_count: int = 0
     answered_by: str | None = None
+    end_reason: str | None = None
     recording: dict[str, Any] | None = None
     transcript: tuple[dict[str, Any], ...] = ()
     metrics: CallMetrics | None = None
@@ -69,6 +71,7 @@ class CallReport:
             "errors": [dict(entry) for entry in self.errors],
             "error_count": self.error_count,
             "answered_by": self.answered_by,
+            "end_reason": self.end_reason,
             "recording": self.recording,
             **self.extra,
             "transcript": transcript,

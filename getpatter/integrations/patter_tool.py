@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from getpatter._validation import E164_PATTERN, require_bool, require_int, require_str
-from getpatter.agent import Agent, build_agent
+from getpatter.agent import Agent
 from getpatter.client import Patter
 from getpatter.control.policy import SafetyPolicy
 from getpatter.control.record import CallRecord
 from getpatter.control.service import CallService
 from getpatter.errors import ConfigError, InputValidationError, PatterError
+from getpatter.integrations.provider_names import agent_from_dict
 
 __all__ = ["PatterTool", "PatterToolResult", "call_arguments_schema"]
 
@@ -113,8 +114,9 @@ class PatterTool:
 
     ``phone`` is a :class:`Patter` with a carrier and a stable ``webhook_url`` (``tunnel=True``
     is for local development). ``agent`` is the in-call agent: an :class:`Agent`, or a dict of
-    :func:`~getpatter.agent.build_agent` arguments. ``max_duration_sec`` is the default limit
-    of a call (the model may ask for less or more, up to the policy's cap). ``recording``
+    ``phone.agent()`` arguments where providers may be named (``{"stt": "deepgram", "llm":
+    "openai", "tts": "elevenlabs"}``, see :mod:`getpatter.integrations.provider_names`).
+    ``max_duration_sec`` is the default limit of a call (the model may ask for less or more, up to the policy's cap). ``recording``
     records calls. ``policy`` defaults to :class:`SafetyPolicy()`, which refuses every real
     number until ``allowed_prefixes`` says which may be called. Pass ``service`` instead of
     ``phone``/``agent`` to share one :class:`CallService` with other integrations; ``recording``,
@@ -164,7 +166,13 @@ class PatterTool:
             self.service = service
         else:
             if isinstance(agent, Mapping):
-                agent = build_agent(**agent)
+                agent = agent_from_dict(agent)
+            elif agent is not None and not isinstance(agent, Agent):
+                raise ConfigError(
+                    "agent must be phone.agent(...) or a dict of its arguments, such as "
+                    '{"stt": "deepgram", "llm": "openai", "tts": "elevenlabs"}, got '
+                    f"{type(agent).__name__}"
+                )
             self.service = CallService(
                 phone, agent, policy=policy, port=port, host=host, recording=recording
             )

@@ -6,6 +6,8 @@ barge-in from ``SpeechStarted`` with the agent audible, runs tools, and measures
 
 One call's flow:
 
+- The agent's audio filter, if any, cleans the caller's audio first (in the carrier's format:
+  :mod:`getpatter.audio.filters`); everything below hears the filtered audio.
 - Caller audio (the carrier's format) goes to the STT stream untouched when the provider takes
   that format, and, decoded to PCM, to the local VAD when there is one. An STT that does not
   stream (it transcribes one utterance at a time) gets only the caller's speech, as the VAD
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from getpatter.audio.convert import AudioConverter
+from getpatter.audio.filters import AudioFilter, CallAudioFilter
 from getpatter.audio.formats import bytes_per_ms, choose_format, sample_rate
 from getpatter.call import CallControl
 from getpatter.engines.base import (
@@ -95,6 +98,8 @@ class PipelineSettings:
     tts: TTSProvider
     brain_for: Callable[[CallInfo], Brain]
     vad: VADProvider | None = None
+    audio_filter: AudioFilter | None = None
+    """Runs on caller audio before the VAD and STT (each call gets its own copy)."""
     hooks: PipelineHooks | None = None
     guardrails: Sequence[Guardrail] = ()
     text_transforms: Sequence[Callable[[str], str]] = ()
@@ -126,6 +131,7 @@ class PipelineEngine:
         self._stt: STTStream | None = None
         self._stt_in: AudioConverter | None = None
         self._stt_reader: asyncio.Task[None] | None = None
+        self._filter: CallAudioFilter | None = None
         self._vad: VADStream | None = None
         self._vad_in: AudioConverter | None = None
         self._vad_ms = 0.0
@@ -180,6 +186,8 @@ class PipelineEngine:
         self._stt_format = choose_format(self._carrier, settings.stt.capabilities.input_formats)
         self._tts_format = choose_format(self._carrier, settings.tts.capabilities.output_formats)
         self._stt_in = AudioConverter(self._carrier, self._stt_format)
+        if settings.audio_filter is not None:
+            self._filter = CallAudioFilter(settings.audio_filter, self._carrier)
         pcm_format = _pcm_format(self._carrier)
         if settings.vad is not None:
             rate = sample_rate(pcm_format)
@@ -202,6 +210,10 @@ class PipelineEngine:
         """One frame of caller audio in the carrier's format."""
         if self._closed:
             return
+        if self._filter is not None:
+            audio = self._filter.process(audio)
+            if not audio:
+                return
         if self._vad is not None and self._vad_in is not None:
             vad_pcm = self._vad_in.convert(audio)
             self._vad_ms += len(vad_pcm) / self._vad_bytes_per_ms

@@ -39,6 +39,7 @@ def pipeline_engine_factory(
         tts=agent.tts,
         brain_for=brain_for,
         vad=agent.vad,
+        audio_filter=agent.audio_filter,
         hooks=agent.hooks,
         guardrails=tuple(agent.guardrails or ()),
         text_transforms=tuple(agent.text_transforms or ()),

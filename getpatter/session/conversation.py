@@ -76,6 +76,8 @@ DTMF_ITEM_PREFIX = "patter-dtmf-"
 """Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
 WAIT_FOR_SPEECH = 15.0
 """How long the session waits for the engine to be ready, or for the agent's next message."""
+MAX_END_REASON = 500
+"""Characters of the reason an agent gives ``end_call`` kept in the transcript and report."""
 
 
 class EngineEvents:
@@ -362,11 +364,19 @@ class EngineEvents:
             arguments = json.loads(request.arguments or "{}")
         except json.JSONDecodeError:
             arguments = {}
+        if not isinstance(arguments, dict):
+            arguments = {}
         if request.name == "end_call":
-            reason = str(arguments.get("reason", ""))
+            reason = str(arguments.get("reason", "")).strip()[:MAX_END_REASON]
             if reason:
+                self._status.end_reason = reason
                 self._history.append(
-                    {"role": "system", "text": f"end_call: {reason}", "timestamp": time.time()}
+                    {
+                        "role": "system",
+                        "text": f"end_call: {reason}",
+                        "tool": "end_call",
+                        "timestamp": time.time(),
+                    }
                 )
             await self.hangup()
             return

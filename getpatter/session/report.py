@@ -28,6 +28,8 @@ class CallStatus:
     carrier_status: str = ""
     carrier_duration: int | None = None
     answered_by: str = ""
+    end_reason: str = ""
+    """The reason the agent gave when it ended the call with ``end_call``."""
     recording: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,11 +95,18 @@ def end_report(
         errors=tuple(health["errors"]),
         error_count=health["error_count"],
         answered_by=status.answered_by or None,
+        end_reason=status.end_reason or None,
         recording=status.recording or None,
-        transcript=tuple(dict(e) for e in history if e["role"] in ("user", "assistant")),
+        transcript=tuple(dict(e) for e in history if _in_transcript(e)),
         metrics=metrics,
         malformed_frames=malformed_frames,
     )
+
+
+def _in_transcript(line: dict[str, Any]) -> bool:
+    """The caller's and the agent's lines, and the agent's ``end_call`` with its reason (ST-2);
+    not the instructions given mid-call (system lines too, but not part of the conversation)."""
+    return line["role"] in ("user", "assistant") or line.get("tool") == "end_call"
 
 
 def cost_meter_for(agent: Agent, pricing: PriceTable, telephony_provider: str) -> CostMeter:

@@ -231,6 +231,7 @@ async def test_disconnect_hangs_up_calls_in_progress_and_reports_them(carrier, e
 
 
 async def test_a_realtime_agent_streams_its_text_to_llm_chunk_subscribers():
+    """And the caller's words, as OpenAI transcribes them, to TRANSCRIPT_PARTIAL subscribers."""
     from getpatter import PatterEventType
 
     scenario = Scenario(
@@ -238,12 +239,15 @@ async def test_a_realtime_agent_streams_its_text_to_llm_chunk_subscribers():
         replies=(Reply("We are open nine to five."),),
     )
     chunks: list[str] = []
+    partials: list[str] = []
 
     def on_chunk(data: dict) -> None:
         chunks.append(data["text"])
 
     async with Sandbox(scenario) as sandbox:
         unsubscribe = sandbox.phone.events.on(PatterEventType.LLM_CHUNK, on_chunk)
+        bus = sandbox.phone.events
+        bus.on(PatterEventType.TRANSCRIPT_PARTIAL, lambda data: partials.append(data["text"]))
         try:
             await sandbox.serve(agent(sandbox))
             await (await sandbox.call_in()).ended()
@@ -252,6 +256,7 @@ async def test_a_realtime_agent_streams_its_text_to_llm_chunk_subscribers():
             unsubscribe()
     assert len(chunks) > 2
     assert "".join(chunks) == GREETING + "We are open nine to five."
+    assert partials == ["What", "What are", "What are your", "What are your hours?"]
 
 
 async def test_each_agent_message_starts_with_an_agent_speech_started_event(carrier, engine):

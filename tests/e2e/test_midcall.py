@@ -182,6 +182,9 @@ async def test_end_call_system_tool_hangs_up(carrier, engine):
         call = await sandbox.call_in()
         report = await call.ended()
     assert report["ended_by"] == "agent" and call.simulated.hangup_by == "app"
+    assert report["end_reason"] == "caller said goodbye"
+    last = report["transcript"][-1]
+    assert (last["role"], last["text"]) == ("system", "end_call: caller said goodbye")
 
 
 async def test_key_presses_reach_the_model_as_dtmf_text(carrier, engine):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -229,7 +229,15 @@ async def test_one_agent_serves_concurrent_and_later_calls_with_a_shared_silero_
 async def test_the_event_bus_gets_partial_transcripts_and_llm_chunks_as_they_stream(
     carrier,
 ) -> None:
-    from getpatter import PatterEventType
+    """With an audio filter on the caller's audio: the STT hears it filtered, word by word."""
+    from getpatter import HighPassFilter, PatterEventType
+
+    class CountingFilter(HighPassFilter):
+        rates: ClassVar[list[int]] = []  # a class attribute: the call's copy shares it
+
+        def process(self, pcm16: bytes, sample_rate: int) -> bytes:
+            self.rates.append(sample_rate)
+            return super().process(pcm16, sample_rate)
 
     partials: list[dict[str, Any]] = []
     chunks: list[dict[str, Any]] = []
@@ -238,7 +246,7 @@ async def test_the_event_bus_gets_partial_transcripts_and_llm_chunks_as_they_str
         bus.on(PatterEventType.TRANSCRIPT_PARTIAL, partials.append)
         bus.on(PatterEventType.LLM_CHUNK, chunks.append)
         try:
-            await sandbox.serve(pipeline_agent(sandbox))
+            await sandbox.serve(pipeline_agent(sandbox, audio_filter=CountingFilter()))
             call = await sandbox.call_in()
             await call.ended()
             await sandbox.phone.call_events.drain()
@@ -253,3 +261,4 @@ async def test_the_event_bus_gets_partial_transcripts_and_llm_chunks_as_they_str
     mine = [c["text"] for c in chunks if c["call_id"] == call.call_id]
     assert len(mine) > 2  # word by word, as the model streamed it
     assert "".join(mine) == "We open at nine.Goodbye!"
+    assert len(CountingFilter.rates) > 100 and set(CountingFilter.rates) == {8000}

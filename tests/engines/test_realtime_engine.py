@@ -28,6 +28,7 @@ from getpatter.engines.base import (
     SpeechStopped,
     ToolCallRequest,
     UserTranscript,
+    UserTranscriptPartial,
 )
 from getpatter.engines.openai import Realtime
 from getpatter.engines.openai.engine import RealtimeEngine
@@ -413,6 +414,39 @@ async def test_agent_audio_and_transcripts_come_back(fake, beta):
             ),
         ),
     ]
+    await engine.close()
+
+
+def transcription_delta(item_id: str, delta: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.input_audio_transcription.delta",
+        "item_id": item_id,
+        "content_index": 0,
+        "delta": delta,
+    }
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+@bounded
+async def test_caller_transcription_deltas_become_partials_only_when_wanted(fake, wanted):
+    engine, peer = await connected(fake, config(stream_partial_transcripts=wanted))
+    events = engine.events()
+    await peer.send(
+        transcription_delta("in_1", "Where"),
+        transcription_delta("in_2", " "),  # nothing said yet: no partial
+        transcription_delta("in_1", " is my"),
+        transcription_delta("in_1", " order?"),
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": "in_1",
+            "content_index": 0,
+            "transcript": "Where is my order?",
+        },
+    )
+    got = await collect(events, 4 if wanted else 1)
+    partials = [UserTranscriptPartial(t) for t in ("Where", "Where is my", "Where is my order?")]
+    assert got == [*(partials if wanted else []), UserTranscript("Where is my order?")]
+    assert engine._heard_so_far == ({"in_2": " "} if wanted else {})  # finished ones forgotten
     await engine.close()
 
 

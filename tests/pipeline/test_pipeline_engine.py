@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 
 from getpatter.call import CallControl
@@ -600,3 +601,32 @@ async def test_utterance_end_closes_a_turn_without_speech_final() -> None:
     await until(events, ResponseDone)
     assert [e.text for e in events if isinstance(e, UserTranscript)] == ["is anyone there"]
     await engine.close()
+
+
+async def test_the_audio_filter_cleans_caller_audio_before_the_vad_and_the_stt() -> None:
+    from getpatter import NoiseGate
+    from getpatter.audio.g711 import pcm16_to_ulaw
+
+    class Loud(ScriptedVADStream):
+        def __init__(self) -> None:
+            super().__init__()
+            self.peaks: list[int] = []
+
+        def process(self, pcm16: bytes) -> list[VADEvent]:
+            self.peaks.append(int(np.abs(np.frombuffer(pcm16, "<i2")).max()))
+            return super().process(pcm16)
+
+    stt, vad = ScriptedSTT(), ScriptedVAD()
+    vad.stream = Loud()
+    engine = engine_for(stt, ScriptedLLM(), vad=vad, audio_filter=NoiseGate(threshold_db=-40))
+    await connected(engine)
+    hiss = pcm16_to_ulaw(np.full(160, 60, "<i2").tobytes())  # about -55 dBFS
+    for _ in range(5):
+        await engine.send_audio(hiss)
+    assert max(vad.stream.peaks) <= 2  # the gate, closed, took the hiss out before the VAD
+    assert set(stt.streams[0].audio) <= {0xFF, 0x7F, 0xFE, 0x7E}  # and before the STT: silence
+    unfiltered = engine_for(ScriptedSTT(), ScriptedLLM())
+    await connected(unfiltered)
+    assert unfiltered._filter is None  # no filter: the audio is not decoded
+    await engine.close()
+    await unfiltered.close()

@@ -146,6 +146,30 @@ async def test_a_refused_transfer_is_not_reported_as_a_transfer():
     assert (ends[0]["outcome"], ends[0]["ended_by"]) == ("completed", "caller")
 
 
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        ('{"reason": "  the caller said goodbye "}', "the caller said goodbye"),
+        ('{"reason": "' + "x" * 600 + '"}', "x" * 500),
+        ("[1, 2]", None),  # malformed arguments still hang up, with no reason
+        ("{not json", None),
+    ],
+)
+async def test_end_call_puts_its_reason_in_the_transcript_and_the_report(arguments, reason):
+    engine, carrier, ends = Engine(), Carrier(), []
+    call = session(engine, carrier, ends)
+    await asyncio.sleep(0.05)
+    engine.queue.put_nowait(AgentTranscript(item_id="a1", text="Goodbye!"))
+    engine.queue.put_nowait(ToolCallRequest(call_id="t1", name="end_call", arguments=arguments))
+    async with asyncio.timeout(10):
+        await call.wait_finished()
+    (report,) = ends
+    assert carrier.log == [("hangup",)] and report["ended_by"] == "agent"
+    assert report["end_reason"] == reason
+    lines = [(line["role"], line["text"]) for line in report["transcript"]]
+    assert lines[-1] == (("system", f"end_call: {reason}") if reason else ("assistant", "Goodbye!"))
+
+
 @pytest.mark.parametrize("late_done", [True, False])
 async def test_voicemail_waits_for_its_own_message_despite_a_late_done(late_done):
     engine, carrier, ends = Engine(), Carrier(), []

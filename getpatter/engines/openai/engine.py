@@ -40,11 +40,13 @@ from getpatter.engines.base import (
     SpeechStopped,
     ToolCallRequest,
     UserTranscript,
+    UserTranscriptPartial,
 )
 from getpatter.engines.openai import REALTIME_CAPABILITIES
 from getpatter.engines.openai.endpoint import DEFAULT_BASE_URL, realtime_url
 from getpatter.engines.openai.events import (
     AUDIO_DELTA_TYPES,
+    INPUT_TRANSCRIPT_DELTA,
     TRANSCRIPT_DELTA_TYPES,
     AudioTranscriptDelta,
     AudioTranscriptDone,
@@ -52,6 +54,7 @@ from getpatter.engines.openai.events import (
     ErrorEvent,
     FunctionCallArgumentsDone,
     InputTranscriptionCompleted,
+    InputTranscriptionDelta,
     InputTranscriptionFailed,
     ResponseCreated,
     ResponseDoneEvent,
@@ -126,6 +129,9 @@ class RealtimeEngine(WebSocketEngine):
         self._interrupted_item = ""
         self._audio_bytes: dict[str, int] = {}
         self._text_deltas = False
+        self._partials = False
+        self._heard_so_far: dict[str, str] = {}
+        """Each caller utterance's text so far, from transcription deltas (partials only)."""
 
     async def connect(self, config: EngineConfig) -> None:
         """Open the WebSocket, send ``session.update`` and wait for ``session.updated``.
@@ -163,6 +169,7 @@ class RealtimeEngine(WebSocketEngine):
             raise
         self._bytes_per_ms = fmt.bytes_per_ms
         self._text_deltas = config.stream_agent_text
+        self._partials = config.stream_partial_transcripts
         self._ws = ws
         if self._closing:  # close() was called while connecting.
             await ws.close()
@@ -295,6 +302,8 @@ class RealtimeEngine(WebSocketEngine):
                     continue
                 if kind in TRANSCRIPT_DELTA_TYPES and not self._text_deltas:
                     continue  # as frequent as words: skip them unless guardrails read them
+                if kind == INPUT_TRANSCRIPT_DELTA and not self._partials:
+                    continue  # as frequent too: only when someone listens to partials
                 server_event = parse_server_event(data)
                 if server_event is None:
                     continue
@@ -321,6 +330,8 @@ class RealtimeEngine(WebSocketEngine):
         return AgentAudio(item_id=item_id, audio=audio)
 
     def _engine_event(self, event: ServerEvent) -> EngineEvent | None:
+        if isinstance(event, InputTranscriptionCompleted | InputTranscriptionFailed):
+            self._heard_so_far.pop(event.item_id, None)
         match event:
             case SpeechStartedEvent():
                 return SpeechStarted()
@@ -328,6 +339,8 @@ class RealtimeEngine(WebSocketEngine):
                 return SpeechStopped()
             case InputTranscriptionCompleted(transcript=text) if text.strip():
                 return UserTranscript(text=text)
+            case InputTranscriptionDelta(item_id=item_id, delta=text) if self._partials:
+                return self._partial(item_id, text)
             case InputTranscriptionFailed(error=error):
                 return EngineError(
                     message=f"transcription of the caller failed: {error.message}",
@@ -350,6 +363,14 @@ class RealtimeEngine(WebSocketEngine):
             case SessionUpdated():
                 logger.debug("OpenAI Realtime session updated")
         return None
+
+    def _partial(self, item_id: str, delta: str) -> UserTranscriptPartial | None:
+        """The caller's utterance so far: OpenAI sends only what is new, partials carry it all."""
+        heard = self._heard_so_far
+        if item_id not in heard and len(heard) >= _TRACKED_ITEMS:
+            del heard[next(iter(heard))]
+        text = heard[item_id] = heard.get(item_id, "") + delta
+        return UserTranscriptPartial(text=text.strip()) if text.strip() else None
 
     def _error(self, error: ErrorDetails) -> EngineError | None:
         code = error.code or ""

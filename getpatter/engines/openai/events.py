@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 __all__ = [
     "AUDIO_DELTA_TYPES",
     "BETA_EVENT_NAMES",
+    "INPUT_TRANSCRIPT_DELTA",
     "SERVER_EVENTS",
     "TRANSCRIPT_DELTA_TYPES",
     "AudioTranscriptDelta",
@@ -30,6 +31,7 @@ __all__ = [
     "ErrorEvent",
     "FunctionCallArgumentsDone",
     "InputTranscriptionCompleted",
+    "InputTranscriptionDelta",
     "InputTranscriptionFailed",
     "ResponseCreated",
     "ResponseDoneEvent",
@@ -99,6 +101,18 @@ class InputTranscriptionCompleted(ServerEvent):
 
     item_id: str = ""
     transcript: str
+
+
+#: The event carrying more of a caller utterance's text as it is transcribed (one name in both
+#: protocols). ``gpt-4o-transcribe`` sends it word by word; ``whisper-1`` once, with the whole text.
+INPUT_TRANSCRIPT_DELTA = "conversation.item.input_audio_transcription.delta"
+
+
+class InputTranscriptionDelta(ServerEvent):
+    """``conversation.item.input_audio_transcription.delta``: more of a caller utterance."""
+
+    item_id: str = ""
+    delta: str
 
 
 class ErrorDetails(BaseModel):
@@ -178,6 +192,7 @@ SERVER_EVENTS: dict[str, type[ServerEvent]] = {
     "input_audio_buffer.speech_stopped": SpeechStoppedEvent,
     "conversation.item.input_audio_transcription.completed": InputTranscriptionCompleted,
     "conversation.item.input_audio_transcription.failed": InputTranscriptionFailed,
+    INPUT_TRANSCRIPT_DELTA: InputTranscriptionDelta,
     "response.created": ResponseCreated,
     "response.output_audio_transcript.delta": AudioTranscriptDelta,
     "response.output_audio_transcript.done": AudioTranscriptDone,

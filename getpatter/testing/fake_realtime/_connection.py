@@ -283,6 +283,13 @@ class Connection:
         }
         await self._add_item(_Item(item_id, payload, text=transcript, heard_ms=heard_ms))
         self.record.transcripts.append(transcript)
+        for word in re.findall(r"\s*\S+", transcript):  # as gpt-4o-transcribe: word by word
+            await self._send(
+                "conversation.item.input_audio_transcription.delta",
+                item_id=item_id,
+                content_index=0,
+                delta=word,
+            )
         await self._send(
             "conversation.item.input_audio_transcription.completed",
             item_id=item_id,
