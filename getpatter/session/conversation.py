@@ -65,6 +65,7 @@ from getpatter.tool_calls import DefaultToolExecutor
 
 if TYPE_CHECKING:
     from getpatter.audio.convert import AudioConverter
+    from getpatter.ivr.activity import IVRWatch
 
 __all__ = ["DTMF_ITEM_PREFIX", "WAIT_FOR_SPEECH", "EngineEvents"]
 
@@ -95,6 +96,7 @@ class EngineEvents:
     _finishing: bool
     _health: CallHealth
     _history: list[dict[str, Any]]
+    _ivr: IVRWatch | None
     _last_error: str
     _meter: CostMeter
     _new_message: asyncio.Event
@@ -124,6 +126,9 @@ class EngineEvents:
 
     @abstractmethod
     async def finish(self, *, outcome: str, ended_by: str, error: str = "") -> None: ...
+
+    @abstractmethod
+    async def _agent_presses(self, arguments: str) -> str: ...
 
     @abstractmethod
     async def _abort_call(self) -> None: ...
@@ -248,6 +253,8 @@ class EngineEvents:
         self._record("user", text)
         if not self._capabilities.answers_speech_turns:
             self._health.owe()
+        if self._ivr is not None:
+            await self._ivr.heard(text)
 
     async def _agent_transcript(self, event: AgentTranscript) -> None:
         if not event.text:
@@ -344,9 +351,12 @@ class EngineEvents:
             finally:
                 self._health.resume()
             return
-        context = {**self._identity(), "call": self.control()}
         try:
-            output = await self._tools.run(request.name, request.arguments, context)
+            if request.name == "send_dtmf":
+                output = await self._agent_presses(request.arguments)
+            else:
+                context = {**self._identity(), "call": self.control()}
+                output = await self._tools.run(request.name, request.arguments, context)
         finally:
             self._health.resume()
         self._publish(ToolFinished, name=request.name)
