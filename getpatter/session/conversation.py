@@ -74,7 +74,8 @@ logger = logging.getLogger("getpatter.session")
 _E = TypeVar("_E", bound=CallEvent)
 
 DTMF_ITEM_PREFIX = "patter-dtmf-"
-"""Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
+"""Outbound audio items holding DTMF tones; they are not the model's, so never truncated, and
+a barge-in while they play does not cut them."""
 WAIT_FOR_SPEECH = 15.0
 """How long the session waits for the engine to be ready, or for the agent's next message."""
 
@@ -399,11 +400,13 @@ class EngineEvents:
         if outbound is None or engine is None or not outbound.speaking:
             return None
         item = outbound.current_item()
+        if item.startswith(DTMF_ITEM_PREFIX):
+            # Keys being pressed are not cut: a menu talks over the keys pressed into it, and a
+            # key cut short is heard twice or not at all. Speech queued after them stays too.
+            return None
         played = outbound.played_ms(item)
         self._cancelled_items.add(item)
         await outbound.clear()
-        if item.startswith(DTMF_ITEM_PREFIX):
-            return None
         if self._capabilities.truncates_to_heard:
             await engine.interrupt(item, played)
         return item, played

@@ -12,6 +12,7 @@ from getpatter.engines.base import (
     EngineCapabilities,
     EngineClosed,
     EngineFactory,
+    SpeechStarted,
     ToolCallRequest,
 )
 from getpatter.observability.pricing import PriceTable
@@ -27,17 +28,30 @@ class Line:
 
     call = None
 
-    def __init__(self):
+    def __init__(self, hold_marks=False):
         self.frames = []
+        self.clears = 0
+        self.held = []
+        self.hold_marks = hold_marks
+        self.holding = asyncio.Event()
 
     async def send_audio(self, frame):
         self.frames.append(frame)
 
     async def send_mark(self, name):
-        asyncio.get_running_loop().call_soon(self.call.on_mark, name)
+        if self.hold_marks:
+            self.held.append(name)
+            self.holding.set()
+        else:
+            asyncio.get_running_loop().call_soon(self.call.on_mark, name)
 
     async def send_clear(self):
-        """Nothing is buffered, so nothing to drop."""
+        self.clears += 1
+
+    def play_held(self):
+        for name in self.held:
+            self.call.on_mark(name)
+        self.held = []
 
 
 class Engine:
@@ -91,8 +105,8 @@ class Carrier:
         """Nothing to hang up."""
 
 
-def start(agent, carrier=None):
-    engine, line = Engine(), Line()
+def start(agent, carrier=None, line=None):
+    engine, line = Engine(), line or Line()
     call = CallSession(
         agent=agent,
         direction="outbound",
@@ -136,6 +150,21 @@ async def test_keys_play_after_the_agents_words_and_only_then_is_the_tool_answer
     assert DtmfDetector().feed(tones) == "1#"
     assert len(tones) >= 8 * (160 + 500 + 160)  # the tool answered once the tones were out
     assert {"role": "system", "text": "send_dtmf: 1w#"}.items() <= call._history[-1].items()
+    await call.shutdown()
+
+
+async def test_the_far_end_talking_over_the_keys_does_not_cut_them():
+    line = Line(hold_marks=True)  # the carrier is still playing everything sent
+    call, engine, _ = start(Patter.agent("You help.", send_dtmf=True), line=line)
+    await asyncio.sleep(0.05)
+    press(engine, "5")
+    async with asyncio.timeout(5):
+        await line.holding.wait()
+    engine.queue.put_nowait(SpeechStarted())  # the menu goes on talking
+    await asyncio.sleep(0.5)  # past the 300 ms barge-in threshold
+    assert line.clears == 0 and engine.results.empty()
+    line.play_held()
+    assert await result(engine) == {"pressed": "5"}
     await call.shutdown()
 
 
