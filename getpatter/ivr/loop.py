@@ -9,7 +9,7 @@ earlier one by cosine similarity. An utterance whose best match reaches
 ``similarity_threshold`` is a repeat; ``consecutive_threshold`` repeats in a row are a loop.
 
 The window is small (20 short texts), so the matrix is built afresh for each utterance with
-numpy: about a hundred microseconds, once per far-end sentence, never per audio frame.
+numpy: about 0.25 ms with a full window, once per far-end sentence, never per audio frame.
 """
 
 from __future__ import annotations
@@ -112,12 +112,12 @@ def _best_match(texts: list[list[str]]) -> float:
     if len(texts) < 2:
         return 0.0
     vocabulary: dict[str, int] = {}
-    for words in texts:
-        for word in words:
-            vocabulary.setdefault(word, len(vocabulary))
-    counts = np.zeros((len(texts), len(vocabulary)))
+    cells: list[int] = []  # row * (a bound on the vocabulary) + column, one per word
+    width = sum(len(words) for words in texts)
     for row, words in enumerate(texts):
-        np.add.at(counts[row], [vocabulary[word] for word in words], 1.0)
+        cells.extend(row * width + vocabulary.setdefault(word, len(vocabulary)) for word in words)
+    counts = np.bincount(cells, minlength=len(texts) * width).reshape(len(texts), width)
+    counts = counts[:, : len(vocabulary)].astype(np.float64)
     document_frequency = np.count_nonzero(counts, axis=0)
     weights = counts * (np.log((1 + len(texts)) / (1 + document_frequency)) + 1)
     weights /= np.linalg.norm(weights, axis=1, keepdims=True)
