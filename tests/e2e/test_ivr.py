@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from getpatter import DeepgramSTT, ElevenLabsTTS, IVRActivity, IVREvent, OpenAILLM
 from getpatter.ivr import LOOP_NOTE, MENU_NOTE, TfidfLoopDetector
@@ -11,6 +12,10 @@ from getpatter.testing.scenario import Callee, HangUp, Menu, Reply, Scenario, To
 
 MAIN = "Welcome to Acme. For billing, press 1. For support, press 2."
 SUPPORT = "Support. For internet, press 3. For television, press 4."
+
+
+def system_text(request: dict[str, Any]) -> str:
+    return " ".join(m["content"] for m in request["messages"] if m["role"] == "system")
 
 
 async def test_the_agent_navigates_a_menu_and_hears_it_loop(carrier) -> None:
@@ -52,8 +57,12 @@ async def test_the_agent_navigates_a_menu_and_hears_it_loop(carrier) -> None:
     assert "send_dtmf" in [t["function"]["name"] for t in requests[0]["tools"]]
     results = [m["content"] for r in requests for m in r["messages"] if m["role"] == "tool"]
     assert '{"pressed": "2"}' in results and '{"pressed": "9"}' in results
-    system = " ".join(m["content"] for m in requests[-1]["messages"] if m["role"] == "system")
-    assert MENU_NOTE in system and LOOP_NOTE in system
+    # Each note reached the reply to the very utterance that revealed it.
+    first, looping = requests[0], requests[-1]  # end_call gets no result: nothing follows it
+    assert MENU_NOTE in system_text(first) and LOOP_NOTE not in system_text(first)
+    assert [m["content"] for m in looping["messages"] if m["role"] == "user"][-1] == SUPPORT
+    assert LOOP_NOTE in system_text(looping)
+    assert all(LOOP_NOTE not in system_text(r) for r in requests[:-1])
     lines = [(line["role"], line["text"]) for line in report["transcript"]]
     assert lines == [("user", MAIN), ("user", SUPPORT), ("user", SUPPORT)]
     assert report["outcome"] == "completed" and report["error"] is None
