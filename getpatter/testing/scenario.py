@@ -79,7 +79,7 @@ class Menu:
     The keys are the ones the callee hears the agent press (in-band tones found by the
     simulator's DTMF detector, or Telnyx ``send_dtmf`` commands), from the start of the
     prompt until ``wait_ms`` after its end. The first key that is one of ``choices`` runs that
-    choice's steps (menus may nest), then the steps after the menu. A key that is not a choice,
+    choice's steps once the prompt has ended (menus may nest), then the steps after the menu. A key that is not a choice,
     or none, plays the menu again as one utterance, ``retry`` then the prompt, up to
     ``attempts`` plays in all; after the last, the callee hangs up.
     """
