@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from getpatter.carriers.telnyx.adapter import TelnyxAdapter
     from getpatter.carriers.twilio.adapter import TwilioAdapter
     from getpatter.integrations import PatterTool, PatterToolResult
+    from getpatter.ivr import IVRActivity, IVREvent, TfidfLoopDetector
     from getpatter.llm.anthropic import AnthropicLLM
     from getpatter.llm.base import LLMChunk
     from getpatter.llm.cerebras import CerebrasLLM
@@ -149,6 +150,9 @@ _LAZY: dict[str, str] = {
     "schedule_once": "getpatter.scheduling",
     "schedule_interval": "getpatter.scheduling",
     "schedule_cron": "getpatter.scheduling",
+    "IVRActivity": "getpatter.ivr",
+    "IVREvent": "getpatter.ivr",
+    "TfidfLoopDetector": "getpatter.ivr",
 }
 
 
@@ -199,6 +203,8 @@ __all__ = [
     "Guardrail",
     "HighPassFilter",
     "HookContext",
+    "IVRActivity",
+    "IVREvent",
     "IncomingMessage",
     "InputValidationError",
     "LLMChunk",
@@ -232,6 +238,7 @@ __all__ = [
     "TTSConfig",
     "Telnyx",
     "TelnyxAdapter",
+    "TfidfLoopDetector",
     "Tool",
     "TurnMetrics",
     "Twilio",

@@ -105,6 +105,7 @@ LOGGERS = (
     "getpatter.engines.openai",
     "getpatter.events",
     "getpatter.guardrails",
+    "getpatter.ivr",
     "getpatter.pipeline",
     "getpatter.pipeline.hooks",
     "getpatter.scheduling",

@@ -96,6 +96,10 @@ class Agent:
     disable_phone_preamble: bool = False
     engine: Engine | None = None
     llm: Any = None
+    send_dtmf: bool = False
+    """The model gets the ``send_dtmf`` tool to press keys on the call."""
+    ivr: Any = None
+    """An :class:`~getpatter.ivr.IVRActivity` watching for automated menus, or None."""
 
     def __post_init__(self) -> None:
         if self.provider not in get_args(ProviderMode):
@@ -167,12 +171,19 @@ def build_agent(
     barge_in_threshold_ms: int = 300,
     aggressive_first_flush: bool = False,
     disable_phone_preamble: bool = False,
+    send_dtmf: bool | None = None,
+    ivr: Any = None,
 ) -> Agent:
     """Build an :class:`Agent` (this is ``Patter.agent()``), checking every argument.
 
     Pass ``engine=OpenAIRealtime(...)`` or ``engine=ElevenLabsConvAI(...)`` for an end-to-end
     engine, or ``stt=`` and ``tts=`` (plus ``llm=``) for pipeline mode; with neither, the agent
     uses OpenAI Realtime, keyed by ``OPENAI_API_KEY`` when a call needs it.
+
+    ``send_dtmf=True`` gives the model the ``send_dtmf`` tool, to press keys on the call (an
+    automated menu's options); ``ivr=IVRActivity(...)`` tells it when the far end is such a
+    menu and when the menu repeats itself (see :mod:`getpatter.ivr`), and turns ``send_dtmf``
+    on unless it is ``False``. Both are off by default.
 
     Raises:
         ConfigError: (also a ``ValueError``) on missing credentials or conflicting options,
@@ -195,6 +206,14 @@ def build_agent(
         from getpatter.audio.filters import check_audio_filter
 
         audio_filter = check_audio_filter(audio_filter)
+    if ivr is not None:
+        from getpatter.ivr import IVRActivity
+
+        if not isinstance(ivr, IVRActivity):
+            raise ConfigError(
+                f"ivr must be IVRActivity(...) (from getpatter), got {type(ivr).__name__}"
+            )
+    presses_keys = ivr is not None if send_dtmf is None else require_bool("send_dtmf", send_dtmf)
     checked_guardrails = _check_guardrails(guardrails)
     if hooks is not None:
         from getpatter.pipeline.hooks import PipelineHooks
@@ -296,6 +315,8 @@ def build_agent(
         disable_phone_preamble=disable_phone_preamble,
         engine=engine,
         llm=llm,
+        send_dtmf=presses_keys,
+        ivr=ivr,
     )
 
 

@@ -20,12 +20,13 @@ from urllib.parse import urlsplit
 from getpatter._validation import require_callable, require_str
 from getpatter.errors import ConfigError
 
-__all__ = ["SYSTEM_TOOL_NAMES", "Tool", "normalize_tools", "tool"]
+__all__ = ["SEND_DTMF_TOOL", "SYSTEM_TOOL_NAMES", "Tool", "normalize_tools", "tool"]
 
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-#: Tools every agent gets without declaring them (spec 05, ST-1); user tools may not reuse them.
-SYSTEM_TOOL_NAMES = frozenset({"transfer_call", "end_call"})
+#: Tools Patter adds (spec 05, ST-1; ``send_dtmf`` with ``agent(send_dtmf=True)``); user tools
+#: may not reuse their names.
+SYSTEM_TOOL_NAMES = frozenset({"transfer_call", "end_call", "send_dtmf"})
 
 SYSTEM_TOOLS: tuple[dict[str, Any], ...] = (
     # What the model sees of the built-in tools every agent has (spec ST-1).
@@ -50,6 +51,28 @@ SYSTEM_TOOLS: tuple[dict[str, Any], ...] = (
         },
     },
 )
+
+SEND_DTMF_TOOL: dict[str, Any] = {
+    # What the model sees of send_dtmf, offered with agent(send_dtmf=True) or agent(ivr=...).
+    "name": "send_dtmf",
+    "description": (
+        "Press keys on the phone keypad of this call, e.g. to choose an option of an automated "
+        "menu. Say nothing while you press; then wait for the menu to answer."
+    ),
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "digits": {
+                "type": "string",
+                "description": (
+                    "The keys, in order: 0-9, * and #; w pauses half a second. E.g. '2' or "
+                    "'1234#'. No spaces"
+                ),
+            }
+        },
+        "required": ["digits"],
+    },
+}
 
 #: The parameter name through which a decorated function receives the call context.
 _CONTEXT_PARAM = "context"

@@ -24,6 +24,7 @@ __all__ = [
     "DTMF_PAUSES_MS",
     "DTMF_ROW_HZ",
     "MAX_KEYS",
+    "check_digits",
     "dtmf_ulaw",
     "sine_peak",
 ]
@@ -89,7 +90,7 @@ def dtmf_ulaw(
             f"level_dbm0 must be between {_MIN_LEVEL_DBM0:g} and {_MAX_LEVEL_DBM0:g} dBm0 "
             f"(the level of each tone; phones use about -10), got {level_dbm0!r}"
         )
-    _check_digits(digits)
+    check_digits(digits)
     gap = ULAW_SILENCE * (gap_ms * _RATE // 1000)
     presses: dict[str, bytes] = {}
     parts: list[bytes] = []
@@ -104,7 +105,8 @@ def dtmf_ulaw(
     return audio + ULAW_SILENCE * (-len(audio) % _FRAME_BYTES)
 
 
-def _check_digits(digits: str) -> None:
+def check_digits(digits: str) -> None:
+    """Raise ``InputValidationError`` unless ``digits`` is what :func:`dtmf_ulaw` can press."""
     allowed = "the keys 0-9 * # A B C D and the pauses w (0.5 s) and W (1 s)"
     if not digits:
         raise InputValidationError(f"digits must not be empty: use {allowed}, e.g. '1234#'")

@@ -65,6 +65,7 @@ from getpatter.tool_calls import DefaultToolExecutor
 
 if TYPE_CHECKING:
     from getpatter.audio.convert import AudioConverter
+    from getpatter.ivr.activity import IVRWatch
 
 __all__ = ["DTMF_ITEM_PREFIX", "WAIT_FOR_SPEECH", "EngineEvents"]
 
@@ -73,7 +74,8 @@ logger = logging.getLogger("getpatter.session")
 _E = TypeVar("_E", bound=CallEvent)
 
 DTMF_ITEM_PREFIX = "patter-dtmf-"
-"""Outbound audio items holding DTMF tones; they are not the model's, so never truncated."""
+"""Outbound audio items holding DTMF tones; they are not the model's, so never truncated, and
+a barge-in while they play does not cut them."""
 WAIT_FOR_SPEECH = 15.0
 """How long the session waits for the engine to be ready, or for the agent's next message."""
 MAX_END_REASON = 500
@@ -97,6 +99,7 @@ class EngineEvents:
     _finishing: bool
     _health: CallHealth
     _history: list[dict[str, Any]]
+    _ivr: IVRWatch | None
     _last_error: str
     _meter: CostMeter
     _new_message: asyncio.Event
@@ -126,6 +129,9 @@ class EngineEvents:
 
     @abstractmethod
     async def finish(self, *, outcome: str, ended_by: str, error: str = "") -> None: ...
+
+    @abstractmethod
+    async def _agent_presses(self, arguments: str) -> str: ...
 
     @abstractmethod
     async def _abort_call(self) -> None: ...
@@ -250,6 +256,8 @@ class EngineEvents:
         self._record("user", text)
         if not self._capabilities.answers_speech_turns:
             self._health.owe()
+        if self._ivr is not None:
+            await self._ivr.heard(text)
 
     async def _agent_transcript(self, event: AgentTranscript) -> None:
         if not event.text:
@@ -346,9 +354,12 @@ class EngineEvents:
             finally:
                 self._health.resume()
             return
-        context = {**self._identity(), "call": self.control()}
         try:
-            output = await self._tools.run(request.name, request.arguments, context)
+            if request.name == "send_dtmf":
+                output = await self._agent_presses(request.arguments)
+            else:
+                context = {**self._identity(), "call": self.control()}
+                output = await self._tools.run(request.name, request.arguments, context)
         finally:
             self._health.resume()
         self._publish(ToolFinished, name=request.name)
@@ -399,11 +410,13 @@ class EngineEvents:
         if outbound is None or engine is None or not outbound.speaking:
             return None
         item = outbound.current_item()
+        if item.startswith(DTMF_ITEM_PREFIX):
+            # Keys being pressed are not cut: a menu talks over the keys pressed into it, and a
+            # key cut short is heard twice or not at all. Speech queued after them stays too.
+            return None
         played = outbound.played_ms(item)
         self._cancelled_items.add(item)
         await outbound.clear()
-        if item.startswith(DTMF_ITEM_PREFIX):
-            return None
         if self._capabilities.truncates_to_heard:
             await engine.interrupt(item, played)
         return item, played

@@ -53,15 +53,17 @@ from getpatter.prompt import validate_variables
 from getpatter.session.callbacks import CallbackQueue, CallCallbacks, invoke
 from getpatter.session.conversation import DTMF_ITEM_PREFIX, WAIT_FOR_SPEECH, EngineEvents
 from getpatter.session.health import CallHealth
+from getpatter.session.keys import KeyAllowance
 from getpatter.session.outbound import MediaOut, OutboundAudio
 from getpatter.session.report import CallStatus, cost_meter_for, end_report, not_clean_reason
 from getpatter.session.screen import OutputScreen
 from getpatter.session.turns import Turn
 from getpatter.tool_calls import DefaultToolExecutor
-from getpatter.tools import SYSTEM_TOOLS
+from getpatter.tools import SEND_DTMF_TOOL, SYSTEM_TOOLS
 
 if TYPE_CHECKING:
     from getpatter.audio.convert import AudioConverter
+    from getpatter.ivr.activity import IVRWatch
 
 __all__ = ["CallCallbacks", "CallSession", "CarrierActions", "Outcome"]
 
@@ -159,6 +161,10 @@ class CallSession(EngineEvents):
         self._pending_bargein_ms: float | None = None
         self._responding = False
         self._dtmf_seq = 0
+        self._keys = KeyAllowance()
+        self._pressing = asyncio.Lock()
+        """Held while keys are pressed: one press at a time, never two sets of tones mixed."""
+        self._ivr: IVRWatch | None = None
         self._engine_ready = asyncio.Event()
         self._new_message = asyncio.Event()
         self._finish_task: asyncio.Future[None] | None = None
@@ -436,26 +442,80 @@ class CallSession(EngineEvents):
         A carrier that presses keys itself (``CarrierActions.sends_dtmf``) is asked to; on
         others the tones are played into the call's audio, after what the agent is saying.
         """
-        from getpatter.audio.dtmf_tones import dtmf_ulaw
+        from getpatter.audio.dtmf_tones import check_digits
 
-        tones = dtmf_ulaw(digits)
+        check_digits(digits)
         self._live_engine()
-        outbound = self._outbound
-        if outbound is None:
+        if self._outbound is None:
             raise PatterError(f"call {self.call_sid} has no media stream to send keys on")
         await self._wait_played()
-        if self._carrier.sends_dtmf:
-            await self._carrier.send_dtmf(self.call_sid, digits)
-            return
-        if self._stream_format != "ulaw_8000":
-            from getpatter.audio.convert import AudioConverter
+        await self._press(digits)
 
-            converter = AudioConverter("ulaw_8000", self._stream_format)
-            tones = converter.convert(tones) + converter.flush()
-        self._dtmf_seq += 1
-        item = f"{DTMF_ITEM_PREFIX}{self._dtmf_seq}"
-        outbound.push_whole(item, tones)
-        await outbound.send_now()
+    async def _agent_presses(self, arguments: str) -> str:
+        """The agent's ``send_dtmf`` tool: press the keys once its speech has played, wait
+        until they have played too, and return the tool result (``{"error": ...}`` when
+        refused, see :mod:`getpatter.session.keys`)."""
+        import json
+
+        try:
+            if not self.agent.send_dtmf:
+                raise ConfigError(
+                    "send_dtmf is not enabled for this agent: build it with "
+                    "phone.agent(..., send_dtmf=True)"
+                )
+            digits = self._keys.take(arguments)
+            self._live_engine()
+            outbound = self._outbound
+            if outbound is None:
+                raise PatterError(f"call {self.call_sid} has no media stream to send keys on")
+            for item in self._response_items:
+                outbound.end_item(item)  # the last words go out before the tones
+            await self._wait_quiet(WAIT_FOR_SPEECH)
+            seconds = await self._press(digits)
+            await self._wait_quiet(seconds + WAIT_FOR_SPEECH)
+        except PatterError as exc:
+            logger.info("call %s: send_dtmf refused: %s", self.call_sid, exc.message)
+            return json.dumps({"error": exc.message})
+        self._history.append(
+            {"role": "system", "text": f"send_dtmf: {digits}", "timestamp": time.time()}
+        )
+        return json.dumps({"pressed": digits})
+
+    async def _press(self, digits: str) -> float:
+        """Press ``digits`` now: by the carrier, or as tones queued after the agent's audio.
+
+        Returns how long the tones last in seconds (0 when the carrier presses the keys).
+        """
+        from getpatter.audio.dtmf_tones import dtmf_ulaw
+
+        async with self._pressing:
+            outbound = self._outbound
+            if outbound is None:
+                raise PatterError(f"call {self.call_sid} has no media stream to send keys on")
+            if self._carrier.sends_dtmf:
+                await self._carrier.send_dtmf(self.call_sid, digits)
+                return 0.0
+            tones = dtmf_ulaw(digits)
+            seconds = len(tones) / 8000
+            if self._stream_format != "ulaw_8000":
+                from getpatter.audio.convert import AudioConverter
+
+                converter = AudioConverter("ulaw_8000", self._stream_format)
+                tones = converter.convert(tones) + converter.flush()
+            self._dtmf_seq += 1
+            item = f"{DTMF_ITEM_PREFIX}{self._dtmf_seq}"
+            outbound.push_whole(item, tones)
+            await outbound.send_now()
+            return seconds
+
+    async def _wait_quiet(self, limit: float) -> None:
+        """Wait (at most ``limit`` s) until the agent's queued audio has all been played."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self._finishing:
+            outbound = self._outbound
+            if outbound is None or not outbound.speaking:
+                return
+            await asyncio.sleep(0.05)
 
     def _require_ability(self, ability: str, action: str) -> None:
         self._engine_factory.require(ability, action, whose=f" of call {self.call_sid}")
@@ -498,7 +558,11 @@ class CallSession(EngineEvents):
                 model=self.agent.model,
                 language=self.agent.language,
                 audio_format=self._engine_format,
-                tools=(*self._tools.declarations(), *SYSTEM_TOOLS),
+                tools=(
+                    *self._tools.declarations(),
+                    *SYSTEM_TOOLS,
+                    *((SEND_DTMF_TOOL,) if self.agent.send_dtmf else ()),
+                ),
                 call_id=self.call_sid,
                 caller=self.caller,
                 callee=self.callee,
@@ -516,6 +580,10 @@ class CallSession(EngineEvents):
                 await engine.send_audio(self._early_audio.popleft())
             self._engine = engine
             self._engine_ready.set()
+            if self.agent.ivr is not None:
+                self._ivr = self.agent.ivr.start(
+                    self.call_sid, note=self.instruct, spawn=self._spawn
+                )
             if greeting:
                 self._responding = True
                 self._health.owe()

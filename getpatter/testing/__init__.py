@@ -9,7 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from getpatter.testing.scenario import Callee, HangUp, Press, Reply, Say, Scenario, ToolCall
+from getpatter.testing.scenario import (
+    Callee,
+    HangUp,
+    Menu,
+    Press,
+    Reply,
+    Say,
+    Scenario,
+    ToolCall,
+)
 from getpatter.testing.terminal import ScriptedLines, StdinLines, TerminalCall
 
 if TYPE_CHECKING:
@@ -55,6 +64,7 @@ __all__ = [
     "FakeOpenAITTSServer",
     "FakeRealtimeServer",
     "HangUp",
+    "Menu",
     "Press",
     "Reply",
     "Sandbox",

@@ -8,8 +8,9 @@ answers each caller turn with the next :class:`Reply`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from getpatter._validation import require_int
 from getpatter.errors import ConfigError
@@ -17,6 +18,7 @@ from getpatter.errors import ConfigError
 __all__ = [
     "Callee",
     "HangUp",
+    "Menu",
     "Press",
     "Reply",
     "Say",
@@ -70,7 +72,44 @@ class HangUp:
     pause_ms: int = 300
 
 
-Step = Say | Press | HangUp
+@dataclass(frozen=True, eq=False)
+class Menu:
+    """An automated phone menu (IVR): the callee says ``prompt``, then listens for a key.
+
+    The keys are the ones the callee hears the agent press (in-band tones found by the
+    simulator's DTMF detector, or Telnyx ``send_dtmf`` commands), from the start of the
+    prompt until ``wait_ms`` after its end. The first key that is one of ``choices`` runs that
+    choice's steps once the prompt has ended (menus may nest), then the steps after the menu. A key that is not a choice,
+    or none, plays the menu again as one utterance, ``retry`` then the prompt, up to
+    ``attempts`` plays in all; after the last, the callee hangs up.
+    """
+
+    prompt: str
+    choices: Mapping[str, tuple[Step, ...]]
+    wait_ms: int = 3000
+    attempts: int = 3
+    retry: str = ""
+    ms_per_char: int | None = None
+    """How fast the menu talks (default: the sandbox's 60 ms a character)."""
+
+    def __post_init__(self) -> None:
+        require_int("Menu wait_ms", self.wait_ms, minimum=100, maximum=60_000)
+        require_int("Menu attempts", self.attempts, minimum=1, maximum=20)
+        if not self.choices or any(len(key) != 1 for key in self.choices):
+            raise ConfigError("Menu choices must map single keys ('1', '#') to tuples of steps")
+
+    def utterance(self, attempt: int) -> str:
+        """What the menu says on play ``attempt`` (0 for the first)."""
+        return f"{self.retry} {self.prompt}".strip() if attempt and self.retry else self.prompt
+
+    def audio_ms(self, text: str) -> int:
+        """How long saying ``text`` lasts."""
+        if self.ms_per_char is None:
+            return speech_ms(text)
+        return max(_MIN_SPEECH_MS * self.ms_per_char // _MS_PER_CHAR, self.ms_per_char * len(text))
+
+
+Step = Say | Press | HangUp | Menu
 
 
 @dataclass(frozen=True)
@@ -88,6 +127,9 @@ class Callee:
     number: str = "+15550100001"
     ring_ms: int = 200
     machine_greeting_ms: int = 1500
+    spoken: list[str] = field(default_factory=list, compare=False, repr=False)
+    """What a callee with :class:`Menu` steps has said so far, in order (the simulator fills
+    it): the fakes' transcripts follow the menu's branches. One call at a time per callee."""
 
     def __post_init__(self) -> None:
         answers = ("answer", "busy", "no-answer", "voicemail", "fail")
@@ -143,6 +185,30 @@ class Scenario:
         return max(minimum, self.ms_per_char * len(text))
 
     @property
-    def caller_lines(self) -> tuple[str, ...]:
-        """What the callee says, in order: the fake model's transcripts of each utterance."""
+    def caller_lines(self) -> Sequence[str]:
+        """What the callee says, in order: the fake model's transcripts of each utterance.
+
+        With :class:`Menu` steps, what it has said so far on its call (the branches taken).
+        """
+        if any(isinstance(step, Menu) for step in self.callee.steps):
+            return _Spoken(self.callee.spoken)
         return tuple(step.text for step in self.callee.steps if isinstance(step, Say))
+
+
+class _Spoken(Sequence[str]):
+    """A live, read-only view of what a callee with menus has said so far."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self._lines = lines
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._lines[index]
+
+    def __len__(self) -> int:
+        return len(self._lines)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from getpatter.testing.phone_network.call import DtmfEvent, SimulatedCall, Utterance
 from getpatter.testing.phone_network.sound import BEEP_MS, Sound, beep, speech
-from getpatter.testing.scenario import Callee, HangUp, Press, Say
+from getpatter.testing.scenario import Callee, HangUp, Menu, Press, Say, Step
 
 __all__ = ["AGENT_QUIET_MS", "DTMF_GAP_MS", "VOICEMAIL_GREETING", "CalleeLine", "run_script"]
 
@@ -59,6 +59,11 @@ class CalleeLine:
         """Event-loop time the agent's current stretch of audio began; ``None`` when quiet."""
         self.agent_audio_end = float("-inf")
         """Event-loop time the agent's last audio finished (or will finish) playing."""
+
+    @property
+    def call(self) -> SimulatedCall:
+        """The call this handset is on."""
+        return self._call
 
     def speak(self, text: str, ulaw: bytes) -> Sound:
         """Start playing ``ulaw`` at the next media frame and record it as ``text``."""
@@ -136,30 +141,83 @@ async def run_script(
     ``interrupt_after_ms`` it starts that long after the agent's current or next stretch of
     audio began, talking over it. ``Press`` and ``HangUp`` follow the previous step after
     their ``pause_ms``. Key presses reach the app over the open media stream (and, on Telnyx,
-    as webhooks).
+    as webhooks). A ``Menu`` speaks as soon as the previous step is over, listens for the keys
+    the agent presses and branches (see :class:`~getpatter.testing.scenario.Menu`); a callee
+    with menus records what it says in ``callee.spoken``.
     """
     loop = asyncio.get_running_loop()
-    previous_end = max(loop.time(), after)
-    for step in callee.steps:
-        if isinstance(step, Say):
-            if step.interrupt_after_ms is None:
-                await _wait_for_gap(line, previous_end, step.pause_ms)
+    script = _Script(line, callee, hang_up)
+    await script.run(callee.steps, max(loop.time(), after))
+
+
+class _Script:
+    """One run of a callee's steps; ``run`` returns the end of the last step, or None once
+    the callee has hung up."""
+
+    def __init__(self, line: CalleeLine, callee: Callee, hang_up: Callable[[], None]) -> None:
+        self._line = line
+        self._hang_up = hang_up
+        self._spoken = callee.spoken if _has_menu(callee.steps) else None
+        self._keys_used = 0
+
+    def _say(self, text: str, audio_ms: int) -> Sound:
+        if self._spoken is not None:
+            self._spoken.append(text)
+        return self._line.speak(text, speech(audio_ms))
+
+    async def run(self, steps: tuple[Step, ...], previous_end: float) -> float | None:
+        loop = asyncio.get_running_loop()
+        line = self._line
+        for step in steps:
+            if isinstance(step, Say):
+                if step.interrupt_after_ms is None:
+                    await _wait_for_gap(line, previous_end, step.pause_ms)
+                else:
+                    await _wait_for_agent(line, step.interrupt_after_ms)
+                sound = self._say(step.text, step.audio_ms)
+                await asyncio.sleep(max(0.0, sound.end - loop.time()))
+                previous_end = sound.end
+            elif isinstance(step, Press):
+                await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
+                for i, digit in enumerate(step.digits):
+                    if i:
+                        await asyncio.sleep(DTMF_GAP_MS / 1000)
+                    await line.press(digit)
+                previous_end = loop.time()
+            elif isinstance(step, HangUp):
+                await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
+                self._hang_up()
+                return None
             else:
-                await _wait_for_agent(line, step.interrupt_after_ms)
-            sound = line.speak(step.text, speech(step.audio_ms))
+                end = await self._menu(step, previous_end)
+                if end is None:
+                    return None
+                previous_end = end
+        return previous_end
+
+    async def _menu(self, menu: Menu, previous_end: float) -> float | None:
+        loop = asyncio.get_running_loop()
+        call = self._line.call
+        await asyncio.sleep(max(0.0, previous_end - loop.time()))
+        for attempt in range(menu.attempts):
+            self._keys_used = len(call.dtmf_heard)  # keys pressed before the prompt are stale
+            text = menu.utterance(attempt)
+            sound = self._say(text, menu.audio_ms(text))
+            deadline = sound.end + menu.wait_ms / 1000
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await call.wait_until(lambda c: len(c.dtmf_heard) > self._keys_used)
+            key = call.dtmf_heard[self._keys_used : self._keys_used + 1]
             await asyncio.sleep(max(0.0, sound.end - loop.time()))
-            previous_end = sound.end
-        elif isinstance(step, Press):
-            await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
-            for i, digit in enumerate(step.digits):
-                if i:
-                    await asyncio.sleep(DTMF_GAP_MS / 1000)
-                await line.press(digit)
-            previous_end = loop.time()
-        elif isinstance(step, HangUp):
-            await asyncio.sleep(max(0.0, previous_end + step.pause_ms / 1000 - loop.time()))
-            hang_up()
-            return
+            if key in menu.choices:
+                self._keys_used += 1
+                return await self.run(menu.choices[key], loop.time())
+        self._hang_up()
+        return None
+
+
+def _has_menu(steps: tuple[Step, ...]) -> bool:
+    return any(isinstance(step, Menu) for step in steps)
 
 
 async def _wait_for_gap(line: CalleeLine, previous_end: float, pause_ms: int) -> None:

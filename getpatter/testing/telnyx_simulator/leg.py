@@ -212,6 +212,7 @@ class TelnyxLeg(BaseLeg):
     def _cmd_send_dtmf(self, params: dict[str, Any]) -> None:
         self._require_answered("send_dtmf")
         self.call.dtmf_heard += "".join(d for d in params["digits"] if d not in "wW").upper()
+        self.call._touch()
 
     def _cmd_streaming_start(self, params: dict[str, Any]) -> None:
         self._require_answered("streaming_start")
