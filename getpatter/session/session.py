@@ -297,8 +297,12 @@ class CallSession(EngineEvents):
             self._to_engine = AudioConverter(audio_format, self._engine_format)
             self._to_carrier = AudioConverter(self._engine_format, audio_format)
         # Frames are padded with one repeated byte: PCM16's zero sample is the byte 0 twice.
+        player = self.agent.background_audio
         self._outbound = OutboundAudio(
-            media, frame_size=frame_size(audio_format), silence=silence(audio_format)[:1]
+            media,
+            frame_size=frame_size(audio_format),
+            silence=silence(audio_format)[:1],
+            background=player.mix_for(audio_format) if player is not None else None,
         )
         self._outbound.start()
         self._run_task = asyncio.create_task(
