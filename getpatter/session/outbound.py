@@ -116,10 +116,12 @@ class OutboundAudio:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def play_background(self, mix: BackgroundMix | None) -> None:
-        """Play ``mix`` from now on in place of the current background (None: stop it)."""
-        self._background = mix
+    def play_background(self, mix: BackgroundMix | None) -> BackgroundMix | None:
+        """Play ``mix`` from now on in place of the current background (None: stop it);
+        return the one it replaces."""
+        previous, self._background = self._background, mix
         self._wakeup.set()
+        return previous
 
     def thinking(self, on: bool) -> None:
         """The agent starts or stops preparing an answer (a background cue)."""

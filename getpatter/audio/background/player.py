@@ -12,6 +12,7 @@ import math
 import random
 import wave
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import get_args
 
@@ -26,7 +27,9 @@ from getpatter.audio.formats import AudioFormat, sample_rate
 from getpatter.audio.resample import SUPPORTED_RATES, Resampler
 from getpatter.errors import ConfigError
 
-__all__ = ["BackgroundAudioPlayer", "select_sound_from_list"]
+__all__ = ["BackgroundAudioPlayer", "hold_music", "select_sound_from_list"]
+
+_PREPARED_FORMATS: tuple[AudioFormat, ...] = ("ulaw_8000", "pcm16_16000")
 
 Sound = BuiltinAudioClip | str | Path
 """A built-in clip (or its name), or the path of a WAV file."""
@@ -64,8 +67,9 @@ class BackgroundAudioPlayer:
     clip plays once each time its cue starts (once per call for ``"always"``).
 
     A barge-in (the caller starting to speak) ends the "thinking" cue; ambient sound goes on.
-    Key presses the agent sends (DTMF tones) are never mixed. Files are read and checked
-    here, so a bad path fails when the agent is built, not on a call.
+    Key presses the agent sends (DTMF tones) are never mixed. Files are read, checked and
+    prepared for Twilio's and Telnyx's audio formats here (tens of milliseconds per sound), so
+    a bad path fails when the agent is built and no call waits for the work.
     """
 
     def __init__(
@@ -103,6 +107,9 @@ class BackgroundAudioPlayer:
             name: _load(name) for name in self.sounds
         }
         self._tracks: dict[tuple[str, AudioFormat], Track] = {}
+        for name in self.sounds:  # Twilio's and Telnyx's formats, so no call waits for them
+            for audio_format in _PREPARED_FORMATS:
+                self.track(name, audio_format)
 
     def __repr__(self) -> str:
         return (
@@ -175,3 +182,13 @@ def _at_rate(
     resampler = Resampler(rate, to_rate)
     out = resampler.process(samples.tobytes()) + resampler.flush()
     return np.frombuffer(out, dtype=PCM16)
+
+
+@cache
+def _hold_music_player() -> BackgroundAudioPlayer:
+    return BackgroundAudioPlayer(BuiltinAudioClip.HOLD_MUSIC, volume=0.5)
+
+
+def hold_music(audio_format: AudioFormat) -> BackgroundMix:
+    """The built-in hold music a transfer plays to the caller while it connects (spec XF-2)."""
+    return _hold_music_player().mix_for(audio_format)
