@@ -1,7 +1,9 @@
 """Cost of Patter's audio operations per 20 ms frame, and how soxr compares as a resampler.
 
 Run ``python bench/audio.py``. It prints microseconds per 20 ms frame (best of 5 runs) for the
-G.711 codecs, the resampler, mixing, framing and the audio filters, then the streaming behaviour of both
+G.711 codecs, the resampler, mixing, background audio on the outbound path (a frame of
+background alone, and one laid under an agent frame, for Twilio's μ-law and Telnyx's PCM16),
+framing and the audio filters, then the streaming behaviour of both
 resamplers: sine SNR, the largest lag of output behind input, and output sizes per frame.
 ``soxr`` is optional here (it is not a Patter dependency); its rows are skipped without it.
 """
@@ -16,7 +18,7 @@ from importlib.util import find_spec
 import numpy as np
 import numpy.typing as npt
 
-from getpatter import HighPassFilter, NoiseGate
+from getpatter import BackgroundAudioPlayer, HighPassFilter, NoiseGate
 from getpatter.audio import (
     FrameBuffer,
     Resampler,
@@ -92,6 +94,7 @@ def cost_rows() -> list[tuple[str, float]]:
             rows.append((label, microseconds(partial(stream.process, frame))))
     a, b = frame_of(16000), sine(16000, 0.02, hz=300).tobytes()
     rows.append(("mix_pcm 16k", microseconds(lambda: mix_pcm(a, b, gain_b=0.3))))
+    rows += background_rows()
     second = np.zeros(8000, dtype=np.uint8).tobytes()
     rows.append(("split_frames 8k ulaw", microseconds(lambda: split_frames(second, 160)) / 50))
     buffer, chunk = FrameBuffer(640), b"\x00" * 700  # remainders carry over between pushes
@@ -110,6 +113,21 @@ def filter_rows() -> list[tuple[str, float]]:
     ulaw = pcm16_to_ulaw(frame_of(8000))
     call = CallAudioFilter(HighPassFilter(), "ulaw_8000")
     rows.append(("HighPassFilter call, ulaw 8k", microseconds(partial(call.process, ulaw))))
+    return rows
+
+
+def background_rows() -> list[tuple[str, float]]:
+    """A BackgroundAudioPlayer's per-call mix, as the outbound pacer calls it per frame."""
+    player = BackgroundAudioPlayer("hold_music", volume=0.3, duck=0.4)
+    rows = []
+    for audio_format, agent in (
+        ("ulaw_8000", pcm16_to_ulaw(frame_of(8000))),
+        ("pcm16_16000", frame_of(16000)),
+    ):
+        alone, under = player.mix_for(audio_format), player.mix_for(audio_format)
+        under.mix(agent)  # past the ramp down to the ducked level
+        rows.append((f"background alone {audio_format}", microseconds(alone.frame)))
+        rows.append((f"background mix {audio_format}", microseconds(partial(under.mix, agent))))
     return rows
 
 

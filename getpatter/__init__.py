@@ -45,6 +45,12 @@ _redaction.install()
 
 if TYPE_CHECKING:
     from getpatter.audio import mix_pcm, resample_24k_to_16k
+    from getpatter.audio.background import (
+        BackgroundAudioPlayer,
+        BuiltinAudioClip,
+        builtin_clip_path,
+        select_sound_from_list,
+    )
     from getpatter.audio.filters import AudioFilter
     from getpatter.audio.highpass import HighPassFilter
     from getpatter.audio.noise_gate import NoiseGate
@@ -108,6 +114,10 @@ _LAZY: dict[str, str] = {
     "AudioFilter": "getpatter.audio.filters",
     "HighPassFilter": "getpatter.audio.highpass",
     "NoiseGate": "getpatter.audio.noise_gate",
+    "BackgroundAudioPlayer": "getpatter.audio.background",
+    "BuiltinAudioClip": "getpatter.audio.background",
+    "builtin_clip_path": "getpatter.audio.background",
+    "select_sound_from_list": "getpatter.audio.background",
     "SentenceChunker": "getpatter.pipeline",
     "filter_markdown": "getpatter.pipeline",
     "filter_emoji": "getpatter.pipeline",
@@ -177,6 +187,8 @@ __all__ = [
     "AssemblyAISTT",
     "AudioFilter",
     "AuthenticationError",
+    "BackgroundAudioPlayer",
+    "BuiltinAudioClip",
     "CallControl",
     "CallEvent",
     "CallMetrics",
@@ -244,6 +256,7 @@ __all__ = [
     "Twilio",
     "TwilioAdapter",
     "WhisperSTT",
+    "builtin_clip_path",
     "filter_emoji",
     "filter_for_tts",
     "filter_markdown",
@@ -254,5 +267,6 @@ __all__ = [
     "schedule_cron",
     "schedule_interval",
     "schedule_once",
+    "select_sound_from_list",
     "tool",
 ]

@@ -201,7 +201,6 @@ def build_agent(
     require_bool("aggressive_first_flush", aggressive_first_flush)
     require_bool("disable_phone_preamble", disable_phone_preamble)
 
-    _refuse_unsupported(background_audio=background_audio)
     if audio_filter is not None:
         from getpatter.audio.filters import check_audio_filter
 
@@ -214,6 +213,8 @@ def build_agent(
                 f"ivr must be IVRActivity(...) (from getpatter), got {type(ivr).__name__}"
             )
     presses_keys = ivr is not None if send_dtmf is None else require_bool("send_dtmf", send_dtmf)
+
+    _check_background_audio(background_audio)
     checked_guardrails = _check_guardrails(guardrails)
     if hooks is not None:
         from getpatter.pipeline.hooks import PipelineHooks
@@ -320,18 +321,16 @@ def build_agent(
     )
 
 
-_UNSUPPORTED = {
-    "background_audio": "no background audio is mixed into calls yet",
-}
+def _check_background_audio(player: object) -> None:
+    if player is None:
+        return
+    from getpatter.audio.background.player import BackgroundAudioPlayer
 
-
-def _refuse_unsupported(**options: object) -> None:
-    """Refuse options of the API reference that this version cannot honour yet."""
-    for name, value in options.items():
-        if value is not None:
-            raise ConfigError(
-                f"{name}= is not supported in this version ({_UNSUPPORTED[name]}): remove it"
-            )
+    if not isinstance(player, BackgroundAudioPlayer):
+        raise ConfigError(
+            "background_audio must be BackgroundAudioPlayer(...) (from getpatter), "
+            f"got {type(player).__name__}"
+        )
 
 
 def _refuse_pipeline_only(

@@ -200,16 +200,21 @@ def test_describe_names_what_answers_the_phone(phone):
 # Options that would be accepted and ignored are refused (issue 10, point 9).
 
 
-@pytest.mark.parametrize("option", ["background_audio"])
 @pytest.mark.parametrize("mode", ["pipeline", "default", "engine"])
-def test_background_audio_is_refused_until_it_exists(phone, option, mode):
+def test_background_audio_takes_a_player_in_every_mode(phone, mode):
+    from getpatter import BackgroundAudioPlayer
+
     build = {
         "pipeline": lambda **kw: _pipeline(phone, **kw),
         "default": lambda **kw: phone.agent("x", **kw),
         "engine": lambda **kw: phone.agent("x", engine=OpenAIRealtime(api_key="k-CANARY"), **kw),
     }[mode]
-    with pytest.raises(ConfigError, match=f"{option}= is not supported in this version"):
-        build(**{option: object()})
+    player = BackgroundAudioPlayer("thinking", when="thinking")
+    assert build(background_audio=player).background_audio is player
+    with pytest.raises(
+        ConfigError, match=r"background_audio must be BackgroundAudioPlayer\(\.\.\.\)"
+    ):
+        build(background_audio="hold_music")
 
 
 def test_audio_filter_is_for_pipeline_agents(phone):

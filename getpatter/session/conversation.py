@@ -178,6 +178,8 @@ class EngineEvents:
             await self._agent_transcript(event)
         elif isinstance(event, ToolCallRequest):
             self._health.pause()
+            if self._outbound is not None:
+                self._outbound.tool_running(True)
             self._spawn(self._tool_call(event))
         elif isinstance(event, ResponseDone):
             await self._response_done(event)
@@ -219,6 +221,8 @@ class EngineEvents:
         self._speech_started_at = time.monotonic()
         threshold = self.agent.barge_in_threshold_ms
         outbound = self._outbound
+        if outbound is not None:
+            outbound.thinking(False)
         if self._capabilities.decides_interruptions:
             return  # the engine tells us (AgentInterrupted)
         if threshold <= 0 or outbound is None or not outbound.speaking:
@@ -233,6 +237,8 @@ class EngineEvents:
         self._speech_started_at = None
         stopped_at = time.monotonic() - ago_ms / 1000
         self._turn = Turn(index=len(self._turns), stopped_at=stopped_at)
+        if self._outbound is not None:
+            self._outbound.thinking(True)
         if self._capabilities.answers_speech_turns:
             self._health.owe()
 
@@ -320,6 +326,8 @@ class EngineEvents:
             self._health.failed(self._last_error or "the AI's response failed")
         elif not produced_audio:
             self._health.settled()
+        if outbound is not None and not produced_audio:
+            outbound.thinking(False)  # no answer is coming
         self._last_error = ""
         if outbound is not None:
             for item in self._response_items:
@@ -347,6 +355,14 @@ class EngineEvents:
             self._notices.put("on_metrics", self._callbacks.on_metrics, completed.payload())
 
     async def _tool_call(self, request: ToolCallRequest) -> None:
+        outbound = self._outbound
+        try:
+            await self._run_tool(request)
+        finally:
+            if outbound is not None:
+                outbound.tool_running(False)
+
+    async def _run_tool(self, request: ToolCallRequest) -> None:
         self._publish(ToolStarted, name=request.name, transport=self._tools.transport(request.name))
         if request.name in ("transfer_call", "end_call"):
             try:

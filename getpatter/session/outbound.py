@@ -14,6 +14,11 @@ Key presses are the exception: a DTMF tone must reach the far end without a gap,
 detector there hears the key twice (or not at all). Their audio is queued with
 :meth:`OutboundAudio.push_whole` and goes to the carrier at once, to play from its buffer; a
 busy event loop cannot cut it. Speech after it waits until it has played.
+
+Background audio (:class:`~getpatter.audio.background.mixer.BackgroundMix`) rides the same
+pacing: while it plays, every frame slot carries either an agent frame with the background
+mixed under it or, when the agent is silent, a frame of background alone (sent without a mark:
+it is not the agent speaking). Key presses are never mixed.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from getpatter.audio.frames import FrameBuffer
+
+if TYPE_CHECKING:
+    from getpatter.audio.background.mixer import BackgroundMix
 
 __all__ = ["MediaOut", "OutboundAudio"]
 
@@ -72,6 +80,7 @@ class OutboundAudio:
         frame_size: int = 160,
         frame_ms: int = 20,
         silence: bytes = b"\xff",
+        background: BackgroundMix | None = None,
     ) -> None:
         self._media = media
         self._frame_size = frame_size
@@ -90,6 +99,8 @@ class OutboundAudio:
         """What the sending task awaits while the next frame is not due yet."""
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._background = background
+        self._last_was_background = False
         self.first_frame_sent_at: dict[str, float] = {}
         """``time.monotonic()`` when each item's first frame went to the carrier."""
 
@@ -104,6 +115,28 @@ class OutboundAudio:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    def play_background(self, mix: BackgroundMix | None) -> BackgroundMix | None:
+        """Play ``mix`` from now on in place of the current background (None: stop it);
+        return the one it replaces."""
+        previous, self._background = self._background, mix
+        self._wakeup.set()
+        return previous
+
+    def thinking(self, on: bool) -> None:
+        """The agent starts or stops preparing an answer (a background cue)."""
+        if self._background is not None:
+            self._background.thinking(on)
+            self._wakeup.set()
+
+    def tool_running(self, started: bool) -> None:
+        """A tool started (True) or returned (False) (a background cue)."""
+        if self._background is not None:
+            if started:
+                self._background.tool_started()
+            else:
+                self._background.tool_finished()
+            self._wakeup.set()
 
     def push(self, item_id: str, audio: bytes) -> None:
         """Queue agent audio of message ``item_id``."""
@@ -169,6 +202,8 @@ class OutboundAudio:
         self._queue.clear()
         self._buffers.clear()
         self._pending_marks.clear()
+        if self._background is not None:
+            self._background.thinking(False)
         await self._media.send_clear()
 
     async def send_now(self) -> None:
@@ -177,7 +212,8 @@ class OutboundAudio:
         This is how a new message's first frame skips a trip through the event loop; the pacing
         of the frames after it is unchanged.
         """
-        if self._next_at == 0.0 and self._queue and self._task is not None:
+        idle = self._next_at == 0.0 or self._last_was_background
+        if idle and self._queue and self._task is not None:
             await self._send_next()
 
     def on_caller_frame(self) -> None:
@@ -197,13 +233,14 @@ class OutboundAudio:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            if not self._queue:
+            background = self._background
+            if not self._queue and (background is None or not background.active):
                 self._next_at = 0.0
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             delay = self._next_at - time.monotonic()
-            if delay > 0 and self._queue[0].paced:
+            if delay > 0 and (not self._queue or self._queue[0].paced):
                 tick = self._tick = loop.create_future()
                 self._timer = loop.call_later(delay, _wake, tick)
                 try:
@@ -211,26 +248,34 @@ class OutboundAudio:
                 finally:
                     self._tick = None
                     self._timer.cancel()
-                if not self._queue:  # cleared meanwhile
-                    continue
+                if not self._queue and (background is None or not background.active):
+                    continue  # cleared meanwhile
             if not await self._send_next():
                 return
 
     async def _send_next(self) -> bool:
-        """Send the oldest queued frame and its mark; False once the carrier's line is gone."""
+        """Send the oldest queued frame and its mark (or a frame of background alone when none
+        is queued); False once the carrier's line is gone."""
+        background = self._background
+        if not self._queue:
+            audio = background.frame() if background is not None else None
+            if audio is None:
+                return True
+            return await self._send_background(audio)
         frame = self._queue.popleft()
+        audio = frame.audio
+        if background is not None and frame.paced:
+            background.thinking(False)  # the answer has started
+            audio = background.mix(audio)
+        self._last_was_background = False
         sent_at = time.monotonic()
-        period = self._frame_ms / 1000
-        if self._next_at:
-            self._next_at = max(self._next_at + period, sent_at - period)
-        else:
-            self._next_at = sent_at + period
+        self._pace(sent_at)
         self.first_frame_sent_at.setdefault(frame.item_id, sent_at)
         self._mark_seq += 1
         name = str(self._mark_seq)
         self._pending_marks[name] = (frame.item_id, frame.end_ms)
         try:
-            await self._media.send_audio(frame.audio)
+            await self._media.send_audio(audio)
             await self._media.send_mark(name)
         except Exception:
             logger.debug("carrier media closed while sending audio", exc_info=True)
@@ -238,6 +283,25 @@ class OutboundAudio:
             self._pending_marks.clear()
             return False
         return True
+
+    async def _send_background(self, audio: bytes) -> bool:
+        self._pace(time.monotonic())
+        self._last_was_background = True
+        try:
+            await self._media.send_audio(audio)
+        except Exception:
+            logger.debug("carrier media closed while sending background audio", exc_info=True)
+            self._background = None
+            return False
+        return True
+
+    def _pace(self, sent_at: float) -> None:
+        """A frame goes out at ``sent_at``: when the next one is due."""
+        period = self._frame_ms / 1000
+        if self._next_at:
+            self._next_at = max(self._next_at + period, sent_at - period)
+        else:
+            self._next_at = sent_at + period
 
 
 def _wake(tick: asyncio.Future[None]) -> None:

@@ -303,8 +303,12 @@ class CallSession(EngineEvents):
             self._to_engine = AudioConverter(audio_format, self._engine_format)
             self._to_carrier = AudioConverter(self._engine_format, audio_format)
         # Frames are padded with one repeated byte: PCM16's zero sample is the byte 0 twice.
+        player = self.agent.background_audio
         self._outbound = OutboundAudio(
-            media, frame_size=frame_size(audio_format), silence=silence(audio_format)[:1]
+            media,
+            frame_size=frame_size(audio_format),
+            silence=silence(audio_format)[:1],
+            background=player.mix_for(audio_format) if player is not None else None,
         )
         self._outbound.start()
         self._run_task = asyncio.create_task(
@@ -393,17 +397,25 @@ class CallSession(EngineEvents):
         await asyncio.shield(done)
 
     async def _transfer(self, request: TransferRequest) -> None:
+        from getpatter.audio.background.player import hold_music
+
         async with self._transfer_guard.transfer(request) as permit:
             await self._wait_played()
+            music = await asyncio.to_thread(hold_music, self._stream_format)  # first: ~50 ms
             before = (self._status.outcome, self._status.ended_by)
             # Set first: the carrier may stop the stream before its REST answer arrives.
             self._status.outcome, self._status.ended_by = "transferred", "agent"
+            outbound = self._outbound
+            # The caller hears hold music until the carrier moves the call (spec XF-2).
+            background = outbound.play_background(music) if outbound is not None else None
             try:
                 await self._carrier.transfer(
                     self.call_sid, permit.number, time_limit=permit.seconds_left()
                 )
             except BaseException:
                 self._status.outcome, self._status.ended_by = before
+                if outbound is not None:
+                    outbound.play_background(background)
                 raise
         self._publish(CallTransferred, to=permit.number)
 

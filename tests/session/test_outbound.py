@@ -2,6 +2,8 @@
 
 import asyncio
 
+import numpy as np
+
 from getpatter.session.outbound import OutboundAudio
 
 
@@ -106,3 +108,54 @@ async def test_whole_audio_goes_out_at_once_and_speech_after_it_waits_its_turn()
     for name in ("1", "2", "3"):
         out.on_mark(name)
     assert out.played_ms("keys") == 3000
+
+
+def _background(when="always"):
+    from getpatter import BackgroundAudioPlayer
+
+    return BackgroundAudioPlayer("dial_tone", when=when, volume=0.5, duck=0.5).mix_for("ulaw_8000")
+
+
+async def test_background_fills_the_silences_unmarked_and_lies_under_the_agent():
+    from getpatter.audio.background.clips import clip_samples
+    from getpatter.audio.g711 import pcm16_to_ulaw
+
+    media = Recorder()
+    out = OutboundAudio(media, background=_background())
+    out.start()
+    await media.wait_until(lambda sent: len(sent) >= 3)
+    assert {kind for kind, _, _ in media.sent} == {"audio"}  # background alone: no marks
+    assert not out.speaking
+    tone = clip_samples("dial_tone", 8000)
+    assert media.sent[1][2] == pcm16_to_ulaw(np.rint(tone[160:320] * 0.5).astype("<i2").tobytes())
+    out.push("item1", b"\xff" * 320)  # two frames of agent silence
+    out.end_item("item1")
+    await out.send_now()  # the agent's first frame does not wait behind a background frame
+    await media.wait_until(lambda sent: [s[2] for s in sent if s[0] == "mark"] == ["1", "2"])
+    agent = [i for i, s in enumerate(media.sent) if s[0] == "mark"]
+    under = [media.sent[i - 1][2] for i in agent]
+    assert all(frame != b"\xff" * 160 for frame in under)  # the tone, ducked, under silence
+    await media.wait_until(lambda sent: len(sent) > agent[-1] + 2)  # then background again
+    await out.stop()
+    offsets = [s[1] for s in media.sent if s[0] == "audio"]
+    # Paced as one stream: never more than a frame ahead of real time.
+    assert all(at >= offsets[0] + (n - 1) * 0.020 - 0.005 for n, at in enumerate(offsets))
+
+
+async def test_key_presses_are_never_mixed_and_a_barge_in_ends_thinking():
+    from getpatter.audio.dtmf_tones import dtmf_ulaw
+
+    media = Recorder()
+    mix = _background(when="thinking")
+    out = OutboundAudio(media, background=mix)
+    out.start()
+    out.thinking(True)
+    await media.wait_until(lambda sent: len(sent) >= 2)
+    tones = dtmf_ulaw("1")
+    out.push_whole("dtmf-1", tones)
+    await media.wait_until(lambda sent: any(s[0] == "mark" for s in sent))
+    first = next(i for i, s in enumerate(media.sent) if s[0] == "mark") - 1
+    assert media.sent[first][2] == tones[:160]
+    await out.clear()
+    assert not mix.playing
+    await out.stop()

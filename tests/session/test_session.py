@@ -16,6 +16,7 @@ from getpatter.engines.base import (
     EngineFactory,
     ResponseDone,
     SpeechStarted,
+    SpeechStopped,
     ToolCallRequest,
 )
 from getpatter.observability.pricing import PriceTable
@@ -97,9 +98,11 @@ class Carrier:
         self.log.append(("hangup",))
 
 
-def session(engine, carrier, ends, voicemail="", line=None, capabilities=None, events=None):
+def session(
+    engine, carrier, ends, voicemail="", line=None, capabilities=None, events=None, agent=None
+):
     call = CallSession(
-        agent=Patter.agent("You help."),
+        agent=agent or Patter.agent("You help."),
         direction="outbound",
         caller="+15550000001",
         callee="+15550000002",
@@ -329,3 +332,87 @@ async def test_a_dialed_calls_events_wait_for_its_carrier_id_and_then_carry_it()
         (CallStatusChanged, "CA77"),
     ]
     assert [e.status for e in seen] == ["ringing", "in-progress"]
+
+
+class RecordingLine(Line):
+    """A line that keeps what it was sent: ("audio", frame) and ("mark", name)."""
+
+    def __init__(self):
+        self.sent = []
+        self.changed = asyncio.Event()
+
+    async def send_audio(self, frame):
+        self.sent.append(("audio", frame))
+        self.changed.set()
+
+    async def send_mark(self, name):
+        self.sent.append(("mark", name))
+        self.changed.set()
+        await super().send_mark(name)
+
+    async def wait_until(self, predicate):
+        async with asyncio.timeout(5):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+    def audio_since(self, start):
+        return [value for kind, value in self.sent[start:] if kind == "audio"]
+
+
+class GatedCarrier(Carrier):
+    def __init__(self, refuse_transfer=False):
+        super().__init__(refuse_transfer)
+        self.answer = asyncio.Event()
+
+    async def transfer(self, call_sid, number, *, time_limit=None):
+        await self.answer.wait()
+        await super().transfer(call_sid, number, time_limit=time_limit)
+
+
+async def test_a_transfer_plays_hold_music_until_the_carrier_moves_the_call():
+    engine, ends, line, carrier = Engine(), [], RecordingLine(), GatedCarrier(refuse_transfer=True)
+    call = session(engine, carrier, ends, line=line)
+    await asyncio.sleep(0.05)
+    assert line.sent == []  # no background audio configured: silence
+    transfer = asyncio.ensure_future(call.transfer("+15550001234"))
+    await line.wait_until(lambda: len(line.sent) >= 10)
+    assert all(kind == "audio" for kind, _ in line.sent)  # music, not agent speech
+    assert len({frame for _, frame in line.sent}) > 5 and b"\xff" * 160 not in line.sent
+    carrier.answer.set()  # the carrier refuses: the music stops, the call goes on
+    with pytest.raises(PatterError):
+        await transfer
+    await asyncio.sleep(0.1)
+    settled = len(line.sent)
+    await asyncio.sleep(0.1)
+    assert len(line.sent) == settled
+    await call.on_media_stopped()
+
+
+async def test_an_engine_call_plays_its_thinking_sound_between_turns_and_under_tools():
+    from getpatter import BackgroundAudioPlayer
+
+    engine, ends, line = Engine(), [], RecordingLine()
+    player = BackgroundAudioPlayer("thinking", when="thinking", volume=0.5, duck=0.0)
+    call = session(
+        engine, Carrier(), ends, line=line, agent=Patter.agent("x", background_audio=player)
+    )
+    await asyncio.sleep(0.1)
+    assert line.sent == []  # nothing before the caller's turn ends
+    engine.queue.put_nowait(SpeechStopped())
+    await line.wait_until(lambda: len(line.sent) >= 5)
+    assert {kind for kind, _ in line.sent} == {"audio"}
+    engine.queue.put_nowait(AgentAudio(item_id="a1", audio=b"\x7f" * 320))
+    await line.wait_until(lambda: [kind for kind, _ in line.sent].count("mark") == 2)
+    answered = len(line.sent)
+    await asyncio.sleep(0.1)
+    # The answer ended the cue: after one fade-out frame under it, nothing but the answer.
+    assert len(line.sent) == answered
+    assert line.audio_since(answered - 2)[-1] == b"\x7f" * 160  # ducked to 0: the voice alone
+    # A tool call (an unknown one errors at once) plays the sound, and hands over to thinking.
+    engine.queue.put_nowait(ToolCallRequest(call_id="t1", name="lookup", arguments="{}"))
+    await line.wait_until(lambda: len(line.sent) > answered + 3)
+    assert {kind for kind, _ in line.sent[answered:]} == {"audio"}
+    engine.queue.put_nowait(ResponseDone(status="completed"))
+    await call.on_media_stopped()
+    assert len(ends) == 1
