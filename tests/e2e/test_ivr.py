@@ -64,5 +64,11 @@ async def test_the_agent_navigates_a_menu_and_hears_it_loop(carrier) -> None:
     assert LOOP_NOTE in system_text(looping)
     assert all(LOOP_NOTE not in system_text(r) for r in requests[:-1])
     lines = [(line["role"], line["text"]) for line in report["transcript"]]
-    assert lines == [("user", MAIN), ("user", SUPPORT), ("user", SUPPORT)]
+    assert lines == [
+        ("user", MAIN),
+        ("user", SUPPORT),
+        ("user", SUPPORT),
+        ("system", "end_call: the menu goes round in circles"),
+    ]
+    assert report["end_reason"] == "the menu goes round in circles"
     assert report["outcome"] == "completed" and report["error"] is None
