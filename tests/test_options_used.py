@@ -249,7 +249,7 @@ class _Walk:
             return f"only checked by {name}(), whose result is dropped"
         if keyword is None or not isinstance(call.func, ast.Name):
             return ""
-        callee = func.__globals__.get(call.func.id)  # type: ignore[attr-defined]
+        callee = func.__globals__.get(call.func.id)
         module = getattr(callee, "__module__", "") or ""
         if callee is None or not module.startswith("getpatter"):
             return ""
