@@ -46,6 +46,7 @@ RECORDS = {
     "HookContext",
     "IncomingMessage",
     "InputValidationError",
+    "IVREvent",
     "LLMChunk",
     "LatencyBreakdown",
     "PartialStreamError",
