@@ -107,6 +107,18 @@ class Agent:
                 f"Agent provider={self.provider!r} is not one of {list(get_args(ProviderMode))}; "
                 "leave it out and let Patter.agent() derive it"
             )
+        if self.provider != "pipeline":
+            # A directly built Agent skips agent()'s checks: the pipeline's options would be
+            # accepted here and do nothing on an engine's calls.
+            _refuse_pipeline_only(
+                f"not on an Agent with provider={self.provider!r}; build it with "
+                "Patter.agent(stt=..., tts=...) for pipeline mode, or remove them",
+                hooks=self.hooks,
+                text_transforms=self.text_transforms or None,
+                vad=self.vad,
+                audio_filter=self.audio_filter,
+                aggressive_first_flush=self.aggressive_first_flush,
+            )
 
     def instructions(self, variables: dict[str, str] | None = None) -> str:
         """The system instructions for one call: preamble + prompt with variables substituted.

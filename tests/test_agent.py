@@ -323,3 +323,22 @@ def test_aggressive_first_flush_is_refused_where_it_has_no_effect(phone):
         tts=ElevenLabsTTS(api_key="el-CANARY"),
         aggressive_first_flush=True,
     ).aggressive_first_flush
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"vad": object()},
+        {"audio_filter": object()},
+        {"hooks": object()},
+        {"text_transforms": [str.upper]},
+        {"aggressive_first_flush": True},
+    ],
+    ids=lambda option: next(iter(option)),
+)
+def test_a_directly_built_engine_agent_refuses_pipeline_only_options(
+    option: dict[str, object],
+) -> None:
+    with pytest.raises(ConfigError, match="only work in pipeline mode"):
+        Agent(system_prompt="x", **option)  # type: ignore[arg-type]
+    assert Agent(system_prompt="x", provider="pipeline", **option)  # type: ignore[arg-type]
