@@ -46,7 +46,7 @@ __all__ = [
     "TurnCompleted",
 ]
 
-_NOT_IN_PAYLOAD = frozenset({"at"})
+_NOT_IN_PAYLOAD = frozenset({"at", "speech_ended_at"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -271,6 +271,9 @@ class TurnCompleted(CallEvent):
     kind = PatterEventType.TURN_COMPLETED
     turn: TurnMetrics
     cost_so_far: CostBreakdown
+    speech_ended_at: float | None = None
+    """When the caller stopped speaking (Unix seconds): where the turn's latencies start (the
+    tracer places its stage spans from it). Not in the payload."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

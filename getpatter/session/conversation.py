@@ -350,7 +350,12 @@ class EngineEvents:
         self._turns.append(metrics)
         if self._connected_at is not None:  # minute-priced parts cost what the call has lasted
             self._meter.set_duration(time.monotonic() - self._connected_at[1])
-        completed = self._publish(TurnCompleted, turn=metrics, cost_so_far=self._meter.breakdown())
+        completed = self._publish(
+            TurnCompleted,
+            turn=metrics,
+            cost_so_far=self._meter.breakdown(),
+            speech_ended_at=time.time() - (time.monotonic() - turn.stopped_at),
+        )
         if self._callbacks.on_metrics is not None:
             self._notices.put("on_metrics", self._callbacks.on_metrics, completed.payload())
 
