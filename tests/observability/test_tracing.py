@@ -133,10 +133,14 @@ def _call_events() -> list[Any]:
     ]
 
 
-def test_the_spans_of_a_call_are_built_from_its_events(memory: InMemorySpanExporter) -> None:
-    tracer = CallTracer()
+async def test_the_spans_of_a_call_are_built_from_its_events(
+    memory: InMemorySpanExporter,
+) -> None:
+    tracer, stream = CallTracer(), CallEventStream()
+    tracer.subscribe(stream)
     for event in _call_events():
-        tracer.record(event)
+        stream.publish(event)
+    await stream.drain()
     assert tracer.open_calls == 0
     spans = _finished(memory)
     by_name: dict[str, list[ReadableSpan]] = {}

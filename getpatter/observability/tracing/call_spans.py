@@ -24,6 +24,7 @@ Attributes are sizes, counts, timings and ids only (TR-6): no text is ever put o
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,18 +64,18 @@ logger = logging.getLogger("getpatter.tracing")
 
 CALL_ID = "getpatter.call.id"
 
-TRACED_KINDS: tuple[type[CallEvent], ...] = (
+_SPAN_KINDS: tuple[type[CallEvent], ...] = (
     CallStarted,
     CallEnded,
     CallError,
     TranscriptFinal,
-    AgentTextChunk,
     ToolStarted,
     ToolFinished,
     TurnCompleted,
     BargeIn,
 )
-"""The events the spans are made from."""
+TRACED_KINDS: tuple[type[CallEvent], ...] = (*_SPAN_KINDS, AgentTextChunk)
+"""The events the spans are made from (the LLM's text chunks are only counted)."""
 
 
 @dataclass
@@ -94,8 +95,6 @@ class _Call:
     context: Context
     history_size: int = 0
     """Conversation lines (caller and agent) when the caller's last line was final."""
-    streamed_chars: int = 0
-    """Characters the model streamed since the caller's last line."""
     tools: list[_Tool] = field(default_factory=list)
     """Tool calls since the last completed turn."""
     bargein: tuple[float, float] | None = None
@@ -108,6 +107,10 @@ class CallTracer:
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call] = {}
+        self._streamed: dict[str, int] = {}
+        """Characters the model streamed since the caller's last line, by call (inline)."""
+        self._unheard: dict[str, deque[int]] = {}
+        """For each agent line not yet traced, the characters streamed but not heard."""
 
     @property
     def open_calls(self) -> int:
@@ -115,11 +118,43 @@ class CallTracer:
         return len(self._calls)
 
     def subscribe(self, stream: CallEventStream) -> Callable[[], None]:
-        """Have ``stream`` deliver the traced kinds to :meth:`record`; return the unsubscribe."""
-        return stream.subscribe(self.record, kinds=TRACED_KINDS, name="tracing")
+        """Have ``stream`` deliver the traced kinds to :meth:`record`; return the unsubscribe.
+
+        Span building and export run in the subscription's own task, never on a call's path.
+        Only the LLM's text chunks, the most frequent events, are taken inline by
+        :meth:`count`, which just adds up characters (with the transcript lines that frame
+        them), so that they need no queueing.
+        """
+        spans = stream.subscribe(self.record, kinds=_SPAN_KINDS, name="tracing")
+        counts = stream.subscribe(
+            self.count, kinds=(AgentTextChunk, TranscriptFinal), inline=True, name="tracing text"
+        )
+
+        def unsubscribe() -> None:
+            spans()
+            counts()
+
+        return unsubscribe
+
+    def count(self, event: CallEvent) -> None:
+        """Count the characters the model streamed for each reply, and when an agent line
+        reaches the transcript, how many of them the caller did not hear (inline: returns at
+        once)."""
+        call_id = event.call_id
+        if isinstance(event, AgentTextChunk):
+            self._streamed[call_id] = self._streamed.get(call_id, 0) + len(event.text)
+        elif isinstance(event, TranscriptFinal):
+            if event.role == "user":
+                self._streamed[call_id] = 0
+            elif event.role == "assistant":
+                unheard = max(0, self._streamed.get(call_id, 0) - len(event.text))
+                self._unheard.setdefault(call_id, deque()).append(unheard)
 
     def record(self, event: CallEvent) -> None:
         """Turn ``event`` into spans; a failure is logged and never raised."""
+        if isinstance(event, CallEnded):
+            self._streamed.pop(event.call_id, None)
+            self._unheard.pop(event.call_id, None)
         tracer = current_tracer()
         if tracer is None:  # tracing was shut down: nothing more is exported
             self._calls.clear()
@@ -136,9 +171,7 @@ class CallTracer:
         call = self._calls.get(event.call_id)
         if call is None:  # a call that started before tracing did
             return
-        if isinstance(event, AgentTextChunk):
-            call.streamed_chars += len(event.text)
-        elif isinstance(event, TranscriptFinal):
+        if isinstance(event, TranscriptFinal):
             self._line(tracer, call, event)
         elif isinstance(event, ToolStarted):
             span = self._child(
@@ -198,9 +231,11 @@ class CallTracer:
         if event.role == "user":
             self._flush_bargein(tracer, call, None)
             call.history_size = len(event.history)
-            call.streamed_chars = 0
-        elif event.role == "assistant" and call.bargein is not None:
-            self._flush_bargein(tracer, call, max(0, call.streamed_chars - len(event.text)))
+        elif event.role == "assistant":
+            unheard = self._unheard.get(call.call_id)
+            cancelled = unheard.popleft() if unheard else None
+            if call.bargein is not None:
+                self._flush_bargein(tracer, call, cancelled)
 
     def _flush_bargein(self, tracer: Tracer, call: _Call, cancelled_chars: int | None) -> None:
         if call.bargein is None:
