@@ -196,6 +196,8 @@ class TranscriptFinal(CallEvent):
     text: str
     history: tuple[dict[str, Any], ...]
     heard: bool = True
+    confidence: float | None = None
+    """The STT's confidence in a caller line (0-1), when it gives one; not in the payload."""
 
     def payload(self) -> dict[str, Any]:
         """``heard`` appears only when False, as the documented payload has it."""

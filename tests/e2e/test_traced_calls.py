@@ -75,6 +75,7 @@ async def test_a_pipeline_call_is_traced_as_a_call_span_and_its_stages(tracing_o
     assert llm[0].end_time <= tool_span.start_time <= tool_span.end_time <= llm[1].start_time
     (stt,) = [s for s in spans if s.name == "getpatter.stt"]
     assert stt.attributes["getpatter.stt.text_len"] == len(CALLER_WORDS)
+    assert 0 < stt.attributes["getpatter.stt.confidence"] <= 1  # Deepgram's, through the event
     for span in spans:
         assert span.context.trace_id == root.context.trace_id
         assert span.attributes["getpatter.call.id"] == report["call_id"]

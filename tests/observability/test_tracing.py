@@ -98,6 +98,7 @@ def _call_events() -> list[Any]:
         role="user",
         text=SECRET_WORDS[0],
         history=({"role": "assistant", "text": "Hi"}, {"role": "user", "text": SECRET_WORDS[0]}),
+        confidence=0.875,
         at=T0 + 2.3,
     )
     return [
@@ -162,7 +163,12 @@ async def test_the_spans_of_a_call_are_built_from_its_events(
     call_id = {"getpatter.call.id": "CA1"}
     assert found == {
         "getpatter.endpoint": [((2000, 150), {**call_id, "getpatter.endpoint.silence_ms": 150})],
-        "getpatter.stt": [((2000, 200), {**call_id, "getpatter.stt.text_len": 15})],
+        "getpatter.stt": [
+            (
+                (2000, 200),
+                {**call_id, "getpatter.stt.text_len": 15, "getpatter.stt.confidence": 0.875},
+            )
+        ],
         # LLM from the final transcript (2200) for 700 ms, split at the tool (2400-2500).
         "getpatter.llm": [
             (

@@ -94,6 +94,8 @@ class _Call:
     span: Span
     context: Context
     history_size: int = 0
+    stt_confidence: float | None = None
+    """The STT's confidence in the caller's last line."""
     """Conversation lines (caller and agent) when the caller's last line was final."""
     tools: list[_Tool] = field(default_factory=list)
     """Tool calls since the last completed turn."""
@@ -231,6 +233,7 @@ class CallTracer:
         if event.role == "user":
             self._flush_bargein(tracer, call, None)
             call.history_size = len(event.history)
+            call.stt_confidence = event.confidence
         elif event.role == "assistant":
             unheard = self._unheard.get(call.call_id)
             cancelled = unheard.popleft() if unheard else None
@@ -265,13 +268,16 @@ class CallTracer:
             )
         stt_ms = latency.stt_ms
         if stt_ms is not None:
+            stt_attributes: dict[str, Any] = {"getpatter.stt.text_len": len(event.turn.user_text)}
+            if call.stt_confidence is not None:
+                stt_attributes["getpatter.stt.confidence"] = call.stt_confidence
             self._stage(
                 tracer,
                 call,
                 SPAN_STT,
                 t0,
                 stt_ms,
-                {"getpatter.stt.text_len": len(event.turn.user_text)},
+                stt_attributes,
             )
         llm_ms = latency.llm_total_ms if latency.llm_total_ms is not None else latency.llm_ttft_ms
         if llm_ms is not None:
