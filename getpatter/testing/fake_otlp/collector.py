@@ -63,6 +63,13 @@ class FakeOTLPCollector:
         """Export requests received (refused ones included)."""
 
     async def __aenter__(self) -> Self:
+        try:
+            import opentelemetry.proto.collector.trace.v1.trace_service_pb2  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError(
+                "FakeOTLPCollector decodes with opentelemetry-proto: "
+                "pip install 'getpatter[tracing]'"
+            ) from exc
         app = Starlette(routes=[Route(_PATH, self._handle, methods=["POST"])])
         server = BackgroundServer(app)
         await server.start()
