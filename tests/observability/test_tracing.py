@@ -399,3 +399,33 @@ async def test_the_standard_endpoint_variable_is_honoured(
         assert init_tracing()
         spans = await _export_a_call(collector)
     assert "getpatter.call" in {s.name for s in spans}
+
+
+async def test_an_unsampled_call_exports_nothing_and_fails_nothing(
+    enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")  # the SDK's standard variable
+    exporter = InMemorySpanExporter()
+    assert init_tracing(exporter=exporter)
+    tracer, stream = CallTracer(), CallEventStream()
+    tracer.subscribe(stream)
+    for event in _call_events():
+        stream.publish(event)
+    await stream.drain()
+    assert tracer.open_calls == 0
+    assert _finished(exporter) == []
+
+
+def test_a_span_that_cannot_be_built_is_skipped_with_one_warning(
+    memory: InMemorySpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracer = CallTracer()
+    tracer.record(CallStarted(call_id="CA1", direction="inbound", at=T0))
+    broken = _turn(at=T0 + 1, latency=LatencyBreakdown(stt_ms=100), user="x", agent="y")
+    object.__setattr__(broken, "turn", None)  # malformed: no metrics
+    with caplog.at_level(logging.WARNING, logger="getpatter.tracing"):
+        tracer.record(broken)
+        tracer.record(broken)
+    tracer.record(_ended("CA1", T0 + 2))
+    assert len(caplog.records) == 1
+    assert [s.name for s in _finished(memory)] == ["getpatter.call"]

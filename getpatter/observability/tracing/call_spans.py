@@ -109,6 +109,7 @@ class CallTracer:
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call] = {}
+        self._failed = False
         self._streamed: dict[str, int] = {}
         """Characters the model streamed since the caller's last line, by call (inline)."""
         self._unheard: dict[str, deque[int]] = {}
@@ -164,7 +165,10 @@ class CallTracer:
         try:
             self._record(tracer, event)
         except Exception:
-            logger.warning("tracing: could not trace %s", type(event).__name__, exc_info=True)
+            # Said once as a warning (a systematic failure would repeat on every event).
+            level = logging.DEBUG if self._failed else logging.WARNING
+            self._failed = True
+            logger.log(level, "tracing: could not trace %s", type(event).__name__, exc_info=True)
 
     def _record(self, tracer: Tracer, event: CallEvent) -> None:
         if isinstance(event, CallStarted):
