@@ -69,6 +69,18 @@ if TYPE_CHECKING:
     from getpatter.llm.google import GoogleLLM
     from getpatter.llm.groq import GroqLLM
     from getpatter.llm.openai import OpenAILLM
+    from getpatter.observability.tracing.tracer import (
+        SPAN_BARGEIN,
+        SPAN_CALL,
+        SPAN_ENDPOINT,
+        SPAN_LLM,
+        SPAN_STT,
+        SPAN_TOOL,
+        SPAN_TTS,
+        init_tracing,
+        is_tracing_enabled,
+        start_span,
+    )
     from getpatter.pipeline import (
         ChatContext,
         ChatMessage,
@@ -163,6 +175,16 @@ _LAZY: dict[str, str] = {
     "IVRActivity": "getpatter.ivr",
     "IVREvent": "getpatter.ivr",
     "TfidfLoopDetector": "getpatter.ivr",
+    "init_tracing": "getpatter.observability.tracing.tracer",
+    "is_tracing_enabled": "getpatter.observability.tracing.tracer",
+    "start_span": "getpatter.observability.tracing.tracer",
+    "SPAN_CALL": "getpatter.observability.tracing.tracer",
+    "SPAN_STT": "getpatter.observability.tracing.tracer",
+    "SPAN_LLM": "getpatter.observability.tracing.tracer",
+    "SPAN_TTS": "getpatter.observability.tracing.tracer",
+    "SPAN_TOOL": "getpatter.observability.tracing.tracer",
+    "SPAN_ENDPOINT": "getpatter.observability.tracing.tracer",
+    "SPAN_BARGEIN": "getpatter.observability.tracing.tracer",
 }
 
 
@@ -181,6 +203,13 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "LMNTTTS",
+    "SPAN_BARGEIN",
+    "SPAN_CALL",
+    "SPAN_ENDPOINT",
+    "SPAN_LLM",
+    "SPAN_STT",
+    "SPAN_TOOL",
+    "SPAN_TTS",
     "Agent",
     "AllProvidersFailedError",
     "AnthropicLLM",
@@ -262,11 +291,14 @@ __all__ = [
     "filter_markdown",
     "format_dtmf",
     "guardrail",
+    "init_tracing",
+    "is_tracing_enabled",
     "mix_pcm",
     "resample_24k_to_16k",
     "schedule_cron",
     "schedule_interval",
     "schedule_once",
     "select_sound_from_list",
+    "start_span",
     "tool",
 ]

@@ -98,6 +98,7 @@ LOGGERS = (
     "getpatter.agent",
     "getpatter.calls",
     "getpatter.calls.log",
+    "getpatter.tracing",
     "getpatter.control",
     "getpatter.cost",
     "getpatter.dashboard",

@@ -118,6 +118,8 @@ class Patter:
             from getpatter.calls.call_log import log_from_env
 
             self._call_log = log_from_env(self._call_events, self._call_store)
+        self._traced = False
+        """A call tracer is subscribed to :attr:`call_events` (tracing was on at serve time)."""
         self._server: EmbeddedServer | None = None
         self._server_starting: asyncio.Event | None = None
 
@@ -298,6 +300,10 @@ class Patter:
             # Reachable from the internet through the webhook host: never without a token.
             token = generate_token() if generated_token else dashboard_token
             board = Dashboard(self._call_store, stream=self._call_events, token=token)
+        if not self._traced:  # spec TR: init_tracing() before serve() traces this server's calls
+            from getpatter.observability.tracing.call_spans import trace_calls
+
+            self._traced = trace_calls(self._call_events) is not None
         server = EmbeddedServer(
             carrier=self._carrier.port(self._phone_number),
             phone_number=self._phone_number,

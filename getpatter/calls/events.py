@@ -46,7 +46,7 @@ __all__ = [
     "TurnCompleted",
 ]
 
-_NOT_IN_PAYLOAD = frozenset({"at"})
+_NOT_IN_PAYLOAD = frozenset({"at", "speech_ended_at"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,6 +196,8 @@ class TranscriptFinal(CallEvent):
     text: str
     history: tuple[dict[str, Any], ...]
     heard: bool = True
+    confidence: float | None = None
+    """The STT's confidence in a caller line (0-1), when it gives one; not in the payload."""
 
     def payload(self) -> dict[str, Any]:
         """``heard`` appears only when False, as the documented payload has it."""
@@ -271,6 +273,9 @@ class TurnCompleted(CallEvent):
     kind = PatterEventType.TURN_COMPLETED
     turn: TurnMetrics
     cost_so_far: CostBreakdown
+    speech_ended_at: float | None = None
+    """When the caller stopped speaking (Unix seconds): where the turn's latencies start (the
+    tracer places its stage spans from it). Not in the payload."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -112,6 +112,8 @@ class UserTranscript:
     """The final transcript of one caller utterance."""
 
     text: str
+    confidence: float | None = None
+    """The STT's confidence in it (0-1) when it gives one: the lowest of the finals joined."""
 
 
 @dataclass(frozen=True)

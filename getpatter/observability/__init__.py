@@ -30,6 +30,7 @@ from getpatter.observability.pricing import (
     PriceTable,
     PriceUnit,
 )
+from getpatter.observability.tracing import init_tracing, is_enabled, shutdown_tracing
 
 __all__ = [
     "DEFAULT_PRICING",
@@ -47,9 +48,12 @@ __all__ = [
     "RealtimeUsage",
     "TurnMetrics",
     "default_event_bus",
+    "init_tracing",
+    "is_enabled",
     "llm_cost",
     "percentile",
     "realtime_cost",
+    "shutdown_tracing",
     "stt_cost",
     "summarize_latency",
     "telephony_cost",

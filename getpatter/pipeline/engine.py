@@ -140,6 +140,8 @@ class PipelineEngine:
         self._pcm_in: AudioConverter | None = None
         self._pcm_out: AudioConverter | None = None
         self._heard: list[str] = []
+        self._confidences: list[float] = []
+        """The STT's confidence in each final of the utterance being heard (when it gives one)."""
         self._user_speaking = False
         self._turn = TurnTimings()
         self._response: asyncio.Task[None] | None = None
@@ -381,6 +383,8 @@ class PipelineEngine:
             return
         if event.text:
             self._heard.append(event.text)
+            if event.confidence is not None:
+                self._confidences.append(event.confidence)
             self._final_at = time.monotonic()
             if event.speech_end is not None:
                 self._speech_end_audio = event.speech_end
@@ -391,6 +395,7 @@ class PipelineEngine:
     async def _end_of_turn(self) -> None:
         text = " ".join(self._heard).strip()
         self._heard = []
+        confidences, self._confidences = self._confidences, []
         now = time.monotonic()
         if self._vad is None:
             # Without a local VAD the STT's word timings say when the caller stopped: the
@@ -407,7 +412,7 @@ class PipelineEngine:
         text_for_turn = await self._hooks.after_transcribe(text)
         if not text_for_turn:
             return
-        self._emit(UserTranscript(text_for_turn))
+        self._emit(UserTranscript(text_for_turn, min(confidences, default=None)))
         self._context.add_user(text_for_turn)
         self._start_response()
 

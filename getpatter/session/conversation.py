@@ -140,7 +140,9 @@ class EngineEvents:
     def _fail(self, error: str, *, recorded: bool = False) -> None: ...
 
     @abstractmethod
-    def _record(self, role: str, text: str, *, heard: bool = True) -> None: ...
+    def _record(
+        self, role: str, text: str, *, heard: bool = True, confidence: float | None = None
+    ) -> None: ...
 
     @abstractmethod
     def _identity(self) -> dict[str, Any]: ...
@@ -173,7 +175,7 @@ class EngineEvents:
         elif isinstance(event, SpeechStopped):
             self._speech_stopped(event.ago_ms)
         elif isinstance(event, UserTranscript):
-            await self._user_transcript(event.text)
+            await self._user_transcript(event.text, event.confidence)
         elif isinstance(event, AgentTranscript):
             await self._agent_transcript(event)
         elif isinstance(event, ToolCallRequest):
@@ -254,12 +256,12 @@ class EngineEvents:
         self._pending_bargein_ms = bargein_ms
         self._publish(BargeIn, item_id=item, played_ms=played, bargein_ms=bargein_ms)
 
-    async def _user_transcript(self, text: str) -> None:
+    async def _user_transcript(self, text: str, confidence: float | None = None) -> None:
         if not text:
             return
         if self._turn is not None and not self._turn.user_text:
             self._turn.user_text = text
-        self._record("user", text)
+        self._record("user", text, confidence=confidence)
         if not self._capabilities.answers_speech_turns:
             self._health.owe()
         if self._ivr is not None:
@@ -350,7 +352,12 @@ class EngineEvents:
         self._turns.append(metrics)
         if self._connected_at is not None:  # minute-priced parts cost what the call has lasted
             self._meter.set_duration(time.monotonic() - self._connected_at[1])
-        completed = self._publish(TurnCompleted, turn=metrics, cost_so_far=self._meter.breakdown())
+        completed = self._publish(
+            TurnCompleted,
+            turn=metrics,
+            cost_so_far=self._meter.breakdown(),
+            speech_ended_at=time.time() - (time.monotonic() - turn.stopped_at),
+        )
         if self._callbacks.on_metrics is not None:
             self._notices.put("on_metrics", self._callbacks.on_metrics, completed.payload())
 

@@ -775,14 +775,23 @@ class CallSession(EngineEvents):
 
     # ----------------------------------------------------------------- helpers
 
-    def _record(self, role: str, text: str, *, heard: bool = True) -> None:
+    def _record(
+        self, role: str, text: str, *, heard: bool = True, confidence: float | None = None
+    ) -> None:
         """Add a line to the transcript; agent lines the caller never heard are marked so."""
         entry: dict[str, Any] = {"role": role, "text": text, "timestamp": time.time()}
         if not heard:
             entry["heard"] = False
         self._history.append(entry)
         history = tuple(dict(e) for e in self._history if e["role"] in ("user", "assistant"))
-        line = self._publish(TranscriptFinal, role=role, text=text, history=history, heard=heard)
+        line = self._publish(
+            TranscriptFinal,
+            role=role,
+            text=text,
+            history=history,
+            heard=heard,
+            confidence=confidence,
+        )
         if self._callbacks.on_transcript is not None:
             self._notices.put("on_transcript", self._callbacks.on_transcript, line.payload())
 
