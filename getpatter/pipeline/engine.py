@@ -79,6 +79,8 @@ _STT_RECONNECTS = 1
 _KEPT_RESPONSES = 4
 _INTERRUPTED = '{"error": "interrupted: the caller started speaking before the tool finished"}'
 _CLOSE_TIMEOUT = 5.0
+_END_CALL = "end_call"
+_ENDING = '{"status": "ending call"}'
 
 
 class _StageFailed(Exception):
@@ -160,6 +162,11 @@ class PipelineEngine:
         self._play_now: Callable[[AgentAudio], Awaitable[bool]] | None = None
         self._text_deltas = False
         self._partials = False
+
+    @property
+    def responding(self) -> bool:
+        """True while a response (an answer, or a text spoken verbatim) is being produced."""
+        return self._response is not None and not self._response.done()
 
     # ------------------------------------------------------------------ Engine protocol
 
@@ -511,6 +518,10 @@ class PipelineEngine:
                 break
             self._context.add_assistant(spoken.round_text, calls)
             spoken.round_in_context = True
+            ending = [call for call in calls if call.name == _END_CALL]
+            if ending:
+                await self._end_call(calls, ending)
+                break
             try:
                 outputs = await self._run_tools(calls)
             except asyncio.CancelledError:
@@ -527,6 +538,18 @@ class PipelineEngine:
             llm_output_tokens=output_tokens,
             llm_provider=answered_by or getattr(getattr(brain, "llm", None), "name", ""),
         )
+
+    async def _end_call(self, calls: list[ToolCall], ending: list[ToolCall]) -> None:
+        """The model ended the call: the round's other tools run, then the session is asked
+        to hang up once this response (what the model said before ending) has been heard. No
+        answer comes back for ``end_call``, and no further round is asked for."""
+        others = [call for call in calls if call.name != _END_CALL]
+        outputs = await self._run_tools(others) if others else []
+        for output in outputs:
+            self._context.add_tool_result(*output)
+        for call in ending:
+            self._context.add_tool_result(call.id, call.name, _ENDING)
+            self._emit(ToolCallRequest(call.id, call.name, call.arguments))
 
     async def _context_for_llm(self) -> ChatContext:
         if not self._hooks.rewrites_messages:

@@ -63,6 +63,7 @@ def end_report(
     history: Sequence[dict[str, Any]],
     health: dict[str, Any],
     malformed_frames: int,
+    extra: dict[str, Any] | None = None,
 ) -> CallReport:
     """The call's end report (see docs/decisions.md, "The end report")."""
     billed = status.carrier_duration if status.carrier_duration is not None else duration
@@ -100,6 +101,7 @@ def end_report(
         transcript=tuple(dict(e) for e in history if _in_transcript(e)),
         metrics=metrics,
         malformed_frames=malformed_frames,
+        extra=dict(extra or {}),
     )
 
 

@@ -181,6 +181,8 @@ class CallSession(EngineEvents):
         self._media_offered = False
         self.malformed_frames = 0
         """Carrier media frames that were skipped because they could not be parsed."""
+        self.report_extra: dict[str, Any] = {}
+        """Keys the end report adds for where the call ran (test mode's ``reason``)."""
         self.on_finished: Callable[[CallSession], None] | None = None
         """Called once, after the end has been reported (the server's registry drops the call)."""
 
@@ -771,6 +773,7 @@ class CallSession(EngineEvents):
             history=self._history,
             health=self._health.summary(),
             malformed_frames=self.malformed_frames,
+            extra=self.report_extra,
         )
 
     # ----------------------------------------------------------------- helpers

@@ -224,7 +224,9 @@ async def test_without_on_message_the_built_in_llm_loop_streams_and_runs_tools(m
                 "Order 42: {result}. Anything else?",
                 tool_call=ToolCall("check_order", {"order_id": "42"}),
             ),
-            Reply("Goodbye!", tool_call=ToolCall("end_call", {"reason": "done"})),
+            # end_call hangs up as on a real call: no further round is asked of the model (the
+            # fake would say its text only after a tool result, which end_call never gets).
+            Reply("", tool_call=ToolCall("end_call", {"reason": "done"})),
         )
     )
     async with FakeOpenAIServer(scenario, api_key="sk-CANARY-test") as fake:
@@ -245,7 +247,8 @@ async def test_without_on_message_the_built_in_llm_loop_streams_and_runs_tools(m
     assert calls == ["42"]
     assert "Agent: Order 42: it shipped yesterday. Anything else?" in text
     assert "[Agent hung up]" in text
-    assert [line["text"] for line in ended[0]["transcript"]][-1] == "Goodbye!"
+    assert [line["text"] for line in ended[0]["transcript"]][-1] == "no, bye"
+    assert len(requests) == 3  # order 42: call + answer; bye: end_call only
     assert ended[0]["metrics"].cost.llm > 0
     declared = {t["function"]["name"] for t in requests[0].body["tools"]}
     assert declared == {"check_order", "transfer_call", "end_call"}
