@@ -95,6 +95,9 @@ class TextLine:
         """Wait until the agent has answered everything and every call action it asked for
         (hang-up, transfer) is done, or the call has ended."""
         while not self.ended:
+            if self.reason and self.session is not None:
+                await self.session.wait_finished()  # the call is ending: its report is due
+                return
             if self._handled >= self._expected and not self._actions:
                 return
             self._changed.clear()
