@@ -225,9 +225,24 @@ def _brain_factory(
     agent: Agent, on_message: Callable[..., Any] | None
 ) -> Callable[[CallInfo], Brain]:
     if on_message is not None:
+        # As serve() refuses them for a pipeline call: neither would be used.
+        if agent.llm is not None:
+            raise ConfigError("on_message= and an agent with llm= both produce replies: keep one")
+        if agent.tools:
+            raise ConfigError(
+                "the agent's tools= would never run: an LLM calls tools, and with on_message= "
+                "your function answers instead. Remove tools= (call your code from on_message), "
+                "or leave on_message= out to test with the built-in LLM loop"
+            )
         handler = on_message
         return lambda call: MessageHandlerBrain(handler, call)
-    brain = LLMBrain(_llm(agent))
+    llm = _llm(agent)
+    if agent.tools and not llm.capabilities.tool_calling:
+        raise ConfigError(
+            f"{type(llm).__name__} cannot call tools, so the agent's tools= would never run: "
+            "remove tools= or use an LLM that calls tools"
+        )
+    brain = LLMBrain(llm)
     return lambda _call: brain
 
 

@@ -179,9 +179,9 @@ class TextSTTStream:
 
 
 class TextSTT:
-    """The "speech-to-text" of a text line (it costs nothing: no price key)."""
+    """The "speech-to-text" of a text line (no price key: it costs nothing)."""
 
-    name = "text"
+    name = ""
     capabilities = STTCapabilities(
         streaming=True, interim_results=False, endpointing=True, input_formats=(LINE_FORMAT,)
     )
@@ -197,9 +197,10 @@ class TextSTT:
 
 
 class TextTTS:
-    """The "text-to-speech" of a text line: hands each sentence to the line's listener."""
+    """The "text-to-speech" of a text line: hands each sentence to the line's listener (no
+    price key: it costs nothing)."""
 
-    name = "text"
+    name = ""
     voice = ""
     capabilities = TTSCapabilities(output_formats=(LINE_FORMAT,))
 

@@ -177,4 +177,57 @@ async def test_tools_run_through_the_session_and_end_call_follows_the_goodbye():
     (report,) = ended
     assert report["reason"] == "agent_hangup" and report["ended_by"] == "agent"
     assert report["transcript"][-1]["text"] == "Goodbye then!"
-    assert report["metrics"].cost.stt == 0 and report["metrics"].cost.tts == 0
+    cost = report["metrics"].cost
+    # The text line is free and unpriced; the LLM's tokens are counted under its own name.
+    assert cost.stt == 0 and cost.tts == 0
+    assert "scripted_llm" in cost.unpriced and not {"", "text"} & set(cost.unpriced)
+
+
+async def test_on_message_with_tools_or_an_llm_is_refused_as_serve_refuses_it():
+    import pytest
+
+    from getpatter import ConfigError
+
+    phone = Patter()
+
+    async def reply(message: dict[str, Any]) -> str:
+        return "ok"
+
+    with pytest.raises(ConfigError, match="both produce replies"):
+        await phone.test(pipeline_agent(phone, ScriptedLLM()), on_message=reply)
+
+    @tool
+    def lookup(query: str) -> str:
+        """Look something up.
+
+        Args:
+            query: What to look up.
+        """
+        return query
+
+    with pytest.raises(ConfigError, match="tools= would never run"):
+        await phone.test(phone.agent("x", tools=[lookup]), on_message=reply)
+
+
+async def test_a_failing_llm_is_shown_and_the_call_goes_on():
+    from getpatter import PatterError
+
+    class FailingOnce(ScriptedLLM):
+        async def stream(
+            self, context: ChatContext, tools: Sequence[dict[str, Any]] | None = None
+        ) -> AsyncIterator[LLMChunk]:
+            if not self.requests:
+                self.requests.append([])
+                raise PatterError("the model is overloaded")
+            async for chunk in super().stream(context, tools):
+                yield chunk
+
+    ended: list[dict[str, Any]] = []
+    out = await run(
+        pipeline_agent(Patter(), FailingOnce([text("Back again.")])),
+        ["hello", "still there?"],
+        on_call_end=ended.append,
+    )
+    assert "[the LLM failed: the model is overloaded]" in out
+    assert "Agent: Back again." in out
+    assert ended[0]["error_count"] == 1 and ended[0]["reason"] == "caller_hangup"
