@@ -79,8 +79,12 @@ _STT_RECONNECTS = 1
 _KEPT_RESPONSES = 4
 _INTERRUPTED = '{"error": "interrupted: the caller started speaking before the tool finished"}'
 _CLOSE_TIMEOUT = 5.0
-_END_CALL = "end_call"
-_ENDING = '{"status": "ending call"}'
+_LEAVING_TOOLS = {
+    "end_call": '{"status": "ending call"}',
+    "transfer_call": '{"status": "transferring"}',
+}
+"""System tools after which the call leaves the agent, with the result the model is given: the
+response ends with them (the session acts once what was said has been heard)."""
 
 
 class _StageFailed(Exception):
@@ -150,6 +154,8 @@ class PipelineEngine:
         self._spoken: dict[str, Spoken] = {}
         """Recent responses by item id, for barge-in (the last few only)."""
         self._tool_results: dict[str, asyncio.Future[str]] = {}
+        self._left: dict[str, str] = {}
+        """Call-ending tool calls whose response did not wait for them, by id (their name)."""
         self._stt_bytes = 0
         self._stt_total_bytes = 0
         self._speech_end_audio: float | None = None
@@ -276,10 +282,20 @@ class PipelineEngine:
                 self._emit(AgentTranscript(item_id, heard_all))
 
     async def send_tool_result(self, call_id: str, output: str) -> None:
-        """The session ran tool ``call_id``; the response waiting for it goes on."""
+        """The session ran tool ``call_id``; the response waiting for it goes on.
+
+        For a call-ending tool (whose response did not wait), the result is a failure to tell
+        the model about: it answers it in a new response.
+        """
         future = self._tool_results.get(call_id)
         if future is not None and not future.done():
             future.set_result(output)
+            return
+        name = self._left.pop(call_id, None)
+        if name is not None:
+            self._context.add(ChatMessage("system", f"{name} did not happen: {output}"))
+            self._turn = TurnTimings(transcript_at=time.monotonic())
+            self._start_response()
 
     def events(self) -> AsyncIterator[EngineEvent]:
         """Everything that happens on the call, until :class:`EngineClosed`."""
@@ -518,9 +534,8 @@ class PipelineEngine:
                 break
             self._context.add_assistant(spoken.round_text, calls)
             spoken.round_in_context = True
-            ending = [call for call in calls if call.name == _END_CALL]
-            if ending:
-                await self._end_call(calls, ending)
+            if any(call.name in _LEAVING_TOOLS for call in calls):
+                await self._leave(calls)
                 break
             try:
                 outputs = await self._run_tools(calls)
@@ -539,17 +554,19 @@ class PipelineEngine:
             llm_provider=answered_by or getattr(getattr(brain, "llm", None), "name", ""),
         )
 
-    async def _end_call(self, calls: list[ToolCall], ending: list[ToolCall]) -> None:
-        """The model ended the call: the round's other tools run, then the session is asked
-        to hang up once this response (what the model said before ending) has been heard. No
-        answer comes back for ``end_call``, and no further round is asked for."""
-        others = [call for call in calls if call.name != _END_CALL]
-        outputs = await self._run_tools(others) if others else []
-        for output in outputs:
+    async def _leave(self, calls: list[ToolCall]) -> None:
+        """The model ended or transferred the call: the round's other tools run, then the
+        session is asked to act once this response (what the model said first) has been heard.
+        No answer is awaited and no further round is asked for; a failure the session reports
+        later (a refused transfer) starts a new response (:meth:`send_tool_result`)."""
+        others = [call for call in calls if call.name not in _LEAVING_TOOLS]
+        for output in await self._run_tools(others) if others else []:
             self._context.add_tool_result(*output)
-        for call in ending:
-            self._context.add_tool_result(call.id, call.name, _ENDING)
-            self._emit(ToolCallRequest(call.id, call.name, call.arguments))
+        for call in calls:
+            if call.name in _LEAVING_TOOLS:
+                self._context.add_tool_result(call.id, call.name, _LEAVING_TOOLS[call.name])
+                self._left[call.id] = call.name
+                self._emit(ToolCallRequest(call.id, call.name, call.arguments))
 
     async def _context_for_llm(self) -> ChatContext:
         if not self._hooks.rewrites_messages:

@@ -114,6 +114,7 @@ class TerminalCall:
             events=events,
             on_sentence=self._sentence,
             on_notice=self._notice,
+            on_reply_end=self._close_reply,
         )
 
     @property

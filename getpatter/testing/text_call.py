@@ -58,7 +58,8 @@ class TextCall:
     is its terminal.
 
     ``on_sentence(text)`` gets each sentence the agent says, as it is ready; ``on_notice(text)``
-    what happened on the line (``[Agent hung up]``, ``[on_message raised ...]``).
+    what happened on the line (``[Agent hung up]``, ``[on_message raised ...]``);
+    ``on_reply_end()`` is called when a reply is complete (it is in the transcript).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class TextCall:
         events: CallEventStream | None = None,
         on_sentence: Callable[[str], None],
         on_notice: Callable[[str], None],
+        on_reply_end: Callable[[], None] | None = None,
     ) -> None:
         if not isinstance(agent, Agent):
             raise ConfigError(
@@ -88,6 +90,7 @@ class TextCall:
         self.call_id = f"test_{secrets.token_hex(6)}"
         self.line = line = TextLine(on_sentence, on_notice)
         self._on_notice = on_notice
+        self._on_reply_end = on_reply_end
         self._events = events if events is not None else CallEventStream()
         self.history: tuple[dict[str, Any], ...] = ()
         """The conversation so far (``role``, ``text``, ``timestamp``), as its events tell."""
@@ -175,6 +178,8 @@ class TextCall:
             return
         if isinstance(event, TranscriptFinal):
             self.history = event.history
+            if event.role == "assistant" and self._on_reply_end is not None:
+                self._on_reply_end()
         elif isinstance(event, CallError):
             self._on_notice(_error_notice(event))
 

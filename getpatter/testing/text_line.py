@@ -298,7 +298,10 @@ class TextEngine:
         await self._inner.interrupt(item_id, played_ms)
 
     async def send_tool_result(self, call_id: str, output: str) -> None:
+        answering = self._inner.responding
         await self._inner.send_tool_result(call_id, output)
+        if self._inner.responding and not answering:  # a new response (a refused transfer)
+            self._line.expect_response()
 
     def events(self) -> AsyncIterator[EngineEvent]:
         return self._watched()

@@ -231,3 +231,38 @@ async def test_a_failing_llm_is_shown_and_the_call_goes_on():
     assert "[the LLM failed: the model is overloaded]" in out
     assert "Agent: Back again." in out
     assert ended[0]["error_count"] == 1 and ended[0]["reason"] == "caller_hangup"
+
+
+async def test_transfer_call_after_words_is_heard_and_a_refused_one_is_answered():
+    """A model that speaks, then calls transfer_call, is heard before the transfer; one whose
+    transfer is refused (a number that is not E.164) learns it and answers in a new response."""
+    llm = ScriptedLLM(
+        [text("Putting you through."), call_tool("transfer_call", number="+15550009999")]
+    )
+    ended: list[dict[str, Any]] = []
+    out = await run(pipeline_agent(Patter(), llm), ["sales please", "x"], on_call_end=ended.append)
+    assert out.index("Agent: Putting you through.") < out.index(
+        "[Call transferred to +15550009999]"
+    )
+    assert ended[0]["transcript"][-1]["text"] == "Putting you through."
+    assert ended[0]["reason"] == "transferred" and len(llm.requests) == 1
+
+    llm = ScriptedLLM(
+        [text("Let me transfer you."), call_tool("transfer_call", number="12345")],
+        [text("Sorry, I could not transfer you.")],
+        [text("Bye.")],
+    )
+    ended = []
+    out = await run(pipeline_agent(Patter(), llm), ["sales please", "ok"], on_call_end=ended.append)
+    assert "Agent: Sorry, I could not transfer you." in out
+    assert "transferred" not in out
+    system = llm.requests[1][-1]
+    assert system["role"] == "system" and system["content"].startswith("transfer_call did not")
+    assert [line["text"] for line in ended[0]["transcript"]] == [
+        "sales please",
+        "Let me transfer you.",
+        "Sorry, I could not transfer you.",
+        "ok",
+        "Bye.",
+    ]
+    assert ended[0]["reason"] == "caller_hangup"
