@@ -122,6 +122,22 @@ class TextLine:
 
     # ------------------------------------------------------------------ bookkeeping
 
+    async def next_final(self) -> str | None:
+        """The caller's next line for the STT stream (``None``: no more input)."""
+        return await self._finals.get()
+
+    def final_taken(self) -> None:
+        """The engine has handled the last line (started answering it, or dropped it)."""
+        self._taken.set()
+
+    def attach(self, engine: PipelineEngine) -> None:
+        """``engine`` is the call's pipeline."""
+        self._engine = engine
+
+    def listening(self) -> None:
+        """The session reads the engine's events: the agent listens."""
+        self._ready.set()
+
     def expect_response(self) -> None:
         """A response was started: :meth:`settled` waits for its end."""
         self._expected += 1
@@ -167,12 +183,12 @@ class TextSTTStream:
     async def _lines(self) -> AsyncIterator[STTEvent]:
         line = self._line
         while True:
-            text = await line._finals.get()
+            text = await line.next_final()
             if text is None:
                 return
             yield Transcript(text=text, is_final=True, speech_final=True)
             # Resumed once the engine has handled the final: the turn is taken (or dropped).
-            line._taken.set()
+            line.final_taken()
 
     async def close(self) -> None:
         """Nothing to close."""
@@ -275,7 +291,7 @@ class TextEngine:
         self._inner = inner
         self._line = line
         self.capabilities = inner.capabilities
-        line._engine = inner
+        line.attach(inner)
 
     async def connect(self, config: EngineConfig) -> None:
         await self._inner.connect(config)
@@ -308,7 +324,7 @@ class TextEngine:
 
     async def _watched(self) -> AsyncIterator[EngineEvent]:
         # The session reads events once it has said its greeting: the agent now listens.
-        self._line._ready.set()
+        self._line.listening()
         async for event in self._inner.events():
             yield event
             # Resumed once the session has handled the event.
