@@ -219,11 +219,13 @@ def _error_notice(event: CallError) -> str:
 
 
 def _on_text_line(agent: Agent, settings: PipelineSettings) -> Agent:
-    """``agent`` as its session sees it: a pipeline agent speaks through the text line (so no
-    speech service is priced), an engine agent is described as itself."""
+    """``agent`` as its session sees it on a text line, where there is no audio: no background
+    audio or audio filter, and a pipeline agent's speech goes through the line (so no speech
+    service is priced). The agent's description is its own (the banner, ``CallStarted``)."""
+    quiet = dataclasses.replace(agent, background_audio=None, audio_filter=None)
     if agent.provider != "pipeline":
-        return agent
-    return dataclasses.replace(agent, stt=settings.stt, tts=settings.tts, vad=None)
+        return quiet
+    return dataclasses.replace(quiet, stt=settings.stt, tts=settings.tts, vad=None)
 
 
 def _brain_factory(

@@ -247,7 +247,7 @@ async def test_without_on_message_the_built_in_llm_loop_streams_and_runs_tools(m
     assert calls == ["42"]
     assert "Agent: Order 42: it shipped yesterday. Anything else?" in text
     assert "[Agent hung up]" in text
-    assert [line["text"] for line in ended[0]["transcript"]][-1] == "no, bye"
+    assert [line["text"] for line in ended[0]["transcript"]][-2:] == ["no, bye", "end_call: done"]
     assert len(requests) == 3  # order 42: call + answer; bye: end_call only
     assert ended[0]["metrics"].cost.llm > 0
     declared = {t["function"]["name"] for t in requests[0].body["tools"]}

@@ -176,7 +176,11 @@ async def test_tools_run_through_the_session_and_end_call_follows_the_goodbye():
     assert len(llm.requests) == 3  # end_call asks for no further round
     (report,) = ended
     assert report["reason"] == "agent_hangup" and report["ended_by"] == "agent"
-    assert report["transcript"][-1]["text"] == "Goodbye then!"
+    assert [line["text"] for line in report["transcript"]][-2:] == [
+        "Goodbye then!",
+        "end_call: done",
+    ]
+    assert report["end_reason"] == "done"
     cost = report["metrics"].cost
     # The text line is free and unpriced; the LLM's tokens are counted under its own name.
     assert cost.stt == 0 and cost.tts == 0
