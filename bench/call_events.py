@@ -221,7 +221,7 @@ async def main_async(args: argparse.Namespace) -> None:
     os.environ["PATTER_OTEL_ENABLED"] = "1"
     with (
         tempfile.TemporaryDirectory(prefix="call-events-bench-") as tmp,
-        _collector_process() as collector,
+        collector_process() as collector,
     ):
         # Rounds alternate the configurations, so that a burst of load from other processes
         # hits them alike; each keeps its best run.
@@ -250,7 +250,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _collector_process() -> Iterator[str]:
+def collector_process() -> Iterator[str]:
     """A FakeOTLPCollector in a child process (its CPU is not this process's); its endpoint."""
     code = (
         "import asyncio, sys\n"

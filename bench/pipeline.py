@@ -18,6 +18,9 @@ call a final result (``speech_final``); with ``SileroVAD()`` in the agent it ans
   one brain per LLM provider family in ``pipeline_server.LLM_BRAINS`` (a line each: the
   OpenAI-compatible ones get the same stream from the fake under their own API path);
 - ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model);
+- ``message+tracing``: the ``message`` agent with tracing on (spec TR), exporting OTLP/HTTP to
+  a collector in a process of its own (``call_events.py``'s): its CPU less the ``message``
+  row's is what tracing costs a whole call (issue 15: under 5% at 100 calls);
 - ``stt-<name>`` / ``tts-<name>`` (``--stt``/``--tts``, ``all`` or a list): the ``message`` agent
   with one package STT or TTS against the getpatter.testing fakes, served by
   ``bench/providers_fakes.py`` in a process of its own; the other provider stays the lean peer
@@ -40,14 +43,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
 from collections.abc import Callable
 
+from call_events import collector_process
 from pipeline_load import ENDPOINT_MS, PROVIDER_BRAINS, PipelineResult, run_pipeline_load
 from pipeline_providers import STT_BRAINS, TTS_BRAINS
-from pipeline_server import BRAINS, LLM_BRAINS
+from pipeline_server import BRAINS, LLM_BRAINS, OTLP_URL_VARIABLE
 from providers import FakeProcess
 from relay_load import GENERATOR_BUSY_PCT, GENERATOR_LATE_MS, IDLE_S, WARMUP_S, percentile
 
@@ -289,11 +294,14 @@ async def run_all(
         # The package fakes in a process of their own, for the whole run (bench/providers.py's).
         fakes = FakeProcess()
         fake_urls = fakes.urls
-    try:
-        return await _run_all(brains, calls, seconds, every, speech, profile, repeat, fake_urls)
-    finally:
-        if fakes is not None:
-            fakes.close()
+    with contextlib.ExitStack() as stack:
+        if any(brain.endswith("+tracing") for brain in brains):
+            os.environ[OTLP_URL_VARIABLE] = stack.enter_context(collector_process())
+        try:
+            return await _run_all(brains, calls, seconds, every, speech, profile, repeat, fake_urls)
+        finally:
+            if fakes is not None:
+                fakes.close()
 
 
 async def _run_all(

@@ -6,7 +6,9 @@ a ``Patter`` with a Twilio carrier whose webhooks come to ``127.0.0.1:PORT`` ser
 agent with ``DeepgramSTT`` pointed at ``DEEPGRAM_URL`` and ``ElevenLabsTTS`` at ``HTTP_URL``
 (the benchmark's lean fakes). ``BRAIN`` is ``message`` (an instant ``on_message`` function that
 echoes the caller), one of :data:`LLM_BRAINS` (``llm``: ``OpenAILLM`` pointed at
-``HTTP_URL/v1``), ``message+vad`` (the ``on_message`` agent with ``SileroVAD()``) or a provider
+``HTTP_URL/v1``), ``message+vad`` (the ``on_message`` agent with ``SileroVAD()``),
+``message+tracing`` (the ``on_message`` agent with ``init_tracing()`` on, exporting to the
+collector at ``$BENCH_OTLP_URL``) or a provider
 brain of ``pipeline_providers.py`` (``stt-*``/``tts-*``: the ``message`` agent with that STT or
 TTS pointed at the package fakes whose URLs the JSON object ``FAKE_URLS``, a fifth argument,
 gives). It prints
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -49,7 +52,9 @@ LLM_BRAINS: dict[str, LLMBrain] = {
     # Cerebras sends gzip+msgpack bodies by default (spec LLM-6); the fake decodes them.
     "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
 }
-BRAINS = ("message", *LLM_BRAINS, "message+vad", *STT_BRAINS, *TTS_BRAINS)
+BRAINS = ("message", *LLM_BRAINS, "message+vad", "message+tracing", *STT_BRAINS, *TTS_BRAINS)
+OTLP_URL_VARIABLE = "BENCH_OTLP_URL"
+"""Where ``message+tracing`` exports its spans (the benchmark starts a collector)."""
 
 
 def make_llm(brain: LLMBrain, http_url: str) -> LLMProvider:
@@ -80,6 +85,13 @@ async def serve(
         from getpatter import SileroVAD
 
         vad = SileroVAD()
+    if brain.endswith("+tracing"):
+        from getpatter.observability.tracing import init_tracing
+
+        os.environ["PATTER_OTEL_ENABLED"] = "1"
+        assert init_tracing(
+            service_name="pipeline-bench", otlp_endpoint=os.environ[OTLP_URL_VARIABLE]
+        )
     phone = Patter(
         carrier=Twilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=_UNUSED_REST_URL),
         phone_number=PHONE_NUMBER,

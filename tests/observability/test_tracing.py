@@ -429,3 +429,16 @@ def test_a_span_that_cannot_be_built_is_skipped_with_one_warning(
     tracer.record(_ended("CA1", T0 + 2))
     assert len(caplog.records) == 1
     assert [s.name for s in _finished(memory)] == ["getpatter.call"]
+
+
+def test_spans_are_exported_in_small_batches_unless_the_environment_says_otherwise() -> None:
+    from getpatter.observability.tracing.tracer import _batch_defaults
+
+    assert _batch_defaults({}) == {"max_export_batch_size": 64, "schedule_delay_millis": 1000}
+    assert _batch_defaults({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "512"}) == {
+        "schedule_delay_millis": 1000
+    }
+    assert (
+        _batch_defaults({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "8", "OTEL_BSP_SCHEDULE_DELAY": "200"})
+        == {}
+    )

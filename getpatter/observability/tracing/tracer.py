@@ -139,7 +139,14 @@ def init_tracing(
         provider = TracerProvider(
             resource=Resource.create({**attributes, "service.name": service_name})
         )
-        provider.add_span_processor(BatchSpanProcessor(GuardedExporter(exporter)))
+        batch = _batch_defaults(os.environ)
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                GuardedExporter(exporter),
+                max_export_batch_size=batch.get("max_export_batch_size"),
+                schedule_delay_millis=batch.get("schedule_delay_millis"),
+            )
+        )
         _provider = provider
         _tracer = provider.get_tracer("getpatter")
     return True
@@ -242,3 +249,22 @@ class _FirstOnly(logging.Filter):
             return True
         seen, self._seen = self._seen, True
         return not seen
+
+
+_BATCH_DEFAULTS = {
+    # The SDK's 512-span batches are encoded on its thread while holding the GIL for long
+    # enough to delay calls' audio (bench/pipeline.py message+tracing: reply p99 20-30 ms);
+    # 64-span batches every second keep each hold short. The OTEL_BSP_* variables still win.
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": ("max_export_batch_size", 64),
+    "OTEL_BSP_SCHEDULE_DELAY": ("schedule_delay_millis", 1000),
+}
+
+
+def _batch_defaults(environ: Mapping[str, str]) -> dict[str, int]:
+    """The batch processor's options Patter sets, less those the environment sets itself
+    (an option left out is ``None`` to the SDK, which then reads its variable)."""
+    return {
+        name: value
+        for variable, (name, value) in _BATCH_DEFAULTS.items()
+        if not environ.get(variable)
+    }
