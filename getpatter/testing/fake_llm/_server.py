@@ -6,11 +6,11 @@ import asyncio
 import json
 import re
 import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from getpatter._validation import require_amount, require_int, require_str
 from getpatter.errors import ConfigError, InputValidationError
-from getpatter.server.background import BackgroundServer
+from getpatter.testing._loopback_http import LoopbackHTTPFake
 from getpatter.testing.fake_llm.records import FakeLLMRequest
 from getpatter.testing.scenario import Scenario, ToolCall
 
@@ -83,7 +83,7 @@ class _Fault:
     drop: bool = False
 
 
-class FakeLLMServer(ABC):
+class FakeLLMServer(LoopbackHTTPFake):
     """Base of the fake LLM servers; subclasses speak one provider's wire format."""
 
     path: ClassVar[str]
@@ -109,43 +109,23 @@ class FakeLLMServer(ABC):
         self._faults: deque[_Fault] = deque()
         self._stalls: deque[float] = deque()
         self._parallel: dict[int, tuple[ToolCall, ...]] = {}
-        self._server: BackgroundServer | None = None
         self.requests: list[FakeLLMRequest] = []
         """Every request received, in arrival order."""
 
-    async def __aenter__(self) -> Self:
+    def _app(self) -> Starlette:
         routes = [Route(self.path, self._handle, methods=["POST"]), *self._extra_routes()]
-        app = Starlette(routes=routes)
-        server = BackgroundServer(app)
-        await server.start()
-        self._server = server
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(grace=1.0)
+        return Starlette(routes=routes)
 
     @property
     def base_url(self) -> str:
         """The API root to hand the SDK (``base_url=``), known once the server runs."""
-        if self._server is None:
-            raise ConfigError(
-                f"{type(self).__name__}.base_url is known once the server runs: read it "
-                f"inside 'async with {type(self).__name__}(...) as fake'"
-            )
-        return f"{self.root_url}{self.api_root}"
+        return f"{self._origin('base_url')}{self.api_root}"
 
     @property
     def root_url(self) -> str:
         """``http://127.0.0.1:<port>``: the ``base_url`` for SDKs whose paths carry the API
         prefix themselves (``groq``, ``cerebras-cloud-sdk``)."""
-        if self._server is None:
-            raise ConfigError(
-                f"{type(self).__name__}.root_url is known once the server runs: read it "
-                f"inside 'async with {type(self).__name__}(...) as fake'"
-            )
-        return f"http://127.0.0.1:{self._server.port}"
+        return self._origin("root_url")
 
     def fail_next(self, status: int = 500, *, times: int = 1, after_events: int = 0) -> None:
         """Fail the next ``times`` requests with HTTP ``status`` (429 adds the provider's

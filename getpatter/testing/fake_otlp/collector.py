@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from getpatter._validation import require_int
 from getpatter.errors import ConfigError
-from getpatter.server.background import BackgroundServer
+from getpatter.testing._loopback_http import LoopbackHTTPFake
 
 __all__ = ["FakeOTLPCollector", "ReceivedSpan"]
 
@@ -44,7 +44,7 @@ class ReceivedSpan:
     """The attributes of the resource that sent it (``service.name``...)."""
 
 
-class FakeOTLPCollector:
+class FakeOTLPCollector(LoopbackHTTPFake):
     """A local OTLP/HTTP trace receiver; use as ``async with FakeOTLPCollector() as otlp:``.
 
     :attr:`endpoint` is its base URL (what ``OTEL_EXPORTER_OTLP_ENDPOINT`` holds). Requests
@@ -54,7 +54,6 @@ class FakeOTLPCollector:
     """
 
     def __init__(self) -> None:
-        self._server: BackgroundServer | None = None
         self._faults: deque[int] = deque()
         self._arrived = asyncio.Event()
         self.spans: list[ReceivedSpan] = []
@@ -70,26 +69,15 @@ class FakeOTLPCollector:
                 "FakeOTLPCollector decodes with opentelemetry-proto: "
                 "pip install 'getpatter[tracing]'"
             ) from exc
-        app = Starlette(routes=[Route(_PATH, self._handle, methods=["POST"])])
-        server = BackgroundServer(app)
-        await server.start()
-        self._server = server
-        return self
+        return await super().__aenter__()
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(grace=1.0)
+    def _app(self) -> Starlette:
+        return Starlette(routes=[Route(_PATH, self._handle, methods=["POST"])])
 
     @property
     def endpoint(self) -> str:
         """``http://127.0.0.1:<port>``, known once the collector runs."""
-        if self._server is None:
-            raise ConfigError(
-                "FakeOTLPCollector.endpoint is known once it runs: read it inside "
-                "'async with FakeOTLPCollector() as otlp'"
-            )
-        return f"http://127.0.0.1:{self._server.port}"
+        return self._origin("endpoint")
 
     def fail_next(self, status: int = 503, *, times: int = 1) -> None:
         """Answer the next ``times`` export requests with HTTP ``status``."""

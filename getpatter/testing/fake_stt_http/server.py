@@ -9,7 +9,7 @@ import math
 import secrets
 import wave
 from collections import deque
-from typing import Any, Self
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from getpatter._validation import require_amount, require_int, require_str
 from getpatter.errors import ConfigError, InputValidationError
-from getpatter.server.background import BackgroundServer
 from getpatter.testing._energy_vad import rms
+from getpatter.testing._loopback_http import LoopbackHTTPFake
 from getpatter.testing.fake_deepgram._connection import UNSCRIPTED_TEXT
 from getpatter.testing.fake_stt_http._multipart import Part, parse_form
 from getpatter.testing.fake_stt_http.records import FakeTranscriptionRequest
@@ -57,7 +57,7 @@ _ERRORS: dict[int, tuple[str, str | None, str]] = {
 }
 
 
-class FakeTranscriptionServer:
+class FakeTranscriptionServer(LoopbackHTTPFake):
     """A local OpenAI transcription API for offline calls and tests.
 
     Use it as ``async with FakeTranscriptionServer(scenario) as fake:`` and give the SDK
@@ -94,31 +94,16 @@ class FakeTranscriptionServer:
         self._utterances = 0
         self._unanswered: tuple[str, int] | None = None
         """The file of the last request that got no transcript, and its utterance: a retry."""
-        self._server: BackgroundServer | None = None
         self.requests: list[FakeTranscriptionRequest] = []
         """Every request received, in arrival order."""
 
-    async def __aenter__(self) -> Self:
-        app = Starlette(routes=[Route(_PATH, self._handle, methods=["POST"])])
-        server = BackgroundServer(app)
-        await server.start()
-        self._server = server
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(grace=1.0)
+    def _app(self) -> Starlette:
+        return Starlette(routes=[Route(_PATH, self._handle, methods=["POST"])])
 
     @property
     def base_url(self) -> str:
         """The API root to hand the SDK (``base_url=``), known once the server runs."""
-        if self._server is None:
-            raise ConfigError(
-                "FakeTranscriptionServer.base_url is known once the server runs: read it inside "
-                "'async with FakeTranscriptionServer(...) as fake'"
-            )
-        return f"http://127.0.0.1:{self._server.port}/v1"
+        return f"{self._origin('base_url')}/v1"
 
     @property
     def transcripts(self) -> list[str]:

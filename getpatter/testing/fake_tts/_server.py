@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import http
 import itertools
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute
 
 from getpatter._validation import require_error_status, require_int, require_number, require_str
 from getpatter.errors import ConfigError, InputValidationError
-from getpatter.server.background import BackgroundServer
 from getpatter.testing._fake_audio import CHUNK_MS
+from getpatter.testing._loopback_http import LoopbackHTTPFake
 from getpatter.testing.fake_tts.records import TTSRequest
 from getpatter.testing.scenario import Scenario
 
@@ -72,7 +72,7 @@ Fault = Fail | Stall | ErrorFrame | HugeFrame | Drop
 _WEBSOCKET_ONLY = (ErrorFrame, HugeFrame)
 
 
-class FakeTTSServer(ABC):
+class FakeTTSServer(LoopbackHTTPFake):
     """A loopback TTS API: ``async with`` it, point the client at ``base_url``.
 
     Every request speaks its text as ``scenario.speech_ms(text)`` ms of a 400 Hz tone, sent in
@@ -103,31 +103,24 @@ class FakeTTSServer(ABC):
         self._speedup = float(speedup)
         self._faults: deque[Fault] = deque()
         self._requests: list[TTSRequest] = []
-        self._server: BackgroundServer | None = None
 
-    async def __aenter__(self) -> Self:
-        self._server = BackgroundServer(
-            Starlette(routes=self._routes()),
-            ws="websockets-sansio" if self._websockets else "none",
-            timeout_graceful_shutdown=1,
-        )
-        await self._server.start()
-        return self
+    def _app(self) -> Starlette:
+        return Starlette(routes=self._routes())
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(grace=1.0)
+    def _server_options(self) -> dict[str, Any]:
+        return {
+            "ws": "websockets-sansio" if self._websockets else "none",
+            "timeout_graceful_shutdown": 1,
+        }
+
+    @property
+    def _fake_name(self) -> str:
+        return self._label
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>`` plus the API's root path, as the client's ``base_url``."""
-        if self._server is None:
-            raise ConfigError(
-                f"{self._label}.base_url is known once the server runs: read it inside "
-                f"'async with {self._label}(...) as fake'"
-            )
-        return f"http://127.0.0.1:{self._server.port}{self._root}"
+        return f"{self._origin('base_url')}{self._root}"
 
     @property
     def requests(self) -> list[TTSRequest]:
