@@ -75,18 +75,24 @@ def _check_stt(agent: Agent) -> None:
         )
 
 
+def refuse_unused_llm(agent: Agent, *, instead: str) -> None:
+    """With ``on_message=`` the function answers: refuse an agent whose ``llm=`` or ``tools=``
+    would never be used. ``instead`` ends the tools message with the other way out."""
+    if agent.llm is not None:
+        raise ConfigError("on_message= and an agent with llm= both produce replies: keep one")
+    if agent.tools:
+        raise ConfigError(
+            "the agent's tools= would never run: an LLM calls tools, and with on_message= "
+            f"your function answers instead. Remove tools= (call your code from on_message), "
+            f"or {instead}"
+        )
+
+
 def _brain_factory(
     agent: Agent, on_message: Callable[..., Any] | str | MessageWebhook | None
 ) -> Callable[[CallInfo], Brain]:
     if on_message is not None:
-        if agent.llm is not None:
-            raise ConfigError("on_message= and an agent with llm= both produce replies: keep one")
-        if agent.tools:
-            raise ConfigError(
-                "the agent's tools= would never run: an LLM calls tools, and with on_message= "
-                "your function answers instead. Remove tools= (call your code from on_message), "
-                "or use llm= instead of on_message="
-            )
+        refuse_unused_llm(agent, instead="use llm= instead of on_message=")
         if isinstance(on_message, str):
             on_message = MessageWebhook(on_message)
         if isinstance(on_message, MessageWebhook):

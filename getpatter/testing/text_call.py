@@ -30,6 +30,7 @@ from getpatter.errors import ConfigError
 from getpatter.observability.pricing import PriceTable
 from getpatter.pipeline.brains import Brain, CallInfo, LLMBrain, MessageHandlerBrain
 from getpatter.pipeline.engine import PipelineEngine, PipelineSettings
+from getpatter.pipeline.factory import refuse_unused_llm
 from getpatter.session.callbacks import CallCallbacks
 from getpatter.session.session import CallSession
 from getpatter.testing.text_line import (
@@ -233,14 +234,7 @@ def _brain_factory(
 ) -> Callable[[CallInfo], Brain]:
     if on_message is not None:
         # As serve() refuses them for a pipeline call: neither would be used.
-        if agent.llm is not None:
-            raise ConfigError("on_message= and an agent with llm= both produce replies: keep one")
-        if agent.tools:
-            raise ConfigError(
-                "the agent's tools= would never run: an LLM calls tools, and with on_message= "
-                "your function answers instead. Remove tools= (call your code from on_message), "
-                "or leave on_message= out to test with the built-in LLM loop"
-            )
+        refuse_unused_llm(agent, instead="leave on_message= out to test with the built-in LLM loop")
         handler = on_message
         return lambda call: MessageHandlerBrain(handler, call)
     llm = _llm(agent)
