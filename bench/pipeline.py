@@ -47,7 +47,7 @@ import contextlib
 import os
 import platform
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from call_events import collector_process
 from pipeline_load import ENDPOINT_MS, PROVIDER_BRAINS, PipelineResult, run_pipeline_load
@@ -161,14 +161,23 @@ RSS idle: the Patter process before any call, MB. MB/call = (RSS at N calls - id
   the machine (2 shared cores; coarse, tick-sampled: +-15% at high packet rates)."""
 
 
+def _runs_by_row(
+    results: list[PipelineResult], family: Collection[str]
+) -> dict[tuple[str, int], list[PipelineResult]]:
+    """The runs of ``family``'s brains and of ``message``, by (brain, N); empty when none of
+    ``family`` ran."""
+    rows: dict[tuple[str, int], list[PipelineResult]] = {}
+    for r in results:
+        if r.brain == "message" or r.brain in family:
+            rows.setdefault((r.brain, r.load.calls), []).append(r)
+    return rows if any(brain in family for brain, _ in rows) else {}
+
+
 def print_llm_table(results: list[PipelineResult]) -> None:
     """Each LLM brain's turn latency and CPU against the ``message`` brain's at the same N
     (medians over the repeated rounds), with where the turn's time goes."""
-    rows: dict[tuple[str, int], list[PipelineResult]] = {}
-    for r in results:
-        if r.brain == "message" or r.brain in LLM_BRAINS:
-            rows.setdefault((r.brain, r.load.calls), []).append(r)
-    if not any(brain in LLM_BRAINS for brain, _ in rows):
+    rows = _runs_by_row(results, LLM_BRAINS)
+    if not rows:
         return
 
     def median(runs: list[PipelineResult], value: Callable[[PipelineResult], float]) -> float:
@@ -226,11 +235,8 @@ def print_provider_tables(results: list[PipelineResult]) -> None:
         ("STT", STT_BRAINS, "lean Deepgram; TTS: the lean ElevenLabs HTTP fake"),
         ("TTS", TTS_BRAINS, "lean ElevenLabs HTTP; STT: the lean Deepgram"),
     ):
-        rows: dict[tuple[str, int], list[PipelineResult]] = {}
-        for r in results:
-            if r.brain == "message" or r.brain in family:
-                rows.setdefault((r.brain, r.load.calls), []).append(r)
-        if not any(brain in family for brain, _ in rows):
+        rows = _runs_by_row(results, family)
+        if not rows:
             continue
         print(
             f"\n{kind} families (message brain; 'message' = the {lean}); medians of each row's "
