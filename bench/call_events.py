@@ -22,9 +22,7 @@ Configurations, each adding to the previous one:
 - ``+ tracing``: ``init_tracing()`` on (spec TR): the call tracer builds each call's spans
   (a call span, and per turn endpoint, STT, LLM and TTS spans), the batch processor's thread
   encodes them as OTLP protobuf and POSTs them to a collector in a child process (its CPU is
-  not counted; the exporter's is). With tracing on, a pipeline call also publishes the LLM's
-  text chunks (the tracer counts their characters): ``--chunks`` per reply are added.
-  ``--tracing-only`` runs just ``+ call log`` and ``+ tracing``, the pair whose difference is
+  not counted; the exporter's is). ``--tracing-only`` runs just ``+ call log`` and ``+ tracing``, the pair whose difference is
   tracing's cost.
 """
 
@@ -44,7 +42,6 @@ from pathlib import Path
 
 from getpatter.calls.call_log import CallLogger
 from getpatter.calls.events import (
-    AgentTextChunk,
     CallEnded,
     CallEvent,
     CallStarted,
@@ -70,11 +67,8 @@ CONFIGS = ("publish only", "+ store, bus", "+ dashboard client", "+ call log", "
 TRACING = CONFIGS.index("+ tracing")
 
 
-def call_events(
-    index: int, seconds: float, every: float, start: float, chunks: int = 0
-) -> list[CallEvent]:
-    """The events one served call of ``seconds`` with a turn every ``every`` s publishes
-    (with ``chunks`` LLM text chunks per reply)."""
+def call_events(index: int, seconds: float, every: float, start: float) -> list[CallEvent]:
+    """The events one served call of ``seconds`` with a turn every ``every`` s publishes."""
     call_id = f"CA{index:032x}"
     who = {"call_id": call_id, "caller": "+15550100001", "callee": f"+1555{index:07d}"}
     events: list[CallEvent] = [
@@ -89,8 +83,6 @@ def call_events(
         history = (*history, user)
         events.append(TranscriptFinal(**who, role="user", text=str(user["text"]), history=history))
         history = (*history, agent)
-        for c in range(chunks):
-            events.append(AgentTextChunk(**who, text="We open at ", at=at + 0.3 + c * 0.01))
         events.append(
             TranscriptFinal(**who, role="assistant", text=str(agent["text"]), history=history)
         )
@@ -192,23 +184,18 @@ async def one_run(
     return spent
 
 
-def interleaved(calls: int, seconds: float, every: float, chunks: int = 0) -> list[CallEvent]:
+def interleaved(calls: int, seconds: float, every: float) -> list[CallEvent]:
     """Every call's events, in the order a server with ``calls`` concurrent calls publishes."""
-    per_call = [
-        call_events(i, seconds, every, start=1_700_000_000.0 + i, chunks=chunks)
-        for i in range(calls)
-    ]
+    per_call = [call_events(i, seconds, every, start=1_700_000_000.0 + i) for i in range(calls)]
     return sorted((e for events in per_call for e in events), key=lambda e: e.at)
 
 
 async def main_async(args: argparse.Namespace) -> None:
     events = interleaved(args.calls, args.seconds, args.every)
-    traced_events = interleaved(args.calls, args.seconds, args.every, chunks=args.chunks)
     call_seconds = args.calls * args.seconds
     print(
         f"{args.calls} calls x {args.seconds:g} s, a turn every {args.every:g} s: "
-        f"{len(events)} events ({len(events) / call_seconds:.2f} per call-second; "
-        f"{len(traced_events) / call_seconds:.2f} with tracing's LLM chunks); "
+        f"{len(events)} events ({len(events) / call_seconds:.2f} per call-second); "
         f"best of {args.repeat} runs; share of {args.patter_ms:g} ms Patter CPU per call-second"
     )
     print(f"{'subscribers':<22} {'us/call-s':>10} {'us/event':>9} {'share':>7}")
@@ -217,7 +204,7 @@ async def main_async(args: argparse.Namespace) -> None:
         configs = configs[TRACING - 1 :]
     # The batch processor's queue holds the whole burst: a server spreads it over the calls'
     # duration (its exporter wakes at every 512 spans), this benchmark publishes it at once.
-    os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", str(len(traced_events) * 4))
+    os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", str(len(events) * 4))
     os.environ["PATTER_OTEL_ENABLED"] = "1"
     with (
         tempfile.TemporaryDirectory(prefix="call-events-bench-") as tmp,
@@ -228,12 +215,10 @@ async def main_async(args: argparse.Namespace) -> None:
         best: dict[int, float] = {}
         for _ in range(args.repeat):
             for config, _name in configs:
-                run_events = traced_events if config >= TRACING else events
-                spent = await one_run(config, run_events, Path(tmp), collector)
+                spent = await one_run(config, events, Path(tmp), collector)
                 best[config] = min(best.get(config, spent), spent)
         previous = 0.0
         for config, name in configs:
-            run_events = traced_events if config >= TRACING else events
             per_call_s = best[config] / call_seconds * 1e6
             share = per_call_s / (args.patter_ms * 1000) * 100
             extra = ""
@@ -243,7 +228,7 @@ async def main_async(args: argparse.Namespace) -> None:
                     f"  (tracing adds {added:.1f} us/call-s: {added / (args.patter_ms * 10):.2f}%)"
                 )
             print(
-                f"{name:<22} {per_call_s:>10.1f} {best[config] / len(run_events) * 1e6:>9.1f} "
+                f"{name:<22} {per_call_s:>10.1f} {best[config] / len(events) * 1e6:>9.1f} "
                 f"{share:>6.2f}%{extra}"
             )
             previous = per_call_s
@@ -279,7 +264,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--every", type=float, default=2.0, help="seconds between turns")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--chunks", type=int, default=12, help="LLM text chunks per reply")
     parser.add_argument(
         "--tracing-only", action="store_true", help="only the call-log and tracing rows"
     )

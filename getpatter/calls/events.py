@@ -198,6 +198,9 @@ class TranscriptFinal(CallEvent):
     heard: bool = True
     confidence: float | None = None
     """The STT's confidence in a caller line (0-1), when it gives one; not in the payload."""
+    generated_chars: int | None = None
+    """For an agent line, the characters the model generated for it (more than ``text`` when
+    a barge-in cut it short), when the engine reports it; not in the payload."""
 
     def payload(self) -> dict[str, Any]:
         """``heard`` appears only when False, as the documented payload has it."""

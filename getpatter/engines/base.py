@@ -129,6 +129,10 @@ class AgentTranscript:
 
     item_id: str
     text: str
+    generated_chars: int | None = None
+    """How many characters the model generated for the message, when the engine knows: more
+    than ``text`` holds when a barge-in cut the message short (``text`` is then what the
+    caller heard). ``None`` when the engine cannot tell."""
 
 
 @dataclass(frozen=True)

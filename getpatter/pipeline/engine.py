@@ -279,7 +279,7 @@ class PipelineEngine:
             heard_all = spoken.heard(played_ms)
             if heard_all:
                 spoken.transcribed = True
-                self._emit(AgentTranscript(item_id, heard_all))
+                self._emit(AgentTranscript(item_id, heard_all, spoken.generated))
 
     async def send_tool_result(self, call_id: str, output: str) -> None:
         """The session ran tool ``call_id``; the response waiting for it goes on.
@@ -467,6 +467,7 @@ class PipelineEngine:
         status = "completed"
         try:
             if verbatim is not None:
+                spoken.generated = len(verbatim)
                 await self._speak_all([verbatim], item, spoken, turn, filtered=False)
             else:
                 usage = await self._answer(item, spoken, turn, usage)
@@ -489,7 +490,7 @@ class PipelineEngine:
                 self._context.add_assistant(spoken.round_text)
                 spoken.round_in_context = True
             spoken.transcribed = True
-            self._emit(AgentTranscript(item, spoken.text))
+            self._emit(AgentTranscript(item, spoken.text, spoken.generated))
         usage = PipelineUsage(
             stt_seconds=usage.stt_seconds,
             stt_provider=usage.stt_provider,
@@ -613,6 +614,7 @@ class PipelineEngine:
                     turn.last_token_at = now
                     text = self._hooks.on_chunk(chunk.text)
                     parts.append(text)
+                    spoken.generated += len(text)
                     if text and self._text_deltas:
                         self._emit(AgentTextDelta(item, text))
                     if not hold:

@@ -41,6 +41,8 @@ class Spoken:
     """The current round's text is already in the conversation."""
     transcribed: bool = False
     """Its :class:`AgentTranscript` was emitted (whole, or what was heard of it)."""
+    generated: int = 0
+    """Characters of text produced for it (the brain's, or the verbatim text), spoken or not."""
 
     def heard(self, played_ms: float, since: int = 0) -> str:
         """The words of sentences ``since`` onwards the caller heard when ``played_ms`` of

@@ -141,7 +141,13 @@ class EngineEvents:
 
     @abstractmethod
     def _record(
-        self, role: str, text: str, *, heard: bool = True, confidence: float | None = None
+        self,
+        role: str,
+        text: str,
+        *,
+        heard: bool = True,
+        confidence: float | None = None,
+        generated_chars: int | None = None,
     ) -> None: ...
 
     @abstractmethod
@@ -281,7 +287,7 @@ class EngineEvents:
             self._turn.agent_text = event.text
         outbound = self._outbound
         heard = outbound is not None and event.item_id in outbound.first_frame_sent_at
-        self._record("assistant", event.text, heard=heard)
+        self._record("assistant", event.text, heard=heard, generated_chars=event.generated_chars)
 
     async def _agent_text(self, event: AgentTextDelta) -> None:
         screen = self._screen

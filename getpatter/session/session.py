@@ -779,7 +779,13 @@ class CallSession(EngineEvents):
     # ----------------------------------------------------------------- helpers
 
     def _record(
-        self, role: str, text: str, *, heard: bool = True, confidence: float | None = None
+        self,
+        role: str,
+        text: str,
+        *,
+        heard: bool = True,
+        confidence: float | None = None,
+        generated_chars: int | None = None,
     ) -> None:
         """Add a line to the transcript; agent lines the caller never heard are marked so."""
         entry: dict[str, Any] = {"role": role, "text": text, "timestamp": time.time()}
@@ -794,6 +800,7 @@ class CallSession(EngineEvents):
             history=history,
             heard=heard,
             confidence=confidence,
+            generated_chars=generated_chars,
         )
         if self._callbacks.on_transcript is not None:
             self._notices.put("on_transcript", self._callbacks.on_transcript, line.payload())

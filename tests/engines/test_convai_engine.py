@@ -186,7 +186,7 @@ async def test_an_interruption_drops_earlier_audio_and_the_correction_is_the_tra
     assert events == [
         AgentAudio("convai-1", b"\x01" * 160),
         AgentInterrupted("convai-1"),
-        AgentTranscript("convai-1", "A"),
+        AgentTranscript("convai-1", "A", generated_chars=len("A B C.")),  # 5 not heard
         ResponseDone(status="cancelled"),
         AgentAudio("convai-2", b"\x02" * 160),
         AgentTranscript("convai-2", "Yes?"),

@@ -17,7 +17,6 @@ from opentelemetry.trace import StatusCode
 
 import getpatter
 from getpatter.calls.events import (
-    AgentTextChunk,
     BargeIn,
     CallEnded,
     CallError,
@@ -107,7 +106,6 @@ def _call_events() -> list[Any]:
         user_line,
         ToolStarted(call_id="CA1", name="lookup", transport="webhook", at=T0 + 2.4),
         ToolFinished(call_id="CA1", name="lookup", at=T0 + 2.5),
-        AgentTextChunk(call_id="CA1", text=SECRET_WORDS[1], at=T0 + 2.6),
         _turn(
             at=T0 + 2.0,
             latency=LatencyBreakdown(
@@ -124,7 +122,13 @@ def _call_events() -> list[Any]:
         ),
         BargeIn(call_id="CA1", item_id="pl_1", played_ms=300, bargein_ms=250, at=T0 + 3.0),
         TranscriptFinal(
-            call_id="CA1", role="assistant", text="here", history=(), heard=True, at=T0 + 3.1
+            call_id="CA1",
+            role="assistant",
+            text="here",
+            history=(),
+            heard=True,
+            generated_chars=len(SECRET_WORDS[1]),
+            at=T0 + 3.1,
         ),
         ToolStarted(call_id="CA1", name="end_call", transport="handler", at=T0 + 3.5),
         CallError(
@@ -202,7 +206,7 @@ async def test_the_spans_of_a_call_are_built_from_its_events(
         ],
         # The first audio went out 800 ms after speech end, 100 ms after TTS began.
         "getpatter.tts": [((2700, 900), {**call_id, "getpatter.tts.text_len": 16})],
-        # 16 characters streamed, 4 heard: 12 cancelled.
+        # 16 characters generated, 4 heard: 12 cancelled.
         "getpatter.bargein": [
             ((2750, 250), {**call_id, "getpatter.bargein.cancelled_text_len": 12})
         ],
@@ -386,6 +390,7 @@ async def test_the_otlp_exporter_sends_what_the_collector_decodes(enabled: None)
     )
     for span in spans:
         assert span.trace_id == root.trace_id and span.attributes["getpatter.call.id"] == "CA1"
+        assert span.scope == "getpatter" and span.resource == root.resource
         if span is not root:
             assert span.parent_span_id == root.span_id
         assert not any(words in str(span.attributes) for words in SECRET_WORDS)

@@ -229,6 +229,7 @@ async def test_a_turn_goes_from_transcript_to_agent_audio_and_back_into_the_cont
     assert len(audio) == 8 * (len("Sure.") + len("It opens at nine."))
     (transcript,) = [e for e in events if isinstance(e, AgentTranscript)]
     assert transcript.text == "Sure. It opens at nine."
+    assert transcript.generated_chars == len("Sure. It opens at nine.")  # all of it spoken
     assert done.status == "completed"
     assert done.pipeline_usage.llm_input_tokens == 12 and done.pipeline_usage.tts_characters == 22
     assert done.pipeline_usage.llm_provider == "openai_llm"  # priced even as the default LLM
@@ -302,6 +303,12 @@ async def test_barge_in_cancels_llm_and_tts_and_keeps_what_was_heard() -> None:
     assert llm.stopped == 1 and "Third one." not in tts.spoken
     assistant = [m for m in engine._context.history() if m["role"] == "assistant"]
     assert [m["text"] for m in assistant] == ["First sentence here."]
+    # The transcript keeps what was heard, and says how much more the model had generated.
+    (transcript,) = await until(events, AgentTranscript)
+    assert transcript.text == "First sentence here."
+    streamed = ("First sentence here. ", "Second sentence is long. ", "Third one.")
+    prefixes = {sum(len(chunk) for chunk in streamed[:n]) for n in (2, 3)}
+    assert transcript.generated_chars in prefixes
     await engine.close()
 
 

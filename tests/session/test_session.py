@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from getpatter import ConfigError, Patter, PatterError
-from getpatter.calls.events import BargeIn
+from getpatter.calls.events import BargeIn, TranscriptFinal
 from getpatter.calls.stream import CallEventStream
 from getpatter.engines.base import (
     AgentAudio,
@@ -228,12 +228,17 @@ async def test_the_engine_hands_audio_over_at_once_only_while_the_session_is_idl
 
 
 async def test_an_agent_line_the_caller_never_heard_is_marked_so():
-    engine, ends, transcripts = Engine(), [], []
-    call = session(engine, Carrier(), ends)
+    engine, ends, transcripts, stream = Engine(), [], [], CallEventStream()
+    lines: list[TranscriptFinal] = []
+    stream.subscribe(lines.append, kinds=(TranscriptFinal,), inline=True)
+    call = session(engine, Carrier(), ends, events=stream)
     call._callbacks = CallCallbacks(on_call_end=ends.append, on_transcript=transcripts.append)
     await asyncio.sleep(0.05)
     engine.queue.put_nowait(AgentAudio(item_id="spoken", audio=b"\x01" * 320))
-    engine.queue.put_nowait(AgentTranscript(item_id="spoken", text="You heard this."))
+    # Cut short: the engine says the model had generated more than the caller heard.
+    engine.queue.put_nowait(
+        AgentTranscript(item_id="spoken", text="You heard this.", generated_chars=40)
+    )
     engine.queue.put_nowait(AgentTranscript(item_id="silent", text="But not this."))
     engine.queue.put_nowait(ResponseDone(status="completed"))
     await asyncio.sleep(0.1)
@@ -243,6 +248,9 @@ async def test_an_agent_line_the_caller_never_heard_is_marked_so():
         ("But not this.", False),
     ]
     assert [t.get("heard", True) for t in transcripts] == [True, False]
+    # The event (not its payload) carries the generated length, for the tracer's barge-ins.
+    assert [line.generated_chars for line in lines] == [40, None]
+    assert "generated_chars" not in transcripts[0]
 
 
 async def test_only_the_first_amd_result_counts():

@@ -93,6 +93,8 @@ class _Turn:
     interrupted: bool = False
     dropped: bool = False
     """Patter stopped it (:meth:`ConvAIEngine.interrupt`): its remaining audio is not played."""
+    generated_chars: int | None = None
+    """Set by a correction: the length of the text the agent had generated before it."""
 
 
 class ConvAIEngine(WebSocketEngine):
@@ -384,7 +386,7 @@ class ConvAIEngine(WebSocketEngine):
         if turn is None or not turn.interrupted:
             logger.debug("ElevenLabs corrected a turn already reported: kept as first reported")
             return []
-        turn.text = corrected
+        turn.generated_chars, turn.text = len(turn.text), corrected
         return self._end_turn()
 
     async def _tool_call(self, call: object) -> list[EngineEvent]:
@@ -424,7 +426,11 @@ class ConvAIEngine(WebSocketEngine):
             return []
         events: list[EngineEvent] = []
         if turn.text:
-            events.append(AgentTranscript(item_id=turn.item_id, text=turn.text))
+            events.append(
+                AgentTranscript(
+                    item_id=turn.item_id, text=turn.text, generated_chars=turn.generated_chars
+                )
+            )
         if turn.has_audio or turn.text:
             status = "cancelled" if turn.interrupted or turn.dropped else "completed"
             events.append(ResponseDone(status=status))

@@ -15,22 +15,23 @@ path calls the tracer, and a slow or failing tracer delays only its own subscrip
 - ``getpatter.tool``: :class:`ToolStarted` to :class:`ToolFinished` (a system tool such as
   ``end_call`` has no finish event: its span ends with the call).
 - ``getpatter.bargein``: the :class:`BargeIn`, from the caller's voice to playback cancelled;
-  ``cancelled_text_len`` is how many characters the model had streamed for the reply that the
-  caller did not hear (known when the heard part reaches the transcript).
+  ``cancelled_text_len`` is how many characters the model had generated for the reply that the
+  caller did not hear (the agent line's ``generated_chars`` less its heard text, when the
+  engine reports it).
 
 Attributes are sizes, counts, timings and ids only (TR-6): no text is ever put on a span.
+Only the call span is a live SDK span; the others are built finished when their end is known
+(:mod:`~getpatter.observability.tracing.finished_spans`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from getpatter.calls.events import (
-    AgentTextChunk,
     BargeIn,
     CallEnded,
     CallError,
@@ -53,10 +54,10 @@ from getpatter.observability.tracing.tracer import (
 )
 
 if TYPE_CHECKING:
-    from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
 
     from getpatter.calls.stream import CallEventStream
+    from getpatter.observability.tracing.finished_spans import FinishedSpans
 
 __all__ = ["TRACED_KINDS", "CallTracer", "trace_calls"]
 
@@ -64,7 +65,7 @@ logger = logging.getLogger("getpatter.tracing")
 
 CALL_ID = "getpatter.call.id"
 
-_SPAN_KINDS: tuple[type[CallEvent], ...] = (
+TRACED_KINDS: tuple[type[CallEvent], ...] = (
     CallStarted,
     CallEnded,
     CallError,
@@ -74,14 +75,13 @@ _SPAN_KINDS: tuple[type[CallEvent], ...] = (
     TurnCompleted,
     BargeIn,
 )
-TRACED_KINDS: tuple[type[CallEvent], ...] = (*_SPAN_KINDS, AgentTextChunk)
-"""The events the spans are made from (the LLM's text chunks are only counted)."""
+"""The events the spans are made from."""
 
 
 @dataclass
 class _Tool:
     name: str
-    span: Span
+    transport: str
     started: float
     ended: float | None = None
 
@@ -92,11 +92,10 @@ class _Call:
 
     call_id: str
     span: Span
-    context: Context
     history_size: int = 0
+    """Conversation lines (caller and agent) when the caller's last line was final."""
     stt_confidence: float | None = None
     """The STT's confidence in the caller's last line."""
-    """Conversation lines (caller and agent) when the caller's last line was final."""
     tools: list[_Tool] = field(default_factory=list)
     """Tool calls since the last completed turn."""
     bargein: tuple[float, float] | None = None
@@ -110,10 +109,7 @@ class CallTracer:
     def __init__(self) -> None:
         self._calls: dict[str, _Call] = {}
         self._failed = False
-        self._streamed: dict[str, int] = {}
-        """Characters the model streamed since the caller's last line, by call (inline)."""
-        self._unheard: dict[str, deque[int]] = {}
-        """For each agent line not yet traced, the characters streamed but not heard."""
+        self._spans: FinishedSpans | None = None
 
     @property
     def open_calls(self) -> int:
@@ -124,40 +120,11 @@ class CallTracer:
         """Have ``stream`` deliver the traced kinds to :meth:`record`; return the unsubscribe.
 
         Span building and export run in the subscription's own task, never on a call's path.
-        Only the LLM's text chunks, the most frequent events, are taken inline by
-        :meth:`count`, which just adds up characters (with the transcript lines that frame
-        them), so that they need no queueing.
         """
-        spans = stream.subscribe(self.record, kinds=_SPAN_KINDS, name="tracing")
-        counts = stream.subscribe(
-            self.count, kinds=(AgentTextChunk, TranscriptFinal), inline=True, name="tracing text"
-        )
-
-        def unsubscribe() -> None:
-            spans()
-            counts()
-
-        return unsubscribe
-
-    def count(self, event: CallEvent) -> None:
-        """Count the characters the model streamed for each reply, and when an agent line
-        reaches the transcript, how many of them the caller did not hear (inline: returns at
-        once)."""
-        call_id = event.call_id
-        if isinstance(event, AgentTextChunk):
-            self._streamed[call_id] = self._streamed.get(call_id, 0) + len(event.text)
-        elif isinstance(event, TranscriptFinal):
-            if event.role == "user":
-                self._streamed[call_id] = 0
-            elif event.role == "assistant":
-                unheard = max(0, self._streamed.get(call_id, 0) - len(event.text))
-                self._unheard.setdefault(call_id, deque()).append(unheard)
+        return stream.subscribe(self.record, kinds=TRACED_KINDS, name="tracing")
 
     def record(self, event: CallEvent) -> None:
         """Turn ``event`` into spans; a failure is logged and never raised."""
-        if isinstance(event, CallEnded):
-            self._streamed.pop(event.call_id, None)
-            self._unheard.pop(event.call_id, None)
         tracer = current_tracer()
         if tracer is None:  # tracing was shut down: nothing more is exported
             self._calls.clear()
@@ -171,6 +138,11 @@ class CallTracer:
             logger.log(level, "tracing: could not trace %s", type(event).__name__, exc_info=True)
 
     def _record(self, tracer: Tracer, event: CallEvent) -> None:
+        spans = self._spans
+        if spans is None or spans.tracer is not tracer:  # first event, or tracing restarted
+            from getpatter.observability.tracing.finished_spans import FinishedSpans
+
+            spans = self._spans = FinishedSpans(tracer)
         if isinstance(event, CallStarted):
             self._start_call(tracer, event)
             return
@@ -178,26 +150,19 @@ class CallTracer:
         if call is None:  # a call that started before tracing did
             return
         if isinstance(event, TranscriptFinal):
-            self._line(tracer, call, event)
+            self._line(spans, call, event)
         elif isinstance(event, ToolStarted):
-            span = self._child(
-                tracer,
-                call,
-                SPAN_TOOL,
-                event.at,
-                {"getpatter.tool.name": event.name, "getpatter.tool.transport": event.transport},
-            )
-            call.tools.append(_Tool(event.name, span, event.at))
+            call.tools.append(_Tool(event.name, event.transport, event.at))
         elif isinstance(event, ToolFinished):
             for tool in call.tools:
                 if tool.ended is None and tool.name == event.name:
                     tool.ended = event.at
-                    tool.span.end(end_time=_ns(event.at))
+                    self._tool_span(spans, call, tool)
                     break
         elif isinstance(event, TurnCompleted):
-            self._turn(tracer, call, event)
+            self._turn(spans, call, event)
         elif isinstance(event, BargeIn):
-            self._flush_bargein(tracer, call, None)
+            self._flush_bargein(spans, call, None)
             started = event.at - (event.bargein_ms or 0.0) / 1000
             call.bargein = (started, event.at)
         elif isinstance(event, CallError):
@@ -206,11 +171,9 @@ class CallTracer:
 
                 call.span.set_status(Status(StatusCode.ERROR, event.code or event.source))
         elif isinstance(event, CallEnded):
-            self._end_call(tracer, call, event)
+            self._end_call(spans, call, event)
 
     def _start_call(self, tracer: Tracer, event: CallStarted) -> None:
-        from opentelemetry.trace import set_span_in_context
-
         if event.call_id in self._calls:
             return
         span = tracer.start_span(
@@ -222,29 +185,35 @@ class CallTracer:
                 "getpatter.call.provider_mode": event.provider_mode,
             },
         )
-        self._calls[event.call_id] = _Call(event.call_id, span, set_span_in_context(span))
+        self._calls[event.call_id] = _Call(event.call_id, span)
 
-    def _end_call(self, tracer: Tracer, call: _Call, event: CallEnded) -> None:
-        self._flush_bargein(tracer, call, None)
+    def _end_call(self, spans: FinishedSpans, call: _Call, event: CallEnded) -> None:
+        self._flush_bargein(spans, call, None)
         for tool in call.tools:
             if tool.ended is None:
-                tool.span.end(end_time=_ns(event.at))
+                tool.ended = event.at
+                self._tool_span(spans, call, tool)
         call.span.set_attribute("getpatter.call.turns", call.turns)
         call.span.end(end_time=_ns(event.at))
         del self._calls[event.call_id]
 
-    def _line(self, tracer: Tracer, call: _Call, event: TranscriptFinal) -> None:
+    def _tool_span(self, spans: FinishedSpans, call: _Call, tool: _Tool) -> None:
+        attributes = {"getpatter.tool.name": tool.name, "getpatter.tool.transport": tool.transport}
+        self._child(spans, call, SPAN_TOOL, tool.started, tool.ended or tool.started, attributes)
+
+    def _line(self, spans: FinishedSpans, call: _Call, event: TranscriptFinal) -> None:
         if event.role == "user":
-            self._flush_bargein(tracer, call, None)
+            self._flush_bargein(spans, call, None)
             call.history_size = len(event.history)
             call.stt_confidence = event.confidence
-        elif event.role == "assistant":
-            unheard = self._unheard.get(call.call_id)
-            cancelled = unheard.popleft() if unheard else None
-            if call.bargein is not None:
-                self._flush_bargein(tracer, call, cancelled)
+        elif event.role == "assistant" and call.bargein is not None:
+            generated = event.generated_chars
+            cancelled = None if generated is None else max(0, generated - len(event.text))
+            self._flush_bargein(spans, call, cancelled)
 
-    def _flush_bargein(self, tracer: Tracer, call: _Call, cancelled_chars: int | None) -> None:
+    def _flush_bargein(
+        self, spans: FinishedSpans, call: _Call, cancelled_chars: int | None
+    ) -> None:
         if call.bargein is None:
             return
         started, ended = call.bargein
@@ -252,9 +221,9 @@ class CallTracer:
         attributes: dict[str, Any] = {}
         if cancelled_chars is not None:
             attributes["getpatter.bargein.cancelled_text_len"] = cancelled_chars
-        self._child(tracer, call, SPAN_BARGEIN, started, attributes).end(end_time=_ns(ended))
+        self._child(spans, call, SPAN_BARGEIN, started, ended, attributes)
 
-    def _turn(self, tracer: Tracer, call: _Call, event: TurnCompleted) -> None:
+    def _turn(self, spans: FinishedSpans, call: _Call, event: TurnCompleted) -> None:
         call.turns += 1
         tools, call.tools = call.tools, [tool for tool in call.tools if tool.ended is None]
         t0 = event.speech_ended_at
@@ -263,7 +232,7 @@ class CallTracer:
             return
         if latency.endpoint_ms is not None:
             self._stage(
-                tracer,
+                spans,
                 call,
                 SPAN_ENDPOINT,
                 t0,
@@ -276,7 +245,7 @@ class CallTracer:
             if call.stt_confidence is not None:
                 stt_attributes["getpatter.stt.confidence"] = call.stt_confidence
             self._stage(
-                tracer,
+                spans,
                 call,
                 SPAN_STT,
                 t0,
@@ -286,12 +255,12 @@ class CallTracer:
         llm_ms = latency.llm_total_ms if latency.llm_total_ms is not None else latency.llm_ttft_ms
         if llm_ms is not None:
             start = t0 + (stt_ms or 0.0) / 1000
-            self._llm_iterations(tracer, call, start, llm_ms, latency.llm_ttft_ms, tools)
+            self._llm_iterations(spans, call, start, llm_ms, latency.llm_ttft_ms, tools)
         tts_ms, tts_total_ms, total_ms = latency.tts_ms, latency.tts_total_ms, latency.total_ms
         if tts_ms is not None and tts_total_ms is not None and total_ms is not None:
             # total_ms ends at the first audio sent; the TTS stage began tts_ms before it.
             self._stage(
-                tracer,
+                spans,
                 call,
                 SPAN_TTS,
                 t0 + (total_ms - tts_ms) / 1000,
@@ -301,7 +270,7 @@ class CallTracer:
 
     def _llm_iterations(
         self,
-        tracer: Tracer,
+        spans: FinishedSpans,
         call: _Call,
         start: float,
         total_ms: float,
@@ -332,32 +301,32 @@ class CallTracer:
             if first_token is not None and ttft_ms is not None and first_token <= finish:
                 attributes["getpatter.llm.ttft_ms"] = ttft_ms  # the turn's first token came here
                 first_token = None
-            span = self._child(tracer, call, SPAN_LLM, begin, attributes)
-            span.end(end_time=_ns(finish))
+            self._child(spans, call, SPAN_LLM, begin, finish, attributes)
             history += 1 + count  # the assistant's tool calls, and one result per call
             begin = max(finish, resume)
 
     def _stage(
         self,
-        tracer: Tracer,
+        spans: FinishedSpans,
         call: _Call,
         name: str,
         start: float,
         duration_ms: float,
         attributes: dict[str, Any],
     ) -> None:
-        span = self._child(tracer, call, name, start, attributes)
-        span.end(end_time=_ns(start + max(0.0, duration_ms) / 1000))
+        self._child(spans, call, name, start, start + max(0.0, duration_ms) / 1000, attributes)
 
     def _child(
-        self, tracer: Tracer, call: _Call, name: str, start: float, attributes: dict[str, Any]
-    ) -> Span:
-        return tracer.start_span(
-            name,
-            context=call.context,
-            start_time=_ns(start),
-            attributes={CALL_ID: call.call_id, **attributes},
-        )
+        self,
+        spans: FinishedSpans,
+        call: _Call,
+        name: str,
+        start: float,
+        end: float,
+        attributes: dict[str, Any],
+    ) -> None:
+        attributes[CALL_ID] = call.call_id
+        spans.add(call.span, name, _ns(start), _ns(end), attributes)
 
 
 def trace_calls(stream: CallEventStream) -> Callable[[], None] | None:

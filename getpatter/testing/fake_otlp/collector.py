@@ -42,6 +42,8 @@ class ReceivedSpan:
     attributes: dict[str, Any] = field(default_factory=dict)
     resource: dict[str, Any] = field(default_factory=dict)
     """The attributes of the resource that sent it (``service.name``...)."""
+    scope: str = ""
+    """The name of the instrumentation scope (the tracer) that made it."""
 
 
 class FakeOTLPCollector(LoopbackHTTPFake):
@@ -128,6 +130,7 @@ class FakeOTLPCollector(LoopbackHTTPFake):
                             end_ns=span.end_time_unix_nano,
                             attributes=_attributes(span.attributes),
                             resource=resource,
+                            scope=scope_spans.scope.name,
                         )
                     )
         self._arrived.set()
