@@ -19,8 +19,10 @@ call a final result (``speech_final``); with ``SileroVAD()`` in the agent it ans
   OpenAI-compatible ones get the same stream from the fake under their own API path);
 - ``message+vad``: the ``message`` agent with ``SileroVAD()`` (VAD cost and shared model);
 - ``message+tracing``: the ``message`` agent with tracing on (spec TR), exporting OTLP/HTTP to
-  a collector in a process of its own (``call_events.py``'s): its CPU less the ``message``
-  row's is what tracing costs a whole call (issue 15: under 5% at 100 calls);
+  a collector in a process of its own (``call_events.py``'s). Its CPU less the ``message``
+  row's is what tracing costs a whole call (issue 15: under 5% at 100 calls), but rounds
+  differ by more than that, so a last table also gives tracing's own CPU inside the Patter
+  process (``tracing_cpu.py``) against the ``message`` row's median;
 - ``stt-<name>`` / ``tts-<name>`` (``--stt``/``--tts``, ``all`` or a list): the ``message`` agent
   with one package STT or TTS against the getpatter.testing fakes, served by
   ``bench/providers_fakes.py`` in a process of its own; the other provider stays the lean peer
@@ -49,10 +51,11 @@ import platform
 import statistics
 from collections.abc import Callable, Collection
 
+import tracing_cpu
 from call_events import collector_process
 from pipeline_load import ENDPOINT_MS, PROVIDER_BRAINS, PipelineResult, run_pipeline_load
 from pipeline_providers import STT_BRAINS, TTS_BRAINS
-from pipeline_server import BRAINS, LLM_BRAINS, OTLP_URL_VARIABLE
+from pipeline_server import BRAINS, LLM_BRAINS
 from providers import FakeProcess
 from relay_load import GENERATOR_BUSY_PCT, GENERATOR_LATE_MS, IDLE_S, WARMUP_S, percentile
 
@@ -302,7 +305,7 @@ async def run_all(
         fake_urls = fakes.urls
     with contextlib.ExitStack() as stack:
         if any(brain.endswith("+tracing") for brain in brains):
-            os.environ[OTLP_URL_VARIABLE] = stack.enter_context(collector_process())
+            os.environ[tracing_cpu.OTLP_URL_VARIABLE] = stack.enter_context(collector_process())
         try:
             return await _run_all(brains, calls, seconds, every, speech, profile, repeat, fake_urls)
         finally:
@@ -341,7 +344,30 @@ async def _run_all(
     print(LEGEND)
     print_llm_table(results)
     print_provider_tables(results)
+    print_tracing(results)
     return results
+
+
+def print_tracing(results: list[PipelineResult]) -> None:
+    """With ``message`` and ``message+tracing`` both run: tracing's cost at each N."""
+    rows = _runs_by_row(results, {"message+tracing"})
+    lines = [
+        f"{calls:>5} calls: "
+        + tracing_cpu.summary(
+            [r.load.cpu_ms_per_call_s for r in rows[("message", calls)]],
+            [r.load.cpu_ms_per_call_s for r in runs],
+            [r.load.tracing_ms_per_call_s for r in runs],
+        ).replace("\n", "\n" + " " * 13)
+        for (brain, calls), runs in sorted(rows.items(), key=lambda item: item[0][1])
+        if brain == "message+tracing" and ("message", calls) in rows
+    ]
+    if lines:
+        print(
+            f"\nTracing (message+tracing against message): target under "
+            f"{tracing_cpu.TARGET_PCT:g}% more CPU per call-second at {TARGET_AT_CALLS} calls, "
+            "read on tracing's own CPU in the Patter process (bench/tracing_cpu.py)."
+        )
+        print("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -89,7 +89,7 @@ class PipelineProcess(PatterProcess):
         brain: str,
         fake_urls: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(port, (), workdir, "")
+        super().__init__(port, (), workdir, "", traced=brain.endswith("+tracing"))
         self._args = [
             str(Path(__file__).with_name("pipeline_server.py")),
             str(port),
@@ -213,7 +213,7 @@ async def run_pipeline_load(
             await apis.close()
         report = profiler.report()
         log = [line for line in server.errors().splitlines() if line.strip()]
-    t0, t1, patter_user, patter_system, patter_runtime, bench_cpu = window
+    t0, t1, patter_user, patter_system, patter_runtime, bench_cpu, tracing = window
     keys = [key for key, sent in deepgram.final_sent.items() if t0 <= sent <= t1]
     turn_ms = [
         (stats.first_arrival[key] - deepgram.final_sent[key]) * 1000
@@ -260,6 +260,7 @@ async def run_pipeline_load(
         failed_calls=calls - len(placed),
         server_log=log,
         profile=report,
+        tracing_cpu_s=tracing,
     )
     return PipelineResult(
         brain=brain,

@@ -7,8 +7,8 @@ agent with ``DeepgramSTT`` pointed at ``DEEPGRAM_URL`` and ``ElevenLabsTTS`` at 
 (the benchmark's lean fakes). ``BRAIN`` is ``message`` (an instant ``on_message`` function that
 echoes the caller), one of :data:`LLM_BRAINS` (``llm``: ``OpenAILLM`` pointed at
 ``HTTP_URL/v1``), ``message+vad`` (the ``on_message`` agent with ``SileroVAD()``),
-``message+tracing`` (the ``on_message`` agent with ``init_tracing()`` on, exporting to the
-collector at ``$BENCH_OTLP_URL``) or a provider
+``message+tracing`` (the ``on_message`` agent with tracing on: ``tracing_cpu.start_tracing``,
+exporting to the collector at ``$BENCH_OTLP_URL``) or a provider
 brain of ``pipeline_providers.py`` (``stt-*``/``tts-*``: the ``message`` agent with that STT or
 TTS pointed at the package fakes whose URLs the JSON object ``FAKE_URLS``, a fifth argument,
 gives). It prints
@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline_providers import STT_BRAINS, TTS_BRAINS, make_provider
 from relay_server import _UNUSED_REST_URL, ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER
+from tracing_cpu import start_tracing
 
 from getpatter import DeepgramSTT, ElevenLabsTTS, Patter, Twilio
 
@@ -53,8 +53,6 @@ LLM_BRAINS: dict[str, LLMBrain] = {
     "llm-cerebras": LLMBrain("Cerebras", "getpatter.llm.cerebras:LLM", "/v1"),
 }
 BRAINS = ("message", *LLM_BRAINS, "message+vad", "message+tracing", *STT_BRAINS, *TTS_BRAINS)
-OTLP_URL_VARIABLE = "BENCH_OTLP_URL"
-"""Where ``message+tracing`` exports its spans (the benchmark starts a collector)."""
 
 
 def make_llm(brain: LLMBrain, http_url: str) -> LLMProvider:
@@ -86,12 +84,7 @@ async def serve(
 
         vad = SileroVAD()
     if brain.endswith("+tracing"):
-        from getpatter.observability.tracing import init_tracing
-
-        os.environ["PATTER_OTEL_ENABLED"] = "1"
-        assert init_tracing(
-            service_name="pipeline-bench", otlp_endpoint=os.environ[OTLP_URL_VARIABLE]
-        )
+        start_tracing("pipeline-bench")
     phone = Patter(
         carrier=Twilio(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, base_url=_UNUSED_REST_URL),
         phone_number=PHONE_NUMBER,

@@ -41,12 +41,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 from dataclasses import dataclass
 from statistics import median
 
 import relay_load
+import tracing_cpu
+from call_events import collector_process
 from relay_frames import FrameCosts, frame_costs
 from relay_load import (
     CARRIERS,
@@ -58,6 +61,7 @@ from relay_load import (
     MODEL,
     RESPONSE_EVERY_S,
     RESPONSE_S,
+    TRACED,
     WARMUP_S,
     LoadResult,
     percentile,
@@ -79,9 +83,15 @@ TITLES = {"twilio": "Twilio", "telnyx": "Telnyx", "realtime": "Realtime", "conva
 ENGINE_CLASSES = {"realtime": "RealtimeEngine", "convai": "ConvAIEngine"}
 
 
+def title(name: str) -> str:
+    """A carrier's or engine's title; ``realtime+tracing`` is ``Realtime+tracing``."""
+    return TITLES[name.removesuffix(TRACED)] + (TRACED if name.endswith(TRACED) else "")
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """Two configurations that differ in one dimension (``carrier`` or ``engine``)."""
+    """Two configurations that differ in one dimension: ``carrier``, ``engine``, or ``tracing``
+    (the same engine with tracing on)."""
 
     dimension: str
     base: Config
@@ -90,7 +100,7 @@ class Comparison:
     @property
     def titles(self) -> tuple[str, str]:
         index = 0 if self.dimension == "carrier" else 1
-        return TITLES[self.base[index]], TITLES[self.other[index]]
+        return title(self.base[index]), title(self.other[index])
 
     @property
     def name(self) -> str:
@@ -101,17 +111,22 @@ class Comparison:
     def fixed(self) -> str:
         """What both configurations share, e.g. ``Realtime engine``."""
         if self.dimension == "carrier":
-            return f"{TITLES[self.base[1]]} engine"
-        return f"{TITLES[self.base[0]]} carrier"
+            return f"{title(self.base[1])} engine"
+        return f"{title(self.base[0])} carrier"
 
 
-def plan(carriers: list[str], engines: list[str]) -> tuple[list[Config], list[Comparison]]:
+def plan(
+    carriers: list[str], engines: list[str], tracing: bool = False
+) -> tuple[list[Config], list[Comparison]]:
     """The configurations to run and the comparisons between them: the carriers on the first
-    engine, the engines on the first carrier (not every pair)."""
+    engine, the engines on the first carrier (not every pair); with ``tracing``, the first
+    carrier and engine with tracing on against the same without."""
+    traced = [(carriers[0], engines[0] + TRACED)] if tracing else []
     configs = list(
         dict.fromkeys(
             [(carrier, engines[0]) for carrier in carriers]
             + [(carriers[0], engine) for engine in engines]
+            + traced
         )
     )
     comparisons = []
@@ -123,11 +138,13 @@ def plan(carriers: list[str], engines: list[str]) -> tuple[list[Config], list[Co
         comparisons.append(
             Comparison("engine", (carriers[0], engines[0]), (carriers[0], engines[1]))
         )
+    if tracing:
+        comparisons.append(Comparison("tracing", (carriers[0], engines[0]), traced[0]))
     return configs, comparisons
 
 
 def config_title(config: Config) -> str:
-    return f"{TITLES[config[0]]}/{TITLES[config[1]]}"
+    return f"{title(config[0])}/{title(config[1])}"
 
 
 def _ratio(value: float, base: float) -> str:
@@ -187,6 +204,8 @@ def print_frame_costs(all_costs: dict[Config, FrameCosts], comparisons: list[Com
     )
     tables: list[tuple[str, list[tuple[str, FrameCosts]], set[str], str]] = []
     for comparison in comparisons:
+        if comparison.dimension == "tracing":
+            continue  # tracing runs off the frame path: part 2 measures it
         base, other = comparison.titles
         if comparison.dimension == "carrier":
             engine, shared = ENGINE_CLASSES[comparison.base[1]], ENGINE_ROWS
@@ -230,12 +249,12 @@ def print_load_header(seconds: float) -> None:
         f"at each N;\n   Realtime: {MODEL}, ConvAI: a public agent)"
     )
     print(
-        f"   {'calls':>5} {'carrier':<7} {'engine':<8} | {'Patter CPU':>10} {'(<=8)':>6} "
+        f"   {'calls':>5} {'carrier':<7} {'engine':<16} | {'Patter CPU':>10} {'(<=8)':>6} "
         f"{'core':>5} {'idle':>5} | {'late>20ms':>9} {'(<1%)':>6} {'p99':>6} | "
         f"{'relay p50':>9} {'(<1)':>5} {'p99':>6} | {'bench':>5} {'send p99':>8} {'echo p99':>8}"
     )
     print(
-        f"   {'':>5} {'':<7} {'':<8} | {'ms/call-s':>10} {'':>6} {'%':>5} {'ms/s':>5} | "
+        f"   {'':>5} {'':<7} {'':<16} | {'ms/call-s':>10} {'':>6} {'%':>5} {'ms/s':>5} | "
         f"{'% frames':>9} {'':>6} {'ms':>6} | {'ms':>9} {'':>5} {'ms':>6} | {'core%':>5} "
         f"{'ms':>8} {'ms':>8}"
     )
@@ -247,7 +266,7 @@ def print_load_row(r: LoadResult) -> None:
     relay_p50 = percentile(r.relay_ms, 50)
     relay_ok = "ok" if relay_p50 < TARGET_RELAY_P50_MS else "OVER"
     print(
-        f"   {r.calls:>5} {r.carrier:<7} {r.engine:<8} | {r.cpu_ms_per_call_s:>10.2f} "
+        f"   {r.calls:>5} {r.carrier:<7} {r.engine:<16} | {r.cpu_ms_per_call_s:>10.2f} "
         f"{cpu_ok:>6} {100 * r.patter_cpu_s / r.window_s:>5.0f} {r.idle_ms_per_s:>5.1f} | "
         f"{r.late_pct:>9.2f} {late_ok:>6} "
         f"{r.lateness_p99_ms:>6.1f} | {relay_p50:>9.2f} {relay_ok:>5} "
@@ -325,7 +344,15 @@ async def run_loads(
                 runs[config].append(result)
                 results.append(result)
         for comparison in comparisons:
-            ratio = ratio_line(runs[comparison.base], runs[comparison.other])
+            base_runs, other_runs = runs[comparison.base], runs[comparison.other]
+            if comparison.dimension == "tracing":
+                ratio = tracing_cpu.summary(
+                    [r.cpu_ms_per_call_s for r in base_runs],
+                    [r.cpu_ms_per_call_s for r in other_runs],
+                    [r.tracing_ms_per_call_s for r in other_runs],
+                ).replace("\n", "\n" + " " * 28)
+            else:
+                ratio = ratio_line(base_runs, other_runs)
             print(f"   {'':>5} {comparison.name:<16} | {ratio}")
             ratios[comparison].append(f"{count:>5} calls, {comparison.name}: {ratio}")
         # With --repeat, a minority of runs put behind by the machine's noise does not stop N
@@ -348,10 +375,17 @@ async def run_loads(
     print_load_checks(results)
     for comparison, lines in ratios.items():
         base, other = comparison.titles
-        print(
-            f"\n   Target: the {other} row's CPU per call-second and late frames within "
-            f"{100 * TOLERANCE:g}% of {base}'s ({comparison.fixed}):"
-        )
+        if comparison.dimension == "tracing":
+            print(
+                f"\n   Target: tracing adds under {tracing_cpu.TARGET_PCT:g}% CPU per "
+                f"call-second to {base} at 100 calls ({comparison.fixed}; tracing's own CPU, "
+                "see bench/tracing_cpu.py):"
+            )
+        else:
+            print(
+                f"\n   Target: the {other} row's CPU per call-second and late frames within "
+                f"{100 * TOLERANCE:g}% of {base}'s ({comparison.fixed}):"
+            )
         for line in lines:
             print(f"   {line}")
     legend = [
@@ -418,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="keep one dashboard event stream (a browser) connected to the Patter process",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="also run the first carrier and engine with tracing on (spec TR), exporting to a "
+        "collector in a process of its own, and compare",
+    )
     args = parser.parse_args(argv)
     relay_load.DASHBOARD_CLIENT = args.dashboard_client
     calls = [int(n) for n in args.calls.split(",") if n.strip()]
@@ -425,16 +465,20 @@ def main(argv: list[str] | None = None) -> None:
     engines = _names(parser, "--engines", args.engines, ENGINES)
     if args.repeat < 1:
         parser.error("--repeat: at least 1")
-    configs, comparisons = plan(carriers, engines)
+    configs, comparisons = plan(carriers, engines, args.tracing)
     print(
         f"Patter relay benchmark: Python {platform.python_version()}, {os.cpu_count()} cores, "
         f"127.0.0.1 only; configurations {', '.join(config_title(c) for c in configs)}\n"
     )
     if not args.skip_micro:
-        print_frame_costs(frame_costs(tuple(configs)), comparisons)
-    results = asyncio.run(
-        run_loads(calls, args.seconds, args.profile, configs, comparisons, args.repeat)
-    )
+        untraced = tuple(config for config in configs if not config[1].endswith(TRACED))
+        print_frame_costs(frame_costs(untraced), comparisons)
+    with contextlib.ExitStack() as stack:
+        if args.tracing:
+            os.environ[tracing_cpu.OTLP_URL_VARIABLE] = stack.enter_context(collector_process())
+        results = asyncio.run(
+            run_loads(calls, args.seconds, args.profile, configs, comparisons, args.repeat)
+        )
     for result in results:
         if result.profile:
             print(

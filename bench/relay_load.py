@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import tracing_cpu
 from relay_peers import (
     CallerStats,
     FakeAgentServer,
@@ -57,6 +58,8 @@ __all__ = ["CARRIERS", "ENGINES", "LoadResult", "percentile", "run_load"]
 
 CARRIERS = ("twilio", "telnyx")
 ENGINES = ("realtime", "convai")
+TRACED = "+tracing"
+"""An engine name with this suffix runs with tracing on (``relay.py --tracing``)."""
 
 MODEL = "gpt-realtime"
 AGENT_ID = "agent_relay_bench"
@@ -103,6 +106,16 @@ class LoadResult:
     engine: str = "realtime"
     rest_actions: dict[str, int] = field(default_factory=dict)
     """Call Control commands Patter sent the fake Telnyx REST API, by action."""
+    tracing_cpu_s: tuple[float, float] | None = None
+    """With tracing on: the CPU its call tracer and its exporter thread used in the window."""
+
+    @property
+    def tracing_ms_per_call_s(self) -> tuple[float, float]:
+        """Tracing's own CPU (see ``tracing_cpu.py``) per call-second, in ms: its tracer's and
+        its exporter thread's (0 with tracing off)."""
+        tracer, exporter = self.tracing_cpu_s or (0.0, 0.0)
+        call_s = self.calls * self.window_s
+        return tracer * 1000 / call_s, exporter * 1000 / call_s
 
     @property
     def patter_cpu_s(self) -> float:
@@ -170,8 +183,12 @@ class PatterProcess:
         workdir: Path,
         cprofile_path: str,
         carrier_args: Sequence[str] = (),
+        *,
+        traced: bool = False,
     ) -> None:
         self.port = port
+        self.tracing_file = workdir / "tracing-cpu.txt" if traced else None
+        """Where a traced Patter process answers ``tracing_cpu.read``."""
         script = str(Path(__file__).with_name("relay_server.py"))
         self._args = [script, str(port), *engine_args]
         self._carrier_args = list(carrier_args)
@@ -191,6 +208,8 @@ class PatterProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "RELAY_DASHBOARD_TOKEN": DASHBOARD_TOKEN}
         if self._cprofile:
             env["RELAY_CPROFILE"] = self._cprofile
+        if self.tracing_file is not None:
+            env[tracing_cpu.FILE_VARIABLE] = str(self.tracing_file)
         # No proxy, and no ElevenLabs key: the ConvAI agent is reached as a public one.
         for name in (
             "HTTP_PROXY",
@@ -550,20 +569,21 @@ async def run_load(
     calls: int, seconds: float, profile: str, carrier: str = "twilio", engine: str = "realtime"
 ) -> LoadResult:
     """Run ``calls`` concurrent calls of ``carrier`` (``twilio`` or ``telnyx``) through a fresh
-    Patter process whose agent uses ``engine`` (``realtime`` or ``convai``); measure
-    ``seconds``."""
+    Patter process whose agent uses ``engine`` (``realtime`` or ``convai``, with ``+tracing``:
+    tracing on, exporting to the collector at ``$BENCH_OTLP_URL``); measure ``seconds``."""
     if carrier not in CARRIERS:
         raise ValueError(f"unknown carrier {carrier!r}: one of {', '.join(CARRIERS)}")
-    if engine not in ENGINES:
+    kind, traced = engine.removesuffix(TRACED), engine.endswith(TRACED)
+    if kind not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
         fake: FakeAgentServer[Any]
-        if engine == "convai":
+        if kind == "convai":
             fake = FakeConvAI(every=RESPONSE_EVERY_S, seconds=RESPONSE_S)
         else:
             fake = FakeRealtime(every=RESPONSE_EVERY_S, seconds=RESPONSE_S)
         await fake.start()
-        name = AGENT_ID if engine == "convai" else MODEL
+        name = AGENT_ID if kind == "convai" else MODEL
         telnyx = TelnyxLine() if carrier == "telnyx" else None
         if telnyx is not None:
             await telnyx.rest.start()
@@ -574,6 +594,7 @@ async def run_load(
             Path(tmp),
             profiler.cprofile_path,
             telnyx.server_args() if telnyx is not None else (),
+            traced=traced,
         )
         stats = CallerStats()
         callers: list[tuple[MediaCaller, dict[str, Any]]] = []
@@ -599,7 +620,7 @@ async def run_load(
                 await telnyx.rest.close()
         report = profiler.report()
         log = [line for line in server.errors().splitlines() if line.strip()]
-    t0, t1, patter_user, patter_system, patter_runtime, bench_cpu = window
+    t0, t1, patter_user, patter_system, patter_runtime, bench_cpu, tracing = window
     keys = [key for key, sent in fake.first_delta_sent.items() if t0 <= sent <= t1]
     relay = [
         (stats.first_arrival[key] - fake.first_delta_sent[key]) * 1000
@@ -631,6 +652,7 @@ async def run_load(
         carrier=carrier,
         engine=engine,
         rest_actions=dict(telnyx.rest.actions) if telnyx is not None else {},
+        tracing_cpu_s=tracing,
     )
 
 
@@ -665,15 +687,18 @@ async def _measure(
     stats: CallerStats,
     seconds: float,
     profiler: Profiler,
-) -> tuple[float, float, float, float, float, float]:
+) -> tuple[float, float, float, float, float, float, tuple[float, float] | None]:
     """Play the calls; the window's start, end, Patter user, system and scheduler CPU time,
-    and this process's CPU time, in seconds."""
+    this process's CPU time, in seconds, and with tracing on, tracing's own CPU (its tracer's,
+    its exporter's)."""
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
     window_start, window_end = start + WARMUP_S, start + WARMUP_S + seconds
     # The calls go on after the window until its last responses have played out.
     pacer = asyncio.create_task(pace(callers, start, window_end + RESPONSE_S + 0.5))
     await asyncio.sleep(window_start - loop.time())
+    traced = server.tracing_file
+    tracing0 = await tracing_cpu.read(server.pid, traced) if traced else (0.0, 0.0)
     run0, cpu0 = process_runtime_s(server.pid), process_cpu_s(server.pid)
     bench0, t0 = time.process_time(), time.monotonic()
     stats.recording = True
@@ -682,6 +707,10 @@ async def _measure(
     run1, cpu1 = process_runtime_s(server.pid), process_cpu_s(server.pid)
     bench1, t1 = time.process_time(), time.monotonic()
     stats.recording = False
+    tracing: tuple[float, float] | None = None
+    if traced:
+        tracing1 = await tracing_cpu.read(server.pid, traced)
+        tracing = (tracing1[0] - tracing0[0], tracing1[1] - tracing0[1])
     await pacer
     await profiler.end(server)
-    return t0, t1, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], run1 - run0, bench1 - bench0
+    return t0, t1, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], run1 - run0, bench1 - bench0, tracing

@@ -316,8 +316,10 @@ class FakeRealtime(FakeAgentServer["_RealtimeConnection"]):
 
     It answers ``session.update`` with ``session.updated`` (GA shape for GA models, beta for
     ``*-realtime-preview*``), ignores caller audio (counting it), and every ``every`` seconds per
-    connection sends a response: ``response.created``, ``seconds`` of μ-law audio as 100 ms
-    audio deltas written back to back, then ``response.done`` with a small usage.
+    connection makes a turn: the caller's (server VAD ``speech_started`` and ``speech_stopped``,
+    the input transcription), then a response: ``response.created``, ``seconds`` of μ-law audio
+    as 100 ms audio deltas written back to back, its transcript, and ``response.done`` with a
+    small usage. Each turn is thus one of Patter's (turn metrics, transcript lines).
     """
 
     url_path = "/v1"
@@ -349,6 +351,17 @@ class _RealtimeConnection(_AgentConnection):
     def _respond(self, number: int) -> None:
         conn = self._number
         response_id, item_id = f"resp_{conn}_{number}", f"item_{conn}_{number}"
+        caller_item = f"item_caller_{conn}_{number}"
+        for kind in ("speech_started", "speech_stopped"):
+            self._send({"type": f"input_audio_buffer.{kind}", "item_id": caller_item})
+        self._send(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": caller_item,
+                "content_index": 0,
+                "transcript": f"Benchmark question {number}.",
+            }
+        )
         delta_type = "response.audio.delta" if self._beta else "response.output_audio.delta"
         head = (
             f'{{"type":"{delta_type}","event_id":"ev","response_id":"{response_id}",'
@@ -370,6 +383,21 @@ class _RealtimeConnection(_AgentConnection):
             for audio in self._audio_chunks(number)
         ]
         self._write_audio(number, chunks)
+        transcript_type = (
+            "response.audio_transcript.done"
+            if self._beta
+            else "response.output_audio_transcript.done"
+        )
+        self._send(
+            {
+                "type": transcript_type,
+                "response_id": response_id,
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "transcript": f"Benchmark reply {number}.",
+            }
+        )
         audio_tokens = self._server.frames_per_response * 2
         self._send(
             {
@@ -406,10 +434,10 @@ class FakeConvAI(FakeAgentServer["_ConvAIConnection"]):
     It answers ``conversation_initiation_client_data`` with ``conversation_initiation_metadata``
     (μ-law 8 kHz both ways, so Patter converts nothing), ignores caller audio (counting each
     ``user_audio_chunk``), and every ``every`` seconds per connection sends a response as
-    ElevenLabs does, with the Realtime fake's cadence: an ``agent_response`` with the turn's
-    text, then ``seconds`` of audio as 100 ms ``audio`` messages (``event_id`` counting up per
-    connection) written back to back. ConvAI sends no end of turn: the engine ends it when the
-    audio pauses.
+    ElevenLabs does, with the Realtime fake's cadence: a ``user_transcript`` (the caller's
+    turn), an ``agent_response`` with the reply's text, then ``seconds`` of audio as 100 ms
+    ``audio`` messages (``event_id`` counting up per connection) written back to back. ConvAI
+    sends no end of turn: the engine ends it when the audio pauses.
     """
 
     def _new_connection(self) -> _ConvAIConnection:
@@ -439,6 +467,12 @@ class _ConvAIConnection(_AgentConnection):
         self._session_started()
 
     def _respond(self, number: int) -> None:
+        self._send(
+            {
+                "type": "user_transcript",
+                "user_transcription_event": {"user_transcript": f"Benchmark question {number}."},
+            }
+        )
         self._send(
             {
                 "type": "agent_response",

@@ -4,7 +4,7 @@ Run by the benchmark as ``python bench/relay_server.py PORT ENGINE BASE_URL NAME
 ``Patter`` whose webhooks come to ``127.0.0.1:PORT`` serves an agent whose engine points at the
 benchmark's fake. ``ENGINE`` is ``realtime`` (``OpenAIRealtime``, model ``NAME``) or ``convai``
 (``ElevenLabsConvAI`` with agent id ``NAME`` and no API key: a public agent, reached without a
-signed URL). ``CARRIER`` is ``twilio`` (the default: a Twilio account whose REST API is never
+signed URL); with a ``+tracing`` suffix, tracing is on (``tracing_cpu.start_tracing``). ``CARRIER`` is ``twilio`` (the default: a Twilio account whose REST API is never
 called) or ``telnyx PUBLIC_KEY REST_BASE_URL``: a Telnyx account that checks webhooks with the
 benchmark's test Ed25519 public key (base64) and sends its Call Control commands (``answer``) to
 the benchmark's fake REST API. It prints ``READY`` once it takes calls and stops cleanly on
@@ -57,6 +57,12 @@ def carrier(args: list[str]) -> Twilio | Telnyx:
 
 
 async def serve(port: int, engine_args: list[str], carrier_args: list[str]) -> None:
+    kind = engine_args[0]
+    if kind.endswith("+tracing"):
+        from tracing_cpu import start_tracing
+
+        start_tracing("relay-bench")
+        engine_args = [kind.removesuffix("+tracing"), *engine_args[1:]]
     phone = Patter(
         carrier=carrier(carrier_args),
         phone_number=PHONE_NUMBER,
