@@ -9,7 +9,8 @@ turn's metrics, the end report), published for ``--calls`` calls of ``--seconds`
 a ``CallEventStream`` with the subscribers of each configuration, until every subscriber has
 handled every event. Reported: process CPU (all threads) per simulated call-second, in
 microseconds, and as a share of Patter's whole CPU per call-second from the whole-call
-benchmarks (``--patter-ms``, default 3.6 ms: the pipeline at 100 calls).
+benchmarks (``--patter-ms``, default 6.9 ms: the ``message`` pipeline at 100 calls, the median of
+5 rounds of ``bench/pipeline.py`` on 2026-12-07).
 
 Configurations, each adding to the previous one:
 - ``publish only``: nobody subscribes (the events are built and offered).
@@ -268,7 +269,7 @@ def main() -> None:
         "--tracing-only", action="store_true", help="only the call-log and tracing rows"
     )
     parser.add_argument(
-        "--patter-ms", type=float, default=3.6, help="Patter's CPU ms per call-second"
+        "--patter-ms", type=float, default=6.9, help="Patter's CPU ms per call-second"
     )
     asyncio.run(main_async(parser.parse_args()))
 
