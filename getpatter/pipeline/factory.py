@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from getpatter.agent import Agent
 from getpatter.engines.base import EngineFactory
@@ -18,7 +18,10 @@ from getpatter.pipeline.brains import (
 )
 from getpatter.pipeline.engine import PipelineEngine, PipelineSettings
 
-__all__ = ["pipeline_engine_factory"]
+if TYPE_CHECKING:
+    from getpatter.llm.base import LLMProvider
+
+__all__ = ["llm_brain_factory", "pipeline_engine_factory"]
 
 
 def pipeline_engine_factory(
@@ -115,6 +118,12 @@ def _brain_factory(
         from getpatter.llm.openai import LLM as OpenAILLM
 
         llm = OpenAILLM()
+    return llm_brain_factory(agent, llm)
+
+
+def llm_brain_factory(agent: Agent, llm: LLMProvider) -> Callable[[CallInfo], Brain]:
+    """The built-in LLM loop over ``llm`` for ``agent``'s calls (one brain serves them all);
+    a ``ConfigError`` when the agent has tools ``llm`` cannot call."""
     if agent.tools and not llm.capabilities.tool_calling:
         raise ConfigError(
             f"{type(llm).__name__} cannot call tools, so the agent's tools= would never run: "

@@ -28,9 +28,9 @@ from getpatter.engines.base import EngineFactory
 from getpatter.engines.openai import Realtime
 from getpatter.errors import ConfigError
 from getpatter.observability.pricing import PriceTable
-from getpatter.pipeline.brains import Brain, CallInfo, LLMBrain, MessageHandlerBrain
+from getpatter.pipeline.brains import Brain, CallInfo, MessageHandlerBrain
 from getpatter.pipeline.engine import PipelineEngine, PipelineSettings
-from getpatter.pipeline.factory import refuse_unused_llm
+from getpatter.pipeline.factory import llm_brain_factory, refuse_unused_llm
 from getpatter.session.callbacks import CallCallbacks
 from getpatter.session.session import CallSession
 from getpatter.testing.text_line import (
@@ -237,14 +237,7 @@ def _brain_factory(
         refuse_unused_llm(agent, instead="leave on_message= out to test with the built-in LLM loop")
         handler = on_message
         return lambda call: MessageHandlerBrain(handler, call)
-    llm = _llm(agent)
-    if agent.tools and not llm.capabilities.tool_calling:
-        raise ConfigError(
-            f"{type(llm).__name__} cannot call tools, so the agent's tools= would never run: "
-            "remove tools= or use an LLM that calls tools"
-        )
-    brain = LLMBrain(llm)
-    return lambda _call: brain
+    return llm_brain_factory(agent, _llm(agent))
 
 
 def _llm(agent: Agent) -> LLMProvider:
